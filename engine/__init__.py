@@ -1,0 +1,1 @@
+"""rectify: the rectification engine (domain, service, storage)."""

@@ -1,0 +1,342 @@
+"""An issue's life: `decide` turns a command into an event, `evolve` folds events into state.
+
+Both are pure. The service loads the issue, calls `decide`, appends the event and writes the
+row that `evolve` gives, in one transaction. Replaying the history with `evolve` yields the
+stored row: the history is the truth, the row a cache of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from typing import Any
+
+from engine.domain.calendar import WorkingCalendar
+from engine.domain.workflow import Deadline, TransitionDef, Workflow
+from engine.errors import (
+    BadOption,
+    DeadlineRefused,
+    InvalidTransition,
+    MissingField,
+    NotPermitted,
+    SeparationOfDuties,
+    VersionConflict,
+)
+
+CATEGORIES = (
+    "food",
+    "clothing",
+    "compulsory_education",
+    "basic_medical",
+    "housing_safety",
+    "drinking_water",
+    "industry",
+    "employment",
+    "data_quality",
+    "other",
+)
+SEVERITIES = ("low", "medium", "high")
+
+Fire = Callable[[str, str], str]
+"""fire(state, transition) -> the new state, or raise InvalidTransition (the state machine)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    id: int
+    title: str
+    category: str
+    village: str
+    state: str
+    version: int
+    created_at: datetime
+    created_by: str
+    stage_entered_at: datetime
+    description: str | None = None
+    group: str | None = None
+    household: str | None = None
+    severity: str = "medium"
+    listed: bool = False
+    assignee: str | None = None
+    plan: str | None = None
+    due_at: datetime | None = None
+    workflow: str = ""
+
+    def is_overdue(self, now: datetime) -> bool:
+        return self.due_at is not None and now >= self.due_at
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    sha256: str
+    name: str
+    size: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"sha256": self.sha256, "name": self.name, "size": self.size}
+
+
+@dataclass(frozen=True, slots=True)
+class NewIssue:
+    title: str
+    category: str
+    village: str
+    description: str | None = None
+    group: str | None = None
+    household: str | None = None
+    severity: str = "medium"
+    listed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    issue_id: int
+    transition: str
+    note: str | None = None
+    plan: str | None = None
+    assignee: str | None = None
+    due: date | None = None
+    evidence: tuple[Evidence, ...] = ()
+    reason: str | None = None
+    expect_version: int | None = None
+
+    def given(self, name: str) -> bool:
+        value = getattr(self, name)
+        return bool(value) if name == "evidence" else value not in (None, "")
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    issue_id: int
+    version: int
+    type: str
+    """created | imported | transition"""
+    actor: str
+    at: datetime
+    payload: Mapping[str, Any]
+    workflow: str
+    transition: str | None = None
+    from_state: str | None = None
+    to_state: str | None = None
+    recorded_at: datetime | None = None
+    seq: int | None = None
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a decision needs besides the issue and the command."""
+
+    workflow: Workflow
+    fire: Fire
+    calendar: WorkingCalendar
+    now: datetime
+    actor: str
+    roles: frozenset[str]
+    prior_actors: Mapping[str, str] = field(default_factory=dict)
+    """For separation of duties: the latest actor of each transition on this issue."""
+
+
+# --- creating ------------------------------------------------------------------------------
+def check_new_issue(new: NewIssue) -> None:
+    if not new.title.strip():
+        raise BadOption("title must not be empty")
+    if new.category not in CATEGORIES:
+        raise BadOption(f"unknown category {new.category!r} (one of {', '.join(CATEGORIES)})")
+    if new.severity not in SEVERITIES:
+        raise BadOption(f"unknown severity {new.severity!r} (one of {', '.join(SEVERITIES)})")
+
+
+def stage_due(
+    calendar: WorkingCalendar,
+    deadline: Deadline | None,
+    entered_at: datetime,
+    given: date | None = None,
+) -> datetime | None:
+    """The due moment of a stage entered at `entered_at`."""
+    if deadline is None:
+        return None
+    if deadline.from_field is not None and given is not None:
+        today = calendar.local_date(entered_at)
+        if given < today:
+            raise DeadlineRefused(f"due date {given} is in the past (today is {today})")
+        limit = deadline.max_working_days
+        if limit is not None and given > calendar.nth_working_day_after(today, limit):
+            latest = calendar.nth_working_day_after(today, limit)
+            raise DeadlineRefused(
+                f"due date {given} is more than {limit} working days out (latest {latest})"
+            )
+        return calendar.end_of(given)
+    days = deadline.working_days or deadline.default_working_days
+    if days is None:
+        return None
+    return calendar.due_after(entered_at, days)
+
+
+def created_event(
+    issue_id: int, new: NewIssue, ctx: Context, imported: Mapping[str, Any] | None = None
+) -> Event:
+    """The first event of an issue; `imported` carries state, entered_at, assignee, due."""
+    payload: dict[str, Any] = {
+        "title": new.title,
+        "category": new.category,
+        "village": new.village,
+        "description": new.description,
+        "group": new.group,
+        "household": new.household,
+        "severity": new.severity,
+        "listed": new.listed,
+    }
+    wf = ctx.workflow
+    state, entered_at = wf.initial, ctx.now
+    due_given: date | None = None
+    if imported:
+        state = imported.get("state") or wf.initial
+        entered_at = imported.get("entered_at") or ctx.now
+        payload["entered_at"] = entered_at.isoformat()
+        payload["assignee"] = imported.get("assignee")
+        due_given = imported.get("due")
+    deadline = wf.state(state).deadline
+    if imported and due_given is not None:
+        due = ctx.calendar.end_of(due_given)
+    else:
+        due = stage_due(ctx.calendar, deadline, entered_at)
+    payload["due_at"] = due.isoformat() if due else None
+    return Event(
+        issue_id=issue_id,
+        version=1,
+        type="imported" if imported else "created",
+        actor=ctx.actor,
+        at=ctx.now,
+        payload=payload,
+        workflow=wf.key,
+        to_state=state,
+    )
+
+
+# --- moving --------------------------------------------------------------------------------
+def decide_move(issue: Issue, move: Move, ctx: Context) -> Event:
+    """Check a move against the workflow and the rules; return the event it produces."""
+    if move.expect_version is not None and move.expect_version != issue.version:
+        raise VersionConflict(
+            f"issue {issue.id} is at version {issue.version}, not {move.expect_version}"
+        )
+    wf = ctx.workflow
+    t = wf.transition(move.transition)
+    if t is None:
+        known = ", ".join(x.name for x in wf.transitions)
+        raise InvalidTransition(f"unknown transition {move.transition!r} (known: {known})")
+    to_state = ctx.fire(issue.state, t.name)
+    _check_roles(t, issue, ctx)
+    _check_fields(t, move)
+    _check_duties(t, issue, ctx)
+    assignee = move.assignee
+    payload: dict[str, Any] = {}
+    for name in ("note", "plan", "assignee", "reason"):
+        value = getattr(move, name)
+        if value not in (None, ""):
+            payload[name] = value
+    if move.evidence:
+        payload["evidence"] = [e.to_dict() for e in move.evidence]
+    if move.due is not None:
+        payload["due"] = move.due.isoformat()
+    deadline = wf.state(to_state).deadline
+    due = stage_due(ctx.calendar, deadline, ctx.now, move.due)
+    payload["due_at"] = due.isoformat() if due else None
+    if assignee is not None:
+        payload["assignee"] = assignee
+    return Event(
+        issue_id=issue.id,
+        version=issue.version + 1,
+        type="transition",
+        actor=ctx.actor,
+        at=ctx.now,
+        payload=payload,
+        workflow=wf.key,
+        transition=t.name,
+        from_state=issue.state,
+        to_state=to_state,
+    )
+
+
+def _check_roles(t: TransitionDef, issue: Issue, ctx: Context) -> None:
+    if ctx.roles.isdisjoint(t.roles):
+        raise NotPermitted(
+            f"{ctx.actor} may not {t.name} issue {issue.id}: needs one of the roles "
+            f"{', '.join(t.roles)}"
+        )
+
+
+def _check_fields(t: TransitionDef, move: Move) -> None:
+    missing = [f for f in t.requires if not move.given(f)]
+    if missing:
+        flags = ", ".join(f"--{f}" for f in missing)
+        raise MissingField(f"{t.name} needs {flags}")
+    allowed = set(t.requires) | set(t.optional)
+    extra = [
+        f for f in ("note", "plan", "assignee", "due", "evidence", "reason")
+        if f not in allowed and move.given(f)
+    ]
+    if extra:
+        flags = ", ".join(f"--{f}" for f in extra)
+        raise BadOption(f"{t.name} does not take {flags}")
+
+
+def _check_duties(t: TransitionDef, issue: Issue, ctx: Context) -> None:
+    for other in t.forbid_actors_of:
+        if ctx.prior_actors.get(other) == ctx.actor:
+            raise SeparationOfDuties(
+                f"{ctx.actor} may not {t.name} issue {issue.id}: they fired {other} on it"
+            )
+
+
+# --- folding -------------------------------------------------------------------------------
+def _when(value: Any) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def evolve(issue: Issue | None, event: Event) -> Issue:
+    """The issue after `event`."""
+    p = event.payload
+    if event.type in ("created", "imported"):
+        entered = _when(p.get("entered_at")) or event.at
+        return Issue(
+            id=event.issue_id,
+            title=p["title"],
+            category=p["category"],
+            village=p["village"],
+            description=p.get("description"),
+            group=p.get("group"),
+            household=p.get("household"),
+            severity=p.get("severity") or "medium",
+            listed=bool(p.get("listed")),
+            state=event.to_state or "",
+            version=event.version,
+            created_at=event.at,
+            created_by=event.actor,
+            stage_entered_at=entered,
+            assignee=p.get("assignee"),
+            due_at=_when(p.get("due_at")),
+            workflow=event.workflow,
+        )
+    if issue is None:
+        raise ValueError(f"event {event.type} before the issue was created")
+    if event.type == "transition":
+        return replace(
+            issue,
+            state=event.to_state or issue.state,
+            version=event.version,
+            stage_entered_at=event.at,
+            due_at=_when(p.get("due_at")),
+            assignee=p.get("assignee", issue.assignee),
+            plan=p.get("plan", issue.plan),
+            workflow=event.workflow,
+        )
+    return replace(issue, version=event.version)
+
+
+def fold(events: Iterable[Event]) -> Issue | None:
+    issue: Issue | None = None
+    for e in events:
+        issue = evolve(issue, e)
+    return issue

@@ -1,0 +1,110 @@
+"""The town's organisation, and the roles people hold in it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from engine.domain.workflow import GROUP_KINDS
+
+UNIT_KINDS = ("village", "community")
+
+
+@dataclass(frozen=True)
+class Town:
+    id: str
+    name: str
+    timezone: str
+    party_secretary: str
+
+
+@dataclass(frozen=True)
+class Unit:
+    id: str
+    name: str
+    kind: str
+    liaison: str | None = None
+    secretary: str | None = None
+
+
+@dataclass(frozen=True)
+class Person:
+    id: str
+    name: str
+    unit: str
+    email: str | None = None
+    mobile: str | None = None
+
+
+@dataclass(frozen=True)
+class Group:
+    id: str
+    kind: str
+    leader: str | None
+    members: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Org:
+    town: Town
+    units: Mapping[str, Unit]
+    people: Mapping[str, Person]
+    groups: Mapping[str, Group]
+
+    def problems(self) -> list[str]:
+        """Everything the org names that it does not define (empty when sound)."""
+        out: list[str] = []
+        people, units = self.people, self.units
+
+        def person(ref: str | None, where: str) -> None:
+            if ref is not None and ref not in people:
+                out.append(f"{where} names unknown person {ref!r}")
+
+        person(self.town.party_secretary, "town.party_secretary")
+        for u in units.values():
+            if u.kind not in UNIT_KINDS:
+                out.append(f"unit {u.id!r} has unknown kind {u.kind!r} (one of {UNIT_KINDS})")
+            person(u.liaison, f"unit {u.id!r} liaison")
+            person(u.secretary, f"unit {u.id!r} secretary")
+        for p in people.values():
+            if p.unit != self.town.id and p.unit not in units:
+                out.append(f"person {p.id!r} names unknown unit {p.unit!r}")
+        for g in self.groups.values():
+            if g.kind not in GROUP_KINDS:
+                out.append(f"group {g.id!r} has unknown kind {g.kind!r} (one of {GROUP_KINDS})")
+            person(g.leader, f"group {g.id!r} leader")
+            for m in g.members:
+                person(m, f"group {g.id!r} member")
+        return out
+
+    def villages(self) -> list[Unit]:
+        return list(self.units.values())
+
+    def groups_of(self, person: str) -> list[Group]:
+        return [g for g in self.groups.values() if person in g.members]
+
+    def roles_of(self, person: str) -> frozenset[str]:
+        """The roles a person holds town-wide."""
+        roles: set[str] = set()
+        for g in self.groups_of(person):
+            roles.add(g.kind)
+            if g.leader == person:
+                roles.add(f"{g.kind}_leader")
+        if self.town.party_secretary == person:
+            roles.add("party_secretary")
+        return frozenset(roles)
+
+    def roles_for_issue(self, person: str, village: str, assignee: str | None) -> frozenset[str]:
+        """Town-wide roles plus those relative to one issue."""
+        roles = set(self.roles_of(person))
+        unit = self.units.get(village)
+        if unit is not None and unit.liaison == person:
+            roles.add("liaison")
+        if unit is not None and unit.secretary == person:
+            roles.add("village_secretary")
+        if assignee is not None and assignee == person:
+            roles.add("assignee")
+        return frozenset(roles)
+
+    def may_add_issues(self, person: str) -> bool:
+        return bool(self.groups_of(person)) or self.town.party_secretary == person

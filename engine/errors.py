@@ -1,0 +1,82 @@
+"""Every error rectify raises on purpose comes from one root.
+
+    RectifyError                      root; never shown as a traceback
+    ├── Refused                       exit 1: a rule or the data says no; nothing changed
+    │   ├── NotPermitted              the actor lacks the role for this
+    │   ├── InvalidTransition         not allowed from the current state (names the allowed ones)
+    │   ├── MissingField              a transition needs a note, plan, evidence, …
+    │   ├── SeparationOfDuties        e.g. verifying what you rectified yourself
+    │   ├── NotFound                  unknown issue, person, village or group
+    │   ├── VersionConflict           --expect-version did not match, or a concurrent writer won
+    │   ├── DeadlineRefused           a due date in the past or beyond the stage's limit
+    │   └── NotInitialized            the database has no org yet (run `rectify init`)
+    └── Malformed                     exit 2: the input itself is wrong; nothing changed
+        ├── BadOption                 an option value that cannot be parsed
+        ├── BadFile                   a file that cannot be read or parsed
+        ├── DefinitionError           a workflow definition that fails validation (file:line)
+        └── OrgError                  an org file that names unknown people, units or kinds
+"""
+
+from __future__ import annotations
+
+
+class RectifyError(Exception):
+    """Root of every deliberate error; `exit_code` tells the CLI what to return."""
+
+    exit_code = 1
+
+
+class Refused(RectifyError):
+    exit_code = 1
+
+
+class NotPermitted(Refused):
+    pass
+
+
+class InvalidTransition(Refused):
+    pass
+
+
+class MissingField(Refused):
+    pass
+
+
+class SeparationOfDuties(Refused):
+    pass
+
+
+class NotFound(Refused):
+    pass
+
+
+class VersionConflict(Refused):
+    pass
+
+
+class DeadlineRefused(Refused):
+    pass
+
+
+class NotInitialized(Refused):
+    pass
+
+
+class Malformed(RectifyError):
+    exit_code = 2
+
+
+class BadOption(Malformed):
+    pass
+
+
+class BadFile(Malformed):
+    pass
+
+
+class DefinitionError(Malformed):
+    pass
+
+
+class OrgError(Malformed):
+    pass

@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy Core tables, migrations (Alembic), the unit of work."""

@@ -1,0 +1,165 @@
+"""Every table, in one place. Times are stored in UTC (timestamptz on PostgreSQL)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData()
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out; naive UTC text on SQLite."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)  # type: ignore[no-any-return]
+
+
+Id = BigInteger().with_variant(Integer, "sqlite")
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+town = Table(
+    "town",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("party_secretary", String(64), nullable=False),
+)
+
+units = Table(
+    "units",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("liaison", String(64)),
+    Column("secretary", String(64)),
+)
+
+people = Table(
+    "people",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("unit", String(64), nullable=False),
+    Column("email", Text),
+    Column("mobile", String(32)),
+)
+
+groups = Table(
+    "groups",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("leader", String(64)),
+)
+
+group_members = Table(
+    "group_members",
+    metadata,
+    Column("group_id", String(64), primary_key=True),
+    Column("person_id", String(64), primary_key=True),
+    Index("ix_group_members_person", "person_id"),
+)
+
+workflows = Table(
+    "workflows",
+    metadata,
+    Column("key", String(128), primary_key=True),
+    Column("digest", String(64), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("registered_at", UTCDateTime, nullable=False),
+)
+
+calendar_days = Table(
+    "calendar_days",
+    metadata,
+    Column("day", String(10), primary_key=True),
+    Column("kind", String(8), nullable=False),  # off | work
+    Column("note", Text),
+)
+
+issues = Table(
+    "issues",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("title", Text, nullable=False),
+    Column("description", Text),
+    Column("category", String(32), nullable=False),
+    Column("village", String(64), nullable=False),
+    Column("grp", String(64)),
+    Column("household", Text),
+    Column("severity", String(8), nullable=False),
+    Column("listed", Boolean, nullable=False),
+    Column("state", String(32), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("assignee", String(64)),
+    Column("plan", Text),
+    Column("due_at", UTCDateTime),
+    Column("stage_entered_at", UTCDateTime, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("workflow", String(128), nullable=False),
+    Index("ix_issues_state_village", "state", "village"),
+    Index("ix_issues_village", "village"),
+    Index("ix_issues_assignee", "assignee"),
+    Index("ix_issues_due_at", "due_at"),
+)
+
+history = Table(
+    "history",
+    metadata,
+    Column("seq", Id, primary_key=True, autoincrement=True),
+    Column("issue_id", Id, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("transition", String(64)),
+    Column("from_state", String(32)),
+    Column("to_state", String(32)),
+    Column("actor", String(64), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("workflow", String(128), nullable=False),
+    UniqueConstraint("issue_id", "version", name="uq_history_issue_version"),
+)

@@ -1,0 +1,407 @@
+"""The unit of work: one transaction per command, and the statements it runs.
+
+The hot statements (load an issue, update it with a version check, append an event) are
+written once as SQL and run on the DBAPI connection SQLAlchemy manages, like eventsourcing's
+recorders do; everything else goes through SQLAlchemy Core.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import Engine, and_, delete, func, insert, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from engine.domain.issue import Event, Issue
+from engine.domain.org import Group, Org, Person, Town, Unit
+from engine.errors import NotInitialized, VersionConflict
+from engine.store import tables as t
+
+ISSUE_COLUMNS = (
+    "id", "title", "description", "category", "village", "grp", "household", "severity",
+    "listed", "state", "version", "assignee", "plan", "due_at", "stage_entered_at",
+    "created_at", "created_by", "workflow",
+)
+HISTORY_COLUMNS = (
+    "seq", "issue_id", "version", "type", "transition", "from_state", "to_state", "actor",
+    "at", "recorded_at", "payload", "workflow",
+)
+_ISSUE_SELECT = f"SELECT {', '.join(ISSUE_COLUMNS)} FROM issues WHERE id = :id"
+_ISSUE_UPDATE = (
+    "UPDATE issues SET state = :state, version = :version, assignee = :assignee, plan = :plan,"
+    " due_at = :due_at, stage_entered_at = :stage_entered_at, workflow = :workflow"
+    " WHERE id = :id AND version = :expected"
+)
+_ISSUE_INSERT_COLUMNS = ISSUE_COLUMNS[1:]
+_ISSUE_INSERT = (
+    f"INSERT INTO issues ({', '.join(_ISSUE_INSERT_COLUMNS)}) VALUES"
+    f" ({', '.join(':' + c for c in _ISSUE_INSERT_COLUMNS)}) RETURNING id"
+)
+_ISSUE_INSERT_WITH_ID = (
+    f"INSERT INTO issues ({', '.join(ISSUE_COLUMNS)}) VALUES"
+    f" ({', '.join(':' + c for c in ISSUE_COLUMNS)})"
+)
+_HISTORY_INSERT_COLUMNS = HISTORY_COLUMNS[1:]
+_HISTORY_INSERT = (
+    f"INSERT INTO history ({', '.join(_HISTORY_INSERT_COLUMNS)}) VALUES"
+    f" ({', '.join(':' + c for c in _HISTORY_INSERT_COLUMNS)})"
+)
+_PRIOR_ACTOR = (
+    "SELECT actor FROM history WHERE issue_id = :id AND transition = :transition"
+    " ORDER BY version DESC LIMIT 1"
+)
+_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
+_NAMED = re.compile(r":(\w+)")
+
+
+class _Dialect:
+    """What differs between the back ends on the raw path."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.sqlite = name == "sqlite"
+
+    def sql(self, text: str) -> str:
+        return text if self.sqlite else _NAMED.sub(r"%(\1)s", text)
+
+    def when_out(self, value: datetime | None) -> Any:
+        if value is None:
+            return None
+        if self.sqlite:
+            return value.astimezone(UTC).strftime(_SQLITE_TIME)
+        return value.astimezone(UTC)
+
+    def when_in(self, value: Any) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            return datetime.fromisoformat(value).replace(tzinfo=UTC)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
+        return value.astimezone(UTC)  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class IssueFilter:
+    state: str | None = None
+    village: str | None = None
+    assignee: str | None = None
+    overdue_at: datetime | None = None
+    """Only issues whose due moment has passed at this time."""
+    final_states: tuple[str, ...] = ()
+    limit: int | None = None
+
+
+class Store:
+    """One database. Holds one connection for the life of the process (a CLI command)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect = _Dialect(engine.dialect.name)
+        self._conn: Connection | None = None
+        d = self.dialect
+        self.sql_select = d.sql(_ISSUE_SELECT)
+        self.sql_select_for_update = d.sql(_ISSUE_SELECT + ("" if d.sqlite else " FOR UPDATE"))
+        self.sql_update = d.sql(_ISSUE_UPDATE)
+        self.sql_insert = d.sql(_ISSUE_INSERT)
+        self.sql_insert_with_id = d.sql(_ISSUE_INSERT_WITH_ID)
+        self.sql_history = d.sql(_HISTORY_INSERT)
+        self.sql_prior = d.sql(_PRIOR_ACTOR)
+
+    def connection(self) -> Connection:
+        if self._conn is None or self._conn.closed:
+            self._conn = self.engine.connect()
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        self.engine.dispose()
+
+    @contextmanager
+    def transaction(self, write: bool = True) -> Iterator[Tx]:
+        """One transaction; on SQLite a write takes the lock at BEGIN (BEGIN IMMEDIATE)."""
+        conn = self.connection()
+        if self.dialect.sqlite and not write:
+            conn = conn.execution_options(sqlite_begin="DEFERRED")
+        elif self.dialect.sqlite:
+            conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+        with conn.begin():
+            yield Tx(conn, self)
+
+
+class Tx:
+    def __init__(self, conn: Connection, store: Store) -> None:
+        self.conn = conn
+        self.store = store
+        self.d = store.dialect
+
+    def _cursor(self) -> Any:
+        return self.conn.connection.cursor()
+
+    # --- issues, raw path ---------------------------------------------------------------
+    def load_issue(self, issue_id: int, for_update: bool = False) -> Issue | None:
+        cur = self._cursor()
+        sql = self.store.sql_select_for_update if for_update else self.store.sql_select
+        cur.execute(sql, {"id": issue_id})
+        row = cur.fetchone()
+        cur.close()
+        return None if row is None else self._issue(row)
+
+    def _issue(self, row: Sequence[Any]) -> Issue:
+        when = self.d.when_in
+        return Issue(
+            id=row[0], title=row[1], description=row[2], category=row[3], village=row[4],
+            group=row[5], household=row[6], severity=row[7], listed=bool(row[8]),
+            state=row[9], version=row[10], assignee=row[11], plan=row[12],
+            due_at=when(row[13]), stage_entered_at=when(row[14]),  # type: ignore[arg-type]
+            created_at=when(row[15]), created_by=row[16], workflow=row[17],  # type: ignore[arg-type]
+        )
+
+    def _issue_params(self, i: Issue) -> dict[str, Any]:
+        out = self.d.when_out
+        return {
+            "id": i.id, "title": i.title, "description": i.description,
+            "category": i.category, "village": i.village, "grp": i.group,
+            "household": i.household, "severity": i.severity,
+            "listed": int(i.listed) if self.d.sqlite else i.listed, "state": i.state,
+            "version": i.version, "assignee": i.assignee, "plan": i.plan,
+            "due_at": out(i.due_at), "stage_entered_at": out(i.stage_entered_at),
+            "created_at": out(i.created_at), "created_by": i.created_by,
+            "workflow": i.workflow,
+        }
+
+    def insert_issue(self, issue: Issue) -> int:
+        params = self._issue_params(issue)
+        del params["id"]
+        cur = self._cursor()
+        cur.execute(self.store.sql_insert, params)
+        new_id = int(cur.fetchone()[0])
+        cur.close()
+        return new_id
+
+    def update_issue(self, issue: Issue, expected_version: int) -> None:
+        out = self.d.when_out
+        cur = self._cursor()
+        cur.execute(
+            self.store.sql_update,
+            {
+                "id": issue.id, "state": issue.state, "version": issue.version,
+                "assignee": issue.assignee, "plan": issue.plan, "due_at": out(issue.due_at),
+                "stage_entered_at": out(issue.stage_entered_at), "workflow": issue.workflow,
+                "expected": expected_version,
+            },
+        )
+        count = cur.rowcount
+        cur.close()
+        if count != 1:
+            raise VersionConflict(f"issue {issue.id} was changed by someone else; try again")
+
+    def _event_params(self, e: Event, recorded_at: datetime) -> dict[str, Any]:
+        out = self.d.when_out
+        return {
+            "issue_id": e.issue_id, "version": e.version, "type": e.type,
+            "transition": e.transition, "from_state": e.from_state, "to_state": e.to_state,
+            "actor": e.actor, "at": out(e.at), "recorded_at": out(recorded_at),
+            "payload": json.dumps(e.payload, ensure_ascii=False, sort_keys=True),
+            "workflow": e.workflow,
+        }
+
+    def append(self, event: Event, recorded_at: datetime) -> None:
+        cur = self._cursor()
+        try:
+            cur.execute(self.store.sql_history, self._event_params(event, recorded_at))
+        except Exception as e:  # the driver's IntegrityError: (issue_id, version) taken
+            if "unique" in str(e).lower() or "duplicate" in str(e).lower():
+                raise VersionConflict(
+                    f"issue {event.issue_id} was changed by someone else; try again"
+                ) from None
+            raise
+        finally:
+            cur.close()
+
+    def prior_actors(self, issue_id: int, transitions: Iterable[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        cur = self._cursor()
+        for name in transitions:
+            cur.execute(self.store.sql_prior, {"id": issue_id, "transition": name})
+            row = cur.fetchone()
+            if row is not None:
+                found[name] = row[0]
+        cur.close()
+        return found
+
+    # --- bulk (import) --------------------------------------------------------------------
+    def allocate_issue_ids(self, count: int) -> list[int]:
+        """Reserve `count` ids; safe because the write transaction holds the lock."""
+        if self.d.sqlite:
+            top = self.conn.execute(select(func.coalesce(func.max(t.issues.c.id), 0))).scalar()
+            first = int(top or 0) + 1
+            return list(range(first, first + count))
+        rows = self.conn.exec_driver_sql(
+            "SELECT nextval(pg_get_serial_sequence('issues', 'id'))"
+            " FROM generate_series(1, %(n)s)",
+            {"n": count},
+        )
+        return [int(r[0]) for r in rows]
+
+    def bulk_insert(self, items: Sequence[tuple[Issue, Event]], recorded_at: datetime) -> None:
+        cur = self._cursor()
+        cur.executemany(self.store.sql_insert_with_id, [self._issue_params(i) for i, _ in items])
+        cur.executemany(
+            self.store.sql_history, [self._event_params(e, recorded_at) for _, e in items]
+        )
+        cur.close()
+
+    # --- issues, Core path ------------------------------------------------------------------
+    def list_issues(self, f: IssueFilter) -> list[Issue]:
+        c = t.issues.c
+        conds = []
+        if f.state:
+            conds.append(c.state == f.state)
+        if f.village:
+            conds.append(c.village == f.village)
+        if f.assignee:
+            conds.append(c.assignee == f.assignee)
+        if f.overdue_at is not None:
+            conds.append(c.due_at <= f.overdue_at)
+            if f.final_states:
+                conds.append(c.state.not_in(f.final_states))
+        q = select(*(getattr(c, n) for n in ISSUE_COLUMNS)).order_by(c.id)
+        if conds:
+            q = q.where(and_(*conds))
+        if f.limit:
+            q = q.limit(f.limit)
+        return [self._issue_core(r) for r in self.conn.execute(q)]
+
+    def _issue_core(self, r: Sequence[Any]) -> Issue:
+        return Issue(
+            id=r[0], title=r[1], description=r[2], category=r[3], village=r[4], group=r[5],
+            household=r[6], severity=r[7], listed=bool(r[8]), state=r[9], version=r[10],
+            assignee=r[11], plan=r[12], due_at=r[13], stage_entered_at=r[14],
+            created_at=r[15], created_by=r[16], workflow=r[17],
+        )
+
+    def history(self, issue_id: int) -> list[Event]:
+        h = t.history.c
+        q = select(t.history).where(h.issue_id == issue_id).order_by(h.version)
+        return [_event(r) for r in self.conn.execute(q)]
+
+    def count_issues(self) -> dict[str, int]:
+        c = t.issues.c
+        q = select(c.state, func.count()).group_by(c.state)
+        return {s: int(n) for s, n in self.conn.execute(q)}
+
+    def count_by_village_state(self) -> list[tuple[str, str, int]]:
+        c = t.issues.c
+        q = select(c.village, c.state, func.count()).group_by(c.village, c.state)
+        return [(v, s, int(n)) for v, s, n in self.conn.execute(q)]
+
+    # --- meta, workflows, calendar ------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        try:
+            row = self.conn.execute(select(t.meta.c.value).where(t.meta.c.key == key)).first()
+        except OperationalError:
+            return None
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.conn.execute(delete(t.meta).where(t.meta.c.key == key))
+        self.conn.execute(insert(t.meta).values(key=key, value=value))
+
+    def workflow_body(self, key: str) -> str | None:
+        c = t.workflows.c
+        row = self.conn.execute(select(c.body).where(c.key == key)).first()
+        return None if row is None else str(row[0])
+
+    def register_workflow(self, key: str, digest: str, body: str, at: datetime) -> None:
+        c = t.workflows.c
+        row = self.conn.execute(select(c.digest).where(c.key == key)).first()
+        if row is None:
+            self.conn.execute(
+                insert(t.workflows).values(key=key, digest=digest, body=body, registered_at=at)
+            )
+        elif row[0] != digest:
+            raise VersionConflict(
+                f"workflow {key} is already registered with different content: "
+                "raise its version number"
+            )
+
+    def calendar_days(self) -> list[tuple[date, str]]:
+        c = t.calendar_days.c
+        return [(date.fromisoformat(d), k) for d, k in self.conn.execute(select(c.day, c.kind))]
+
+    def replace_calendar_days(self, days: Iterable[tuple[date, str, str | None]]) -> None:
+        self.conn.execute(delete(t.calendar_days))
+        rows = [{"day": d.isoformat(), "kind": k, "note": n} for d, k, n in days]
+        if rows:
+            self.conn.execute(insert(t.calendar_days), rows)
+
+    # --- org --------------------------------------------------------------------------------
+    def load_org(self) -> Org:
+        try:
+            town_row = self.conn.execute(select(t.town)).first()
+        except OperationalError:
+            town_row = None
+        if town_row is None:
+            raise NotInitialized("the database has no org yet: run `rectify init --org FILE`")
+        members: dict[str, list[str]] = {}
+        for g, p in self.conn.execute(select(t.group_members.c.group_id, t.group_members.c.person_id)):
+            members.setdefault(g, []).append(p)
+        return Org(
+            town=Town(*town_row),
+            units={r.id: Unit(r.id, r.name, r.kind, r.liaison, r.secretary)
+                   for r in self.conn.execute(select(t.units))},
+            people={r.id: Person(r.id, r.name, r.unit, r.email, r.mobile)
+                    for r in self.conn.execute(select(t.people))},
+            groups={r.id: Group(r.id, r.kind, r.leader, tuple(sorted(members.get(r.id, []))))
+                    for r in self.conn.execute(select(t.groups))},
+        )
+
+    def replace_org(self, org: Org) -> None:
+        for table in (t.group_members, t.groups, t.people, t.units, t.town):
+            self.conn.execute(delete(table))
+        tw = org.town
+        self.conn.execute(insert(t.town).values(
+            id=tw.id, name=tw.name, timezone=tw.timezone, party_secretary=tw.party_secretary))
+        if org.units:
+            self.conn.execute(insert(t.units), [u.__dict__ for u in org.units.values()])
+        if org.people:
+            self.conn.execute(insert(t.people), [p.__dict__ for p in org.people.values()])
+        if org.groups:
+            self.conn.execute(insert(t.groups), [
+                {"id": g.id, "kind": g.kind, "leader": g.leader} for g in org.groups.values()])
+            rows = [{"group_id": g.id, "person_id": m}
+                    for g in org.groups.values() for m in g.members]
+            if rows:
+                self.conn.execute(insert(t.group_members), rows)
+
+    def referenced_people_and_villages(self, final_states: Sequence[str]) -> tuple[set[str], set[str]]:
+        """Assignees and villages of issues still open (an org update must keep them)."""
+        c = t.issues.c
+        q = select(c.assignee, c.village).where(c.state.not_in(final_states)).distinct()
+        people, villages = set(), set()
+        for a, v in self.conn.execute(q):
+            if a:
+                people.add(a)
+            villages.add(v)
+        return people, villages
+
+
+def _event(r: Any) -> Event:
+    return Event(
+        seq=r.seq, issue_id=r.issue_id, version=r.version, type=r.type,
+        transition=r.transition, from_state=r.from_state, to_state=r.to_state, actor=r.actor,
+        at=r.at, recorded_at=r.recorded_at, payload=json.loads(r.payload), workflow=r.workflow,
+    )
+
+
+__all__ = ["IntegrityError", "IssueFilter", "Store", "Tx"]

@@ -1,0 +1,8 @@
+"""Workflow definitions as data: the default `rectification.yaml` and its loader."""
+
+from importlib.resources import files
+from pathlib import Path
+
+
+def default_path() -> Path:
+    return Path(str(files("workflows").joinpath("rectification.yaml")))

@@ -1,0 +1,299 @@
+"""Load a workflow definition from YAML and check it whole.
+
+Every problem is reported as `FILE:LINE: what is wrong`: unknown states or roles, unreachable
+states, dead ends, bad deadlines, a malformed ladder.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from engine.domain.ladder import LEVELS, Ladder, Rung
+from engine.domain.workflow import (
+    FIELDS,
+    ROLES,
+    Deadline,
+    StateDef,
+    TransitionDef,
+    Workflow,
+)
+from engine.errors import DefinitionError
+
+Path_ = tuple[str | int, ...]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DeadlineModel(_Strict):
+    working_days: int | None = None
+    from_field: str | None = None
+    max_working_days: int | None = None
+    default_working_days: int | None = None
+
+
+class StateModel(_Strict):
+    name: str
+    label: str = ""
+    deadline: DeadlineModel | None = None
+
+
+class TransitionModel(_Strict):
+    name: str
+    label: str = ""
+    source: str = Field(alias="from")
+    dest: str = Field(alias="to")
+    roles: list[str]
+    requires: list[str] = []
+    optional: list[str] = []
+    forbid_actors_of: list[str] = []
+
+
+class RungModel(_Strict):
+    level: Literal["reminder", "interview", "accountability"]
+    offset: int
+    recipients: list[str]
+
+
+class LadderModel(_Strict):
+    default: list[RungModel]
+    listed: list[RungModel]
+
+
+class WorkflowModel(_Strict):
+    name: str
+    version: int = Field(ge=1)
+    initial: str
+    final: list[str]
+    states: list[StateModel]
+    transitions: list[TransitionModel]
+    escalation: LadderModel
+
+
+# --- line numbers --------------------------------------------------------------------------
+def _lines(node: yaml.Node, path: Path_ = (), out: dict[Path_, int] | None = None) -> dict[
+    Path_, int
+]:
+    """Map each path in the document to the line (1-based) where its value starts."""
+    out = {} if out is None else out
+    out[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            k = key.value
+            out[(*path, k)] = key.start_mark.line + 1
+            _lines(value, (*path, k), out)
+            out[(*path, k)] = key.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _lines(item, (*path, i), out)
+    return out
+
+
+class _Problems:
+    def __init__(self, source: str, lines: dict[Path_, int]) -> None:
+        self.source, self.lines = source, lines
+        self.items: list[tuple[int, str]] = []
+
+    def add(self, path: Path_, message: str) -> None:
+        p = path
+        while p and p not in self.lines:
+            p = p[:-1]
+        self.items.append((self.lines.get(p, 1), message))
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            line, msg = sorted(self.items)[0]
+            more = f" (and {len(self.items) - 1} more)" if len(self.items) > 1 else ""
+            raise DefinitionError(f"{self.source}:{line}: {msg}{more}")
+
+    def all(self) -> list[str]:
+        return [f"{self.source}:{line}: {msg}" for line, msg in sorted(self.items)]
+
+
+def parse(text: str, source: str = "<workflow>") -> Workflow:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        raise DefinitionError(f"{source}:{line}: not valid YAML: {e}") from None
+    if node is None or not isinstance(data, dict):
+        raise DefinitionError(f"{source}:1: a workflow definition must be a mapping")
+    lines = _lines(node)
+    problems = _Problems(source, lines)
+    try:
+        model = WorkflowModel.model_validate(data)
+    except ValidationError as e:
+        for err in e.errors():
+            loc = tuple(err["loc"])
+            problems.add(loc, f"{'.'.join(map(str, loc)) or 'document'}: {err['msg']}")
+        problems.raise_if_any()
+        raise AssertionError("unreachable") from None
+    _check(model, problems)
+    problems.raise_if_any()
+    return _to_domain(model)
+
+
+def load(path: str | Path) -> Workflow:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as e:
+        raise DefinitionError(f"{p}: cannot read: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise DefinitionError(f"{p}: not UTF-8 text") from None
+    return parse(text, str(p))
+
+
+def _check(m: WorkflowModel, problems: _Problems) -> None:
+    names = [s.name for s in m.states]
+    known = set(names)
+    for i, s in enumerate(m.states):
+        if names.index(s.name) != i:
+            problems.add(("states", i, "name"), f"state {s.name!r} is defined twice")
+    if m.initial not in known:
+        problems.add(("initial",), f"unknown initial state {m.initial!r}")
+    for i, f in enumerate(m.final):
+        if f not in known:
+            problems.add(("final", i), f"unknown final state {f!r}")
+    if not m.final:
+        problems.add(("final",), "a workflow needs at least one final state")
+    tnames = [t.name for t in m.transitions]
+    for i, t in enumerate(m.transitions):
+        where: Path_ = ("transitions", i)
+        if tnames.index(t.name) != i:
+            problems.add((*where, "name"), f"transition {t.name!r} is defined twice")
+        for key, ref in (("from", t.source), ("to", t.dest)):
+            if ref not in known:
+                problems.add((*where, key), f"transition {t.name!r}: unknown state {ref!r}")
+        for j, r in enumerate(t.roles):
+            if r not in ROLES:
+                problems.add((*where, "roles", j), f"transition {t.name!r}: unknown role {r!r}")
+        if not t.roles:
+            problems.add((*where, "roles"), f"transition {t.name!r}: no role may fire it")
+        for key, items in (("requires", t.requires), ("optional", t.optional)):
+            for j, f in enumerate(items):
+                if f not in FIELDS:
+                    problems.add(
+                        (*where, key, j),
+                        f"transition {t.name!r}: unknown field {f!r} (one of {', '.join(FIELDS)})",
+                    )
+        for j, other in enumerate(t.forbid_actors_of):
+            if other not in tnames:
+                problems.add(
+                    (*where, "forbid_actors_of", j),
+                    f"transition {t.name!r}: unknown transition {other!r}",
+                )
+    for i, s in enumerate(m.states):
+        _check_deadline(s, i, s.name in m.final, problems)
+    _check_graph(m, problems)
+    for which in ("default", "listed"):
+        rungs: list[RungModel] = getattr(m.escalation, which)
+        levels = [r.level for r in rungs]
+        if levels != list(LEVELS):
+            problems.add(
+                ("escalation", which),
+                f"ladder {which!r} must have the levels {', '.join(LEVELS)} in that order",
+            )
+        offsets = [r.offset for r in rungs]
+        if offsets != sorted(offsets):
+            problems.add(("escalation", which), f"ladder {which!r}: offsets must not decrease")
+        for i, r in enumerate(rungs):
+            for j, spec in enumerate(r.recipients):
+                for role in spec.split("|"):
+                    if role not in ROLES:
+                        problems.add(
+                            ("escalation", which, i, "recipients", j),
+                            f"ladder {which!r}: unknown recipient role {role!r}",
+                        )
+
+
+def _check_deadline(s: StateModel, i: int, final: bool, problems: _Problems) -> None:
+    where: Path_ = ("states", i, "deadline")
+    d = s.deadline
+    if d is None:
+        if not final:
+            problems.add(("states", i), f"state {s.name!r} has no deadline")
+        return
+    if (d.working_days is None) == (d.from_field is None):
+        problems.add(where, f"state {s.name!r}: give working_days or from_field, not both")
+    if d.from_field is not None and d.from_field != "due":
+        problems.add((*where, "from_field"), f"state {s.name!r}: from_field must be 'due'")
+    for key in ("working_days", "max_working_days", "default_working_days"):
+        value = getattr(d, key)
+        if value is not None and not 1 <= value <= 250:
+            problems.add(
+                (*where, key), f"state {s.name!r}: {key} must be between 1 and 250, not {value}"
+            )
+
+
+def _check_graph(m: WorkflowModel, problems: _Problems) -> None:
+    names = {s.name for s in m.states}
+    out: dict[str, set[str]] = {n: set() for n in names}
+    back: dict[str, set[str]] = {n: set() for n in names}
+    for t in m.transitions:
+        if t.source in names and t.dest in names:
+            out[t.source].add(t.dest)
+            back[t.dest].add(t.source)
+
+    def reach(starts: set[str], edges: dict[str, set[str]]) -> set[str]:
+        seen, todo = set(starts), deque(starts)
+        while todo:
+            for nxt in edges[todo.popleft()]:
+                if nxt not in seen:
+                    seen.add(nxt)
+                    todo.append(nxt)
+        return seen
+
+    if m.initial in names:
+        reachable = reach({m.initial}, out)
+        for i, s in enumerate(m.states):
+            if s.name not in reachable:
+                problems.add(("states", i, "name"), f"state {s.name!r} is unreachable")
+    finals = {f for f in m.final if f in names}
+    leads_to_final = reach(finals, back)
+    for i, s in enumerate(m.states):
+        if s.name not in leads_to_final:
+            problems.add(
+                ("states", i, "name"),
+                f"state {s.name!r} is a dead end: no final state can be reached from it",
+            )
+
+
+def _to_domain(m: WorkflowModel) -> Workflow:
+    def rungs(items: list[RungModel]) -> tuple[Rung, ...]:
+        return tuple(Rung(r.level, r.offset, tuple(r.recipients)) for r in items)
+
+    return Workflow(
+        name=m.name,
+        version=m.version,
+        initial=m.initial,
+        final=tuple(m.final),
+        states=tuple(
+            StateDef(s.name, s.label, Deadline(**s.deadline.model_dump()) if s.deadline else None)
+            for s in m.states
+        ),
+        transitions=tuple(
+            TransitionDef(
+                name=t.name,
+                source=t.source,
+                dest=t.dest,
+                roles=tuple(t.roles),
+                requires=tuple(t.requires),
+                optional=tuple(t.optional),
+                forbid_actors_of=tuple(t.forbid_actors_of),
+                label=t.label,
+            )
+            for t in m.transitions
+        ),
+        ladder=Ladder(default=rungs(m.escalation.default), listed=rungs(m.escalation.listed)),
+    )
+
+
