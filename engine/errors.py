@@ -9,7 +9,8 @@
     │   ├── NotFound                  unknown issue, person, village or group
     │   ├── VersionConflict           --expect-version did not match, or a concurrent writer won
     │   ├── DeadlineRefused           a due date in the past or beyond the stage's limit
-    │   └── NotInitialized            the database has no org yet (run `rectify init`)
+    │   ├── NotInitialized            the database has no org yet (run `rectify init`)
+    │   └── StoreUnavailable          the database cannot be reached or refused the statement
     └── Malformed                     exit 2: the input itself is wrong; nothing changed
         ├── BadOption                 an option value that cannot be parsed
         ├── BadFile                   a file that cannot be read or parsed
@@ -59,6 +60,10 @@ class DeadlineRefused(Refused):
 
 
 class NotInitialized(Refused):
+    pass
+
+
+class StoreUnavailable(Refused):
     pass
 
 

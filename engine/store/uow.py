@@ -17,11 +17,11 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, delete, func, insert, select
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
 
 from engine.domain.issue import Event, Issue
 from engine.domain.org import Group, Org, Person, Town, Unit
-from engine.errors import NotInitialized, VersionConflict
+from engine.errors import NotInitialized, RectifyError, StoreUnavailable, VersionConflict
 from engine.store import tables as t
 
 ISSUE_COLUMNS = (
@@ -106,6 +106,8 @@ class Store:
         self.engine = engine
         self.dialect = _Dialect(engine.dialect.name)
         self._conn: Connection | None = None
+        self.allow_create = False
+        """Whether a missing SQLite file may be created (only `init` says yes)."""
         d = self.dialect
         self.sql_select = d.sql(_ISSUE_SELECT)
         self.sql_select_for_update = d.sql(_ISSUE_SELECT + ("" if d.sqlite else " FOR UPDATE"))
@@ -117,6 +119,12 @@ class Store:
 
     def connection(self) -> Connection:
         if self._conn is None or self._conn.closed:
+            path = self.engine.url.database if self.dialect.sqlite else None
+            if path and path != ":memory:" and not path.startswith("file:"):
+                from pathlib import Path
+
+                if not self.allow_create and not Path(path).exists():
+                    raise NotInitialized(f"no database at {path}: run `rectify init --org FILE`")
             self._conn = self.engine.connect()
         return self._conn
 
@@ -134,8 +142,30 @@ class Store:
             conn = conn.execution_options(sqlite_begin="DEFERRED")
         elif self.dialect.sqlite:
             conn = conn.execution_options(sqlite_begin="IMMEDIATE")
-        with conn.begin():
-            yield Tx(conn, self)
+        try:
+            with conn.begin():
+                yield Tx(conn, self)
+        except DBAPIError as e:
+            raise _translate(e) from None
+        except Exception as e:
+            if _missing_table(e):
+                raise NotInitialized(_NOT_INITIALIZED) from None
+            raise
+
+
+_NOT_INITIALIZED = "the database has no org yet: run `rectify init --org FILE`"
+
+
+def _missing_table(e: BaseException) -> bool:
+    text = str(e).lower()
+    return "no such table" in text or ("relation" in text and "does not exist" in text)
+
+
+def _translate(e: DBAPIError) -> RectifyError:
+    if _missing_table(e):
+        return NotInitialized(_NOT_INITIALIZED)
+    first = str(e.orig).strip().splitlines()[0] if e.orig is not None else str(e)
+    return StoreUnavailable(f"database: {first}")
 
 
 class Tx:
@@ -307,10 +337,16 @@ class Tx:
 
     # --- meta, workflows, calendar ------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
-        try:
-            row = self.conn.execute(select(t.meta.c.value).where(t.meta.c.key == key)).first()
-        except OperationalError:
-            return None
+        row = self.conn.execute(select(t.meta.c.value).where(t.meta.c.key == key)).first()
+        return None if row is None else str(row[0])
+
+    def has_table(self, name: str) -> bool:
+        from sqlalchemy import inspect
+
+        return bool(inspect(self.conn).has_table(name))
+
+    def town_timezone(self) -> str | None:
+        row = self.conn.execute(select(t.town.c.timezone)).first()
         return None if row is None else str(row[0])
 
     def set_meta(self, key: str, value: str) -> None:
@@ -349,10 +385,10 @@ class Tx:
     def load_org(self) -> Org:
         try:
             town_row = self.conn.execute(select(t.town)).first()
-        except OperationalError:
+        except (OperationalError, ProgrammingError):
             town_row = None
         if town_row is None:
-            raise NotInitialized("the database has no org yet: run `rectify init --org FILE`")
+            raise NotInitialized(_NOT_INITIALIZED)
         members: dict[str, list[str]] = {}
         for g, p in self.conn.execute(select(t.group_members.c.group_id, t.group_members.c.person_id)):
             members.setdefault(g, []).append(p)

@@ -1,0 +1,349 @@
+"""`rectify`: the command line. Exit 0 done, 1 refused by a rule or the data, 2 malformed input.
+
+Errors are one line `error: …` on stderr. Commands import what they need when they run, so a
+quick `rectify issue show 7` does not pay for the workflow loader or the holiday tables.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from engine.service import Rectify
+
+DEFAULT_DB = "sqlite:///rectify.db"
+
+
+@dataclass
+class Settings:
+    db: str
+    actor: str | None
+    now: datetime | None
+    as_json: bool
+    data_dir: Path | None
+    service: Rectify | None = None
+
+    def open(self) -> Rectify:
+        if self.service is None:
+            from engine.service import Rectify
+            from engine.store.db import data_dir_for, make_engine
+            from engine.store.uow import Store
+
+            store = Store(make_engine(self.db))
+            self.service = Rectify(
+                store, actor=self.actor, now=self.now,
+                data_dir=self.data_dir or data_dir_for(self.db),
+            )
+        return self.service
+
+    def close(self) -> None:
+        if self.service is not None:
+            for w in self.service.warnings:
+                click.echo(f"warning: {w}", err=True)
+            self.service.store.close()
+            self.service = None
+
+
+def _emit(settings: Settings, data: Any, text: Any) -> None:
+    """JSON on stdout with --json, else the human form (a string or a rich renderable)."""
+    if settings.as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+    elif isinstance(text, str):
+        click.echo(text)
+    else:
+        from rich.console import Console
+
+        Console(width=None if sys.stdout.isatty() else 120).print(text)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option("0.1.0", prog_name="rectify")
+@click.option("--db", default=DEFAULT_DB, envvar="RECTIFY_DB", show_default=True,
+              help="Database URL: sqlite:///FILE or postgresql://…  [env RECTIFY_DB]")
+@click.option("--as", "actor", envvar="RECTIFY_USER", metavar="PERSON",
+              help="Who is acting (a person id of the org).  [env RECTIFY_USER]")
+@click.option("--now", "now", envvar="RECTIFY_NOW", metavar="TIME",
+              help="The clock, ISO 8601; without offset it is town time.  [env RECTIFY_NOW]")
+@click.option("--json", "as_json", is_flag=True, help="Machine output (JSON) on stdout.")
+@click.option("--data-dir", type=click.Path(path_type=Path), envvar="RECTIFY_DATA_DIR",
+              help="Where evidence files are kept (default: beside the SQLite file).")
+@click.pass_context
+def cli(ctx: click.Context, db: str, actor: str | None, now: str | None, as_json: bool,
+        data_dir: Path | None) -> None:
+    """Track every problem a self-assessment finds until it is rectified and cleared."""
+    from engine.service import parse_time
+
+    settings = Settings(db=db, actor=actor, now=parse_time(now, "--now") if now else None,
+                        as_json=as_json, data_dir=data_dir)
+    ctx.obj = settings
+    ctx.call_on_close(settings.close)
+
+
+pass_settings = click.make_pass_decorator(Settings)
+
+
+# --- init ---------------------------------------------------------------------------------
+@cli.command()
+@click.option("--org", "org_path", required=True, type=click.Path(path_type=Path),
+              help="The org file (YAML).")
+@click.option("--workflow", "workflow_path", type=click.Path(path_type=Path),
+              help="A workflow definition (default: the packaged rectification workflow).")
+@click.option("--holidays", "holidays_path", type=click.Path(path_type=Path),
+              help="Local calendar adjustments (YAML: holidays, workdays, years).")
+@pass_settings
+def init(settings: Settings, org_path: Path, workflow_path: Path | None,
+         holidays_path: Path | None) -> None:
+    """Create or upgrade the database and load (or update) the org."""
+    result = settings.open().init(org_path, workflow_path, holidays_path)
+    years = result["calendar_years"]
+    text = (
+        f"initialised {settings.db}: town {result['town']}, {result['units']} units,"
+        f" {result['people']} people, {result['groups']} groups; workflow {result['workflow']};"
+        f" calendar {years[0]}–{years[1]}" if years else "initialised"
+    )
+    _emit(settings, result, text)
+
+
+# --- workflow -----------------------------------------------------------------------------
+@cli.group()
+def workflow() -> None:
+    """Check and show workflow definitions."""
+
+
+@workflow.command("validate")
+@click.argument("file", type=click.Path(path_type=Path))
+@pass_settings
+def workflow_validate(settings: Settings, file: Path) -> None:
+    """Check a definition whole (exit 0 sound, exit 2 with FILE:LINE: problem)."""
+    from workflows.definition import load
+
+    wf = load(file)
+    _emit(
+        settings,
+        {"ok": True, "workflow": wf.key, "states": len(wf.states),
+         "transitions": len(wf.transitions)},
+        f"ok: {wf.key}: {len(wf.states)} states, {len(wf.transitions)} transitions",
+    )
+
+
+@workflow.command("show")
+@click.argument("file", required=False, type=click.Path(path_type=Path))
+@click.option("--mermaid", is_flag=True, help="A Mermaid state diagram.")
+@pass_settings
+def workflow_show(settings: Settings, file: Path | None, mermaid: bool) -> None:
+    """Show a definition (default: the packaged one)."""
+    from workflows import default_path
+    from workflows.definition import load
+
+    wf = load(file or default_path())
+    if mermaid:
+        click.echo(wf.mermaid(), nl=False)
+        return
+    lines = [f"{wf.key}  (initial {wf.initial}; final {', '.join(wf.final)})", "", "states:"]
+    for s in wf.states:
+        d = s.deadline
+        due = ""
+        if d and d.working_days:
+            due = f"{d.working_days} working days"
+        elif d and d.from_field:
+            due = f"--{d.from_field}, at most {d.max_working_days} working days"
+        lines.append(f"  {s.name:<10} {s.label:<4} {due}")
+    lines += ["", "transitions:"]
+    for t in wf.transitions:
+        needs = f" needs {', '.join(t.requires)}" if t.requires else ""
+        lines.append(
+            f"  {t.name:<8} {t.source} → {t.dest}  by {' | '.join(t.roles)}{needs}"
+        )
+    _emit(settings, wf.to_dict(), "\n".join(lines))
+
+
+# --- issues -------------------------------------------------------------------------------
+@cli.group()
+def issue() -> None:
+    """Add, move and look at issues."""
+
+
+@issue.command("add")
+@click.option("--title", required=True)
+@click.option("--category", required=True)
+@click.option("--village", required=True)
+@click.option("--group")
+@click.option("--household")
+@click.option("--severity", default="medium", show_default=True)
+@click.option("--description")
+@click.option("--listed", is_flag=True, help="Listed for supervision (挂牌督战).")
+@pass_settings
+def issue_add(settings: Settings, title: str, category: str, village: str, group: str | None,
+              household: str | None, severity: str, description: str | None,
+              listed: bool) -> None:
+    """Add an issue found in self-assessment (state `found`)."""
+    from engine.domain.issue import NewIssue
+    from engine.present import issue_json, issue_text
+
+    svc = settings.open()
+    new = svc.add_issue(NewIssue(
+        title=title, category=category, village=village, group=group, household=household,
+        severity=severity, description=description, listed=listed,
+    ))
+    tz = svc._tz or _utc()
+    _emit(settings, issue_json(new, tz), issue_text(new, tz))
+
+
+@issue.command("move")
+@click.argument("issue_id", type=int)
+@click.argument("transition")
+@click.option("--note")
+@click.option("--plan")
+@click.option("--assignee")
+@click.option("--due", help="YYYY-MM-DD")
+@click.option("--evidence", multiple=True, type=click.Path(path_type=Path))
+@click.option("--reason")
+@click.option("--expect-version", type=int)
+@pass_settings
+def issue_move(settings: Settings, issue_id: int, transition: str, note: str | None,
+               plan: str | None, assignee: str | None, due: str | None,
+               evidence: Sequence[Path], reason: str | None,
+               expect_version: int | None) -> None:
+    """Fire TRANSITION on an issue (fix, report, study, rectify, verify, reject, clear, reopen)."""
+    from engine.domain.issue import Move
+    from engine.present import issue_json, issue_text
+    from engine.service import parse_day
+
+    svc = settings.open()
+    moved = svc.move(
+        Move(issue_id=issue_id, transition=transition, note=note, plan=plan,
+             assignee=assignee, due=parse_day(due, "--due") if due else None,
+             reason=reason, expect_version=expect_version),
+        list(evidence),
+    )
+    tz = svc._tz or _utc()
+    _emit(settings, issue_json(moved, tz), issue_text(moved, tz))
+
+
+@issue.command("show")
+@click.argument("issue_id", type=int)
+@pass_settings
+def issue_show(settings: Settings, issue_id: int) -> None:
+    """One issue."""
+    from engine.present import issue_json, issue_text
+
+    svc = settings.open()
+    found = svc.show(issue_id)
+    tz = svc._tz or _utc()
+    _emit(settings, issue_json(found, tz), issue_text(found, tz))
+
+
+@issue.command("list")
+@click.option("--state")
+@click.option("--village")
+@click.option("--assignee")
+@click.option("--overdue", is_flag=True, help="Only open issues past their due moment.")
+@pass_settings
+def issue_list(settings: Settings, state: str | None, village: str | None,
+               assignee: str | None, overdue: bool) -> None:
+    """The ledger (台账), filtered."""
+    from engine.present import issue_json, issues_table
+
+    svc = settings.open()
+    found = svc.list(state=state, village=village, assignee=assignee, overdue=overdue)
+    tz = svc._tz or _utc()
+    _emit(settings, [issue_json(i, tz) for i in found],
+          issues_table(found, tz, f"{len(found)} issue(s)"))
+
+
+@issue.command("history")
+@click.argument("issue_id", type=int)
+@pass_settings
+def issue_history(settings: Settings, issue_id: int) -> None:
+    """Every event of an issue, oldest first."""
+    from engine.present import event_json, history_table
+
+    svc = settings.open()
+    events = svc.history(issue_id)
+    tz = svc._tz or _utc()
+    _emit(settings, [event_json(e, tz) for e in events], history_table(events, tz))
+
+
+@issue.command("import")
+@click.argument("file", type=click.Path(path_type=Path))
+@pass_settings
+def issue_import(settings: Settings, file: Path) -> None:
+    """Import a ledger (CSV, UTF-8): all rows or none."""
+    ids = settings.open().import_csv(file)
+    first, last = (ids[0], ids[-1]) if ids else (None, None)
+    _emit(settings, {"imported": len(ids), "first_id": first, "last_id": last},
+          f"imported {len(ids)} issue(s), #{first}–#{last}")
+
+
+# --- demo ---------------------------------------------------------------------------------
+@cli.command()
+@click.option("--issues", "count", default=300, show_default=True, type=click.IntRange(1))
+@click.option("--seed", default=2020, show_default=True, type=int)
+@click.option("--write-org", type=click.Path(path_type=Path),
+              help="Also write the demo org file here.")
+@pass_settings
+def demo(settings: Settings, count: int, seed: int, write_org: Path | None) -> None:
+    """Build the Huangjia demo (org and a seeded campaign) and show where it stands."""
+    from engine.demo import run_demo
+
+    result = run_demo(settings.open(), count=count, seed=seed, write_org=write_org,
+                      echo=None if settings.as_json else click.echo)
+    if settings.as_json:
+        _emit(settings, result, "")
+    else:
+        from engine.present import summary_table
+
+        _emit(settings, result, summary_table(result["by_village_state"], result["states"]))
+
+
+def _utc() -> Any:
+    from datetime import UTC
+
+    return UTC
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; return its exit code (never a traceback)."""
+    from engine.errors import RectifyError
+
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="rectify",
+                 standalone_mode=False)
+    except click.exceptions.Exit as e:
+        return int(e.exit_code)
+    except click.exceptions.Abort:
+        click.echo("error: aborted", err=True)
+        return 1
+    except click.ClickException as e:
+        message = " ".join(e.format_message().split())
+        click.echo(f"error: {message}", err=True)
+        return 2 if isinstance(e, click.UsageError | click.BadParameter) else e.exit_code or 1
+    except RectifyError as e:
+        click.echo(f"error: {' '.join(str(e).split())}", err=True)
+        return e.exit_code
+    except KeyboardInterrupt:
+        click.echo("error: interrupted", err=True)
+        return 130
+    except Exception as e:  # a bug: one line, the traceback only on request
+        if os.environ.get("RECTIFY_DEBUG"):
+            raise
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        click.echo(
+            f"error: unexpected {type(e).__name__}: {first} (RECTIFY_DEBUG=1 shows more)",
+            err=True,
+        )
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

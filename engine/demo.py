@@ -1,0 +1,259 @@
+"""The Huangjia demo: the town of DOMAIN.md and a seeded hundred-day campaign.
+
+10 villages and communities, 101 cadres, 38 two-person self-assessment groups and the four
+special groups. Issues are found over the first weeks of the campaign (which runs across the
+2020 National Day holiday and its make-up Saturday) and moved through the stages by the right
+people at simulated times, through the same service every command uses.
+"""
+
+from __future__ import annotations
+
+import random
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from engine.domain.issue import Move, NewIssue
+from engine.errors import Refused, RectifyError
+from engine.service import Rectify
+
+TOWN = {"id": "huangjia", "name": "黄家镇", "timezone": "Asia/Shanghai", "party_secretary": "wang"}
+UNITS = [
+    ("v-shiban", "石板村", "village"), ("v-heping", "和平村", "village"),
+    ("v-qingshan", "青山村", "village"), ("v-liujia", "刘家村", "village"),
+    ("v-shuikou", "水口村", "village"), ("v-baiyan", "白岩村", "village"),
+    ("v-dawan", "大湾村", "village"), ("v-xinqiao", "新桥村", "village"),
+    ("c-jiezi", "街子社区", "community"), ("c-nanmen", "南门社区", "community"),
+]
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程苏魏吕丁任沈姚卢"
+GIVEN = "建国明华丽军芳强敏静勇艳杰娟涛超秀霞平刚桂英红梅玉兰志伟海燕文斌"
+PROBLEMS = [
+    ("housing_safety", "房屋漏雨，需维修屋面"), ("housing_safety", "危房鉴定资料缺失"),
+    ("compulsory_education", "适龄儿童辍学未劝返"), ("compulsory_education", "教育资助未落实"),
+    ("basic_medical", "未参加城乡居民医疗保险"), ("basic_medical", "慢性病卡未办理"),
+    ("drinking_water", "饮水管道破损"), ("drinking_water", "水质检测报告缺失"),
+    ("food", "口粮储备不足"), ("clothing", "冬季衣被不足"),
+    ("industry", "产业奖补未兑现"), ("employment", "外出务工信息未更新"),
+    ("data_quality", "家庭人口信息与户籍不符"), ("data_quality", "收入测算有误"),
+    ("other", "帮扶手册填写不规范"),
+]
+
+
+@dataclass(frozen=True)
+class Cast:
+    org: dict[str, Any]
+    sa_groups: list[tuple[str, str, list[str]]]
+    """(group id, village, members)"""
+    rectifiers: list[str]
+    verifiers: list[str]
+    secretaries: dict[str, str]
+
+
+def build_org() -> Cast:
+    """The org of DOMAIN.md: 101 cadres."""
+    rng = random.Random(7)
+    names: set[str] = set()
+
+    def name() -> str:
+        while True:
+            n = rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(GIVEN + "")
+            if n not in names:
+                names.add(n)
+                return n
+
+    people: list[dict[str, Any]] = []
+
+    def person(pid: str, unit: str, display: str | None = None) -> str:
+        n = len(people) + 1
+        people.append({
+            "id": pid, "name": display or name(), "unit": unit,
+            "email": f"{pid}@huangjia.example", "mobile": f"138{n:08d}",
+        })
+        return pid
+
+    wang = person("wang", "huangjia", "王书记")
+    zhang = person("zhang", "huangjia", "张镇长")
+    leaders = [person(f"lead{i}", "huangjia") for i in range(1, 5)]
+    specialists = [person(f"spec{i}", "huangjia") for i in range(1, 5)]
+    rectification = [zhang] + [person(f"rc{i}", "huangjia") for i in range(1, 6)]
+    verification = [person(f"iv{i}", "huangjia") for i in range(1, 7)]
+    quality = [wang] + [person(f"qs{i}", "huangjia") for i in range(1, 5)]
+    secretaries = {uid: person(f"sec-{uid}", uid) for uid, _, _ in UNITS}
+    liaison_of = {uid: leaders[min(i * 4 // len(UNITS), 3)] for i, (uid, _, _) in enumerate(UNITS)}
+    units = [
+        {"id": uid, "name": uname, "kind": kind, "liaison": liaison_of[uid],
+         "secretary": secretaries[uid]}
+        for uid, uname, kind in UNITS
+    ]
+    # 38 groups: one town cadre (knows the policy) and one village cadre (knows the people)
+    sa_groups: list[tuple[str, str, list[str]]] = []
+    per_village = [4] * 8 + [3] * 2
+    n = 0
+    for (uid, _, _), count in zip(UNITS, per_village, strict=True):
+        for k in range(count):
+            n += 1
+            policy = person(f"sa{n:02d}a", "huangjia")
+            local = secretaries[uid] if k == 0 else person(f"sa{n:02d}b", uid)
+            sa_groups.append((f"sa-{n:02d}", uid, [policy, local]))
+    groups: list[dict[str, Any]] = [
+        {"id": gid, "kind": "self_assessment", "leader": members[0], "members": members}
+        for gid, _, members in sa_groups
+    ]
+    groups += [
+        {"id": "information-verification", "kind": "information_verification",
+         "leader": verification[0], "members": verification},
+        {"id": "roving-guidance", "kind": "roving_guidance", "leader": leaders[0],
+         "members": leaders + specialists},
+        {"id": "rectification", "kind": "rectification", "leader": zhang,
+         "members": rectification},
+        {"id": "quality-supervision", "kind": "quality_supervision", "leader": wang,
+         "members": quality},
+    ]
+    org = {"town": TOWN, "units": units, "people": people, "groups": groups}
+    return Cast(org=org, sa_groups=sa_groups, rectifiers=rectification,
+                verifiers=quality[1:], secretaries=secretaries)
+
+
+def write_org(path: Path) -> Cast:
+    import yaml
+
+    cast = build_org()
+    path.write_text(
+        "# The Huangjia demo org: 10 villages and communities, 101 cadres, 38 groups of two\n"
+        + yaml.safe_dump(cast.org, allow_unicode=True, sort_keys=False, width=100),
+        encoding="utf-8",
+    )
+    return cast
+
+
+Step = tuple[datetime, int, str, dict[str, Any]]
+"""(when, issue number, action, arguments)"""
+
+
+def run_demo(
+    svc: Rectify,
+    count: int = 300,
+    seed: int = 2020,
+    write_org: Path | None = None,
+    echo: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    say = echo or (lambda _text: None)
+    with tempfile.TemporaryDirectory(prefix="rectify-demo-") as tmp:
+        work = Path(tmp)
+        org_path = write_org or work / "huangjia.yaml"
+        cast = globals()["write_org"](org_path)
+        start = datetime(2020, 9, 21, 8, 0)  # Monday: the campaign runs across National Day
+        svc.set_now(start)
+        svc.actor = "wang"
+        svc.init(org_path)
+        existing = sum(n for _, _, n in svc.summary())
+        if existing:
+            raise Refused(f"the database already holds {existing} issues: use a fresh --db")
+        say(f"org: {len(cast.org['units'])} units, {len(cast.org['people'])} cadres,"
+            f" {len(cast.org['groups'])} groups")
+        rng = random.Random(seed)
+        tz = ZoneInfo(TOWN["timezone"])
+        end = datetime(2020, 10, 30, 18, 0)
+        steps = _plan(rng, cast, count, start, end)
+        ids: dict[int, int] = {}
+        moves = refused = 0
+        for when, number, action, args in sorted(steps, key=lambda s: (s[0], s[1])):
+            svc.set_now(when)
+            svc.actor = args.pop("actor")
+            try:
+                if action == "add":
+                    ids[number] = svc.add_issue(NewIssue(**args)).id
+                    continue
+                evidence = []
+                if args.pop("evidence", False):
+                    photo = work / f"issue-{number}-{action}.jpg.txt"
+                    photo.write_text(f"photo of issue {number}, {action}, {when}", "utf-8")
+                    evidence.append(photo)
+                svc.move(Move(issue_id=ids[number], transition=action, **args), evidence)
+                moves += 1
+            except RectifyError:
+                refused += 1  # a cadre late past a rule: the demo lets the engine refuse
+        svc.set_now(end)
+        counts = svc.summary()
+    wf_states = ["found", "reported", "studied", "rectified", "verified", "cleared"]
+    say(f"campaign 2020-09-21 – 2020-10-30: {len(ids)} issues found, {moves} moves"
+        f" ({refused} refused by the rules); town time {end.replace(tzinfo=tz):%Y-%m-%d %H:%M}")
+    return {
+        "issues": len(ids),
+        "moves": moves,
+        "refused": refused,
+        "states": wf_states,
+        "by_village_state": counts,
+    }
+
+
+def _working(day: date) -> bool:
+    """Good enough for planning the demo; the engine does the real counting."""
+    holidays_2020 = {date(2020, 10, d) for d in range(1, 9)}
+    make_up = {date(2020, 9, 27), date(2020, 10, 10)}
+    return day in make_up or (day not in holidays_2020 and day.weekday() < 5)
+
+
+def _later(rng: random.Random, when: datetime, low: int, high: int) -> datetime:
+    """A working-day moment `low`…`high` working days after `when`, in office hours."""
+    days = rng.randint(low, high)
+    day = when.date()
+    while days > 0:
+        day += timedelta(days=1)
+        if _working(day):
+            days -= 1
+    clock = time(rng.randint(8, 17), rng.choice((0, 15, 30, 45)))
+    moment = datetime.combine(day, clock)
+    return moment if moment > when else when + timedelta(minutes=30)
+
+
+def _plan(rng: random.Random, cast: Cast, count: int, start: datetime, end: datetime) -> list[Step]:
+    steps: list[Step] = []
+    qs_leader = "wang"
+    for number in range(count):
+        gid, village, members = rng.choice(cast.sa_groups)
+        finder = rng.choice(members)
+        category, title = rng.choice(PROBLEMS)
+        found = _later(rng, start, 0, 14)
+        household = f"{rng.choice(SURNAMES)}某某户"
+        steps.append((found, number, "add", {
+            "actor": finder, "title": f"{household}{title}", "category": category,
+            "village": village, "group": gid, "household": household,
+            "severity": rng.choices(("low", "medium", "high"), (3, 5, 2))[0],
+            "listed": rng.random() < 0.05,
+        }))
+        t = found + timedelta(minutes=20)
+        rectifier = finder
+        if rng.random() < 0.6:  # fixed on the spot (立行立改)
+            steps.append((t, number, "fix", {
+                "actor": finder, "note": "现场整改完毕", "evidence": True}))
+        else:
+            t = _later(rng, t, 0, 1)
+            steps.append((t, number, "report", {"actor": finder}))
+            t = _later(rng, t, 1, 4)
+            assignee = rng.choice([cast.secretaries[village], *cast.rectifiers[1:]])
+            due = _later(rng, t, 4, 12).date()
+            steps.append((t, number, "study", {
+                "actor": rng.choice(cast.rectifiers), "plan": "制定整改措施，明确责任人",
+                "assignee": assignee, "due": due}))
+            t = _later(rng, t, 2, 14)
+            rectifier = assignee
+            steps.append((t, number, "rectify", {
+                "actor": assignee, "note": "已按方案整改", "evidence": True}))
+            if rng.random() < 0.15:
+                t = _later(rng, t, 1, 2)
+                steps.append((t, number, "reject", {
+                    "actor": rng.choice(cast.verifiers), "reason": "整改不到位，重新整改"}))
+                t = _later(rng, t, 1, 4)
+                steps.append((t, number, "rectify", {
+                    "actor": assignee, "note": "二次整改完毕", "evidence": True}))
+        t = _later(rng, t, 1, 3)
+        verifier = rng.choice([v for v in cast.verifiers if v != rectifier])
+        steps.append((t, number, "verify", {"actor": verifier, "note": "入户核实，整改到位"}))
+        t = _later(rng, t, 1, 3)
+        steps.append((t, number, "clear", {"actor": qs_leader}))
+    return [s for s in steps if s[0] <= end]

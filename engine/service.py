@@ -1,0 +1,506 @@
+"""The application service: each public method is one command and one transaction.
+
+It loads what a decision needs (the issue, the org, the workflow version, the calendar), asks
+the pure domain to decide, and writes the issue row and the history event together. Heavy
+libraries (transitions, alembic, holidays, yaml, pydantic) are imported only by the commands
+that need them, so that `issue show` starts fast.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, tzinfo
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from engine.clock import Clock, SystemClock
+from engine.domain.calendar import CalendarData, WorkingCalendar
+from engine.domain.issue import (
+    Context,
+    Event,
+    Evidence,
+    Issue,
+    Move,
+    NewIssue,
+    check_new_issue,
+    created_event,
+    decide_move,
+    evolve,
+)
+from engine.domain.org import Org
+from engine.domain.workflow import Workflow
+from engine.errors import (
+    BadFile,
+    BadOption,
+    NotFound,
+    NotPermitted,
+    Refused,
+    RectifyError,
+)
+from engine.store.uow import IssueFilter, Store, Tx
+
+DEFAULT_TZ = "Asia/Shanghai"
+IMPORT_COLUMNS = (
+    "title", "category", "village", "group", "household", "severity", "description", "listed",
+    "state", "entered_at", "assignee", "due",
+)
+_TRUE = {"1", "true", "yes", "y", "是", "x", "✓"}
+_FALSE = {"", "0", "false", "no", "n", "否"}
+
+
+def parse_time(text: str, what: str = "time") -> datetime:
+    """ISO 8601; a time without offset is returned naive (town-local, resolved later)."""
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise BadOption(f"{what} {text!r} is not an ISO 8601 time (e.g. 2020-09-30T10:00)") from None
+    return value
+
+
+def parse_day(text: str, what: str = "date") -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise BadOption(f"{what} {text!r} is not a date (YYYY-MM-DD)") from None
+
+
+@dataclass
+class Loaded:
+    """What the write commands need, read once per service (one CLI command)."""
+
+    org: Org
+    tz: tzinfo
+    calendar: WorkingCalendar
+    current_workflow: str
+    workflows: dict[str, Workflow] = field(default_factory=dict)
+
+
+class Rectify:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        actor: str | None = None,
+        now: datetime | None = None,
+        data_dir: Path | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.store = store
+        self.actor = actor
+        self._now_given = now
+        self.data_dir = data_dir or Path("rectify-data")
+        self.clock = clock or SystemClock()
+        self.warnings: list[str] = []
+        self._loaded: Loaded | None = None
+        self._tz: tzinfo | None = None
+
+    # --- time -------------------------------------------------------------------------------
+    def now(self, tz: tzinfo) -> datetime:
+        """The command's clock: --now (town-local when it has no offset) or the system's."""
+        given = self._now_given
+        if given is None:
+            return self.clock.now()
+        if given.tzinfo is None:
+            return given.replace(tzinfo=tz).astimezone(UTC)
+        return given.astimezone(UTC)
+
+    def set_now(self, now: datetime | None) -> None:
+        self._now_given = now
+
+    def recorded_at(self) -> datetime:
+        return self.clock.now() if self._now_given is None else SystemClock().now()
+
+    def timezone(self, tx: Tx) -> tzinfo:
+        if self._tz is None:
+            name = tx.town_timezone() or DEFAULT_TZ
+            self._tz = ZoneInfo(name)
+        return self._tz
+
+    # --- loading ----------------------------------------------------------------------------
+    def _load(self, tx: Tx) -> Loaded:
+        if self._loaded is None:
+            org = tx.load_org()
+            tz = ZoneInfo(org.town.timezone)
+            self._tz = tz
+            cal = self._calendar(tx, tz)
+            current = tx.get_meta("workflow")
+            if current is None:
+                raise RectifyError("the database has no workflow: run `rectify init`")
+            self._loaded = Loaded(org=org, tz=tz, calendar=cal, current_workflow=current)
+        return self._loaded
+
+    def _calendar(self, tx: Tx, tz: tzinfo) -> WorkingCalendar:
+        days = tx.calendar_days()
+        years = json.loads(tx.get_meta("calendar_years") or "[]")
+        data = CalendarData(
+            off_days=frozenset(d for d, k in days if k == "off"),
+            make_up_days=frozenset(d for d, k in days if k == "work"),
+            known_years=frozenset(int(y) for y in years),
+        )
+        return WorkingCalendar(data, tz)
+
+    def workflow(self, tx: Tx, key: str) -> Workflow:
+        loaded = self._load(tx)
+        wf = loaded.workflows.get(key)
+        if wf is None:
+            body = tx.workflow_body(key)
+            if body is None:
+                raise NotFound(f"workflow {key} is not registered in this database")
+            wf = loaded.workflows[key] = Workflow.from_dict(json.loads(body))
+        return wf
+
+    def _context(self, tx: Tx, wf: Workflow, now: datetime, roles: frozenset[str],
+                 prior: dict[str, str] | None = None) -> Context:
+        from engine.statemachine import machine_for
+
+        loaded = self._load(tx)
+        return Context(
+            workflow=wf, fire=machine_for(wf), calendar=loaded.calendar, now=now,
+            actor=self._actor(loaded.org), roles=roles, prior_actors=prior or {},
+        )
+
+    def _actor(self, org: Org) -> str:
+        if not self.actor:
+            raise BadOption("say who you are: --as PERSON (or RECTIFY_USER)")
+        if self.actor not in org.people:
+            raise NotPermitted(f"unknown person {self.actor!r}: not in the org")
+        return self.actor
+
+    def _warn_calendar(self, cal: WorkingCalendar) -> None:
+        if cal.fallback_years:
+            years = ", ".join(str(y) for y in sorted(cal.fallback_years))
+            msg = (
+                f"no holiday data for {years}: counted Monday to Friday as working days"
+                " (add a local calendar with `rectify init --holidays FILE`)"
+            )
+            if msg not in self.warnings:
+                self.warnings.append(msg)
+            cal.fallback_years.clear()
+
+    @contextmanager
+    def _tx(self, write: bool) -> Iterator[Tx]:
+        with self.store.transaction(write=write) as tx:
+            yield tx
+
+    # --- init ---------------------------------------------------------------------------------
+    def init(
+        self,
+        org_path: Path,
+        workflow_path: Path | None = None,
+        holidays_path: Path | None = None,
+    ) -> dict[str, Any]:
+        """Create or upgrade the schema, load the org, register the workflow and calendar."""
+        from engine import calendar_cn, orgfile
+        from engine.store import migrate
+        from workflows import default_path
+        from workflows.definition import load as load_workflow
+
+        org = orgfile.load(org_path)
+        wf = load_workflow(workflow_path or default_path())
+        adjustments = calendar_cn.local_adjustments(holidays_path) if holidays_path else None
+        tz = ZoneInfo(org.town.timezone)
+        now = self.now(tz)
+        self.store.allow_create = True
+        with self._tx(write=True) as tx:
+            migrate.upgrade(tx.conn)
+            if adjustments is None:
+                kept = tx.get_meta("calendar_local")
+                adjustments = json.loads(kept) if kept else None
+            self._check_org_update(tx, org)
+            tx.replace_org(org)
+            body = json.dumps(wf.to_dict(), ensure_ascii=False, sort_keys=True)
+            digest = hashlib.sha256(body.encode()).hexdigest()
+            tx.register_workflow(wf.key, digest, body, now)
+            tx.set_meta("workflow", wf.key)
+            data = calendar_cn.build(max(now.year, date.today().year) + 1, adjustments)
+            days: list[tuple[date, str, str | None]] = [(d, "off", None) for d in data.off_days]
+            days += [(d, "work", None) for d in data.make_up_days]
+            tx.replace_calendar_days(days)
+            tx.set_meta("calendar_years", json.dumps(sorted(data.known_years)))
+            if adjustments is not None:
+                tx.set_meta("calendar_local", json.dumps(adjustments, sort_keys=True))
+            revision = migrate.current(tx.conn)
+        self._loaded = None
+        years = sorted(data.known_years)
+        return {
+            "town": org.town.id,
+            "units": len(org.units),
+            "people": len(org.people),
+            "groups": len(org.groups),
+            "workflow": wf.key,
+            "calendar_years": [years[0], years[-1]] if years else [],
+            "schema": revision,
+        }
+
+    def _check_org_update(self, tx: Tx, org: Org) -> None:
+        """An org update may not drop people or villages that open issues still need."""
+        if not tx.has_table("issues"):
+            return
+        current = tx.get_meta("workflow")
+        final: tuple[str, ...] = ()
+        if current:
+            body = tx.workflow_body(current)
+            if body:
+                final = tuple(json.loads(body).get("final", ()))
+        people, villages = tx.referenced_people_and_villages(final)
+        gone_people = sorted(people - set(org.people))
+        gone_villages = sorted(villages - set(org.units))
+        if gone_villages:
+            raise Refused(
+                f"the org file drops village(s) {', '.join(gone_villages)} that open issues belong to"
+            )
+        if gone_people:
+            raise Refused(
+                f"the org file drops {', '.join(gone_people)}, assignee(s) of open issues:"
+                " reassign them first"
+            )
+
+    # --- issues: writing --------------------------------------------------------------------
+    def add_issue(self, new: NewIssue) -> Issue:
+        check_new_issue(new)
+        with self._tx(write=True) as tx:
+            loaded = self._load(tx)
+            org = loaded.org
+            actor = self._actor(org)
+            if not org.may_add_issues(actor):
+                raise NotPermitted(f"{actor} may not add issues: not a member of any group")
+            self._check_refs(org, new.village, new.group)
+            wf = self.workflow(tx, loaded.current_workflow)
+            now = self.now(loaded.tz)
+            ctx = self._context(tx, wf, now, org.roles_of(actor))
+            event = created_event(0, new, ctx)
+            issue = evolve(None, event)
+            issue_id = tx.insert_issue(issue)
+            tx.append(replace(event, issue_id=issue_id), self.recorded_at())
+            self._warn_calendar(loaded.calendar)
+        return replace(issue, id=issue_id)
+
+    @staticmethod
+    def _check_refs(org: Org, village: str, group: str | None) -> None:
+        if village not in org.units:
+            raise NotFound(f"unknown village {village!r}")
+        if group is not None and group not in org.groups:
+            raise NotFound(f"unknown group {group!r}")
+
+    def move(self, move: Move, evidence_files: list[Path] | None = None) -> Issue:
+        staged = [self._hash_file(p) for p in evidence_files or []]
+        if staged:
+            move = replace(move, evidence=tuple(e for e, _ in staged))
+        written: list[Path] = []
+        try:
+            with self._tx(write=True) as tx:
+                loaded = self._load(tx)
+                org = loaded.org
+                actor = self._actor(org)
+                issue = tx.load_issue(move.issue_id, for_update=True)
+                if issue is None:
+                    raise NotFound(f"no issue {move.issue_id}")
+                if move.assignee is not None and move.assignee not in org.people:
+                    raise NotFound(f"unknown person {move.assignee!r} for --assignee")
+                wf = self.workflow(tx, issue.workflow)
+                t = wf.transition(move.transition)
+                prior = tx.prior_actors(issue.id, t.forbid_actors_of) if t else {}
+                roles = org.roles_for_issue(actor, issue.village, issue.assignee)
+                ctx = self._context(tx, wf, self.now(loaded.tz), roles, prior)
+                event = decide_move(issue, move, ctx)
+                new = evolve(issue, event)
+                tx.update_issue(new, issue.version)
+                tx.append(event, self.recorded_at())
+                for evidence, source in staged:
+                    path = self._store_blob(evidence.sha256, source)
+                    if path is not None:
+                        written.append(path)
+                self._warn_calendar(loaded.calendar)
+        except BaseException:
+            for path in written:
+                path.unlink(missing_ok=True)
+            raise
+        return new
+
+    def _hash_file(self, path: Path) -> tuple[Evidence, Path]:
+        h = hashlib.sha256()
+        size = 0
+        try:
+            with path.open("rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    h.update(chunk)
+                    size += len(chunk)
+        except OSError as e:
+            raise BadFile(f"evidence {path}: cannot read: {e.strerror}") from None
+        return Evidence(sha256=h.hexdigest(), name=path.name, size=size), path
+
+    def evidence_path(self, sha256: str) -> Path:
+        return self.data_dir / "evidence" / sha256[:2] / sha256
+
+    def _store_blob(self, sha256: str, source: Path) -> Path | None:
+        """Copy a file into the content-addressed store; the path if this call created it."""
+        target = self.evidence_path(sha256)
+        if target.exists():
+            return None
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(f".{sha256}.{os.getpid()}.tmp")
+            with source.open("rb") as src, tmp.open("wb") as dst:
+                for chunk in iter(lambda: src.read(1 << 20), b""):
+                    dst.write(chunk)
+                dst.flush()
+                os.fsync(dst.fileno())
+            tmp.replace(target)
+        except OSError as e:
+            raise BadFile(f"cannot store evidence in {target.parent}: {e.strerror}") from None
+        return target
+
+    # --- issues: reading --------------------------------------------------------------------
+    def show(self, issue_id: int) -> Issue:
+        with self._tx(write=False) as tx:
+            self.timezone(tx)
+            issue = tx.load_issue(issue_id)
+        if issue is None:
+            raise NotFound(f"no issue {issue_id}")
+        return issue
+
+    def list(
+        self,
+        state: str | None = None,
+        village: str | None = None,
+        assignee: str | None = None,
+        overdue: bool = False,
+    ) -> list[Issue]:
+        with self._tx(write=False) as tx:
+            tz = self.timezone(tx)
+            final: tuple[str, ...] = ()
+            now = None
+            if overdue:
+                loaded = self._load(tx)
+                final = tuple(self.workflow(tx, loaded.current_workflow).final)
+                now = self.now(tz)
+            return tx.list_issues(
+                IssueFilter(state=state, village=village, assignee=assignee,
+                            overdue_at=now, final_states=final)
+            )
+
+    def history(self, issue_id: int) -> list[Event]:
+        with self._tx(write=False) as tx:
+            self.timezone(tx)
+            events = tx.history(issue_id)
+        if not events:
+            raise NotFound(f"no issue {issue_id}")
+        return events
+
+    def summary(self) -> list[tuple[str, str, int]]:
+        with self._tx(write=False) as tx:
+            self.timezone(tx)
+            return tx.count_by_village_state()
+
+    # --- import -------------------------------------------------------------------------------
+    def import_csv(self, path: Path) -> list[int]:
+        """Every row or none: a bad row is refused with its row number."""
+        try:
+            with path.open(encoding="utf-8-sig", newline="") as f:
+                rows = list(csv.reader(f))
+        except OSError as e:
+            raise BadFile(f"{path}: cannot read: {e.strerror}") from None
+        except UnicodeDecodeError:
+            raise BadFile(f"{path}: not UTF-8 text (save the sheet as CSV UTF-8)") from None
+        except csv.Error as e:
+            raise BadFile(f"{path}: not CSV: {e}") from None
+        if not rows:
+            raise BadFile(f"{path}: empty file")
+        header = [h.strip().lower() for h in rows[0]]
+        for need in ("title", "category", "village"):
+            if need not in header:
+                raise BadFile(f"{path}: row 1: missing column {need!r}")
+        ignored = [h for h in header if h not in IMPORT_COLUMNS]
+        if ignored:
+            self.warnings.append(f"{path.name}: ignored column(s) {', '.join(ignored)}")
+        index = {h: i for i, h in enumerate(header) if h in IMPORT_COLUMNS}
+        with self._tx(write=True) as tx:
+            loaded = self._load(tx)
+            org = loaded.org
+            actor = self._actor(org)
+            if not org.may_add_issues(actor):
+                raise NotPermitted(f"{actor} may not add issues: not a member of any group")
+            wf = self.workflow(tx, loaded.current_workflow)
+            now = self.now(loaded.tz)
+            ctx = self._context(tx, wf, now, org.roles_of(actor))
+            items: list[tuple[Issue, Event]] = []
+            for number, row in enumerate(rows[1:], start=2):
+                if not any(cell.strip() for cell in row):
+                    continue
+                try:
+                    items.append(self._import_row(row, index, org, wf, ctx, loaded.tz))
+                except RectifyError as e:
+                    raise type(e)(f"{path.name}: row {number}: {e}") from None
+            if not items:
+                raise BadFile(f"{path}: no rows to import")
+            ids = tx.allocate_issue_ids(len(items))
+            staged = []
+            for new_id, (issue, event) in zip(ids, items, strict=True):
+                staged.append((replace(issue, id=new_id), replace(event, issue_id=new_id)))
+            tx.bulk_insert(staged, self.recorded_at())
+            self._warn_calendar(loaded.calendar)
+        return ids
+
+    def _import_row(
+        self, row: list[str], index: dict[str, int], org: Org, wf: Workflow, ctx: Context,
+        tz: tzinfo,
+    ) -> tuple[Issue, Event]:
+        def cell(name: str) -> str | None:
+            i = index.get(name)
+            if i is None or i >= len(row):
+                return None
+            value = row[i].strip()
+            return value or None
+
+        listed_text = (cell("listed") or "").lower()
+        if listed_text in _TRUE:
+            listed = True
+        elif listed_text in _FALSE:
+            listed = False
+        else:
+            raise BadOption(f"listed {listed_text!r} is not yes/no")
+        new = NewIssue(
+            title=cell("title") or "",
+            category=cell("category") or "",
+            village=cell("village") or "",
+            description=cell("description"),
+            group=cell("group"),
+            household=cell("household"),
+            severity=cell("severity") or "medium",
+            listed=listed,
+        )
+        check_new_issue(new)
+        self._check_refs(org, new.village, new.group)
+        state = cell("state")
+        entered = cell("entered_at")
+        assignee = cell("assignee")
+        due = cell("due")
+        extra: dict[str, Any] = {}
+        if state is not None:
+            if not wf.has_state(state):
+                names = ", ".join(s.name for s in wf.states)
+                raise BadOption(f"unknown state {state!r} (one of {names})")
+            extra["state"] = state
+        if entered is not None:
+            when = parse_time(entered, "entered_at")
+            when = when.replace(tzinfo=tz) if when.tzinfo is None else when
+            if when > ctx.now:
+                raise BadOption(f"entered_at {entered} is in the future")
+            extra["entered_at"] = when.astimezone(UTC)
+        if assignee is not None:
+            if assignee not in org.people:
+                raise NotFound(f"unknown person {assignee!r} for assignee")
+            extra["assignee"] = assignee
+        if due is not None:
+            extra["due"] = parse_day(due, "due")
+        if extra.get("state") is None:
+            extra.setdefault("state", wf.initial)
+        event = created_event(0, new, ctx, imported=extra)
+        return evolve(None, event), event
