@@ -29,7 +29,7 @@ def national(years: Iterable[int]) -> CalendarData:
     import holidays
 
     wanted = sorted(set(years))
-    cn = holidays.China(years=wanted)
+    cn = holidays.country_holidays("CN", years=wanted)
     make_up = frozenset(d for d in cn.weekend_workdays if d.year in wanted)
     known = frozenset(d.year for d in make_up)
     off = frozenset(d for d in cn if d.year in known)

@@ -18,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from engine.domain.issue import Move, NewIssue
-from engine.errors import Refused, RectifyError
+from engine.errors import RectifyError, Refused
 from engine.service import Rectify
 
 TOWN = {"id": "huangjia", "name": "黄家镇", "timezone": "Asia/Shanghai", "party_secretary": "wang"}
@@ -29,7 +29,10 @@ UNITS = [
     ("v-dawan", "大湾村", "village"), ("v-xinqiao", "新桥村", "village"),
     ("c-jiezi", "街子社区", "community"), ("c-nanmen", "南门社区", "community"),
 ]
-SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程苏魏吕丁任沈姚卢"
+SURNAMES = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许"
+    "韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程苏魏吕丁任沈姚卢"
+)
 GIVEN = "建国明华丽军芳强敏静勇艳杰娟涛超秀霞平刚桂英红梅玉兰志伟海燕文斌"
 PROBLEMS = [
     ("housing_safety", "房屋漏雨，需维修屋面"), ("housing_safety", "危房鉴定资料缺失"),

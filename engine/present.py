@@ -100,7 +100,9 @@ def history_table(events: Iterable[Event], tz: tzinfo) -> Any:
     for name in ("v", "at", "actor", "what", "details"):
         table.add_column(name, overflow="fold")
     for e in events:
-        what = e.type if e.type != "transition" else f"{e.transition}: {e.from_state} → {e.to_state}"
+        what = e.type
+        if e.type == "transition":
+            what = f"{e.transition}: {e.from_state} → {e.to_state}"
         if e.type in ("created", "imported"):
             what = f"{e.type}: {e.to_state}"
         details = []

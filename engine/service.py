@@ -8,6 +8,7 @@ that need them, so that `issue show` starts fast.
 
 from __future__ import annotations
 
+import builtins
 import csv
 import hashlib
 import json
@@ -41,8 +42,8 @@ from engine.errors import (
     BadOption,
     NotFound,
     NotPermitted,
-    Refused,
     RectifyError,
+    Refused,
 )
 from engine.store.uow import IssueFilter, Store, Tx
 
@@ -60,7 +61,9 @@ def parse_time(text: str, what: str = "time") -> datetime:
     try:
         value = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise BadOption(f"{what} {text!r} is not an ISO 8601 time (e.g. 2020-09-30T10:00)") from None
+        raise BadOption(
+            f"{what} {text!r} is not an ISO 8601 time (e.g. 2020-09-30T10:00)"
+        ) from None
     return value
 
 
@@ -254,7 +257,8 @@ class Rectify:
         gone_villages = sorted(villages - set(org.units))
         if gone_villages:
             raise Refused(
-                f"the org file drops village(s) {', '.join(gone_villages)} that open issues belong to"
+                f"the org file drops village(s) {', '.join(gone_villages)}"
+                " that open issues belong to"
             )
         if gone_people:
             raise Refused(
@@ -365,26 +369,6 @@ class Rectify:
         if issue is None:
             raise NotFound(f"no issue {issue_id}")
         return issue
-
-    def list(
-        self,
-        state: str | None = None,
-        village: str | None = None,
-        assignee: str | None = None,
-        overdue: bool = False,
-    ) -> list[Issue]:
-        with self._tx(write=False) as tx:
-            tz = self.timezone(tx)
-            final: tuple[str, ...] = ()
-            now = None
-            if overdue:
-                loaded = self._load(tx)
-                final = tuple(self.workflow(tx, loaded.current_workflow).final)
-                now = self.now(tz)
-            return tx.list_issues(
-                IssueFilter(state=state, village=village, assignee=assignee,
-                            overdue_at=now, final_states=final)
-            )
 
     def history(self, issue_id: int) -> list[Event]:
         with self._tx(write=False) as tx:
@@ -504,3 +488,23 @@ class Rectify:
             extra.setdefault("state", wf.initial)
         event = created_event(0, new, ctx, imported=extra)
         return evolve(None, event), event
+
+    def list(
+        self,
+        state: str | None = None,
+        village: str | None = None,
+        assignee: str | None = None,
+        overdue: bool = False,
+    ) -> builtins.list[Issue]:
+        with self._tx(write=False) as tx:
+            tz = self.timezone(tx)
+            final: tuple[str, ...] = ()
+            now = None
+            if overdue:
+                loaded = self._load(tx)
+                final = tuple(self.workflow(tx, loaded.current_workflow).final)
+                now = self.now(tz)
+            return tx.list_issues(
+                IssueFilter(state=state, village=village, assignee=assignee,
+                            overdue_at=now, final_states=final)
+            )

@@ -108,9 +108,9 @@ class _Problems:
 
     def raise_if_any(self) -> None:
         if self.items:
-            line, msg = sorted(self.items)[0]
-            more = f" (and {len(self.items) - 1} more)" if len(self.items) > 1 else ""
-            raise DefinitionError(f"{self.source}:{line}: {msg}{more}")
+            first, *rest = self.all()
+            more = f" (and {len(rest)} more: {'; '.join(rest)})" if rest else ""
+            raise DefinitionError(f"{first}{more}")
 
     def all(self) -> list[str]:
         return [f"{self.source}:{line}: {msg}" for line, msg in sorted(self.items)]
@@ -205,8 +205,8 @@ def _check(m: WorkflowModel, problems: _Problems) -> None:
         offsets = [r.offset for r in rungs]
         if offsets != sorted(offsets):
             problems.add(("escalation", which), f"ladder {which!r}: offsets must not decrease")
-        for i, r in enumerate(rungs):
-            for j, spec in enumerate(r.recipients):
+        for i, rung in enumerate(rungs):
+            for j, spec in enumerate(rung.recipients):
                 for role in spec.split("|"):
                     if role not in ROLES:
                         problems.add(

@@ -197,6 +197,7 @@ def created_event(
         payload["assignee"] = imported.get("assignee")
         due_given = imported.get("due")
     deadline = wf.state(state).deadline
+    due: datetime | None
     if imported and due_given is not None:
         due = ctx.calendar.end_of(due_given)
     else:

@@ -390,7 +390,8 @@ class Tx:
         if town_row is None:
             raise NotInitialized(_NOT_INITIALIZED)
         members: dict[str, list[str]] = {}
-        for g, p in self.conn.execute(select(t.group_members.c.group_id, t.group_members.c.person_id)):
+        gm = t.group_members.c
+        for g, p in self.conn.execute(select(gm.group_id, gm.person_id)):
             members.setdefault(g, []).append(p)
         return Org(
             town=Town(*town_row),
@@ -420,7 +421,9 @@ class Tx:
             if rows:
                 self.conn.execute(insert(t.group_members), rows)
 
-    def referenced_people_and_villages(self, final_states: Sequence[str]) -> tuple[set[str], set[str]]:
+    def referenced_people_and_villages(
+        self, final_states: Sequence[str]
+    ) -> tuple[set[str], set[str]]:
         """Assignees and villages of issues still open (an org update must keep them)."""
         c = t.issues.c
         q = select(c.assignee, c.village).where(c.state.not_in(final_states)).distinct()

@@ -1,0 +1,131 @@
+"""Workflow definitions are checked whole, each problem naming the file and line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine.errors import DefinitionError
+from engine.statemachine import machine_for
+from workflows import default_path
+from workflows.definition import load, parse
+
+DEFAULT = default_path().read_text(encoding="utf-8")
+
+
+def broken(old: str, new: str) -> str:
+    assert old in DEFAULT, old
+    return DEFAULT.replace(old, new, 1)
+
+
+def line_of(text: str, needle: str) -> int:
+    return text[: text.index(needle)].count("\n") + 1
+
+
+def test_the_default_workflow_loads() -> None:
+    wf = load(default_path())
+    assert wf.key == "rectification@1"
+    assert [s.name for s in wf.states] == [
+        "found", "reported", "studied", "rectified", "verified", "cleared"]
+    assert {t.name for t in wf.transitions} == {
+        "fix", "report", "study", "rectify", "verify", "reject", "clear", "reopen"}
+    assert wf.state("reported").deadline is not None
+    assert wf.state("reported").deadline.working_days == 3
+    assert wf.transition("verify") is not None
+    assert wf.transition("verify").forbid_actors_of == ("rectify", "fix")  # type: ignore[union-attr]
+
+
+def test_round_trip_through_json_gives_the_same_workflow() -> None:
+    from engine.domain.workflow import Workflow
+
+    wf = load(default_path())
+    assert Workflow.from_dict(wf.to_dict()) == wf
+
+
+def test_unknown_state_names_its_line() -> None:
+    text = broken("    to: reported\n", "    to: reportd\n")
+    with pytest.raises(DefinitionError) as e:
+        parse(text, "wf.yaml")
+    assert f"wf.yaml:{line_of(text, 'to: reportd')}:" in str(e.value)
+    assert "reportd" in str(e.value)
+
+
+def test_unknown_role_names_its_line() -> None:
+    text = broken("roles: [quality_supervision_leader, party_secretary]",
+                  "roles: [quality_supervision_leader, mayor]")
+    with pytest.raises(DefinitionError) as e:
+        parse(text, "wf.yaml")
+    assert f"wf.yaml:{line_of(text, 'mayor')}:" in str(e.value)
+    assert "mayor" in str(e.value)
+
+
+def test_unreachable_state() -> None:
+    text = broken("  - name: cleared\n", "  - name: archived\n    deadline: {working_days: 1}\n  - name: cleared\n")
+    with pytest.raises(DefinitionError) as e:
+        parse(text, "wf.yaml")
+    assert "unreachable" in str(e.value)
+    assert f"wf.yaml:{line_of(text, 'name: archived')}:" in str(e.value)
+
+
+def test_dead_end() -> None:
+    # without reject and verify, `rectified` leads nowhere
+    text = broken("  - name: verify\n", "  - name: verify_x\n").replace(
+        "    from: rectified\n    to: verified\n", "    from: rectified\n    to: rectified\n"
+    )
+    text = text.replace("  - name: reject\n    label: 退回整改\n    from: rectified\n",
+                        "  - name: reject\n    label: 退回整改\n    from: verified\n")
+    with pytest.raises(DefinitionError) as e:
+        parse(text, "wf.yaml")
+    message = str(e.value)
+    assert "wf.yaml:" in message
+    assert "dead end" in message or "unreachable" in message
+
+
+def test_bad_deadline() -> None:
+    text = broken("deadline: {working_days: 3}", "deadline: {working_days: -2}")
+    with pytest.raises(DefinitionError) as e:
+        parse(text, "wf.yaml")
+    assert f"wf.yaml:{line_of(text, 'working_days: -2')}:" in str(e.value)
+
+
+def test_unknown_key_and_bad_yaml() -> None:
+    with pytest.raises(DefinitionError) as e:
+        parse(broken("initial: found", "initial: found\ncolour: red"), "wf.yaml")
+    assert "colour" in str(e.value)
+    with pytest.raises(DefinitionError) as e:
+        parse("states: [", "wf.yaml")
+    assert "wf.yaml" in str(e.value)
+
+
+def test_several_problems_are_counted() -> None:
+    text = broken("    to: reported\n", "    to: reportd\n").replace(
+        "deadline: {working_days: 5}", "deadline: {working_days: 0}")
+    with pytest.raises(DefinitionError) as e:
+        parse(text, "wf.yaml")
+    message = str(e.value)
+    assert "(and 1 more:" in message
+    assert "reportd" in message and "not 0" in message
+    assert "\n" not in message
+
+
+def test_missing_file_is_malformed_input(tmp_path: Path) -> None:
+    with pytest.raises(DefinitionError) as e:
+        load(tmp_path / "nope.yaml")
+    assert e.value.exit_code == 2
+
+
+def test_one_machine_fires_on_plain_state_names() -> None:
+    from engine.errors import InvalidTransition
+
+    wf = load(default_path())
+    fire = machine_for(wf)
+    assert fire("found", "report") == "reported"
+    assert fire("rectified", "reject") == "studied"
+    assert machine_for(wf) is not None
+    with pytest.raises(InvalidTransition) as e:
+        fire("found", "verify")
+    assert "allowed: fix, report" in str(e.value)
+    with pytest.raises(InvalidTransition) as e:
+        fire("cleared", "clear")
+    assert "allowed: reopen" in str(e.value)
