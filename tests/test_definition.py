@@ -30,8 +30,8 @@ def test_the_default_workflow_loads() -> None:
         "found", "reported", "studied", "rectified", "verified", "cleared"]
     assert {t.name for t in wf.transitions} == {
         "fix", "report", "study", "rectify", "verify", "reject", "clear", "reopen"}
-    assert wf.state("reported").deadline is not None
-    assert wf.state("reported").deadline.working_days == 3
+    deadline = wf.state("reported").deadline
+    assert deadline is not None and deadline.working_days == 3
     assert wf.transition("verify") is not None
     assert wf.transition("verify").forbid_actors_of == ("rectify", "fix")  # type: ignore[union-attr]
 
@@ -61,7 +61,8 @@ def test_unknown_role_names_its_line() -> None:
 
 
 def test_unreachable_state() -> None:
-    text = broken("  - name: cleared\n", "  - name: archived\n    deadline: {working_days: 1}\n  - name: cleared\n")
+    extra = "  - name: archived\n    deadline: {working_days: 1}\n  - name: cleared\n"
+    text = broken("  - name: cleared\n", extra)
     with pytest.raises(DefinitionError) as e:
         parse(text, "wf.yaml")
     assert "unreachable" in str(e.value)
