@@ -221,7 +221,7 @@ def _plan(rng: random.Random, cast: Cast, count: int, start: datetime, end: date
         gid, village, members = rng.choice(cast.sa_groups)
         finder = rng.choice(members)
         category, title = rng.choice(PROBLEMS)
-        found = _later(rng, start, 0, 14)
+        found = _later(rng, start, 0, 26)
         household = f"{rng.choice(SURNAMES)}某某户"
         steps.append((found, number, "add", {
             "actor": finder, "title": f"{household}{title}", "category": category,

@@ -1,0 +1,184 @@
+"""Benchmarks of the engine against raw baselines timed in the same run.
+
+    .venv/bin/python -m benchmarks [--quick] [--profile] [--only transitions import show]
+    .venv/bin/python -m benchmarks.bench_import --quick          # one benchmark alone
+
+Run them from the project folder (they use `tests.support` for the small org). They print
+figures and assert nothing. The absolute rates depend on the machine; the ratios compare the
+engine with a hand-written `sqlite3` (or bare interpreter) baseline measured in the same run, on
+the same kind of file, so they travel better. `--profile` adds a cProfile table of the engine's
+side (from a separate pass, so the timed figures are not distorted) or, for `show`, the
+`python -X importtime` top contributors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import sqlite3
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from engine.service import Rectify
+
+ROOT = Path(__file__).resolve().parent.parent
+"""The project folder (where cli.py is)."""
+if str(ROOT) not in sys.path:  # `tests.support` is not installed: make it importable
+    sys.path.insert(0, str(ROOT))
+
+ACTOR = "sa1"
+"""Who acts in every benchmark: a member of the self-assessment group of the small org."""
+SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
+"""How the engine stores a moment on SQLite: naive UTC text."""
+
+Bench = Callable[[bool, bool], dict[str, float]]
+"""run(quick, profile) -> figures."""
+
+
+@dataclass(frozen=True)
+class Aim:
+    """What a figure should reach (a goal to report against, never an assertion)."""
+
+    key: str
+    op: str  # ">=" or "<="
+    target: float
+
+    def met(self, figures: Mapping[str, float]) -> bool | None:
+        value = figures.get(self.key)
+        if value is None:
+            return None
+        return value >= self.target if self.op == ">=" else value <= self.target
+
+    def text(self) -> str:
+        return f"aim {self.key} {self.op} {self.target:g}"
+
+
+# --- databases ------------------------------------------------------------------------------
+def new_service(folder: Path, name: str) -> Rectify:
+    """An engine on the SQLite file folder/name, initialised with the tests' small org."""
+    from tests.support import SMALL_ORG, service, write_org
+
+    org = folder / "org.yaml"
+    if not org.exists():
+        write_org(org, SMALL_ORG)
+    svc = service(f"sqlite:///{folder / name}", folder / f"{Path(name).stem}-data", actor=ACTOR)
+    svc.init(org)
+    return svc
+
+
+def open_service(path: Path) -> Rectify:
+    """An engine on an existing (initialised) SQLite file, acting as ACTOR."""
+    from tests.support import service
+
+    return service(f"sqlite:///{path}", path.with_name(f"{path.stem}-data"), actor=ACTOR)
+
+
+def raw_connect(path: Path) -> sqlite3.Connection:
+    """A plain sqlite3 connection with the engine's pragmas; transactions are ours to begin."""
+    from engine.store.db import BUSY_TIMEOUT_MS
+
+    conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+    for pragma in (
+        f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}",
+        "PRAGMA journal_mode = WAL",
+        "PRAGMA synchronous = NORMAL",
+        "PRAGMA foreign_keys = ON",
+    ):
+        conn.execute(pragma)
+    return conn
+
+
+def copy_db(source: Path, target: Path) -> None:
+    """A consistent copy of an SQLite database (its WAL included), by the backup API."""
+    with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(target)) as dst:
+        src.backup(dst)
+
+
+def scalar(path: Path, sql: str, params: Sequence[Any] = ()) -> Any:
+    """One value read from a database file (for checking what a run wrote)."""
+    with closing(sqlite3.connect(path)) as conn:
+        row = conn.execute(sql, params).fetchone()
+    return None if row is None else row[0]
+
+
+# --- printing ----------------------------------------------------------------------------------
+def heading(text: str) -> None:
+    print(f"\n== {text}", flush=True)
+
+
+def figure(label: str, value: str, note: str = "") -> None:
+    print(f"  {label:<38} {value:>14}  {note}".rstrip(), flush=True)
+
+
+def show_ratio(figures: Mapping[str, float], aim: Aim, what: str) -> None:
+    met = aim.met(figures)
+    status = "" if met is None else ("met" if met else "MISSED")
+    figure(f"ratio {what}", f"{figures[aim.key]:.2f}", f"({aim.text()}: {status})")
+
+
+# --- profiling -----------------------------------------------------------------------------
+class Profiler:
+    """cProfile switched on only around the code of interest; a no-op when not enabled."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._prof = cProfile.Profile() if enabled else None
+
+    @contextmanager
+    def on(self) -> Iterator[None]:
+        if self._prof is None:
+            yield
+            return
+        self._prof.enable()
+        try:
+            yield
+        finally:
+            self._prof.disable()
+
+    def report(self, title: str, limit: int = 18) -> None:
+        """The functions with the most own time, and the most time below them, with shares."""
+        if self._prof is None:
+            return
+        st = pstats.Stats(self._prof)
+        raw: dict[tuple[str, int, str], tuple[int, int, float, float, Any]] = vars(st)["stats"]
+        total = sum(v[2] for v in raw.values()) or 1.0
+        rows = [(_where(k), v[1], v[2], v[3]) for k, v in raw.items()]
+        print(f"\n  cProfile: {title} (total {total:.3f} s under the profiler)")
+        for order, index in (("own time", 2), ("cumulative time", 3)):
+            print(f"    by {order}:  share   own s   cum s     calls  function")
+            for name, calls, own, cum in sorted(rows, key=lambda r: -r[index])[:limit]:
+                share = (own if index == 2 else cum) / total
+                print(f"    {'':<14}{share:6.1%} {own:7.3f} {cum:7.3f} {calls:9d}  {name}")
+
+
+def _where(key: tuple[str, int, str]) -> str:
+    file, line, func = key
+    if file == "~":
+        return func  # a builtin: {method 'execute' of 'sqlite3.Cursor' objects}
+    path = Path(file)
+    if "site-packages" in path.parts:
+        path = Path(*path.parts[path.parts.index("site-packages") + 1 :])
+    elif path.is_relative_to(ROOT):
+        path = path.relative_to(ROOT)
+    else:
+        path = Path(path.name)  # the standard library
+    return f"{path}:{line}({func})"
+
+
+# --- running one benchmark alone -------------------------------------------------------------
+def main_for(run: Bench, argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="smaller sizes")
+    parser.add_argument("--profile", action="store_true", help="where the engine spends time")
+    args = parser.parse_args(argv)
+    figures = run(args.quick, args.profile)
+    print()
+    for key, value in figures.items():
+        print(f"{key} = {value:.4g}")
+    return 0
