@@ -182,13 +182,17 @@ def run_demo(
                 refused += 1  # a cadre late past a rule: the demo lets the engine refuse
         svc.set_now(end)
         counts = svc.summary()
+        overdue = svc.list(overdue=True)
     wf_states = ["found", "reported", "studied", "rectified", "verified", "cleared"]
     say(f"campaign 2020-09-21 – 2020-10-30: {len(ids)} issues found, {moves} moves"
         f" ({refused} refused by the rules); town time {end.replace(tzinfo=tz):%Y-%m-%d %H:%M}")
+    say(f"overdue now: {len(overdue)} open issue(s) past their stage deadline"
+        " (rectify issue list --overdue)")
     return {
         "issues": len(ids),
         "moves": moves,
         "refused": refused,
+        "overdue": len(overdue),
         "states": wf_states,
         "by_village_state": counts,
     }

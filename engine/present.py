@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from engine.domain.issue import Event, Issue
@@ -58,6 +58,16 @@ def _short(value: datetime | None, tz: tzinfo) -> str:
     return "" if value is None else value.astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
 
+def _due(value: datetime | None, tz: tzinfo) -> str:
+    """A due moment as a cadre reads it: `by 2020-10-12` for 2020-10-13 00:00."""
+    if value is None:
+        return ""
+    local = value.astimezone(tz)
+    if local.hour == local.minute == local.second == 0:
+        return f"by {(local - timedelta(days=1)):%Y-%m-%d}"
+    return local.strftime("%Y-%m-%d %H:%M")
+
+
 def issue_text(i: Issue, tz: tzinfo) -> str:
     rows: list[tuple[str, Any]] = [
         ("issue", f"#{i.id} {i.title}"),
@@ -70,7 +80,7 @@ def issue_text(i: Issue, tz: tzinfo) -> str:
         ("household", i.household),
         ("assignee", i.assignee),
         ("plan", i.plan),
-        ("due", _short(i.due_at, tz)),
+        ("due", _due(i.due_at, tz)),
         ("in stage since", _short(i.stage_entered_at, tz)),
         ("found", f"{_short(i.created_at, tz)} by {i.created_by}"),
         ("description", i.description),
@@ -88,7 +98,7 @@ def issues_table(issues: Sequence[Issue], tz: tzinfo, title: str = "") -> Any:
         flag = " ★" if i.listed else ""
         table.add_row(
             str(i.id), i.state, i.village, i.category, i.assignee or "",
-            _short(i.due_at, tz), i.title + flag,
+            _due(i.due_at, tz), i.title + flag,
         )
     return table
 
