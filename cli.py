@@ -47,14 +47,19 @@ class Settings:
 
     def close(self) -> None:
         if self.service is not None:
-            for w in self.service.warnings:
-                click.echo(f"warning: {w}", err=True)
             self.service.store.close()
             self.service = None
 
 
 def _emit(settings: Settings, data: Any, text: Any) -> None:
-    """JSON on stdout with --json, else the human form (a string or a rich renderable)."""
+    """JSON on stdout with --json, else the human form (a string or a rich renderable).
+
+    Warnings (e.g. a year without holiday data) go to stderr, only for a command that worked.
+    """
+    if settings.service is not None:
+        for w in settings.service.warnings:
+            click.echo(f"warning: {w}", err=True)
+        settings.service.warnings.clear()
     if settings.as_json:
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
     elif isinstance(text, str):

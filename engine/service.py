@@ -160,7 +160,7 @@ class Rectify:
         return wf
 
     def _context(self, tx: Tx, wf: Workflow, now: datetime, roles: frozenset[str],
-                 prior: dict[str, str] | None = None) -> Context:
+                 prior: dict[str, frozenset[str]] | None = None) -> Context:
         from engine.statemachine import machine_for
 
         loaded = self._load(tx)

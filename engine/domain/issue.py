@@ -133,8 +133,8 @@ class Context:
     now: datetime
     actor: str
     roles: frozenset[str]
-    prior_actors: Mapping[str, str] = field(default_factory=dict)
-    """For separation of duties: the latest actor of each transition on this issue."""
+    prior_actors: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """For separation of duties: everyone who ever fired each transition on this issue."""
 
 
 # --- creating ------------------------------------------------------------------------------
@@ -225,8 +225,11 @@ def decide_move(issue: Issue, move: Move, ctx: Context) -> Event:
     wf = ctx.workflow
     t = wf.transition(move.transition)
     if t is None:
-        known = ", ".join(x.name for x in wf.transitions)
-        raise InvalidTransition(f"unknown transition {move.transition!r} (known: {known})")
+        allowed = ", ".join(wf.transitions_from(issue.state)) or "none: the issue is closed"
+        raise InvalidTransition(
+            f"unknown transition {move.transition!r} for an issue in state {issue.state!r};"
+            f" allowed: {allowed}"
+        )
     to_state = ctx.fire(issue.state, t.name)
     _check_roles(t, issue, ctx)
     _check_fields(t, move)
@@ -285,7 +288,7 @@ def _check_fields(t: TransitionDef, move: Move) -> None:
 
 def _check_duties(t: TransitionDef, issue: Issue, ctx: Context) -> None:
     for other in t.forbid_actors_of:
-        if ctx.prior_actors.get(other) == ctx.actor:
+        if ctx.actor in ctx.prior_actors.get(other, frozenset()):
             raise SeparationOfDuties(
                 f"{ctx.actor} may not {t.name} issue {issue.id}: they fired {other} on it"
             )

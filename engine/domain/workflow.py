@@ -55,7 +55,7 @@ class TransitionDef:
     requires: tuple[str, ...] = ()
     optional: tuple[str, ...] = ()
     forbid_actors_of: tuple[str, ...] = ()
-    """Separation of duties: whoever last fired one of these may not fire this."""
+    """Separation of duties: whoever ever fired one of these on the issue may not fire this."""
     label: str = ""
 
 

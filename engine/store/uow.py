@@ -54,8 +54,7 @@ _HISTORY_INSERT = (
     f" ({', '.join(':' + c for c in _HISTORY_INSERT_COLUMNS)})"
 )
 _PRIOR_ACTOR = (
-    "SELECT actor FROM history WHERE issue_id = :id AND transition = :transition"
-    " ORDER BY version DESC LIMIT 1"
+    "SELECT DISTINCT actor FROM history WHERE issue_id = :id AND transition = :transition"
 )
 _SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
 _NAMED = re.compile(r":(\w+)")
@@ -137,12 +136,10 @@ class Store:
     @contextmanager
     def transaction(self, write: bool = True) -> Iterator[Tx]:
         """One transaction; on SQLite a write takes the lock at BEGIN (BEGIN IMMEDIATE)."""
-        conn = self.connection()
-        if self.dialect.sqlite and not write:
-            conn = conn.execution_options(sqlite_begin="DEFERRED")
-        elif self.dialect.sqlite:
-            conn = conn.execution_options(sqlite_begin="IMMEDIATE")
         try:
+            conn = self.connection()
+            if self.dialect.sqlite:
+                conn = conn.execution_options(sqlite_begin="IMMEDIATE" if write else "DEFERRED")
             with conn.begin():
                 yield Tx(conn, self)
         except DBAPIError as e:
@@ -258,14 +255,15 @@ class Tx:
         finally:
             cur.close()
 
-    def prior_actors(self, issue_id: int, transitions: Iterable[str]) -> dict[str, str]:
-        found: dict[str, str] = {}
+    def prior_actors(
+        self, issue_id: int, transitions: Iterable[str]
+    ) -> dict[str, frozenset[str]]:
+        """Everyone who fired each of `transitions` on the issue (separation of duties)."""
+        found: dict[str, frozenset[str]] = {}
         cur = self._cursor()
         for name in transitions:
             cur.execute(self.store.sql_prior, {"id": issue_id, "transition": name})
-            row = cur.fetchone()
-            if row is not None:
-                found[name] = row[0]
+            found[name] = frozenset(row[0] for row in cur.fetchall())
         cur.close()
         return found
 
