@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from time import perf_counter, process_time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -57,6 +58,28 @@ class Aim:
 
     def text(self) -> str:
         return f"aim {self.key} {self.op} {self.target:g}"
+
+
+@dataclass
+class Took:
+    """Wall-clock and CPU seconds (CPU time is less disturbed by other work on the machine)."""
+
+    wall: float = 0.0
+    cpu: float = 0.0
+
+    def add(self, other: Took) -> None:
+        self.wall += other.wall
+        self.cpu += other.cpu
+
+
+@contextmanager
+def stopwatch() -> Iterator[Took]:
+    took = Took()
+    wall, cpu = perf_counter(), process_time()
+    try:
+        yield took
+    finally:
+        took.wall, took.cpu = perf_counter() - wall, process_time() - cpu
 
 
 # --- databases ------------------------------------------------------------------------------
@@ -147,14 +170,37 @@ class Profiler:
             return
         st = pstats.Stats(self._prof)
         raw: dict[tuple[str, int, str], tuple[int, int, float, float, Any]] = vars(st)["stats"]
-        total = sum(v[2] for v in raw.values()) or 1.0
+        total = max(sum(v[2] for v in raw.values()), *(v[3] for v in raw.values()), 1e-9)
         rows = [(_where(k), v[1], v[2], v[3]) for k, v in raw.items()]
         print(f"\n  cProfile: {title} (total {total:.3f} s under the profiler)")
-        for order, index in (("own time", 2), ("cumulative time", 3)):
-            print(f"    by {order}:  share   own s   cum s     calls  function")
-            for name, calls, own, cum in sorted(rows, key=lambda r: -r[index])[:limit]:
-                share = (own if index == 2 else cum) / total
-                print(f"    {'':<14}{share:6.1%} {own:7.3f} {cum:7.3f} {calls:9d}  {name}")
+        areas: dict[str, float] = {}
+        for k, v in raw.items():
+            areas[_area(k)] = areas.get(_area(k), 0.0) + v[2]
+        print("    own time by area:  " + ", ".join(
+            f"{name} {own / total:.0%}" for name, own in sorted(areas.items(), key=lambda a: -a[1])
+            if own / total >= 0.005
+        ))
+        for by_own in (True, False):
+            print(f"    by {'own' if by_own else 'cumulative'} time:"
+                  "   share   own s   cum s     calls  function")
+            for name, calls, own, cum in sorted(
+                rows, key=lambda r: r[2] if by_own else r[3], reverse=True
+            )[:limit]:
+                share = (own if by_own else cum) / total
+                print(f"    {'':<20}{share:6.1%} {own:7.3f} {cum:7.3f} {calls:9d}  {name}")
+
+
+def _area(key: tuple[str, int, str]) -> str:
+    """Which layer a function belongs to: a package, the project's folder, or the stdlib."""
+    file, _, func = key
+    if file == "~":
+        return "sqlite3 (C)" if "sqlite3" in func else "builtins (C)"
+    path = Path(file)
+    if "site-packages" in path.parts:
+        return path.parts[path.parts.index("site-packages") + 1]
+    if path.is_relative_to(ROOT):
+        return "/".join(path.relative_to(ROOT).parts[:2]).removesuffix(".py")
+    return "stdlib"
 
 
 def _where(key: tuple[str, int, str]) -> str:
