@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import builtins
 import csv
+import gc
 import hashlib
 import json
 import os
@@ -414,34 +415,41 @@ class Rectify:
             wf = self.workflow(tx, loaded.current_workflow)
             now = self.now(loaded.tz)
             ctx = self._context(tx, wf, now, org.roles_of(actor))
-            items: list[tuple[Issue, Event]] = []
-            for number, row in enumerate(rows[1:], start=2):
-                if not any(cell.strip() for cell in row):
-                    continue
-                try:
-                    items.append(self._import_row(row, index, org, wf, ctx, loaded.tz))
-                except RectifyError as e:
-                    raise type(e)(f"{path.name}: row {number}: {e}") from None
-            if not items:
+            numbered = [
+                (number, row) for number, row in enumerate(rows[1:], start=2)
+                if any(cell.strip() for cell in row)
+            ]
+            if not numbered:
                 raise BadFile(f"{path}: no rows to import")
-            ids = tx.allocate_issue_ids(len(items))
-            staged = []
-            for new_id, (issue, event) in zip(ids, items, strict=True):
-                staged.append((replace(issue, id=new_id), replace(event, issue_id=new_id)))
-            tx.bulk_insert(staged, self.recorded_at())
+            ids = tx.allocate_issue_ids(len(numbered))
+            items: list[tuple[Issue, Event]] = []
+            # hundreds of thousands of young objects: the cyclic collector would rescan them
+            # all again and again without finding a cycle
+            gc_was_on = gc.isenabled()
+            gc.disable()
+            try:
+                for issue_id, (number, row) in zip(ids, numbered, strict=True):
+                    try:
+                        items.append(
+                            self._import_row(issue_id, row, index, org, wf, ctx, loaded.tz))
+                    except RectifyError as e:
+                        raise type(e)(f"{path.name}: row {number}: {e}") from None
+                tx.bulk_insert(items, self.recorded_at())
+            finally:
+                if gc_was_on:
+                    gc.enable()
             self._warn_calendar(loaded.calendar)
         return ids
 
     def _import_row(
-        self, row: list[str], index: dict[str, int], org: Org, wf: Workflow, ctx: Context,
-        tz: tzinfo,
+        self, issue_id: int, row: list[str], index: dict[str, int], org: Org, wf: Workflow,
+        ctx: Context, tz: tzinfo,
     ) -> tuple[Issue, Event]:
+        width = len(row)
+        cells = {name: row[i].strip() for name, i in index.items() if i < width}
+
         def cell(name: str) -> str | None:
-            i = index.get(name)
-            if i is None or i >= len(row):
-                return None
-            value = row[i].strip()
-            return value or None
+            return cells.get(name) or None
 
         listed_text = (cell("listed") or "").lower()
         if listed_text in _TRUE:
@@ -486,7 +494,7 @@ class Rectify:
             extra["due"] = parse_day(due, "due")
         if extra.get("state") is None:
             extra.setdefault("state", wf.initial)
-        event = created_event(0, new, ctx, imported=extra)
+        event = created_event(issue_id, new, ctx, imported=extra)
         return evolve(None, event), event
 
     def list(

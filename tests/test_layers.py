@@ -43,7 +43,7 @@ def test_the_domain_never_reads_the_clock() -> None:
 def test_only_the_statemachine_module_imports_transitions() -> None:
     users = [
         p.relative_to(ROOT).as_posix()
-        for p in sorted(ROOT.glob("engine/**/*.py")) + [ROOT / "cli.py"]
+        for p in [*sorted(ROOT.glob("engine/**/*.py")), ROOT / "cli.py"]
         if any(n == "transitions" or n.startswith("transitions.") for n in imports_of(p))
     ]
     assert users == ["engine/statemachine.py"]

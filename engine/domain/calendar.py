@@ -44,6 +44,9 @@ class WorkingCalendar:
     tz: tzinfo
     fallback_years: set[int] = field(default_factory=set)
     """Years outside the known ones that a computation touched (for a warning)."""
+    _after: dict[tuple[date, int], tuple[date, frozenset[int]]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def is_working_day(self, day: date) -> bool:
         if day in self.data.make_up_days:
@@ -55,7 +58,21 @@ class WorkingCalendar:
         return day.weekday() < 5
 
     def nth_working_day_after(self, day: date, n: int) -> date:
-        """The nth working day strictly after `day` (n >= 1)."""
+        """The nth working day strictly after `day` (n >= 1); remembered, as moves ask often."""
+        hit = self._after.get((day, n))
+        if hit is not None:
+            self.fallback_years.update(hit[1])
+            return hit[0]
+        before = set(self.fallback_years)
+        self.fallback_years.clear()
+        result = self._count_after(day, n)
+        touched = frozenset(self.fallback_years)
+        self.fallback_years.update(before)
+        if len(self._after) < 100_000:
+            self._after[(day, n)] = (result, touched)
+        return result
+
+    def _count_after(self, day: date, n: int) -> date:
         if n < 1:
             raise ValueError("n must be at least 1")
         found = 0

@@ -49,8 +49,11 @@ def _sqlite(url: str, database: str | None) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        # straight to the driver: this runs once per command, on the hot path
+        mode = conn.info.get("sqlite_begin", "IMMEDIATE")
+        conn.connection.driver_connection.execute(  # type: ignore[union-attr]
+            "BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN DEFERRED"
+        )
 
     return engine
 

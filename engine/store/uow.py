@@ -44,11 +44,15 @@ _ISSUE_INSERT = (
     f"INSERT INTO issues ({', '.join(_ISSUE_INSERT_COLUMNS)}) VALUES"
     f" ({', '.join(':' + c for c in _ISSUE_INSERT_COLUMNS)}) RETURNING id"
 )
-_ISSUE_INSERT_WITH_ID = (
-    f"INSERT INTO issues ({', '.join(ISSUE_COLUMNS)}) VALUES"
-    f" ({', '.join(':' + c for c in ISSUE_COLUMNS)})"
-)
 _HISTORY_INSERT_COLUMNS = HISTORY_COLUMNS[1:]
+_BULK_ISSUES = (
+    f"INSERT INTO issues ({', '.join(ISSUE_COLUMNS)})"
+    f" VALUES ({', '.join('?' * len(ISSUE_COLUMNS))})"
+)
+_BULK_HISTORY = (
+    f"INSERT INTO history ({', '.join(_HISTORY_INSERT_COLUMNS)})"
+    f" VALUES ({', '.join('?' * len(_HISTORY_INSERT_COLUMNS))})"
+)
 _HISTORY_INSERT = (
     f"INSERT INTO history ({', '.join(_HISTORY_INSERT_COLUMNS)}) VALUES"
     f" ({', '.join(':' + c for c in _HISTORY_INSERT_COLUMNS)})"
@@ -56,7 +60,8 @@ _HISTORY_INSERT = (
 _PRIOR_ACTOR = (
     "SELECT DISTINCT actor FROM history WHERE issue_id = :id AND transition = :transition"
 )
-_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
+_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+"""Payloads: sorted keys, UTF-8 text, compact; one encoder for the process."""
 _NAMED = re.compile(r":(\w+)")
 
 
@@ -74,7 +79,8 @@ class _Dialect:
         if value is None:
             return None
         if self.sqlite:
-            return value.astimezone(UTC).strftime(_SQLITE_TIME)
+            # the fixed format SQLAlchemy's DateTime uses on SQLite, so text compares as time
+            return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
         return value.astimezone(UTC)
 
     def when_in(self, value: Any) -> datetime | None:
@@ -112,9 +118,11 @@ class Store:
         self.sql_select_for_update = d.sql(_ISSUE_SELECT + ("" if d.sqlite else " FOR UPDATE"))
         self.sql_update = d.sql(_ISSUE_UPDATE)
         self.sql_insert = d.sql(_ISSUE_INSERT)
-        self.sql_insert_with_id = d.sql(_ISSUE_INSERT_WITH_ID)
         self.sql_history = d.sql(_HISTORY_INSERT)
         self.sql_prior = d.sql(_PRIOR_ACTOR)
+        q = "?" if d.sqlite else "%s"
+        self.sql_bulk_issues = _BULK_ISSUES.replace("?", q)
+        self.sql_bulk_history = _BULK_HISTORY.replace("?", q)
 
     def connection(self) -> Connection:
         if self._conn is None or self._conn.closed:
@@ -139,9 +147,13 @@ class Store:
         try:
             conn = self.connection()
             if self.dialect.sqlite:
-                conn = conn.execution_options(sqlite_begin="IMMEDIATE" if write else "DEFERRED")
+                conn.info["sqlite_begin"] = "IMMEDIATE" if write else "DEFERRED"
             with conn.begin():
-                yield Tx(conn, self)
+                tx = Tx(conn, self)
+                try:
+                    yield tx
+                finally:
+                    tx.close()
         except DBAPIError as e:
             raise _translate(e) from None
         except Exception as e:
@@ -171,8 +183,18 @@ class Tx:
         self.store = store
         self.d = store.dialect
 
+        self._cur: Any = None
+
     def _cursor(self) -> Any:
-        return self.conn.connection.cursor()
+        """One driver cursor per transaction (the raw path's statements share it)."""
+        if self._cur is None:
+            self._cur = self.conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        return self._cur
+
+    def close(self) -> None:
+        if self._cur is not None:
+            self._cur.close()
+            self._cur = None
 
     # --- issues, raw path ---------------------------------------------------------------
     def load_issue(self, issue_id: int, for_update: bool = False) -> Issue | None:
@@ -180,7 +202,6 @@ class Tx:
         sql = self.store.sql_select_for_update if for_update else self.store.sql_select
         cur.execute(sql, {"id": issue_id})
         row = cur.fetchone()
-        cur.close()
         return None if row is None else self._issue(row)
 
     def _issue(self, row: Sequence[Any]) -> Issue:
@@ -212,7 +233,6 @@ class Tx:
         cur = self._cursor()
         cur.execute(self.store.sql_insert, params)
         new_id = int(cur.fetchone()[0])
-        cur.close()
         return new_id
 
     def update_issue(self, issue: Issue, expected_version: int) -> None:
@@ -228,7 +248,6 @@ class Tx:
             },
         )
         count = cur.rowcount
-        cur.close()
         if count != 1:
             raise VersionConflict(f"issue {issue.id} was changed by someone else; try again")
 
@@ -238,7 +257,7 @@ class Tx:
             "issue_id": e.issue_id, "version": e.version, "type": e.type,
             "transition": e.transition, "from_state": e.from_state, "to_state": e.to_state,
             "actor": e.actor, "at": out(e.at), "recorded_at": out(recorded_at),
-            "payload": json.dumps(e.payload, ensure_ascii=False, sort_keys=True),
+            "payload": _JSON.encode(e.payload),
             "workflow": e.workflow,
         }
 
@@ -252,8 +271,6 @@ class Tx:
                     f"issue {event.issue_id} was changed by someone else; try again"
                 ) from None
             raise
-        finally:
-            cur.close()
 
     def prior_actors(
         self, issue_id: int, transitions: Iterable[str]
@@ -264,7 +281,6 @@ class Tx:
         for name in transitions:
             cur.execute(self.store.sql_prior, {"id": issue_id, "transition": name})
             found[name] = frozenset(row[0] for row in cur.fetchall())
-        cur.close()
         return found
 
     # --- bulk (import) --------------------------------------------------------------------
@@ -282,12 +298,35 @@ class Tx:
         return [int(r[0]) for r in rows]
 
     def bulk_insert(self, items: Sequence[tuple[Issue, Event]], recorded_at: datetime) -> None:
+        """Many new issues and their first events: positional rows, each moment converted once."""
+        memo: dict[datetime | None, Any] = {}
+        out = self.d.when_out
+
+        def when(value: datetime | None) -> Any:
+            if value in memo:
+                return memo[value]
+            memo[value] = converted = out(value)
+            return converted
+
+        sqlite = self.d.sqlite
+        encode = _JSON.encode
+        recorded = when(recorded_at)
+        issue_rows = [
+            (i.id, i.title, i.description, i.category, i.village, i.group, i.household,
+             i.severity, int(i.listed) if sqlite else i.listed, i.state, i.version, i.assignee,
+             i.plan, when(i.due_at), when(i.stage_entered_at), when(i.created_at),
+             i.created_by, i.workflow)
+            for i, _ in items
+        ]
+        event_rows = [
+            (e.issue_id, e.version, e.type, e.transition, e.from_state, e.to_state, e.actor,
+             when(e.at), recorded, encode(e.payload),
+             e.workflow)
+            for _, e in items
+        ]
         cur = self._cursor()
-        cur.executemany(self.store.sql_insert_with_id, [self._issue_params(i) for i, _ in items])
-        cur.executemany(
-            self.store.sql_history, [self._event_params(e, recorded_at) for _, e in items]
-        )
-        cur.close()
+        cur.executemany(self.store.sql_bulk_issues, issue_rows)
+        cur.executemany(self.store.sql_bulk_history, event_rows)
 
     # --- issues, Core path ------------------------------------------------------------------
     def list_issues(self, f: IssueFilter) -> list[Issue]:
