@@ -200,7 +200,8 @@ def issue_add(settings: Settings, title: str, category: str, village: str, group
         severity=severity, description=description, listed=listed,
     ))
     tz = svc._tz or _utc()
-    _emit(settings, issue_json(new, tz), issue_text(new, tz))
+    light = svc.lights([new])[new.id]
+    _emit(settings, issue_json(new, tz, light), issue_text(new, tz, light))
 
 
 @issue.command("move")
@@ -231,7 +232,8 @@ def issue_move(settings: Settings, issue_id: int, transition: str, note: str | N
         list(evidence),
     )
     tz = svc._tz or _utc()
-    _emit(settings, issue_json(moved, tz), issue_text(moved, tz))
+    light = svc.lights([moved])[moved.id]
+    _emit(settings, issue_json(moved, tz, light), issue_text(moved, tz, light))
 
 
 @issue.command("show")
@@ -244,7 +246,8 @@ def issue_show(settings: Settings, issue_id: int) -> None:
     svc = settings.open()
     found = svc.show(issue_id)
     tz = svc._tz or _utc()
-    _emit(settings, issue_json(found, tz), issue_text(found, tz))
+    light = svc.lights([found])[found.id]
+    _emit(settings, issue_json(found, tz, light), issue_text(found, tz, light))
 
 
 @issue.command("list")
@@ -261,8 +264,9 @@ def issue_list(settings: Settings, state: str | None, village: str | None,
     svc = settings.open()
     found = svc.list(state=state, village=village, assignee=assignee, overdue=overdue)
     tz = svc._tz or _utc()
-    _emit(settings, [issue_json(i, tz) for i in found],
-          issues_table(found, tz, f"{len(found)} issue(s)"))
+    lights = svc.lights(found)
+    _emit(settings, [issue_json(i, tz, lights[i.id]) for i in found],
+          issues_table(found, tz, f"{len(found)} issue(s)", lights))
 
 
 @issue.command("history")
@@ -287,6 +291,200 @@ def issue_import(settings: Settings, file: Path) -> None:
     first, last = (ids[0], ids[-1]) if ids else (None, None)
     _emit(settings, {"imported": len(ids), "first_id": first, "last_id": last},
           f"imported {len(ids)} issue(s), #{first}–#{last}")
+
+
+@issue.command("extend")
+@click.argument("issue_id", type=int)
+@click.option("--to", "to", required=True, help="The new due date, YYYY-MM-DD.")
+@click.option("--reason", required=True)
+@pass_settings
+def issue_extend(settings: Settings, issue_id: int, to: str, reason: str) -> None:
+    """Ask for more time (延期申请), before the due moment; a leader decides."""
+    from engine.present import extension_json, extension_text
+    from engine.service import parse_day
+
+    svc = settings.open()
+    made = svc.extend(issue_id, parse_day(to, "--to"), reason)
+    tz = svc._tz or _utc()
+    _emit(settings, extension_json(made, tz), extension_text(made, tz))
+
+
+# --- extensions ---------------------------------------------------------------------------
+@cli.group()
+def extension() -> None:
+    """Decide extension requests (the village's liaison leader or the party secretary)."""
+
+
+def _decide(settings: Settings, extension_id: int, approve: bool, note: str | None) -> None:
+    from engine.present import extension_json, extension_text
+
+    svc = settings.open()
+    decided = svc.decide_extension(extension_id, approve, note)
+    tz = svc._tz or _utc()
+    _emit(settings, extension_json(decided, tz), extension_text(decided, tz))
+
+
+@extension.command("approve")
+@click.argument("extension_id", type=int)
+@click.option("--note")
+@pass_settings
+def extension_approve(settings: Settings, extension_id: int, note: str | None) -> None:
+    """Approve: the issue's due moment moves and its ladder is computed again."""
+    _decide(settings, extension_id, True, note)
+
+
+@extension.command("deny")
+@click.argument("extension_id", type=int)
+@click.option("--note")
+@pass_settings
+def extension_deny(settings: Settings, extension_id: int, note: str | None) -> None:
+    """Deny: the due moment stays."""
+    _decide(settings, extension_id, False, note)
+
+
+@extension.command("list")
+@click.option("--issue", "issue_id", type=int)
+@click.option("--pending", is_flag=True)
+@pass_settings
+def extension_list(settings: Settings, issue_id: int | None, pending: bool) -> None:
+    """Extension requests."""
+    from engine.present import extension_json, extension_text
+
+    svc = settings.open()
+    items = svc.extensions(issue_id, pending)
+    tz = svc._tz or _utc()
+    _emit(settings, [extension_json(x, tz) for x in items],
+          "\n\n".join(extension_text(x, tz) for x in items) or "no extension requests")
+
+
+# --- escalations --------------------------------------------------------------------------
+@cli.command()
+@click.option("--batch", default=200, show_default=True, type=click.IntRange(1),
+              help="Issues per transaction.")
+@pass_settings
+def escalate(settings: Settings, batch: int) -> None:
+    """One sweep at the clock's time: raise every escalation that has come due, once."""
+    from engine.present import escalation_json, escalations_table
+
+    svc = settings.open()
+    raised = svc.escalate(batch)
+    tz = svc._tz or _utc()
+    _emit(settings, {"raised": [
+        {k: v for k, v in escalation_json(e, tz).items()
+         if k in ("id", "issue", "level", "stage", "recipients", "due_at", "raised_at",
+                  "moment", "status")}
+        for e in raised]},
+        escalations_table(raised, tz, f"raised {len(raised)} escalation(s)"))
+
+
+@cli.group()
+def escalation() -> None:
+    """Escalations: list, show, record an interview, decide accountability."""
+
+
+@escalation.command("list")
+@click.option("--open", "open_only", is_flag=True, help="Only those still open.")
+@click.option("--level", type=click.Choice(["reminder", "interview", "accountability"]))
+@click.option("--to", "to", metavar="PERSON", help="Only those addressed to PERSON.")
+@click.option("--issue", "issue_id", type=int)
+@pass_settings
+def escalation_list(settings: Settings, open_only: bool, level: str | None, to: str | None,
+                    issue_id: int | None) -> None:
+    """The escalations board."""
+    from engine.present import escalation_json, escalations_table
+    from engine.store.uow import EscalationFilter
+
+    svc = settings.open()
+    items = svc.escalations(EscalationFilter(open_only=open_only, level=level, to=to,
+                                             issue_id=issue_id))
+    tz = svc._tz or _utc()
+    _emit(settings, [escalation_json(e, tz) for e in items],
+          escalations_table(items, tz, f"{len(items)} escalation(s)"))
+
+
+@escalation.command("show")
+@click.argument("escalation_id", type=int)
+@pass_settings
+def escalation_show(settings: Settings, escalation_id: int) -> None:
+    """One escalation."""
+    from engine.present import escalation_json, escalation_text
+
+    svc = settings.open()
+    e = svc.escalation(escalation_id)
+    tz = svc._tz or _utc()
+    _emit(settings, escalation_json(e, tz), escalation_text(e, tz))
+
+
+@escalation.command("record")
+@click.argument("escalation_id", type=int)
+@click.option("--note", required=True)
+@click.option("--with", "attendees", multiple=True, metavar="PERSON",
+              help="Who took part (repeatable).")
+@pass_settings
+def escalation_record(settings: Settings, escalation_id: int, note: str,
+                      attendees: Sequence[str]) -> None:
+    """Record the interview (约谈): the liaison leader or the party secretary."""
+    from engine.present import escalation_json, escalation_text
+
+    svc = settings.open()
+    e = svc.record_escalation(escalation_id, note, list(attendees))
+    tz = svc._tz or _utc()
+    _emit(settings, escalation_json(e, tz), escalation_text(e, tz))
+
+
+@escalation.command("decide")
+@click.argument("escalation_id", type=int)
+@click.option("--note", required=True)
+@pass_settings
+def escalation_decide(settings: Settings, escalation_id: int, note: str) -> None:
+    """Record the accountability decision (问责): the party secretary."""
+    from engine.present import escalation_json, escalation_text
+
+    svc = settings.open()
+    e = svc.record_escalation(escalation_id, note, decide=True)
+    tz = svc._tz or _utc()
+    _emit(settings, escalation_json(e, tz), escalation_text(e, tz))
+
+
+# --- villages -----------------------------------------------------------------------------
+@cli.group()
+def village() -> None:
+    """List a village for supervision (挂牌督战), or unlist it."""
+
+
+@village.command("list")
+@click.argument("village_id")
+@pass_settings
+def village_list(settings: Settings, village_id: str) -> None:
+    """List VILLAGE: its open issues follow the listed ladder from now on."""
+    changed = settings.open().list_village(village_id, True)
+    _emit(settings, {"village": village_id, "listed": True, "issues": changed},
+          f"{village_id} listed; {len(changed)} open issue(s) now follow the listed ladder")
+
+
+@village.command("unlist")
+@click.argument("village_id")
+@pass_settings
+def village_unlist(settings: Settings, village_id: str) -> None:
+    """Unlist VILLAGE."""
+    changed = settings.open().list_village(village_id, False)
+    _emit(settings, {"village": village_id, "listed": False, "issues": changed},
+          f"{village_id} unlisted; {len(changed)} open issue(s) back on their own ladder")
+
+
+# --- the scheduler ------------------------------------------------------------------------
+@cli.command()
+@click.option("--interval", default=60.0, show_default=True, type=click.FloatRange(0.1),
+              help="Seconds between sweeps.")
+@pass_settings
+def serve(settings: Settings, interval: float) -> None:
+    """Run the scheduler: a sweep every --interval seconds until SIGINT/SIGTERM."""
+    from engine.scheduler import serve as run
+
+    run(settings.db, settings.data_dir, settings.now, interval,
+        echo=None if settings.as_json else click.echo,
+        emit_json=(lambda d: click.echo(json.dumps(d, ensure_ascii=False)))
+        if settings.as_json else None)
 
 
 # --- demo ---------------------------------------------------------------------------------

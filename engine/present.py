@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
+from engine.domain.escalation import Escalation, Extension
 from engine.domain.issue import Event, Issue
 
 
@@ -14,7 +15,7 @@ def when(value: datetime | None, tz: tzinfo) -> str | None:
     return None if value is None else value.astimezone(tz).isoformat()
 
 
-def issue_json(i: Issue, tz: tzinfo) -> dict[str, Any]:
+def issue_json(i: Issue, tz: tzinfo, light: str | None = None) -> dict[str, Any]:
     return {
         "id": i.id,
         "title": i.title,
@@ -34,7 +35,91 @@ def issue_json(i: Issue, tz: tzinfo) -> dict[str, Any]:
         "created_at": when(i.created_at, tz),
         "created_by": i.created_by,
         "workflow": i.workflow,
+        "light": light,
+        "next_escalation_at": when(i.next_escalation_at, tz),
+        "listed_by_village": i.listed_by_village,
+        "stage_version": i.stage_version,
     }
+
+
+def escalation_json(e: Escalation, tz: tzinfo) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "issue": e.issue_id,
+        "level": e.level,
+        "stage": e.stage,
+        "recipients": list(e.recipients),
+        "due_at": when(e.due_at, tz),
+        "raised_at": when(e.raised_at, tz),
+        "moment": when(e.moment, tz),
+        "status": e.status,
+        "stage_version": e.stage_version,
+        "closed_at": when(e.closed_at, tz),
+        "closed_by": e.closed_by,
+        "note": e.note,
+        "with": list(e.attendees),
+    }
+
+
+def extension_json(x: Extension, tz: tzinfo) -> dict[str, Any]:
+    return {
+        "id": x.id,
+        "issue": x.issue_id,
+        "stage": x.stage,
+        "requested_by": x.requested_by,
+        "requested_at": when(x.requested_at, tz),
+        "old_due_at": when(x.old_due_at, tz),
+        "to": x.to_date,
+        "reason": x.reason,
+        "status": x.status,
+        "decided_by": x.decided_by,
+        "decided_at": when(x.decided_at, tz),
+        "note": x.note,
+    }
+
+
+LEVEL_LABELS = {"reminder": "提醒 reminder", "interview": "约谈 interview",
+                "accountability": "问责 accountability"}
+
+
+def escalations_table(items: Sequence[Escalation], tz: tzinfo, title: str = "") -> Any:
+    from rich.table import Table
+
+    table = Table(title=title or None)
+    for name in ("id", "issue", "level", "stage", "due", "raised", "to", "status"):
+        table.add_column(name, overflow="fold")
+    for e in items:
+        table.add_row(str(e.id), f"#{e.issue_id}", LEVEL_LABELS.get(e.level, e.level), e.stage,
+                      _due(e.due_at, tz), _short(e.raised_at, tz), ", ".join(e.recipients),
+                      e.status)
+    return table
+
+
+def escalation_text(e: Escalation, tz: tzinfo) -> str:
+    rows: list[tuple[str, Any]] = [
+        ("escalation", f"{e.id}: {LEVEL_LABELS.get(e.level, e.level)} on issue #{e.issue_id}"),
+        ("stage", f"{e.stage} (due {_due(e.due_at, tz)})"),
+        ("raised", _short(e.raised_at, tz)),
+        ("to", ", ".join(e.recipients)),
+        ("status", e.status),
+        ("closed", f"{_short(e.closed_at, tz)} by {e.closed_by}" if e.closed_at else None),
+        ("with", ", ".join(e.attendees) or None),
+        ("note", e.note),
+    ]
+    return "\n".join(f"{k:>11}: {v}" for k, v in rows if v not in (None, ""))
+
+
+def extension_text(x: Extension, tz: tzinfo) -> str:
+    rows: list[tuple[str, Any]] = [
+        ("extension", f"{x.id} on issue #{x.issue_id} ({x.stage})"),
+        ("asked", f"{_short(x.requested_at, tz)} by {x.requested_by}"),
+        ("due", f"{_due(x.old_due_at, tz)} → by {x.to_date}"),
+        ("reason", x.reason),
+        ("status", x.status),
+        ("decided", f"{_short(x.decided_at, tz)} by {x.decided_by}" if x.decided_at else None),
+        ("note", x.note),
+    ]
+    return "\n".join(f"{k:>10}: {v}" for k, v in rows if v not in (None, ""))
 
 
 def event_json(e: Event, tz: tzinfo) -> dict[str, Any]:
@@ -68,19 +153,22 @@ def _due(value: datetime | None, tz: tzinfo) -> str:
     return local.strftime("%Y-%m-%d %H:%M")
 
 
-def issue_text(i: Issue, tz: tzinfo) -> str:
+def issue_text(i: Issue, tz: tzinfo, light: str | None = None) -> str:
     rows: list[tuple[str, Any]] = [
         ("issue", f"#{i.id} {i.title}"),
         ("state", f"{i.state} (version {i.version})"),
         ("village", i.village),
         ("category", i.category),
         ("severity", i.severity),
-        ("listed", "yes (挂牌督战)" if i.listed else "no"),
+        ("listed", "yes (挂牌督战)" if i.listed else
+         "by its village (挂牌督战)" if i.listed_by_village else "no"),
+        ("light", light),
         ("group", i.group),
         ("household", i.household),
         ("assignee", i.assignee),
         ("plan", i.plan),
         ("due", _due(i.due_at, tz)),
+        ("next escalation", _short(i.next_escalation_at, tz)),
         ("in stage since", _short(i.stage_entered_at, tz)),
         ("found", f"{_short(i.created_at, tz)} by {i.created_by}"),
         ("description", i.description),
@@ -88,17 +176,20 @@ def issue_text(i: Issue, tz: tzinfo) -> str:
     return "\n".join(f"{k:>15}: {v}" for k, v in rows if v not in (None, ""))
 
 
-def issues_table(issues: Sequence[Issue], tz: tzinfo, title: str = "") -> Any:
+def issues_table(issues: Sequence[Issue], tz: tzinfo, title: str = "",
+                 lights: dict[int, str | None] | None = None) -> Any:
     from rich.table import Table
 
     table = Table(title=title or None, show_lines=False)
-    for name in ("id", "state", "village", "category", "assignee", "due", "title"):
+    for name in ("id", "", "state", "village", "category", "assignee", "due", "title"):
         table.add_column(name, overflow="fold")
+    marks = {"green": "[green]●[/]", "yellow": "[yellow]●[/]", "red": "[red]●[/]"}
     for i in issues:
-        flag = " ★" if i.listed else ""
+        flag = " ★" if i.supervised else ""
+        light = (lights or {}).get(i.id)
         table.add_row(
-            str(i.id), i.state, i.village, i.category, i.assignee or "",
-            _due(i.due_at, tz), i.title + flag,
+            str(i.id), marks.get(light or "", ""), i.state, i.village, i.category,
+            i.assignee or "", _due(i.due_at, tz), i.title + flag,
         )
     return table
 

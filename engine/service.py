@@ -14,7 +14,7 @@ import gc
 import hashlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, tzinfo
@@ -23,7 +23,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from engine.clock import Clock, SystemClock
+from engine.domain import escalation as esc
 from engine.domain.calendar import CalendarData, WorkingCalendar
+from engine.domain.escalation import Escalation, Extension
 from engine.domain.issue import (
     Context,
     Event,
@@ -35,18 +37,21 @@ from engine.domain.issue import (
     created_event,
     decide_move,
     evolve,
+    fact_event,
 )
 from engine.domain.org import Org
 from engine.domain.workflow import Workflow
 from engine.errors import (
     BadFile,
     BadOption,
+    DeadlineRefused,
+    MissingField,
     NotFound,
     NotPermitted,
     RectifyError,
     Refused,
 )
-from engine.store.uow import IssueFilter, Store, Tx
+from engine.store.uow import EscalationFilter, IssueFilter, Store, SupervisionTx, Tx
 
 DEFAULT_TZ = "Asia/Shanghai"
 IMPORT_COLUMNS = (
@@ -280,7 +285,7 @@ class Rectify:
             wf = self.workflow(tx, loaded.current_workflow)
             now = self.now(loaded.tz)
             ctx = self._context(tx, wf, now, org.roles_of(actor))
-            event = created_event(0, new, ctx)
+            event = created_event(0, new, ctx, village_listed=org.units[new.village].listed)
             issue = evolve(None, event)
             issue_id = tx.insert_issue(issue)
             tx.append(replace(event, issue_id=issue_id), self.recorded_at())
@@ -315,6 +320,12 @@ class Rectify:
                 roles = org.roles_for_issue(actor, issue.village, issue.assignee)
                 ctx = self._context(tx, wf, self.now(loaded.tz), roles, prior)
                 event = decide_move(issue, move, ctx)
+                escalations, extensions = SupervisionTx(tx).supersede(
+                    issue.id, issue.stage_version, ctx.now, ctx.actor)
+                if escalations or extensions:
+                    extra = {"superseded_escalations": escalations,
+                             "superseded_extensions": extensions}
+                    event = replace(event, payload={**event.payload, **extra})
                 new = evolve(issue, event)
                 tx.update_issue(new, issue.version)
                 tx.append(event, self.recorded_at())
@@ -494,7 +505,8 @@ class Rectify:
             extra["due"] = parse_day(due, "due")
         if extra.get("state") is None:
             extra.setdefault("state", wf.initial)
-        event = created_event(issue_id, new, ctx, imported=extra)
+        event = created_event(issue_id, new, ctx, imported=extra,
+                              village_listed=org.units[new.village].listed)
         return evolve(None, event), event
 
     def list(
@@ -516,3 +528,288 @@ class Rectify:
                 IssueFilter(state=state, village=village, assignee=assignee,
                             overdue_at=now, final_states=final)
             )
+
+    # --- escalations (the sweep) ----------------------------------------------------------
+    def escalate(self, batch: int = 200) -> builtins.list[Escalation]:
+        """One sweep at the clock's time: raise every level that has come due, once.
+
+        Works through the due issues in batches, one transaction each; several processes may
+        sweep at once (PostgreSQL: FOR UPDATE SKIP LOCKED; the unique key on (issue, stage
+        visit, level) makes each escalation exactly once whatever the interleaving).
+        """
+        raised: builtins.list[Escalation] = []
+        while True:
+            with self._tx(write=True) as tx:
+                loaded = self._load(tx)
+                now = self.now(loaded.tz)
+                sup = SupervisionTx(tx)
+                claimed = sup.claim_due(now, batch)
+                for issue in claimed:
+                    raised.extend(self._escalate_one(tx, sup, issue, now))
+                self._warn_calendar(loaded.calendar)
+            if len(claimed) < batch:
+                return raised
+
+    def _escalate_one(self, tx: Tx, sup: SupervisionTx, issue: Issue,
+                      now: datetime) -> builtins.list[Escalation]:
+        loaded = self._load(tx)
+        wf = self.workflow(tx, issue.workflow)
+        steps = esc.plan(loaded.calendar, wf.ladder, issue.due_at, issue.supervised)
+        done = sup.raised_levels(issue.id, issue.stage_version)
+        current = issue
+        out: builtins.list[Escalation] = []
+        recorded_at = self.recorded_at()
+        for rung, moment in esc.come_due(steps, now, done):
+            assert issue.due_at is not None
+            people = esc.recipients(loaded.org, rung, issue.village, issue.assignee)
+            status = esc.initial_status(rung.level)
+            values = {
+                "issue_id": issue.id, "stage": issue.state, "stage_version": issue.stage_version,
+                "level": rung.level, "due_at": issue.due_at, "moment": moment, "raised_at": now,
+                "recipients": people, "status": status,
+            }
+            new_id = sup.insert_escalation(values)
+            if new_id is None:  # raised by another worker meanwhile
+                done.add(rung.level)
+                continue
+            done.add(rung.level)
+            nxt = esc.next_moment(steps, done)
+            event = fact_event(current, "escalated", "system", now, {
+                "escalation": new_id, "level": rung.level, "stage": issue.state,
+                "recipients": list(people), "moment": moment.isoformat(),
+                "due_at": issue.due_at.isoformat(),
+                "next_escalation_at": nxt.isoformat() if nxt else None,
+            })
+            current = evolve(current, event)
+            tx.append(event, recorded_at)
+            out.append(esc.Escalation(
+                id=new_id, issue_id=issue.id, stage=issue.state,
+                stage_version=issue.stage_version, level=rung.level, due_at=issue.due_at,
+                moment=moment, raised_at=now, recipients=people, status=status))
+        nxt = esc.next_moment(steps, done)
+        if current.next_escalation_at != nxt:
+            # nothing left to raise here (e.g. raised by another worker): move the pointer on
+            current = replace(current, next_escalation_at=nxt)
+        if current != issue:
+            tx.update_issue(current, issue.version)
+        return out
+
+    # --- leaders' commands on escalations ----------------------------------------------------
+    def escalations(self, f: EscalationFilter) -> builtins.list[Escalation]:
+        with self._tx(write=False) as tx:
+            self.timezone(tx)
+            return SupervisionTx(tx).escalations(f)
+
+    def escalation(self, escalation_id: int) -> Escalation:
+        with self._tx(write=False) as tx:
+            self.timezone(tx)
+            found = SupervisionTx(tx).escalation(escalation_id)
+        if found is None:
+            raise NotFound(f"no escalation {escalation_id}")
+        return found
+
+    def record_escalation(self, escalation_id: int, note: str,
+                          attendees: Sequence[str] = (), decide: bool = False) -> Escalation:
+        """Record an interview (约谈), or the party secretary's accountability decision."""
+        if not note.strip():
+            raise MissingField("--note is required")
+        with self._tx(write=True) as tx:
+            loaded = self._load(tx)
+            org = loaded.org
+            actor = self._actor(org)
+            sup = SupervisionTx(tx)
+            found = sup.escalation(escalation_id, for_update=True)
+            if found is None:
+                raise NotFound(f"no escalation {escalation_id}")
+            issue = tx.load_issue(found.issue_id, for_update=True)
+            assert issue is not None
+            roles = org.roles_for_issue(actor, issue.village, issue.assignee)
+            if decide:
+                if found.level != "accountability":
+                    raise Refused(f"escalation {escalation_id} is a {found.level}: only an"
+                                  " accountability case takes a decision")
+                if "party_secretary" not in roles:
+                    raise NotPermitted(f"{actor} may not decide accountability: only the town"
+                                       " party secretary does")
+                status, kind = "decided", "accountability_decided"
+            else:
+                if found.level != "interview":
+                    raise Refused(f"escalation {escalation_id} is a {found.level}, not an"
+                                  " interview" + (": use `escalation decide`"
+                                                  if found.level == "accountability" else ""))
+                if roles.isdisjoint({"liaison", "party_secretary"}):
+                    raise NotPermitted(f"{actor} may not record this interview: it is for the"
+                                       " village's liaison leader or the party secretary")
+                status, kind = "recorded", "interview_recorded"
+            if found.status != "open":
+                raise Refused(f"escalation {escalation_id} is {found.status}, not open")
+            for person in attendees:
+                if person not in org.people:
+                    raise NotFound(f"unknown person {person!r} for --with")
+            now = self.now(loaded.tz)
+            sup.close_escalation(escalation_id, status, now, actor, note, attendees)
+            event = fact_event(issue, kind, actor, now, {
+                "escalation": escalation_id, "note": note, "with": list(attendees)})
+            tx.update_issue(evolve(issue, event), issue.version)
+            tx.append(event, self.recorded_at())
+            closed = sup.escalation(escalation_id)
+        assert closed is not None
+        return closed
+
+    # --- extension requests (延期申请) -------------------------------------------------------
+    def extend(self, issue_id: int, to: date, reason: str) -> Extension:
+        if not reason.strip():
+            raise MissingField("--reason is required")
+        with self._tx(write=True) as tx:
+            loaded = self._load(tx)
+            org = loaded.org
+            actor = self._actor(org)
+            issue = tx.load_issue(issue_id, for_update=True)
+            if issue is None:
+                raise NotFound(f"no issue {issue_id}")
+            roles = org.roles_for_issue(actor, issue.village, issue.assignee)
+            asker = "assignee" if issue.assignee else "village_secretary"
+            if asker not in roles:
+                who = "its assignee" if issue.assignee else "the village secretary"
+                raise NotPermitted(f"{actor} may not ask to extend issue {issue_id}: {who} does")
+            now = self.now(loaded.tz)
+            if issue.due_at is None:
+                raise Refused(f"issue {issue_id} has no deadline in state {issue.state!r}")
+            if now >= issue.due_at:
+                raise DeadlineRefused(f"issue {issue_id} was due {_local(issue.due_at, loaded.tz)}:"
+                                      " an extension must be asked before the due moment")
+            cal = loaded.calendar
+            if cal.end_of(to) <= issue.due_at:
+                raise DeadlineRefused(f"{to} is not later than the current due date")
+            sup = SupervisionTx(tx)
+            pending = sup.pending_extension(issue.id, issue.stage_version)
+            if pending is not None:
+                raise Refused(f"extension {pending.id} for issue {issue_id} is still pending")
+            new_id = sup.insert_extension({
+                "issue_id": issue.id, "stage": issue.state, "stage_version": issue.stage_version,
+                "requested_by": actor, "requested_at": now, "old_due_at": issue.due_at,
+                "to_date": to.isoformat(), "reason": reason, "status": "pending"})
+            event = fact_event(issue, "extension_requested", actor, now, {
+                "extension": new_id, "to": to.isoformat(), "reason": reason})
+            tx.update_issue(evolve(issue, event), issue.version)
+            tx.append(event, self.recorded_at())
+            made = sup.extension(new_id)
+        assert made is not None
+        return made
+
+    def decide_extension(self, extension_id: int, approve: bool,
+                         note: str | None = None) -> Extension:
+        with self._tx(write=True) as tx:
+            loaded = self._load(tx)
+            org = loaded.org
+            actor = self._actor(org)
+            sup = SupervisionTx(tx)
+            ext = sup.extension(extension_id, for_update=True)
+            if ext is None:
+                raise NotFound(f"no extension request {extension_id}")
+            issue = tx.load_issue(ext.issue_id, for_update=True)
+            assert issue is not None
+            roles = org.roles_for_issue(actor, issue.village, issue.assignee)
+            if roles.isdisjoint({"liaison", "party_secretary"}):
+                raise NotPermitted(f"{actor} may not decide extension {extension_id}: the"
+                                   " village's liaison leader or the party secretary does")
+            if ext.status != "pending":
+                raise Refused(f"extension {extension_id} is {ext.status}, not pending")
+            now = self.now(loaded.tz)
+            payload: dict[str, Any] = {"extension": extension_id, "note": note}
+            if approve:
+                wf = self.workflow(tx, issue.workflow)
+                due = loaded.calendar.end_of(date.fromisoformat(ext.to_date))
+                steps = esc.plan(loaded.calendar, wf.ladder, due, issue.supervised)
+                done = sup.raised_levels(issue.id, issue.stage_version)
+                nxt = esc.next_moment(steps, done)
+                payload |= {"due_at": due.isoformat(),
+                            "next_escalation_at": nxt.isoformat() if nxt else None}
+            kind = "extension_approved" if approve else "extension_denied"
+            sup.decide_extension(extension_id, "approved" if approve else "denied", now, actor,
+                                 note)
+            event = fact_event(issue, kind, actor, now, payload)
+            tx.update_issue(evolve(issue, event), issue.version)
+            tx.append(event, self.recorded_at())
+            decided = sup.extension(extension_id)
+            self._warn_calendar(loaded.calendar)
+        assert decided is not None
+        return decided
+
+    def extensions(self, issue_id: int | None = None,
+                   pending_only: bool = False) -> builtins.list[Extension]:
+        with self._tx(write=False) as tx:
+            self.timezone(tx)
+            return SupervisionTx(tx).extensions(issue_id, pending_only)
+
+    # --- listing a village (挂牌督战) -----------------------------------------------------------
+    def list_village(self, village: str, listed: bool) -> builtins.list[int]:
+        """List or unlist a village; its open issues follow the ladder that goes with it."""
+        with self._tx(write=True) as tx:
+            loaded = self._load(tx)
+            org = loaded.org
+            actor = self._actor(org)
+            if org.roles_of(actor).isdisjoint({"party_secretary", "quality_supervision_leader"}):
+                raise NotPermitted(f"{actor} may not list villages: the party secretary or the"
+                                   " quality-supervision leader does")
+            unit = org.units.get(village)
+            if unit is None:
+                raise NotFound(f"unknown village {village!r}")
+            if unit.listed == listed:
+                raise Refused(f"{village} is already {'listed' if listed else 'not listed'}")
+            sup = SupervisionTx(tx)
+            sup.set_village_listed(village, listed)
+            now = self.now(loaded.tz)
+            wf_current = self.workflow(tx, loaded.current_workflow)
+            changed: builtins.list[int] = []
+            recorded_at = self.recorded_at()
+            for issue_id in sup.open_issue_ids(village, wf_current.final):
+                issue = tx.load_issue(issue_id, for_update=True)
+                assert issue is not None
+                if issue.listed_by_village == listed:
+                    continue
+                wf = self.workflow(tx, issue.workflow)
+                steps = esc.plan(loaded.calendar, wf.ladder, issue.due_at,
+                                 issue.listed or listed)
+                done = sup.raised_levels(issue.id, issue.stage_version)
+                nxt = esc.next_moment(steps, done)
+                event = fact_event(
+                    issue, "village_listed" if listed else "village_unlisted", actor, now,
+                    {"village": village, "next_escalation_at": nxt.isoformat() if nxt else None})
+                tx.update_issue(evolve(issue, event), issue.version)
+                tx.append(event, recorded_at)
+                changed.append(issue_id)
+            self._loaded = None
+            self._warn_calendar(loaded.calendar)
+        return changed
+
+    # --- the light ----------------------------------------------------------------------------
+    def lights(self, issues: Sequence[Issue]) -> dict[int, str | None]:
+        """Each issue's light at the clock's time (green, yellow, red; None when closed)."""
+        if not issues:
+            return {}
+        with self._tx(write=False) as tx:
+            tz = self.timezone(tx)
+            cal = self._calendar(tx, tz)
+            now = self.now(tz)
+            workflows: dict[str, Workflow] = {}
+            out: dict[int, str | None] = {}
+            for i in issues:
+                wf = workflows.get(i.workflow)
+                if wf is None:
+                    body = tx.workflow_body(i.workflow)
+                    if body is None:
+                        raise NotFound(f"workflow {i.workflow} is not registered")
+                    wf = workflows[i.workflow] = Workflow.from_dict(json.loads(body))
+                reminder = next((r for r in wf.ladder.rungs(i.supervised)
+                                 if r.level == "reminder"), None)
+                reminder_out = False
+                if reminder is not None and i.due_at is not None:
+                    at = cal.moment_from_due(i.due_at, reminder.offset)
+                    reminder_out = i.next_escalation_at is None or i.next_escalation_at > at
+                out[i.id] = esc.light(cal, i.due_at, now, reminder_out, wf.is_final(i.state))
+            return out
+
+
+def _local(moment: datetime, tz: tzinfo) -> str:
+    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M")

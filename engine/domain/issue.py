@@ -62,9 +62,20 @@ class Issue:
     plan: str | None = None
     due_at: datetime | None = None
     workflow: str = ""
+    stage_version: int = 1
+    """The version of the event that entered the current stage: names this stage visit."""
+    next_escalation_at: datetime | None = None
+    """When the sweep next has something to raise for this issue (None: nothing)."""
+    listed_by_village: bool = False
+    """Its village is listed (挂牌督战): the listed ladder applies even if the issue is not."""
 
     def is_overdue(self, now: datetime) -> bool:
         return self.due_at is not None and now >= self.due_at
+
+    @property
+    def supervised(self) -> bool:
+        """Whether the stricter ladder applies: the issue or its village is listed."""
+        return self.listed or self.listed_by_village
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,8 +184,23 @@ def stage_due(
     return calendar.due_after(entered_at, days)
 
 
+def next_escalation(
+    ctx: Context, due: datetime | None, listed: bool, raised: Iterable[str] = ()
+) -> str | None:
+    """The first moment of the ladder not yet raised, as stored in an event's payload."""
+    steps = [(r.level, ctx.calendar.moment_from_due(due, r.offset))
+             for r in ctx.workflow.ladder.rungs(listed)] if due is not None else []
+    done = set(raised)
+    pending = [m for level, m in steps if level not in done]
+    return min(pending).isoformat() if pending else None
+
+
 def created_event(
-    issue_id: int, new: NewIssue, ctx: Context, imported: Mapping[str, Any] | None = None
+    issue_id: int,
+    new: NewIssue,
+    ctx: Context,
+    imported: Mapping[str, Any] | None = None,
+    village_listed: bool = False,
 ) -> Event:
     """The first event of an issue; `imported` carries state, entered_at, assignee, due."""
     payload: dict[str, Any] = {
@@ -187,6 +213,8 @@ def created_event(
         "severity": new.severity,
         "listed": new.listed,
     }
+    if village_listed:
+        payload["listed_by_village"] = True
     wf = ctx.workflow
     state, entered_at = wf.initial, ctx.now
     due_given: date | None = None
@@ -203,6 +231,7 @@ def created_event(
     else:
         due = stage_due(ctx.calendar, deadline, entered_at)
     payload["due_at"] = due.isoformat() if due else None
+    payload["next_escalation_at"] = next_escalation(ctx, due, new.listed or village_listed)
     return Event(
         issue_id=issue_id,
         version=1,
@@ -247,6 +276,7 @@ def decide_move(issue: Issue, move: Move, ctx: Context) -> Event:
     deadline = wf.state(to_state).deadline
     due = stage_due(ctx.calendar, deadline, ctx.now, move.due)
     payload["due_at"] = due.isoformat() if due else None
+    payload["next_escalation_at"] = next_escalation(ctx, due, issue.supervised)
     if assignee is not None:
         payload["assignee"] = assignee
     return Event(
@@ -322,6 +352,9 @@ def evolve(issue: Issue | None, event: Event) -> Issue:
             assignee=p.get("assignee"),
             due_at=_when(p.get("due_at")),
             workflow=event.workflow,
+            stage_version=event.version,
+            next_escalation_at=_when(p.get("next_escalation_at")),
+            listed_by_village=bool(p.get("listed_by_village")),
         )
     if issue is None:
         raise ValueError(f"event {event.type} before the issue was created")
@@ -335,7 +368,19 @@ def evolve(issue: Issue | None, event: Event) -> Issue:
             assignee=p.get("assignee", issue.assignee),
             plan=p.get("plan", issue.plan),
             workflow=event.workflow,
+            stage_version=event.version,
+            next_escalation_at=_when(p.get("next_escalation_at")),
         )
+    if event.type == "escalated":
+        return replace(issue, version=event.version,
+                       next_escalation_at=_when(p.get("next_escalation_at")))
+    if event.type == "extension_approved":
+        return replace(issue, version=event.version, due_at=_when(p.get("due_at")),
+                       next_escalation_at=_when(p.get("next_escalation_at")))
+    if event.type in ("village_listed", "village_unlisted"):
+        return replace(issue, version=event.version,
+                       listed_by_village=event.type == "village_listed",
+                       next_escalation_at=_when(p.get("next_escalation_at")))
     return replace(issue, version=event.version)
 
 
@@ -344,3 +389,19 @@ def fold(events: Iterable[Event]) -> Issue | None:
     for e in events:
         issue = evolve(issue, e)
     return issue
+
+
+def fact_event(
+    issue: Issue, type: str, actor: str, at: datetime, payload: Mapping[str, Any]
+) -> Event:
+    """An event that records a fact about the issue without moving it (an escalation raised,
+    an extension asked or decided, an interview recorded, the village listed)."""
+    return Event(
+        issue_id=issue.id,
+        version=issue.version + 1,
+        type=type,
+        actor=actor,
+        at=at,
+        payload=dict(payload),
+        workflow=issue.workflow,
+    )

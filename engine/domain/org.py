@@ -25,6 +25,8 @@ class Unit:
     kind: str
     liaison: str | None = None
     secretary: str | None = None
+    listed: bool = False
+    """Listed for supervision (挂牌督战): its open issues follow the listed ladder."""
 
 
 @dataclass(frozen=True)

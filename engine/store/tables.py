@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.sql.expression import false
 from sqlalchemy.types import TypeDecorator
 
 metadata = MetaData()
@@ -75,6 +76,7 @@ units = Table(
     Column("kind", String(32), nullable=False),
     Column("liaison", String(64)),
     Column("secretary", String(64)),
+    Column("listed", Boolean, nullable=False, server_default=false()),
 )
 
 people = Table(
@@ -141,7 +143,11 @@ issues = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("created_by", String(64), nullable=False),
     Column("workflow", String(128), nullable=False),
+    Column("stage_version", Integer, nullable=False, server_default="1"),
+    Column("next_escalation_at", UTCDateTime),
+    Column("listed_by_village", Boolean, nullable=False, server_default=false()),
     Index("ix_issues_state_village", "state", "village"),
+    Index("ix_issues_next_escalation_at", "next_escalation_at"),
     Index("ix_issues_village", "village"),
     Index("ix_issues_assignee", "assignee"),
     Index("ix_issues_due_at", "due_at"),
@@ -163,4 +169,45 @@ history = Table(
     Column("payload", Text, nullable=False),
     Column("workflow", String(128), nullable=False),
     UniqueConstraint("issue_id", "version", name="uq_history_issue_version"),
+)
+
+escalations = Table(
+    "escalations",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("issue_id", Id, nullable=False),
+    Column("stage", String(32), nullable=False),
+    Column("stage_version", Integer, nullable=False),
+    Column("level", String(32), nullable=False),
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("moment", UTCDateTime, nullable=False),
+    Column("raised_at", UTCDateTime, nullable=False),
+    Column("recipients", Text, nullable=False),  # JSON list of person ids
+    Column("status", String(16), nullable=False),  # done | open | recorded | decided | superseded
+    Column("closed_at", UTCDateTime),
+    Column("closed_by", String(64)),
+    Column("note", Text),
+    Column("attendees", Text),  # JSON list: who took part in the interview
+    UniqueConstraint("issue_id", "stage_version", "level", name="uq_escalation_visit_level"),
+    Index("ix_escalations_status", "status"),
+    Index("ix_escalations_issue", "issue_id"),
+)
+
+extensions = Table(
+    "extensions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("issue_id", Id, nullable=False),
+    Column("stage", String(32), nullable=False),
+    Column("stage_version", Integer, nullable=False),
+    Column("requested_by", String(64), nullable=False),
+    Column("requested_at", UTCDateTime, nullable=False),
+    Column("old_due_at", UTCDateTime, nullable=False),
+    Column("to_date", String(10), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("status", String(16), nullable=False),  # pending | approved | denied | superseded
+    Column("decided_by", String(64)),
+    Column("decided_at", UTCDateTime),
+    Column("note", Text),
+    Index("ix_extensions_issue", "issue_id"),
 )

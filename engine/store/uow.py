@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, func, insert, select
+from sqlalchemy import Engine, and_, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
 
+from engine.domain.escalation import Escalation, Extension
 from engine.domain.issue import Event, Issue
 from engine.domain.org import Group, Org, Person, Town, Unit
 from engine.errors import NotInitialized, RectifyError, StoreUnavailable, VersionConflict
@@ -27,7 +28,8 @@ from engine.store import tables as t
 ISSUE_COLUMNS = (
     "id", "title", "description", "category", "village", "grp", "household", "severity",
     "listed", "state", "version", "assignee", "plan", "due_at", "stage_entered_at",
-    "created_at", "created_by", "workflow",
+    "created_at", "created_by", "workflow", "stage_version", "next_escalation_at",
+    "listed_by_village",
 )
 HISTORY_COLUMNS = (
     "seq", "issue_id", "version", "type", "transition", "from_state", "to_state", "actor",
@@ -36,7 +38,9 @@ HISTORY_COLUMNS = (
 _ISSUE_SELECT = f"SELECT {', '.join(ISSUE_COLUMNS)} FROM issues WHERE id = :id"
 _ISSUE_UPDATE = (
     "UPDATE issues SET state = :state, version = :version, assignee = :assignee, plan = :plan,"
-    " due_at = :due_at, stage_entered_at = :stage_entered_at, workflow = :workflow"
+    " due_at = :due_at, stage_entered_at = :stage_entered_at, workflow = :workflow,"
+    " stage_version = :stage_version, next_escalation_at = :next_escalation_at,"
+    " listed_by_village = :listed_by_village"
     " WHERE id = :id AND version = :expected"
 )
 _ISSUE_INSERT_COLUMNS = ISSUE_COLUMNS[1:]
@@ -135,10 +139,14 @@ class Store:
             self._conn = self.engine.connect()
         return self._conn
 
-    def close(self) -> None:
+    def release(self) -> None:
+        """Give the connection back to the pool (the engine stays, for the next user)."""
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+    def close(self) -> None:
+        self.release()
         self.engine.dispose()
 
     @contextmanager
@@ -212,6 +220,8 @@ class Tx:
             state=row[9], version=row[10], assignee=row[11], plan=row[12],
             due_at=when(row[13]), stage_entered_at=when(row[14]),  # type: ignore[arg-type]
             created_at=when(row[15]), created_by=row[16], workflow=row[17],  # type: ignore[arg-type]
+            stage_version=row[18], next_escalation_at=when(row[19]),
+            listed_by_village=bool(row[20]),
         )
 
     def _issue_params(self, i: Issue) -> dict[str, Any]:
@@ -224,8 +234,13 @@ class Tx:
             "version": i.version, "assignee": i.assignee, "plan": i.plan,
             "due_at": out(i.due_at), "stage_entered_at": out(i.stage_entered_at),
             "created_at": out(i.created_at), "created_by": i.created_by,
-            "workflow": i.workflow,
+            "workflow": i.workflow, "stage_version": i.stage_version,
+            "next_escalation_at": out(i.next_escalation_at),
+            "listed_by_village": self._bool(i.listed_by_village),
         }
+
+    def _bool(self, value: bool) -> Any:
+        return int(value) if self.d.sqlite else value
 
     def insert_issue(self, issue: Issue) -> int:
         params = self._issue_params(issue)
@@ -244,6 +259,9 @@ class Tx:
                 "id": issue.id, "state": issue.state, "version": issue.version,
                 "assignee": issue.assignee, "plan": issue.plan, "due_at": out(issue.due_at),
                 "stage_entered_at": out(issue.stage_entered_at), "workflow": issue.workflow,
+                "stage_version": issue.stage_version,
+                "next_escalation_at": out(issue.next_escalation_at),
+                "listed_by_village": self._bool(issue.listed_by_village),
                 "expected": expected_version,
             },
         )
@@ -315,7 +333,8 @@ class Tx:
             (i.id, i.title, i.description, i.category, i.village, i.group, i.household,
              i.severity, int(i.listed) if sqlite else i.listed, i.state, i.version, i.assignee,
              i.plan, when(i.due_at), when(i.stage_entered_at), when(i.created_at),
-             i.created_by, i.workflow)
+             i.created_by, i.workflow, i.stage_version, when(i.next_escalation_at),
+             int(i.listed_by_village) if sqlite else i.listed_by_village)
             for i, _ in items
         ]
         event_rows = [
@@ -354,7 +373,8 @@ class Tx:
             id=r[0], title=r[1], description=r[2], category=r[3], village=r[4], group=r[5],
             household=r[6], severity=r[7], listed=bool(r[8]), state=r[9], version=r[10],
             assignee=r[11], plan=r[12], due_at=r[13], stage_entered_at=r[14],
-            created_at=r[15], created_by=r[16], workflow=r[17],
+            created_at=r[15], created_by=r[16], workflow=r[17], stage_version=r[18],
+            next_escalation_at=r[19], listed_by_village=bool(r[20]),
         )
 
     def history(self, issue_id: int) -> list[Event]:
@@ -432,7 +452,7 @@ class Tx:
             members.setdefault(g, []).append(p)
         return Org(
             town=Town(*town_row),
-            units={r.id: Unit(r.id, r.name, r.kind, r.liaison, r.secretary)
+            units={r.id: Unit(r.id, r.name, r.kind, r.liaison, r.secretary, bool(r.listed))
                    for r in self.conn.execute(select(t.units))},
             people={r.id: Person(r.id, r.name, r.unit, r.email, r.mobile)
                     for r in self.conn.execute(select(t.people))},
@@ -441,13 +461,18 @@ class Tx:
         )
 
     def replace_org(self, org: Org) -> None:
+        """Load an org; a village's listing (挂牌) is the town's decision, kept across loads."""
+        listed = {
+            r[0] for r in self.conn.execute(select(t.units.c.id).where(t.units.c.listed))
+        }
         for table in (t.group_members, t.groups, t.people, t.units, t.town):
             self.conn.execute(delete(table))
         tw = org.town
         self.conn.execute(insert(t.town).values(
             id=tw.id, name=tw.name, timezone=tw.timezone, party_secretary=tw.party_secretary))
         if org.units:
-            self.conn.execute(insert(t.units), [u.__dict__ for u in org.units.values()])
+            self.conn.execute(insert(t.units), [
+                {**u.__dict__, "listed": u.id in listed} for u in org.units.values()])
         if org.people:
             self.conn.execute(insert(t.people), [p.__dict__ for p in org.people.values()])
         if org.groups:
@@ -481,3 +506,168 @@ def _event(r: Any) -> Event:
 
 
 __all__ = ["IntegrityError", "IssueFilter", "Store", "Tx"]
+
+
+# --- escalations and extensions (the sweep and the leaders' commands) -----------------------
+def _escalation(r: Any) -> Escalation:
+    return Escalation(
+        id=r.id, issue_id=r.issue_id, stage=r.stage, stage_version=r.stage_version,
+        level=r.level, due_at=r.due_at, moment=r.moment, raised_at=r.raised_at,
+        recipients=tuple(json.loads(r.recipients)), status=r.status, closed_at=r.closed_at,
+        closed_by=r.closed_by, note=r.note,
+        attendees=tuple(json.loads(r.attendees)) if r.attendees else (),
+    )
+
+
+def _extension(r: Any) -> Extension:
+    return Extension(
+        id=r.id, issue_id=r.issue_id, stage=r.stage, stage_version=r.stage_version,
+        requested_by=r.requested_by, requested_at=r.requested_at, old_due_at=r.old_due_at,
+        to_date=r.to_date, reason=r.reason, status=r.status, decided_by=r.decided_by,
+        decided_at=r.decided_at, note=r.note,
+    )
+
+
+@dataclass(frozen=True)
+class EscalationFilter:
+    open_only: bool = False
+    level: str | None = None
+    to: str | None = None
+    issue_id: int | None = None
+    limit: int | None = None
+
+
+class SupervisionTx:
+    """The statements of escalations, extensions and listing, on a transaction's connection."""
+
+    def __init__(self, tx: Tx) -> None:
+        self.tx = tx
+        self.conn = tx.conn
+        self.pg = not tx.d.sqlite
+
+    def claim_due(self, now: datetime, limit: int) -> list[Issue]:
+        """Issues whose next ladder moment has come; on PostgreSQL locked, skipping rows that
+        another worker holds (FOR UPDATE SKIP LOCKED)."""
+        c = t.issues.c
+        q = (
+            select(*(getattr(c, n) for n in ISSUE_COLUMNS))
+            .where(c.next_escalation_at <= now)
+            .order_by(c.next_escalation_at, c.id)
+            .limit(limit)
+        )
+        if self.pg:
+            q = q.with_for_update(skip_locked=True)
+        return [self.tx._issue_core(r) for r in self.conn.execute(q)]
+
+    def raised_levels(self, issue_id: int, stage_version: int) -> set[str]:
+        e = t.escalations.c
+        q = select(e.level).where(e.issue_id == issue_id, e.stage_version == stage_version)
+        return {r[0] for r in self.conn.execute(q)}
+
+    def insert_escalation(self, values: dict[str, Any]) -> int | None:
+        """The new escalation's id, or None when (issue, stage visit, level) already exists."""
+        row = dict(values)
+        row["recipients"] = json.dumps(list(row["recipients"]), ensure_ascii=False)
+        if self.pg:
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            stmt: Any = pg_insert(t.escalations).values(**row).on_conflict_do_nothing(
+                constraint="uq_escalation_visit_level")
+        else:
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            stmt = sqlite_insert(t.escalations).values(**row).on_conflict_do_nothing()
+        got = self.conn.execute(stmt.returning(t.escalations.c.id)).first()
+        return None if got is None else int(got[0])
+
+    def supersede(self, issue_id: int, stage_version: int, at: datetime,
+                  by: str) -> tuple[list[int], list[int]]:
+        """End what is still open of a stage visit the issue leaves: (escalations, extensions)."""
+        e, x = t.escalations.c, t.extensions.c
+        escalations = [r[0] for r in self.conn.execute(
+            update(t.escalations)
+            .where(e.issue_id == issue_id, e.stage_version == stage_version, e.status == "open")
+            .values(status="superseded", closed_at=at, closed_by=by)
+            .returning(e.id)
+        )]
+        extensions = [r[0] for r in self.conn.execute(
+            update(t.extensions)
+            .where(x.issue_id == issue_id, x.stage_version == stage_version,
+                   x.status == "pending")
+            .values(status="superseded", decided_at=at, decided_by=by)
+            .returning(x.id)
+        )]
+        return sorted(escalations), sorted(extensions)
+
+    def escalation(self, escalation_id: int, for_update: bool = False) -> Escalation | None:
+        q = select(t.escalations).where(t.escalations.c.id == escalation_id)
+        if for_update and self.pg:
+            q = q.with_for_update()
+        r = self.conn.execute(q).first()
+        return None if r is None else _escalation(r)
+
+    def close_escalation(self, escalation_id: int, status: str, at: datetime, by: str,
+                         note: str, attendees: Sequence[str]) -> None:
+        self.conn.execute(
+            update(t.escalations).where(t.escalations.c.id == escalation_id).values(
+                status=status, closed_at=at, closed_by=by, note=note,
+                attendees=json.dumps(list(attendees), ensure_ascii=False)))
+
+    def escalations(self, f: EscalationFilter) -> list[Escalation]:
+        e = t.escalations.c
+        q = select(t.escalations).order_by(e.id)
+        if f.open_only:
+            q = q.where(e.status == "open")
+        if f.level:
+            q = q.where(e.level == f.level)
+        if f.issue_id is not None:
+            q = q.where(e.issue_id == f.issue_id)
+        if f.to:
+            # recipients is a JSON list of ids: match the quoted id
+            q = q.where(e.recipients.contains(json.dumps(f.to, ensure_ascii=False)))
+        if f.limit:
+            q = q.limit(f.limit)
+        return [_escalation(r) for r in self.conn.execute(q)]
+
+    def insert_extension(self, values: dict[str, Any]) -> int:
+        got = self.conn.execute(
+            insert(t.extensions).values(**values).returning(t.extensions.c.id)).first()
+        assert got is not None
+        return int(got[0])
+
+    def extension(self, extension_id: int, for_update: bool = False) -> Extension | None:
+        q = select(t.extensions).where(t.extensions.c.id == extension_id)
+        if for_update and self.pg:
+            q = q.with_for_update()
+        r = self.conn.execute(q).first()
+        return None if r is None else _extension(r)
+
+    def pending_extension(self, issue_id: int, stage_version: int) -> Extension | None:
+        x = t.extensions.c
+        r = self.conn.execute(select(t.extensions).where(
+            x.issue_id == issue_id, x.stage_version == stage_version,
+            x.status == "pending")).first()
+        return None if r is None else _extension(r)
+
+    def extensions(self, issue_id: int | None = None, pending_only: bool = False
+                   ) -> list[Extension]:
+        x = t.extensions.c
+        q = select(t.extensions).order_by(x.id)
+        if issue_id is not None:
+            q = q.where(x.issue_id == issue_id)
+        if pending_only:
+            q = q.where(x.status == "pending")
+        return [_extension(r) for r in self.conn.execute(q)]
+
+    def decide_extension(self, extension_id: int, status: str, at: datetime, by: str,
+                         note: str | None) -> None:
+        self.conn.execute(update(t.extensions).where(t.extensions.c.id == extension_id).values(
+            status=status, decided_at=at, decided_by=by, note=note))
+
+    def set_village_listed(self, village: str, listed: bool) -> None:
+        self.conn.execute(update(t.units).where(t.units.c.id == village).values(listed=listed))
+
+    def open_issue_ids(self, village: str, final_states: Sequence[str]) -> list[int]:
+        c = t.issues.c
+        q = select(c.id).where(c.village == village, c.state.not_in(final_states)).order_by(c.id)
+        return [int(r[0]) for r in self.conn.execute(q)]

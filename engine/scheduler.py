@@ -1,0 +1,100 @@
+"""`rectify serve`: APScheduler runs the sweep on an interval until SIGINT or SIGTERM.
+
+No APScheduler job per deadline and no pickled job store: deadlines live in the issues table
+(`next_escalation_at`), and one interval job sweeps what has come due. Each run builds a fresh
+service, so an org updated meanwhile is seen at the next sweep.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import FrameType
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from engine.clock import Clock
+from engine.errors import RectifyError
+
+
+class DrillClock:
+    """For drills: starts at the given time and runs on with the real one."""
+
+    def __init__(self, start: datetime) -> None:
+        self._start = start
+        self._t0 = time.monotonic()
+
+    def now(self) -> datetime:
+        return self._start + timedelta(seconds=time.monotonic() - self._t0)
+
+
+def serve(
+    db: str,
+    data_dir: Path | None,
+    now: datetime | None,
+    interval: float,
+    echo: Callable[[str], None] | None = None,
+    emit_json: Callable[[dict[str, Any]], None] | None = None,
+) -> None:
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    from engine.service import Rectify
+    from engine.store.db import data_dir_for, make_engine
+    from engine.store.uow import Store
+
+    say = echo or (lambda _text: None)
+    probe = Rectify(Store(make_engine(db)))
+    try:
+        with probe.store.transaction(write=False) as tx:
+            tz_name = tx.town_timezone() or "Asia/Shanghai"
+    finally:
+        probe.store.close()
+    tz = ZoneInfo(tz_name)
+    clock: Clock | None = None
+    if now is not None:
+        start = now.replace(tzinfo=tz) if now.tzinfo is None else now
+        clock = DrillClock(start.astimezone(UTC))
+
+    engine = make_engine(db)
+
+    def sweep() -> None:
+        svc = Rectify(Store(engine), clock=clock, data_dir=data_dir or data_dir_for(db))
+        try:
+            raised = svc.escalate()
+        except RectifyError as problem:
+            say(f"error: sweep: {problem}")
+            return
+        finally:
+            svc.store.release()
+        at = (clock.now() if clock else datetime.now(UTC)).astimezone(tz)
+        if emit_json is not None:
+            from engine.present import escalation_json
+
+            emit_json({"swept_at": at.isoformat(),
+                       "raised": [escalation_json(e, tz) for e in raised]})
+        for e in raised:
+            say(f"{at:%Y-%m-%d %H:%M:%S} raised {e.level} #{e.id} on issue {e.issue_id}"
+                f" ({e.stage}) to {', '.join(e.recipients) or 'nobody'}")
+
+    scheduler = BlockingScheduler(timezone=tz)
+    scheduler.add_job(
+        sweep, "interval", seconds=interval, id="sweep", coalesce=True, max_instances=1,
+        misfire_grace_time=None, next_run_time=datetime.now(tz),
+    )
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        say(f"stopping ({signal.Signals(signum).name}): finishing the sweep in hand")
+        scheduler.shutdown(wait=True)
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    say(f"serving {db}: a sweep every {interval:g} s (town time {tz_name}); Ctrl-C stops")
+    try:
+        scheduler.start()
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        engine.dispose()
+    say("stopped")
