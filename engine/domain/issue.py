@@ -113,8 +113,13 @@ class Move:
     expect_version: int | None = None
 
     def given(self, name: str) -> bool:
+        """Whether a field was given: text made only of spaces is not a note."""
         value = getattr(self, name)
-        return bool(value) if name == "evidence" else value not in (None, "")
+        if name == "evidence":
+            return bool(value)
+        if isinstance(value, str):
+            return value.strip() != ""
+        return value is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +154,19 @@ class Context:
 
 
 # --- creating ------------------------------------------------------------------------------
+_CONTROL = frozenset(chr(c) for c in range(32)) - {"\t", "\n", "\r"} | {"\x7f"}
+
+
+def check_text(name: str, value: str | None) -> None:
+    """Text is refused with control characters (a NUL cannot even be stored by PostgreSQL)."""
+    if value is not None and not _CONTROL.isdisjoint(value):
+        raise BadOption(f"{name} contains a control character")
+
+
 def check_new_issue(new: NewIssue) -> None:
+    for name in ("title", "village", "category", "description", "group", "household",
+                 "severity"):
+        check_text(name, getattr(new, name))
     if not new.title.strip():
         raise BadOption("title must not be empty")
     if new.category not in CATEGORIES:
@@ -251,6 +268,8 @@ def decide_move(issue: Issue, move: Move, ctx: Context) -> Event:
         raise VersionConflict(
             f"issue {issue.id} is at version {issue.version}, not {move.expect_version}"
         )
+    for name in ("note", "plan", "assignee", "reason"):
+        check_text(f"--{name}", getattr(move, name))
     wf = ctx.workflow
     t = wf.transition(move.transition)
     if t is None:
@@ -266,9 +285,8 @@ def decide_move(issue: Issue, move: Move, ctx: Context) -> Event:
     assignee = move.assignee
     payload: dict[str, Any] = {}
     for name in ("note", "plan", "assignee", "reason"):
-        value = getattr(move, name)
-        if value not in (None, ""):
-            payload[name] = value
+        if move.given(name):
+            payload[name] = getattr(move, name)
     if move.evidence:
         payload["evidence"] = [e.to_dict() for e in move.evidence]
     if move.due is not None:

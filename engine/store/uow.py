@@ -167,6 +167,10 @@ class Store:
         except Exception as e:
             if _missing_table(e):
                 raise NotInitialized(_NOT_INITIALIZED) from None
+            dbapi = self.engine.dialect.dbapi
+            if dbapi is not None and isinstance(e, dbapi.Error):  # the raw path's errors
+                first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+                raise StoreUnavailable(f"database: {first}") from None
             raise
 
 
