@@ -164,7 +164,14 @@ def run_demo(
         steps = _plan(rng, cast, count, start, end)
         ids: dict[int, int] = {}
         moves = refused = 0
+        raised = recorded = 0
+        last_sweep: datetime | None = None
         for when, number, action, args in sorted(steps, key=lambda s: (s[0], s[1])):
+            if last_sweep is None or when - last_sweep >= timedelta(hours=1):
+                # the scheduler's sweep, as `rectify serve` runs it, every simulated hour
+                svc.set_now(when)
+                r, n = _sweep(svc, rng)
+                raised, recorded, last_sweep = raised + r, recorded + n, when
             svc.set_now(when)
             svc.actor = args.pop("actor")
             try:
@@ -181,11 +188,14 @@ def run_demo(
             except RectifyError:
                 refused += 1  # a cadre late past a rule: the demo lets the engine refuse
         svc.set_now(end)
+        r, n = _sweep(svc, rng)
+        raised, recorded = raised + r, recorded + n
         counts = svc.summary()
         overdue = svc.list(overdue=True)
     wf_states = ["found", "reported", "studied", "rectified", "verified", "cleared"]
     say(f"campaign 2020-09-21 – 2020-10-30: {len(ids)} issues found, {moves} moves"
         f" ({refused} refused by the rules); town time {end.replace(tzinfo=tz):%Y-%m-%d %H:%M}")
+    say(f"escalations raised: {raised}; interviews (约谈) recorded by liaison leaders: {recorded}")
     say(f"overdue now: {len(overdue)} open issue(s) past their stage deadline"
         " (rectify issue list --overdue)")
     return {
@@ -193,9 +203,34 @@ def run_demo(
         "moves": moves,
         "refused": refused,
         "overdue": len(overdue),
+        "escalations": raised,
+        "interviews_recorded": recorded,
         "states": wf_states,
         "by_village_state": counts,
     }
+
+
+def _sweep(svc: Rectify, rng: random.Random) -> tuple[int, int]:
+    """Run a sweep; liaison leaders record most interviews it raised, the same day."""
+    from engine.domain.org import Org
+
+    raised = svc.escalate()
+    recorded = 0
+    org: Org | None = None
+    for e in raised:
+        if e.level != "interview" or rng.random() < 0.3:
+            continue
+        if org is None:
+            with svc.store.transaction(write=False) as tx:
+                org = tx.load_org()
+        issue = svc.show(e.issue_id)
+        liaison = org.units[issue.village].liaison
+        if liaison is None:
+            continue
+        svc.actor = liaison
+        svc.record_escalation(e.id, "约谈村支书，督促限期整改", [e.recipients[-1]])
+        recorded += 1
+    return len(raised), recorded
 
 
 def _working(day: date) -> bool:
