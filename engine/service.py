@@ -320,8 +320,7 @@ class Rectify:
                 roles = org.roles_for_issue(actor, issue.village, issue.assignee)
                 ctx = self._context(tx, wf, self.now(loaded.tz), roles, prior)
                 event = decide_move(issue, move, ctx)
-                escalations, extensions = SupervisionTx(tx).supersede(
-                    issue.id, issue.stage_version, ctx.now, ctx.actor)
+                escalations, extensions = SupervisionTx(tx).supersede(issue, ctx.now, ctx.actor)
                 if escalations or extensions:
                     extra = {"superseded_escalations": escalations,
                              "superseded_extensions": extensions}

@@ -6,9 +6,10 @@ entered the stage; the due moment is 00:00 town time of the day after that worki
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import Any
 
 ONE_DAY = timedelta(days=1)
 
@@ -44,9 +45,25 @@ class WorkingCalendar:
     tz: tzinfo
     fallback_years: set[int] = field(default_factory=set)
     """Years outside the known ones that a computation touched (for a warning)."""
-    _after: dict[tuple[date, int], tuple[date, frozenset[int]]] = field(
+    _memo: dict[tuple[Any, ...], tuple[Any, frozenset[int]]] = field(
         default_factory=dict, repr=False, compare=False
     )
+    """Answers already computed (the calendar never changes), with the fallback years each
+    touched, so that a remembered answer still warns."""
+
+    def _remember(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+        hit = self._memo.get(key)
+        if hit is not None:
+            self.fallback_years.update(hit[1])
+            return hit[0]
+        before = set(self.fallback_years)
+        self.fallback_years.clear()
+        result = compute()
+        touched = frozenset(self.fallback_years)
+        self.fallback_years.update(before)
+        if len(self._memo) < 200_000:
+            self._memo[key] = (result, touched)
+        return result
 
     def is_working_day(self, day: date) -> bool:
         if day in self.data.make_up_days:
@@ -58,18 +75,8 @@ class WorkingCalendar:
         return day.weekday() < 5
 
     def nth_working_day_after(self, day: date, n: int) -> date:
-        """The nth working day strictly after `day` (n >= 1); remembered, as moves ask often."""
-        hit = self._after.get((day, n))
-        if hit is not None:
-            self.fallback_years.update(hit[1])
-            return hit[0]
-        before = set(self.fallback_years)
-        self.fallback_years.clear()
-        result = self._count_after(day, n)
-        touched = frozenset(self.fallback_years)
-        self.fallback_years.update(before)
-        if len(self._after) < 100_000:
-            self._after[(day, n)] = (result, touched)
+        """The nth working day strictly after `day` (n >= 1)."""
+        result: date = self._remember(("after", day, n), lambda: self._count_after(day, n))
         return result
 
     def _count_after(self, day: date, n: int) -> date:
@@ -130,6 +137,11 @@ class WorkingCalendar:
         return day
 
     def moment_from_due(self, due: datetime, offset: int) -> datetime:
+        result: datetime = self._remember(
+            ("moment", due, offset), lambda: self._moment_from_due(due, offset))
+        return result
+
+    def _moment_from_due(self, due: datetime, offset: int) -> datetime:
         """A ladder moment measured from a due moment, in working days.
 
         offset < 0: the start of the |offset|th working day before due;

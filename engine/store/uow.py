@@ -124,6 +124,12 @@ class Store:
         self.sql_insert = d.sql(_ISSUE_INSERT)
         self.sql_history = d.sql(_HISTORY_INSERT)
         self.sql_prior = d.sql(_PRIOR_ACTOR)
+        self.sql_supersede_escalations = d.sql(
+            "UPDATE escalations SET status = 'superseded', closed_at = :at, closed_by = :by"
+            " WHERE issue_id = :id AND stage_version = :sv AND status = 'open' RETURNING id")
+        self.sql_supersede_extensions = d.sql(
+            "UPDATE extensions SET status = 'superseded', decided_at = :at, decided_by = :by"
+            " WHERE issue_id = :id AND stage_version = :sv AND status = 'pending' RETURNING id")
         q = "?" if d.sqlite else "%s"
         self.sql_bulk_issues = _BULK_ISSUES.replace("?", q)
         self.sql_bulk_history = _BULK_HISTORY.replace("?", q)
@@ -584,24 +590,22 @@ class SupervisionTx:
         got = self.conn.execute(stmt.returning(t.escalations.c.id)).first()
         return None if got is None else int(got[0])
 
-    def supersede(self, issue_id: int, stage_version: int, at: datetime,
-                  by: str) -> tuple[list[int], list[int]]:
-        """End what is still open of a stage visit the issue leaves: (escalations, extensions)."""
-        e, x = t.escalations.c, t.extensions.c
-        escalations = [r[0] for r in self.conn.execute(
-            update(t.escalations)
-            .where(e.issue_id == issue_id, e.stage_version == stage_version, e.status == "open")
-            .values(status="superseded", closed_at=at, closed_by=by)
-            .returning(e.id)
-        )]
-        extensions = [r[0] for r in self.conn.execute(
-            update(t.extensions)
-            .where(x.issue_id == issue_id, x.stage_version == stage_version,
-                   x.status == "pending")
-            .values(status="superseded", decided_at=at, decided_by=by)
-            .returning(x.id)
-        )]
-        return sorted(escalations), sorted(extensions)
+    def supersede(self, issue: Issue, at: datetime, by: str) -> tuple[list[int], list[int]]:
+        """End what is still open of a stage visit the issue leaves: (escalations, extensions).
+
+        Only events after entering the stage (an escalation, an extension request) can have
+        left something open: when the issue's version is still the stage's, nothing is run.
+        """
+        if issue.version == issue.stage_version:
+            return [], []
+        params = {"id": issue.id, "sv": issue.stage_version, "at": self.tx.d.when_out(at),
+                  "by": by}
+        cur = self.tx._cursor()
+        cur.execute(self.tx.store.sql_supersede_escalations, params)
+        escalations = sorted(int(r[0]) for r in cur.fetchall())
+        cur.execute(self.tx.store.sql_supersede_extensions, params)
+        extensions = sorted(int(r[0]) for r in cur.fetchall())
+        return escalations, extensions
 
     def escalation(self, escalation_id: int, for_update: bool = False) -> Escalation | None:
         q = select(t.escalations).where(t.escalations.c.id == escalation_id)
