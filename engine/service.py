@@ -166,13 +166,16 @@ class Rectify:
         return wf
 
     def _context(self, tx: Tx, wf: Workflow, now: datetime, roles: frozenset[str],
-                 prior: dict[str, frozenset[str]] | None = None) -> Context:
+                 prior: dict[str, frozenset[str]] | None = None,
+                 village: str | None = None) -> Context:
         from engine.statemachine import machine_for
 
         loaded = self._load(tx)
         return Context(
             workflow=wf, fire=machine_for(wf), calendar=loaded.calendar, now=now,
             actor=self._actor(loaded.org), roles=roles, prior_actors=prior or {},
+            village_listed=bool(village and village in loaded.org.units
+                                and loaded.org.units[village].listed),
         )
 
     def _actor(self, org: Org) -> str:
@@ -318,7 +321,7 @@ class Rectify:
                 t = wf.transition(move.transition)
                 prior = tx.prior_actors(issue.id, t.forbid_actors_of) if t else {}
                 roles = org.roles_for_issue(actor, issue.village, issue.assignee)
-                ctx = self._context(tx, wf, self.now(loaded.tz), roles, prior)
+                ctx = self._context(tx, wf, self.now(loaded.tz), roles, prior, issue.village)
                 event = decide_move(issue, move, ctx)
                 escalations, extensions = SupervisionTx(tx).supersede(issue, ctx.now, ctx.actor)
                 if escalations or extensions:
@@ -587,8 +590,13 @@ class Rectify:
                 moment=moment, raised_at=now, recipients=people, status=status))
         nxt = esc.next_moment(steps, done)
         if current.next_escalation_at != nxt:
-            # nothing left to raise here (e.g. raised by another worker): move the pointer on
-            current = replace(current, next_escalation_at=nxt)
+            # the ladder moved under the pointer (e.g. the calendar was updated): say so in the
+            # history, so that folding it still gives the row
+            event = fact_event(current, "rescheduled", "system", now, {
+                "due_at": issue.due_at.isoformat() if issue.due_at else None,
+                "next_escalation_at": nxt.isoformat() if nxt else None})
+            current = evolve(current, event)
+            tx.append(event, recorded_at)
         if current != issue:
             tx.update_issue(current, issue.version)
         return out

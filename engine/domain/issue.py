@@ -149,6 +149,8 @@ class Context:
     now: datetime
     actor: str
     roles: frozenset[str]
+    village_listed: bool = False
+    """Whether the issue's village is listed now (a reopened issue follows it again)."""
     prior_actors: Mapping[str, frozenset[str]] = field(default_factory=dict)
     """For separation of duties: everyone who ever fired each transition on this issue."""
 
@@ -294,7 +296,8 @@ def decide_move(issue: Issue, move: Move, ctx: Context) -> Event:
     deadline = wf.state(to_state).deadline
     due = stage_due(ctx.calendar, deadline, ctx.now, move.due)
     payload["due_at"] = due.isoformat() if due else None
-    payload["next_escalation_at"] = next_escalation(ctx, due, issue.supervised)
+    payload["listed_by_village"] = ctx.village_listed
+    payload["next_escalation_at"] = next_escalation(ctx, due, issue.listed or ctx.village_listed)
     if assignee is not None:
         payload["assignee"] = assignee
     return Event(
@@ -388,8 +391,9 @@ def evolve(issue: Issue | None, event: Event) -> Issue:
             workflow=event.workflow,
             stage_version=event.version,
             next_escalation_at=_when(p.get("next_escalation_at")),
+            listed_by_village=bool(p.get("listed_by_village", issue.listed_by_village)),
         )
-    if event.type == "escalated":
+    if event.type in ("escalated", "rescheduled"):
         return replace(issue, version=event.version,
                        next_escalation_at=_when(p.get("next_escalation_at")))
     if event.type == "extension_approved":

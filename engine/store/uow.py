@@ -631,11 +631,13 @@ class SupervisionTx:
         if f.issue_id is not None:
             q = q.where(e.issue_id == f.issue_id)
         if f.to:
-            # recipients is a JSON list of ids: match the quoted id
-            q = q.where(e.recipients.contains(json.dumps(f.to, ensure_ascii=False)))
-        if f.limit:
-            q = q.limit(f.limit)
-        return [_escalation(r) for r in self.conn.execute(q)]
+            # recipients is a JSON list of ids: narrow by text, then match exactly
+            q = q.where(e.recipients.contains(json.dumps(f.to, ensure_ascii=False),
+                                              autoescape=True))
+        found = [_escalation(r) for r in self.conn.execute(q)]
+        if f.to:
+            found = [x for x in found if f.to in x.recipients]
+        return found[: f.limit] if f.limit else found
 
     def insert_extension(self, values: dict[str, Any]) -> int:
         got = self.conn.execute(
