@@ -598,7 +598,7 @@ class Rectify:
             current = evolve(current, event)
             tx.append(event, recorded_at)
         if current != issue:
-            tx.update_issue(current, issue.version)
+            sup.advance(current, issue.version)
         return out
 
     # --- leaders' commands on escalations ----------------------------------------------------

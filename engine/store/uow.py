@@ -130,6 +130,17 @@ class Store:
         self.sql_supersede_extensions = d.sql(
             "UPDATE extensions SET status = 'superseded', decided_at = :at, decided_by = :by"
             " WHERE issue_id = :id AND stage_version = :sv AND status = 'pending' RETURNING id")
+        self.sql_raised = d.sql(
+            "SELECT level FROM escalations WHERE issue_id = :id AND stage_version = :sv")
+        columns = ("issue_id", "stage", "stage_version", "level", "due_at", "moment",
+                   "raised_at", "recipients", "status")
+        self.sql_escalate = d.sql(
+            f"INSERT INTO escalations ({', '.join(columns)})"
+            f" VALUES ({', '.join(':' + c for c in columns)})"
+            " ON CONFLICT (issue_id, stage_version, level) DO NOTHING RETURNING id")
+        self.sql_advance = d.sql(
+            "UPDATE issues SET version = :version, next_escalation_at = :next"
+            " WHERE id = :id AND version = :expected")
         q = "?" if d.sqlite else "%s"
         self.sql_bulk_issues = _BULK_ISSUES.replace("?", q)
         self.sql_bulk_history = _BULK_HISTORY.replace("?", q)
@@ -570,25 +581,30 @@ class SupervisionTx:
         return [self.tx._issue_core(r) for r in self.conn.execute(q)]
 
     def raised_levels(self, issue_id: int, stage_version: int) -> set[str]:
-        e = t.escalations.c
-        q = select(e.level).where(e.issue_id == issue_id, e.stage_version == stage_version)
-        return {r[0] for r in self.conn.execute(q)}
+        cur = self.tx._cursor()
+        cur.execute(self.tx.store.sql_raised, {"id": issue_id, "sv": stage_version})
+        return {r[0] for r in cur.fetchall()}
 
     def insert_escalation(self, values: dict[str, Any]) -> int | None:
         """The new escalation's id, or None when (issue, stage visit, level) already exists."""
+        out = self.tx.d.when_out
         row = dict(values)
         row["recipients"] = json.dumps(list(row["recipients"]), ensure_ascii=False)
-        if self.pg:
-            from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-            stmt: Any = pg_insert(t.escalations).values(**row).on_conflict_do_nothing(
-                constraint="uq_escalation_visit_level")
-        else:
-            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-            stmt = sqlite_insert(t.escalations).values(**row).on_conflict_do_nothing()
-        got = self.conn.execute(stmt.returning(t.escalations.c.id)).first()
+        for key in ("due_at", "moment", "raised_at"):
+            row[key] = out(row[key])
+        cur = self.tx._cursor()
+        cur.execute(self.tx.store.sql_escalate, row)
+        got = cur.fetchone()
         return None if got is None else int(got[0])
+
+    def advance(self, issue: Issue, expected_version: int) -> None:
+        """The sweep's row update: only the version and the ladder pointer change."""
+        cur = self.tx._cursor()
+        cur.execute(self.tx.store.sql_advance, {
+            "id": issue.id, "version": issue.version, "expected": expected_version,
+            "next": self.tx.d.when_out(issue.next_escalation_at)})
+        if cur.rowcount != 1:
+            raise VersionConflict(f"issue {issue.id} was changed by someone else; try again")
 
     def supersede(self, issue: Issue, at: datetime, by: str) -> tuple[list[int], list[int]]:
         """End what is still open of a stage visit the issue leaves: (escalations, extensions).
