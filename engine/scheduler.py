@@ -8,6 +8,7 @@ service, so an org updated meanwhile is seen at the next sweep.
 from __future__ import annotations
 
 import signal
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -85,14 +86,30 @@ def serve(
         misfire_grace_time=None, next_run_time=datetime.now(tz),
     )
 
+    # A signal handler may interrupt the main thread anywhere, even inside the scheduler while
+    # it holds a lock: so the handler only records the request (repeats change nothing), the
+    # scheduler runs in its own thread, and the main thread shuts it down outside the handler.
+    stop_requested = threading.Event()
+    received: list[str] = []
+
     def stop(signum: int, _frame: FrameType | None) -> None:
-        say(f"stopping ({signal.Signals(signum).name}): finishing the sweep in hand")
-        scheduler.shutdown(wait=True)
+        received.append(signal.Signals(signum).name)
+        stop_requested.set()
 
     previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
-    say(f"serving {db}: a sweep every {interval:g} s (town time {tz_name}); Ctrl-C stops")
+    runner = threading.Thread(target=scheduler.start, name="rectify-scheduler", daemon=True)
     try:
-        scheduler.start()
+        runner.start()
+        say(f"serving {db}: a sweep every {interval:g} s (town time {tz_name}); Ctrl-C stops")
+        while not stop_requested.wait(0.5):
+            if not runner.is_alive():
+                raise RectifyError("the scheduler stopped unexpectedly")
+        say(f"stopping ({received[0]}): finishing the sweep in hand")
+        while not scheduler.running and runner.is_alive():
+            time.sleep(0.01)  # a signal right at start-up: let it start, then stop it
+        if scheduler.running:
+            scheduler.shutdown(wait=True)
+        runner.join()
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
