@@ -30,6 +30,7 @@ class Settings:
     now: datetime | None
     as_json: bool
     data_dir: Path | None
+    config: Path | None = None
     service: Rectify | None = None
 
     def open(self) -> Rectify:
@@ -41,7 +42,7 @@ class Settings:
             store = Store(make_engine(self.db))
             self.service = Rectify(
                 store, actor=self.actor, now=self.now,
-                data_dir=self.data_dir or data_dir_for(self.db),
+                data_dir=self.data_dir or data_dir_for(self.db), config_path=self.config,
             )
         return self.service
 
@@ -81,14 +82,17 @@ def _emit(settings: Settings, data: Any, text: Any) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine output (JSON) on stdout.")
 @click.option("--data-dir", type=click.Path(path_type=Path), envvar="RECTIFY_DATA_DIR",
               help="Where evidence files are kept (default: beside the SQLite file).")
+@click.option("--config", "config", type=click.Path(path_type=Path), envvar="RECTIFY_CONFIG",
+              help="Notification configuration (TOML; default ./rectify.toml if present)."
+                   "  [env RECTIFY_CONFIG]")
 @click.pass_context
 def cli(ctx: click.Context, db: str, actor: str | None, now: str | None, as_json: bool,
-        data_dir: Path | None) -> None:
+        data_dir: Path | None, config: Path | None) -> None:
     """Track every problem a self-assessment finds until it is rectified and cleared."""
     from engine.service import parse_time
 
     settings = Settings(db=db, actor=actor, now=parse_time(now, "--now") if now else None,
-                        as_json=as_json, data_dir=data_dir)
+                        as_json=as_json, data_dir=data_dir, config=config)
     ctx.obj = settings
     ctx.call_on_close(settings.close)
 
@@ -472,6 +476,92 @@ def village_unlist(settings: Settings, village_id: str) -> None:
           f"{village_id} unlisted; {len(changed)} open issue(s) back on their own ladder")
 
 
+# --- notifications ------------------------------------------------------------------------
+@cli.command()
+@pass_settings
+def dispatch(settings: Settings) -> None:
+    """One pass of the dispatcher: send what the outbox holds, retry what failed."""
+    result = settings.open().dispatch()
+    _emit(settings, result,
+          f"sent {len(result['sent'])}, retrying {len(result['retrying'])},"
+          f" dead {len(result['dead'])}, recovered {len(result['recovered'])}")
+
+
+@cli.group()
+def outbox() -> None:
+    """The messages waiting, sent and failed."""
+
+
+@outbox.command("list")
+@click.option("--failed", is_flag=True, help="Only dead and unknown messages.")
+@click.option("--status", type=click.Choice(["pending", "sending", "sent", "dead", "unknown"]),
+              multiple=True)
+@click.option("--issue", "issue_id", type=int)
+@pass_settings
+def outbox_list(settings: Settings, failed: bool, status: Sequence[str],
+                issue_id: int | None) -> None:
+    """Outbox messages (one per recipient and channel)."""
+    from engine.present import when
+
+    svc = settings.open()
+    statuses = list(status) + (["dead", "unknown"] if failed else [])
+    items = svc.outbox(statuses, issue_id)
+    tz = svc._tz or _utc()
+    data = [{"id": e.id, "key": e.key, "kind": e.kind, "channel": e.channel,
+             "person": e.person, "issue": e.issue_id, "escalation": e.escalation_id,
+             "status": e.status, "attempts": e.attempts,
+             "next_attempt_at": when(e.next_attempt_at, tz), "sent_at": when(e.sent_at, tz),
+             "last_error": e.last_error} for e in items]
+    lines = [f"{e.id:>5} {e.status:<8} {e.kind:<18} {e.channel:<10} {e.person:<12}"
+             f" tries {e.attempts}  {e.last_error or ''}" for e in items]
+    _emit(settings, data, "\n".join(lines) or "the outbox is empty")
+
+
+@outbox.command("retry")
+@click.argument("row_id", type=int)
+@pass_settings
+def outbox_retry(settings: Settings, row_id: int) -> None:
+    """Put a dead or unknown message back in the queue."""
+    e = settings.open().outbox_retry(row_id)
+    _emit(settings, {"id": e.id, "status": e.status}, f"message {e.id} is {e.status} again")
+
+
+@cli.group()
+def template() -> None:
+    """Message templates."""
+
+
+@template.command("check")
+@pass_settings
+def template_check(settings: Settings) -> None:
+    """Render every template against a sample; exit 2 on any error."""
+    from engine.errors import Malformed
+    from notifications.config import load
+    from notifications.render import check
+
+    cfg = load(settings.config)
+    problems = check(cfg.locale, cfg.templates)
+    if problems:
+        raise Malformed(f"{len(problems)} template problem(s): {'; '.join(problems)}")
+    _emit(settings, {"ok": True, "locale": cfg.locale},
+          f"ok: every template renders ({cfg.locale})")
+
+
+@cli.command()
+@click.option("--since", help="From this time (default: the last briefing, else a week ago).")
+@pass_settings
+def briefing(settings: Settings, since: str | None) -> None:
+    """The meeting briefing (定期例会): where things stand, what changed, what is open."""
+    from engine.service import parse_time
+    from notifications.render import Renderer
+
+    svc = settings.open()
+    context = svc.briefing(parse_time(since, "--since") if since else None)
+    cfg = svc.notification_config()
+    rendered = Renderer(cfg.locale, cfg.templates).render("briefing", context)
+    _emit(settings, context["briefing"], rendered.text)
+
+
 # --- the scheduler ------------------------------------------------------------------------
 @cli.command()
 @click.option("--interval", default=60.0, show_default=True, type=click.FloatRange(0.1),
@@ -481,7 +571,7 @@ def serve(settings: Settings, interval: float) -> None:
     """Run the scheduler: a sweep every --interval seconds until SIGINT/SIGTERM."""
     from engine.scheduler import serve as run
 
-    run(settings.db, settings.data_dir, settings.now, interval,
+    run(settings.db, settings.data_dir, settings.now, interval, settings.config,
         echo=None if settings.as_json else click.echo,
         emit_json=(lambda d: click.echo(json.dumps(d, ensure_ascii=False)))
         if settings.as_json else None)

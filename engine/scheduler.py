@@ -37,6 +37,7 @@ def serve(
     data_dir: Path | None,
     now: datetime | None,
     interval: float,
+    config_path: Path | None = None,
     echo: Callable[[str], None] | None = None,
     emit_json: Callable[[dict[str, Any]], None] | None = None,
 ) -> None:
@@ -45,8 +46,15 @@ def serve(
     from engine.service import Rectify
     from engine.store.db import data_dir_for, make_engine
     from engine.store.uow import Store
+    from notifications.config import load
+    from notifications.dispatch import Pacer, build_channels, dispatch_pass
+    from notifications.render import Renderer
 
     say = echo or (lambda _text: None)
+    config = load(config_path)  # a bad configuration is refused here, before anything runs
+    channels = build_channels(config)
+    renderer = Renderer(config.locale, config.templates)
+    pacer = Pacer()
     probe = Rectify(Store(make_engine(db)))
     try:
         with probe.store.transaction(write=False) as tx:
@@ -80,11 +88,46 @@ def serve(
             say(f"{at:%Y-%m-%d %H:%M:%S} raised {e.level} #{e.id} on issue {e.issue_id}"
                 f" ({e.stage}) to {', '.join(e.recipients) or 'nobody'}")
 
+    def send() -> None:
+        svc = Rectify(Store(engine), clock=clock, data_dir=data_dir or data_dir_for(db),
+                      config_path=config_path)
+        svc._config = config
+        try:
+            result = dispatch_pass(svc, config, channels, renderer, pacer)
+        except RectifyError as problem:
+            say(f"error: dispatch: {problem}")
+            return
+        finally:
+            svc.store.release()
+        if any(result.to_dict().values()):
+            say(f"dispatched: sent {len(result.sent)}, retrying {len(result.retrying)},"
+                f" dead {len(result.dead)}, recovered {len(result.recovered)}")
+
+    def brief() -> None:
+        svc = Rectify(Store(engine), clock=clock, data_dir=data_dir or data_dir_for(db),
+                      config_path=config_path)
+        svc._config = config
+        try:
+            queued = svc.send_briefing()
+        except RectifyError as problem:
+            say(f"error: briefing: {problem}")
+            return
+        finally:
+            svc.store.release()
+        say(f"briefing queued for {queued} message(s)")
+
     scheduler = BlockingScheduler(timezone=tz)
-    scheduler.add_job(
-        sweep, "interval", seconds=interval, id="sweep", coalesce=True, max_instances=1,
-        misfire_grace_time=None, next_run_time=datetime.now(tz),
-    )
+    common: dict[str, Any] = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
+    scheduler.add_job(sweep, "interval", seconds=interval, id="sweep",
+                      next_run_time=datetime.now(tz), **common)
+    scheduler.add_job(send, "interval", seconds=interval, id="dispatch",
+                      next_run_time=datetime.now(tz) + timedelta(seconds=min(1.0, interval / 2)),
+                      **common)
+    if config.briefing.cron:
+        from apscheduler.triggers.cron import CronTrigger
+
+        scheduler.add_job(brief, CronTrigger.from_crontab(config.briefing.cron, timezone=tz),
+                          id="briefing", **common)
 
     # A signal handler may interrupt the main thread anywhere, even inside the scheduler while
     # it holds a lock: so the handler only records the request (repeats change nothing), the

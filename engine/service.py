@@ -17,7 +17,7 @@ import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -51,7 +51,10 @@ from engine.errors import (
     RectifyError,
     Refused,
 )
+from engine.notify import Notifier, OutboxRow
+from engine.store.outbox import OutboxEntry
 from engine.store.uow import EscalationFilter, IssueFilter, Store, SupervisionTx, Tx
+from notifications.config import Config
 
 DEFAULT_TZ = "Asia/Shanghai"
 IMPORT_COLUMNS = (
@@ -100,6 +103,7 @@ class Rectify:
         now: datetime | None = None,
         data_dir: Path | None = None,
         clock: Clock | None = None,
+        config_path: Path | None = None,
     ) -> None:
         self.store = store
         self.actor = actor
@@ -107,6 +111,8 @@ class Rectify:
         self.data_dir = data_dir or Path("rectify-data")
         self.clock = clock or SystemClock()
         self.warnings: list[str] = []
+        self.config_path = config_path
+        self._config: Config | None = None
         self._loaded: Loaded | None = None
         self._tz: tzinfo | None = None
 
@@ -195,6 +201,26 @@ class Rectify:
             if msg not in self.warnings:
                 self.warnings.append(msg)
             cal.fallback_years.clear()
+
+    # --- notifications -----------------------------------------------------------------------
+    def notification_config(self) -> Config:
+        """The configuration (--config, RECTIFY_CONFIG, ./rectify.toml, or console only)."""
+        if self._config is None:
+            from notifications.config import load
+
+            self._config = load(self.config_path)
+        return self._config
+
+    def _tell(self, tx: Tx, rows: builtins.list[OutboxRow], now: datetime) -> None:
+        if rows:
+            from engine.store.outbox import OutboxTx
+
+            OutboxTx(tx).add(rows, now)
+
+    def _notifier(self, tx: Tx) -> Notifier:
+        loaded = self._load(tx)
+        cfg = self.notification_config()
+        return Notifier(loaded.org, loaded.calendar, loaded.tz, cfg.routing, cfg.locale)
 
     @contextmanager
     def _tx(self, write: bool) -> Iterator[Tx]:
@@ -331,6 +357,7 @@ class Rectify:
                 new = evolve(issue, event)
                 tx.update_issue(new, issue.version)
                 tx.append(event, self.recorded_at())
+                self._tell_move(tx, wf, new, event, org)
                 for evidence, source in staged:
                     path = self._store_blob(evidence.sha256, source)
                     if path is not None:
@@ -341,6 +368,20 @@ class Rectify:
                 path.unlink(missing_ok=True)
             raise
         return new
+
+    def _tell_move(self, tx: Tx, wf: Workflow, new: Issue, event: Event, org: Org) -> None:
+        """Assigned to you; rejected: the events that matter to a person."""
+        notifier = self._notifier(tx)
+        rows: builtins.list[OutboxRow] = []
+        if event.transition == "reject":
+            unit = org.units.get(new.village)
+            to = [new.assignee] if new.assignee else (
+                [unit.secretary] if unit is not None and unit.secretary else [])
+            rows += notifier.rejection(new, wf, new.version, str(event.payload.get("reason", "")),
+                                       to, event.at)
+        if event.payload.get("assignee") and event.transition in ("study", "reject"):
+            rows += notifier.assignment(new, wf, new.version, event.at)
+        self._tell(tx, rows, event.at)
 
     def _hash_file(self, path: Path) -> tuple[Evidence, Path]:
         h = hashlib.sha256()
@@ -584,10 +625,12 @@ class Rectify:
             })
             current = evolve(current, event)
             tx.append(event, recorded_at)
-            out.append(esc.Escalation(
+            raised = esc.Escalation(
                 id=new_id, issue_id=issue.id, stage=issue.state,
                 stage_version=issue.stage_version, level=rung.level, due_at=issue.due_at,
-                moment=moment, raised_at=now, recipients=people, status=status))
+                moment=moment, raised_at=now, recipients=people, status=status)
+            out.append(raised)
+            self._tell(tx, self._notifier(tx).escalation(current, wf, raised, now), now)
         nxt = esc.next_moment(steps, done)
         if current.next_escalation_at != nxt:
             # the ladder moved under the pointer (e.g. the calendar was updated): say so in the
@@ -659,6 +702,10 @@ class Rectify:
                 "escalation": escalation_id, "note": note, "with": list(attendees)})
             tx.update_issue(evolve(issue, event), issue.version)
             tx.append(event, self.recorded_at())
+            if not decide:
+                wf = self.workflow(tx, issue.workflow)
+                self._tell(tx, self._notifier(tx).interview_recorded(
+                    issue, wf, found, note, actor, now), now)
             closed = sup.escalation(escalation_id)
         assert closed is not None
         return closed
@@ -736,8 +783,12 @@ class Rectify:
             sup.decide_extension(extension_id, "approved" if approve else "denied", now, actor,
                                  note)
             event = fact_event(issue, kind, actor, now, payload)
-            tx.update_issue(evolve(issue, event), issue.version)
+            after = evolve(issue, event)
+            tx.update_issue(after, issue.version)
             tx.append(event, self.recorded_at())
+            self._tell(tx, self._notifier(tx).extension(
+                after, self.workflow(tx, issue.workflow), after.version, ext.to_date,
+                "approved" if approve else "denied", note, ext.requested_by, now), now)
             decided = sup.extension(extension_id)
             self._warn_calendar(loaded.calendar)
         assert decided is not None
@@ -816,6 +867,116 @@ class Rectify:
                     reminder_out = i.next_escalation_at is None or i.next_escalation_at > at
                 out[i.id] = esc.light(cal, i.due_at, now, reminder_out, wf.is_final(i.state))
             return out
+
+
+    # --- the outbox ---------------------------------------------------------------------------
+    def outbox(self, statuses: Sequence[str] = (), issue_id: int | None = None
+               ) -> builtins.list[OutboxEntry]:
+        from engine.store.outbox import OutboxTx
+
+        with self._tx(write=False) as tx:
+            self.timezone(tx)
+            return OutboxTx(tx).entries(statuses, issue_id=issue_id)
+
+    def outbox_retry(self, row_id: int) -> OutboxEntry:
+        """Put a dead or unknown row back in the queue, to be sent at the next pass."""
+        from engine.store.outbox import OutboxTx
+
+        with self._tx(write=True) as tx:
+            now = self.now(self.timezone(tx))
+            box = OutboxTx(tx)
+            entry = box.entry(row_id)
+            if entry is None:
+                raise NotFound(f"no outbox message {row_id}")
+            if entry.status not in ("dead", "unknown"):
+                raise Refused(f"outbox message {row_id} is {entry.status}: only a dead or"
+                              " unknown one is retried")
+            box.mark(row_id, "pending", now, entry.last_error, now)
+            again = box.entry(row_id)
+        assert again is not None
+        return again
+
+    def dispatch(self) -> dict[str, builtins.list[int]]:
+        """One pass of the dispatcher with the configured channels and templates."""
+        from notifications.dispatch import build_channels, dispatch_pass
+        from notifications.render import Renderer
+
+        cfg = self.notification_config()
+        channels = build_channels(cfg)
+        renderer = Renderer(cfg.locale, cfg.templates)
+        return dispatch_pass(self, cfg, channels, renderer).to_dict()
+
+    # --- the meeting briefing (定期例会) ---------------------------------------------------------
+    def briefing(self, since: datetime | None = None) -> dict[str, Any]:
+        """Open issues by village and stage, what came overdue and what was cleared since the
+        last briefing (or `since`), open interviews and accountability cases."""
+        with self._tx(write=False) as tx:
+            loaded = self._load(tx)
+            tz, org, now = loaded.tz, loaded.org, self.now(loaded.tz)
+            if since is None:
+                last = tx.get_meta("last_briefing_at")
+                since = datetime.fromisoformat(last) if last else now - timedelta(days=7)
+            elif since.tzinfo is None:
+                since = since.replace(tzinfo=tz)
+            wf = self.workflow(tx, loaded.current_workflow)
+            notifier = Notifier(org, loaded.calendar, tz, {}, self.notification_config().locale)
+            issues = tx.list_issues(IssueFilter())
+            by_village: dict[str, dict[str, int]] = {}
+            newly_overdue, cleared = [], []
+            for i in issues:
+                if not wf.is_final(i.state):
+                    counts = by_village.setdefault(i.village, {})
+                    counts[i.state] = counts.get(i.state, 0) + 1
+                    if i.due_at is not None and since <= i.due_at <= now:
+                        newly_overdue.append(notifier.issue_context(i, wf, now))
+                elif since <= i.stage_entered_at <= now:
+                    cleared.append(notifier.issue_context(i, wf, now))
+            sup = SupervisionTx(tx)
+            open_cases = sup.escalations(EscalationFilter(open_only=True))
+            by_id = {i.id: i for i in issues}
+
+            def case(e: Escalation) -> dict[str, Any]:
+                return {"issue": notifier.issue_context(by_id[e.issue_id], wf, now),
+                        "recipients": [org.people[p].name for p in e.recipients
+                                       if p in org.people],
+                        "raised": _local(e.raised_at, tz)}
+
+            return {
+                "town": {"name": org.town.name},
+                "recipient": {"name": ""},
+                "briefing": {
+                    "since": _local(since, tz), "until": _local(now, tz),
+                    "by_village": [
+                        {"village_name": org.units[v].name if v in org.units else v,
+                         "counts": by_village[v]} for v in sorted(by_village)],
+                    "newly_overdue": newly_overdue,
+                    "cleared": cleared,
+                    "open_interviews": [case(e) for e in open_cases
+                                        if e.level == "interview" and e.issue_id in by_id],
+                    "open_accountability": [case(e) for e in open_cases
+                                            if e.level == "accountability"
+                                            and e.issue_id in by_id],
+                },
+            }
+
+    def send_briefing(self) -> int:
+        """Queue the briefing for the configured leaders (the scheduler's cron job)."""
+        context = self.briefing()
+        with self._tx(write=True) as tx:
+            loaded = self._load(tx)
+            org, now = loaded.org, self.now(loaded.tz)
+            cfg = self.notification_config()
+            people: builtins.list[str] = []
+            for who in cfg.briefing.to:
+                found = [who] if who in org.people else [
+                    p for u in org.units.values() for p in esc.holders(org, who, u.id, None)]
+                people += [p for p in found if p not in people]
+            notifier = Notifier(org, loaded.calendar, loaded.tz, cfg.routing, cfg.locale)
+            stamp = now.isoformat()
+            rows = notifier._rows("briefing", people, f"briefing:{stamp}", context, None)
+            self._tell(tx, rows, now)
+            tx.set_meta("last_briefing_at", stamp)
+        return len(rows)
 
 
 def _local(moment: datetime, tz: tzinfo) -> str:

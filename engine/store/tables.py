@@ -211,3 +211,24 @@ extensions = Table(
     Column("note", Text),
     Index("ix_extensions_issue", "issue_id"),
 )
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("key", String(255), nullable=False, unique=True),  # the idempotency key
+    Column("kind", String(32), nullable=False),
+    Column("channel", String(64), nullable=False),
+    Column("person", String(64), nullable=False),
+    Column("issue_id", Id),
+    Column("escalation_id", Id),
+    Column("context", Text, nullable=False),  # JSON: what the template is rendered with
+    Column("status", String(16), nullable=False),  # pending | sending | sent | dead | unknown
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("claimed_at", UTCDateTime),
+    Column("sent_at", UTCDateTime),
+    Column("last_error", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_outbox_due", "status", "next_attempt_at"),
+)

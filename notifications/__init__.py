@@ -1,0 +1,1 @@
+"""Telling people: the outbox's messages rendered from templates and sent through channels."""
