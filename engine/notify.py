@@ -74,7 +74,8 @@ class Notifier:
         due_text, late = "", 0
         if issue.due_at is not None:
             last_day = (issue.due_at.astimezone(self.tz) - timedelta(seconds=1)).date()
-            due_text = last_day.isoformat()
+            due_text = (f"{last_day.isoformat()} 止" if self.locale == "zh_CN"
+                        else f"by {last_day.isoformat()}")
             if now >= issue.due_at:
                 late = max(1, self.calendar.working_days_between(
                     last_day, self.calendar.local_date(now)))
@@ -141,9 +142,11 @@ class Notifier:
         return self._rows("rejection", to, f"rejection:{issue.id}:{version}", ctx, issue.id)
 
     def extension(self, issue: Issue, wf: Workflow, version: int, to_date: str, status: str,
-                  note: str | None, requester: str, now: datetime) -> list[OutboxRow]:
+                  note: str | None, requester: str, now: datetime,
+                  reason: str = "") -> list[OutboxRow]:
         ctx = self._base("extension", issue, wf, now)
         ctx["extension"] = {"to": to_date, "status": status, "note": note or ""}
+        ctx["reason"] = reason
         ctx["note"] = note or ""
         return self._rows("extension", [requester], f"extension:{issue.id}:{version}", ctx,
                           issue.id)

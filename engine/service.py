@@ -788,7 +788,8 @@ class Rectify:
             tx.append(event, self.recorded_at())
             self._tell(tx, self._notifier(tx).extension(
                 after, self.workflow(tx, issue.workflow), after.version, ext.to_date,
-                "approved" if approve else "denied", note, ext.requested_by, now), now)
+                "approved" if approve else "denied", note, ext.requested_by, now,
+                reason=ext.reason), now)
             decided = sup.extension(extension_id)
             self._warn_calendar(loaded.calendar)
         assert decided is not None
