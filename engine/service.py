@@ -944,12 +944,14 @@ class Rectify:
 
             return {
                 "town": {"name": org.town.name},
-                "recipient": {"name": ""},
+                "recipient": {"name": "各位领导" if notifier.locale == "zh_CN" else "all"},
                 "briefing": {
                     "since": _local(since, tz), "until": _local(now, tz),
                     "by_village": [
                         {"village_name": org.units[v].name if v in org.units else v,
-                         "counts": by_village[v]} for v in sorted(by_village)],
+                         "counts": {s.name: by_village[v][s.name] for s in wf.states
+                                    if s.name in by_village[v]}}
+                        for v in sorted(by_village)],
                     "newly_overdue": newly_overdue,
                     "cleared": cleared,
                     "open_interviews": [case(e) for e in open_cases

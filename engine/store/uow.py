@@ -191,7 +191,9 @@ class Store:
             raise
 
 
-_NOT_INITIALIZED = "the database has no org yet: run `rectify init --org FILE`"
+_NOT_INITIALIZED = (
+    "the database has no org yet or an older schema: run `rectify init --org FILE`"
+)
 
 
 def _missing_table(e: BaseException) -> bool:
