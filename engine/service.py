@@ -223,8 +223,8 @@ class Rectify:
         return Notifier(loaded.org, loaded.calendar, loaded.tz, cfg.routing, cfg.locale)
 
     @contextmanager
-    def _tx(self, write: bool) -> Iterator[Tx]:
-        with self.store.transaction(write=write) as tx:
+    def _tx(self, write: bool, fast: bool = False) -> Iterator[Tx]:
+        with self.store.transaction(write=write, fast=fast) as tx:
             yield tx
 
     # --- init ---------------------------------------------------------------------------------
@@ -304,7 +304,7 @@ class Rectify:
     # --- issues: writing --------------------------------------------------------------------
     def add_issue(self, new: NewIssue) -> Issue:
         check_new_issue(new)
-        with self._tx(write=True) as tx:
+        with self._tx(write=True, fast=True) as tx:
             loaded = self._load(tx)
             org = loaded.org
             actor = self._actor(org)
@@ -334,7 +334,7 @@ class Rectify:
             move = replace(move, evidence=tuple(e for e, _ in staged))
         written: list[Path] = []
         try:
-            with self._tx(write=True) as tx:
+            with self._tx(write=True, fast=True) as tx:
                 loaded = self._load(tx)
                 org = loaded.org
                 actor = self._actor(org)
@@ -371,6 +371,8 @@ class Rectify:
 
     def _tell_move(self, tx: Tx, wf: Workflow, new: Issue, event: Event, org: Org) -> None:
         """Assigned to you; rejected: the events that matter to a person."""
+        if event.transition not in ("study", "reject"):
+            return
         notifier = self._notifier(tx)
         rows: builtins.list[OutboxRow] = []
         if event.transition == "reject":
@@ -582,7 +584,7 @@ class Rectify:
         """
         raised: builtins.list[Escalation] = []
         while True:
-            with self._tx(write=True) as tx:
+            with self._tx(write=True, fast=True) as tx:
                 loaded = self._load(tx)
                 now = self.now(loaded.tz)
                 sup = SupervisionTx(tx)

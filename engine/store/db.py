@@ -51,7 +51,10 @@ def _sqlite(url: str, database: str | None) -> Engine:
     def _on_begin(conn: Connection) -> None:
         # straight to the driver: this runs once per command, on the hot path
         mode = conn.info.get("sqlite_begin", "IMMEDIATE")
-        conn.connection.driver_connection.execute(  # type: ignore[union-attr]
+        raw = conn.connection.driver_connection
+        if raw.in_transaction:  # type: ignore[union-attr]
+            return  # inside a transaction begun on the driver (Store.transaction, fast path)
+        raw.execute(  # type: ignore[union-attr]
             "BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN DEFERRED"
         )
 

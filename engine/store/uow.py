@@ -156,6 +156,26 @@ class Store:
             self._conn = self.engine.connect()
         return self._conn
 
+    @contextmanager
+    def _driver_transaction(self, conn: Connection, write: bool) -> Iterator[Tx]:
+        raw: Any = conn.connection.driver_connection
+        if conn.in_transaction():  # nothing may be left open from before
+            conn.rollback()
+        raw.execute("BEGIN IMMEDIATE" if write else "BEGIN DEFERRED")
+        tx = Tx(conn, self)
+        try:
+            yield tx
+            tx.close()
+            raw.execute("COMMIT")
+        except BaseException:
+            tx.close()
+            if raw.in_transaction:
+                raw.execute("ROLLBACK")
+            raise
+        finally:
+            if conn.in_transaction():  # a Core statement joined: end SQLAlchemy's view of it
+                conn.rollback()
+
     def release(self) -> None:
         """Give the connection back to the pool (the engine stays, for the next user)."""
         if self._conn is not None:
@@ -167,12 +187,21 @@ class Store:
         self.engine.dispose()
 
     @contextmanager
-    def transaction(self, write: bool = True) -> Iterator[Tx]:
-        """One transaction; on SQLite a write takes the lock at BEGIN (BEGIN IMMEDIATE)."""
+    def transaction(self, write: bool = True, fast: bool = False) -> Iterator[Tx]:
+        """One transaction; on SQLite a write takes the lock at BEGIN (BEGIN IMMEDIATE).
+
+        `fast` (SQLite, a command's hot path): BEGIN and COMMIT go straight to the driver;
+        Core statements in between join that transaction (the begin hook sees it open).
+        Not for DDL: Alembic must see the transaction SQLAlchemy manages.
+        """
         try:
             conn = self.connection()
             if self.dialect.sqlite:
                 conn.info["sqlite_begin"] = "IMMEDIATE" if write else "DEFERRED"
+            if fast and self.dialect.sqlite:
+                with self._driver_transaction(conn, write) as tx:
+                    yield tx
+                return
             with conn.begin():
                 tx = Tx(conn, self)
                 try:
