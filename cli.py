@@ -494,7 +494,7 @@ def outbox() -> None:
 
 @outbox.command("list")
 @click.option("--failed", is_flag=True, help="Only dead and unknown messages.")
-@click.option("--status", type=click.Choice(["pending", "sending", "sent", "dead", "unknown"]),
+@click.option("--status", type=click.Choice(["pending", "claimed", "sending", "sent", "dead", "unknown"]),
               multiple=True)
 @click.option("--issue", "issue_id", type=int)
 @pass_settings

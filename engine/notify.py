@@ -76,9 +76,9 @@ class Notifier:
             last_day = (issue.due_at.astimezone(self.tz) - timedelta(seconds=1)).date()
             due_text = (f"{last_day.isoformat()} 止" if self.locale == "zh_CN"
                         else f"by {last_day.isoformat()}")
-            if now >= issue.due_at:
-                late = max(1, self.calendar.working_days_between(
-                    last_day, self.calendar.local_date(now)))
+            if now >= issue.due_at:  # working days fully past the due moment (at least 1)
+                yesterday = self.calendar.local_date(now) - timedelta(days=1)
+                late = max(1, self.calendar.working_days_between(last_day, yesterday))
         label = wf.state(issue.state).label if wf.has_state(issue.state) else issue.state
         return {
             "id": issue.id, "title": issue.title, "village": issue.village,

@@ -894,7 +894,7 @@ class Rectify:
             if entry.status not in ("dead", "unknown"):
                 raise Refused(f"outbox message {row_id} is {entry.status}: only a dead or"
                               " unknown one is retried")
-            box.mark(row_id, "pending", now, entry.last_error, now)
+            box.mark(row_id, "pending", now, entry.last_error, now, attempts=0)
             again = box.entry(row_id)
         assert again is not None
         return again
@@ -977,10 +977,11 @@ class Rectify:
                     p for u in org.units.values() for p in esc.holders(org, who, u.id, None)]
                 people += [p for p in found if p not in people]
             notifier = Notifier(org, loaded.calendar, loaded.tz, cfg.routing, cfg.locale)
-            stamp = now.isoformat()
+            # the minute of the cron slot: schedulers firing the same slot queue it once
+            stamp = now.astimezone(loaded.tz).strftime("%Y-%m-%dT%H:%M")
             rows = notifier._rows("briefing", people, f"briefing:{stamp}", context, None)
             self._tell(tx, rows, now)
-            tx.set_meta("last_briefing_at", stamp)
+            tx.set_meta("last_briefing_at", now.isoformat())
         return len(rows)
 
 

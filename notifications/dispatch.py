@@ -39,10 +39,11 @@ class PassResult:
     retrying: list[int] = field(default_factory=list)
     dead: list[int] = field(default_factory=list)
     recovered: list[int] = field(default_factory=list)
+    unknown: list[int] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, list[int]]:
         return {"sent": self.sent, "retrying": self.retrying, "dead": self.dead,
-                "recovered": self.recovered}
+                "unknown": self.unknown, "recovered": self.recovered}
 
 
 class Pacer:
@@ -99,11 +100,15 @@ def dispatch_pass(
         result.recovered = OutboxTx(tx).recover(cutoff, dedupes, now)
     while True:
         with svc.store.transaction(write=True) as tx:
-            now = svc.now(svc.timezone(tx))
-            claimed = OutboxTx(tx).claim(now, config.dispatch.batch)
+            claimed_at = svc.now(svc.timezone(tx))
+            claimed = OutboxTx(tx).claim(claimed_at, config.dispatch.batch)
             org = tx.load_org() if claimed else None
         for entry in claimed:
             assert org is not None
+            with svc.store.transaction(write=True) as tx:  # from here on it may be out
+                mine = OutboxTx(tx).start(entry.id, claimed_at, svc.now(svc.timezone(tx)))
+            if not mine:
+                continue  # taken over after our lease ran out
             outcome, error = _send_one(entry, org, channels, renderer, pacer)
             with svc.store.transaction(write=True) as tx:
                 now = svc.now(svc.timezone(tx))
@@ -112,6 +117,9 @@ def dispatch_pass(
                 if outcome == "sent":
                     box.mark(entry.id, "sent", now)
                     result.sent.append(entry.id)
+                elif outcome == "unknown":
+                    box.mark(entry.id, "unknown", now, error)
+                    result.unknown.append(entry.id)
                 elif outcome == "retry" and tries < config.dispatch.max_tries:
                     later = now + timedelta(seconds=backoff(config, tries, rng))
                     box.mark(entry.id, "pending", now, error, later)
@@ -146,8 +154,12 @@ def _send_one(entry: OutboxEntry, org: Any, channels: Mapping[str, _Channel],
     try:
         channel.send(msg)
     except SendError as e:
+        if e.uncertain and not channel.dedupes:
+            return "unknown", f"{e}: it may have arrived; check before retrying"
         return ("retry" if e.retryable else "dead"), str(e)
     except OSError as e:
+        if not channel.dedupes:
+            return "unknown", f"{type(e).__name__}: {e}: it may have arrived"
         return "retry", f"{type(e).__name__}: {e}"
     return "sent", None
 

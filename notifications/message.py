@@ -48,9 +48,12 @@ class Outgoing:
 class SendError(Exception):
     """A channel could not deliver. `retryable` False means trying again cannot help."""
 
-    def __init__(self, message: str, retryable: bool = True) -> None:
+    def __init__(self, message: str, retryable: bool = True, uncertain: bool = False) -> None:
         super().__init__(message)
         self.retryable = retryable
+        self.uncertain = uncertain
+        """The request may have arrived (e.g. no answer in time): sending again could post it
+        twice where the receiver cannot drop repeats."""
 
 
 class ConfigError(Malformed):

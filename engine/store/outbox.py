@@ -13,7 +13,8 @@ from sqlalchemy import func, insert, select, update
 from engine.store import tables as t
 from engine.store.uow import Tx
 
-STATUSES = ("pending", "sending", "sent", "dead", "unknown")
+STATUSES = ("pending", "claimed", "sending", "sent", "dead", "unknown")
+"""claimed: taken by a dispatcher, not yet attempted; sending: the attempt is under way."""
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ class OutboxTx:
         self.conn.execute(dialect_insert(t.outbox).on_conflict_do_nothing(), values)
 
     def claim(self, now: datetime, limit: int) -> list[OutboxEntry]:
-        """Due pending rows, marked `sending` (PostgreSQL: FOR UPDATE SKIP LOCKED)."""
+        """Due pending rows, marked `claimed` (PostgreSQL: FOR UPDATE SKIP LOCKED)."""
         o = t.outbox.c
         q = (select(t.outbox).where(o.status == "pending", o.next_attempt_at <= now)
              .order_by(o.next_attempt_at, o.id).limit(limit))
@@ -76,7 +77,7 @@ class OutboxTx:
         if rows:
             self.conn.execute(
                 update(t.outbox).where(o.id.in_([r.id for r in rows]))
-                .values(status="sending", claimed_at=now, attempts=o.attempts + 1))
+                .values(status="claimed", claimed_at=now, attempts=o.attempts + 1))
         return rows
 
     def recover(self, cutoff: datetime, dedupes: dict[str, bool], now: datetime) -> list[int]:
@@ -84,20 +85,38 @@ class OutboxTx:
         mark): sent again where the channel drops repeats, else `unknown` for a person."""
         o = t.outbox.c
         stuck = list(self.conn.execute(
-            select(o.id, o.channel).where(o.status == "sending", o.claimed_at <= cutoff)))
-        for row_id, channel in stuck:
-            if dedupes.get(channel, False):
-                values: dict[str, Any] = {"status": "pending", "next_attempt_at": now,
-                                          "last_error": "cut off while sending: sent again"}
+            select(o.id, o.channel, o.status).where(
+                o.status.in_(["claimed", "sending"]), o.claimed_at <= cutoff)))
+        for row_id, channel, status in stuck:
+            if status == "claimed":  # never attempted: simply due again
+                values: dict[str, Any] = {"status": "pending", "next_attempt_at": now}
+            elif dedupes.get(channel, False):
+                values = {"status": "pending", "next_attempt_at": now,
+                          "last_error": "cut off while sending: sent again"}
             else:
                 values = {"status": "unknown",
                           "last_error": "cut off while sending: check whether it arrived"}
             self.conn.execute(update(t.outbox).where(o.id == row_id).values(**values))
         return [int(r[0]) for r in stuck]
 
+    def start(self, row_id: int, claimed_at: datetime, now: datetime) -> bool:
+        """Mark a claimed row `sending`, unless another dispatcher took it over meanwhile."""
+        o = t.outbox.c
+        done = self.conn.execute(
+            update(t.outbox)
+            .where(o.id == row_id, o.status == "claimed", o.claimed_at == claimed_at)
+            .values(status="sending", claimed_at=now))
+        return bool(done.rowcount == 1)
+
     def mark(self, row_id: int, status: str, now: datetime, error: str | None = None,
-             next_attempt_at: datetime | None = None) -> None:
-        values: dict[str, Any] = {"status": status, "last_error": error}
+             next_attempt_at: datetime | None = None, attempts: int | None = None) -> None:
+        values: dict[str, Any] = {"status": status}
+        if status != "sending":
+            values["last_error"] = error
+        if status == "sending":
+            values["claimed_at"] = now
+        if attempts is not None:
+            values["attempts"] = attempts
         if status == "sent":
             values["sent_at"] = now
         if next_attempt_at is not None:

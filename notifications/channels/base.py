@@ -332,12 +332,15 @@ def post(url: str, body: bytes, headers: Mapping[str, str], timeout: float,
             raise SendError(f"{where}: TLS certificate not accepted: {reason}",
                             retryable=False) from None
         if isinstance(reason, TimeoutError):
-            raise SendError(f"{where}: no answer within {timeout:g} s", retryable=True) from None
+            raise SendError(f"{where}: no answer within {timeout:g} s", retryable=True,
+                            uncertain=True) from None
         raise SendError(f"{where}: cannot connect: {reason}", retryable=True) from None
     except TimeoutError:
-        raise SendError(f"{where}: no answer within {timeout:g} s", retryable=True) from None
+        raise SendError(f"{where}: no answer within {timeout:g} s", retryable=True,
+                        uncertain=True) from None
     except (OSError, HTTPException) as exc:
-        raise SendError(f"{where}: connection failed: {exc!r}", retryable=True) from None
+        raise SendError(f"{where}: connection failed: {exc!r}", retryable=True,
+                        uncertain=True) from None
     except ValueError as exc:  # http.client refuses the URL or a header: configuration
         raise SendError(f"{where}: cannot send: {exc}", retryable=False) from None
     if not 200 <= status < 300:  # 1xx never reaches here; anything else is not a success
