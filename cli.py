@@ -494,8 +494,8 @@ def outbox() -> None:
 
 @outbox.command("list")
 @click.option("--failed", is_flag=True, help="Only dead and unknown messages.")
-@click.option("--status", type=click.Choice(["pending", "claimed", "sending", "sent", "dead", "unknown"]),
-              multiple=True)
+@click.option("--status", multiple=True, type=click.Choice(
+    ["pending", "claimed", "sending", "sent", "dead", "unknown"]))
 @click.option("--issue", "issue_id", type=int)
 @pass_settings
 def outbox_list(settings: Settings, failed: bool, status: Sequence[str],
