@@ -27,6 +27,8 @@ demo: $(VENV)/.installed
 	@echo
 	@echo "try:  $(BIN)/rectify --db sqlite:///demo.db issue list --state studied"
 	@echo "      $(BIN)/rectify --db sqlite:///demo.db issue history 1"
+	@echo "      $(BIN)/rectify --db sqlite:///demo.db --now 2020-10-30T18:00 escalation list --open"
+	@echo "      $(BIN)/rectify --db sqlite:///demo.db --now 2020-10-30T18:00 briefing"
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
