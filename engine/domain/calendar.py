@@ -125,8 +125,16 @@ class WorkingCalendar:
 
     def due_after(self, entered_at: datetime, working_days: int) -> datetime:
         """The due moment of a stage entered at `entered_at` with N working days."""
-        last = self.nth_working_day_after(self.local_date(entered_at), working_days)
-        return self.end_of(last)
+        day = self.local_date(entered_at)
+        due: datetime = self._remember(
+            ("due", day, working_days),
+            lambda: self.end_of(self.nth_working_day_after(day, working_days)))
+        return due
+
+    def remember(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+        """For callers that derive answers from this calendar alone (e.g. a ladder's next
+        moment): computed once per key, fallback-year warnings kept."""
+        return self._remember(key, compute)
 
     def day_of_due(self, due: datetime) -> date:
         """The first local day at or after the due moment (due moments fall on midnight)."""

@@ -8,7 +8,7 @@ stored row: the history is the truth, the row a cache of it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from typing import Any
 
@@ -207,11 +207,20 @@ def next_escalation(
     ctx: Context, due: datetime | None, listed: bool, raised: Iterable[str] = ()
 ) -> str | None:
     """The first moment of the ladder not yet raised, as stored in an event's payload."""
-    steps = [(r.level, ctx.calendar.moment_from_due(due, r.offset))
-             for r in ctx.workflow.ladder.rungs(listed)] if due is not None else []
-    done = set(raised)
-    pending = [m for level, m in steps if level not in done]
-    return min(pending).isoformat() if pending else None
+    if due is None:
+        return None
+    done = frozenset(raised)
+
+    def compute() -> str | None:
+        steps = [(r.level, ctx.calendar.moment_from_due(due, r.offset))
+                 for r in ctx.workflow.ladder.rungs(listed)]
+        pending = [m for level, m in steps if level not in done]
+        return min(pending).isoformat() if pending else None
+
+    # a workflow version's ladder never changes: the answer depends on these alone
+    answer: str | None = ctx.calendar.remember(
+        ("next", ctx.workflow.key, due, listed, done), compute)
+    return answer
 
 
 def created_event(
@@ -348,6 +357,20 @@ def _check_duties(t: TransitionDef, issue: Issue, ctx: Context) -> None:
 # --- folding -------------------------------------------------------------------------------
 def _when(value: Any) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
+
+
+_ISSUE_FIELDS: tuple[str, ...] = ()
+
+
+def replace(issue: Issue, **changes: Any) -> Issue:
+    """dataclasses.replace for an Issue, without looking up its fields each time (hot path)."""
+    global _ISSUE_FIELDS
+    if not _ISSUE_FIELDS:
+        _ISSUE_FIELDS = tuple(f.name for f in fields(Issue))
+    for name in _ISSUE_FIELDS:
+        if name not in changes:
+            changes[name] = getattr(issue, name)
+    return Issue(**changes)
 
 
 def evolve(issue: Issue | None, event: Event) -> Issue:
