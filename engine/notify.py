@@ -18,11 +18,8 @@ from engine.domain.escalation import Escalation
 from engine.domain.issue import Issue
 from engine.domain.org import Org
 from engine.domain.workflow import Workflow
+from notifications.labels import LABELS
 
-LEVEL_LABELS = {
-    "zh_CN": {"reminder": "提醒", "interview": "约谈", "accountability": "问责"},
-    "en": {"reminder": "reminder", "interview": "interview", "accountability": "accountability"},
-}
 NEXT_STEP = {
     "zh_CN": {
         "reminder": "请在截止前完成本阶段工作；确有困难的，请在截止前提出延期申请。",
@@ -114,16 +111,19 @@ class Notifier:
                     context=text))
         return rows
 
+    def _escalation_context(self, e: Escalation) -> dict[str, Any]:
+        return {
+            "id": e.id, "level": e.level,
+            "level_label": LABELS[self.locale]["level"].get(e.level, e.level),
+            "recipients": [self.org.people[p].name for p in e.recipients
+                           if p in self.org.people],
+        }
+
     # --- what is told -------------------------------------------------------------------------
     def escalation(self, issue: Issue, wf: Workflow, e: Escalation,
                    now: datetime) -> list[OutboxRow]:
         ctx = self._base(e.level, issue, wf, now)
-        ctx["escalation"] = {
-            "id": e.id, "level": e.level,
-            "level_label": LEVEL_LABELS[self.locale].get(e.level, e.level),
-            "recipients": [self.org.people[p].name for p in e.recipients
-                           if p in self.org.people],
-        }
+        ctx["escalation"] = self._escalation_context(e)
         return self._rows(e.level, e.recipients, f"escalation:{e.id}", ctx, issue.id, e.id)
 
     def assignment(self, issue: Issue, wf: Workflow, version: int,
@@ -155,12 +155,7 @@ class Notifier:
                            actor: str, now: datetime) -> list[OutboxRow]:
         ctx = self._base("interview_recorded", issue, wf, now)
         ctx["note"] = note
-        ctx["escalation"] = {
-            "id": e.id, "level": e.level,
-            "level_label": LEVEL_LABELS[self.locale].get(e.level, e.level),
-            "recipients": [self.org.people[p].name for p in e.recipients
-                           if p in self.org.people],
-        }
+        ctx["escalation"] = self._escalation_context(e)
         people = [p for p in e.recipients if p != actor]
         if self.org.town.party_secretary != actor:
             people.append(self.org.town.party_secretary)

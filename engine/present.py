@@ -8,6 +8,7 @@ from typing import Any
 
 from engine.domain.escalation import Escalation, Extension
 from engine.domain.issue import Event, Issue
+from notifications.labels import LABELS
 
 
 def when(value: datetime | None, tz: tzinfo) -> str | None:
@@ -78,8 +79,7 @@ def extension_json(x: Extension, tz: tzinfo) -> dict[str, Any]:
     }
 
 
-LEVEL_LABELS = {"reminder": "提醒 reminder", "interview": "约谈 interview",
-                "accountability": "问责 accountability"}
+LEVEL_LABELS = {level: f"{zh} {level}" for level, zh in LABELS["zh_CN"]["level"].items()}
 
 
 def escalations_table(items: Sequence[Escalation], tz: tzinfo, title: str = "") -> Any:
