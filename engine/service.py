@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from engine.clock import Clock, SystemClock
@@ -54,7 +54,9 @@ from engine.errors import (
 from engine.notify import Notifier, OutboxRow
 from engine.store.outbox import OutboxEntry
 from engine.store.uow import EscalationFilter, IssueFilter, Store, SupervisionTx, Tx
-from notifications.config import Config
+
+if TYPE_CHECKING:
+    from notifications.config import Config  # read only by commands that write or send
 
 DEFAULT_TZ = "Asia/Shanghai"
 IMPORT_COLUMNS = (

@@ -52,7 +52,8 @@ def test_only_the_statemachine_module_imports_transitions() -> None:
 def test_a_quick_command_does_not_load_the_heavy_libraries() -> None:
     code = (
         "import sys, cli, engine.service, engine.present;"
-        "heavy = [m for m in ('transitions', 'alembic', 'holidays', 'yaml', 'pydantic')"
+        "heavy = [m for m in ('transitions', 'alembic', 'holidays', 'yaml', 'pydantic',"
+        " 'jinja2', 'apscheduler', 'tomllib')"
         " if m in sys.modules];"
         "print(','.join(heavy))"
     )
