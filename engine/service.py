@@ -16,7 +16,7 @@ import json
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -93,7 +93,6 @@ class Loaded:
     tz: tzinfo
     calendar: WorkingCalendar
     current_workflow: str
-    workflows: dict[str, Workflow] = field(default_factory=dict)
 
 
 class Rectify:
@@ -116,6 +115,9 @@ class Rectify:
         self.config_path = config_path
         self._config: Config | None = None
         self._loaded: Loaded | None = None
+        self._cal: WorkingCalendar | None = None
+        self._workflows: dict[str, Workflow] = {}
+        """Registered versions never change (a changed body needs a new version number)."""
         self._tz: tzinfo | None = None
 
     # --- time -------------------------------------------------------------------------------
@@ -154,6 +156,9 @@ class Rectify:
         return self._loaded
 
     def _calendar(self, tx: Tx, tz: tzinfo) -> WorkingCalendar:
+        """The working calendar from the database, read once per service."""
+        if self._cal is not None:
+            return self._cal
         days = tx.calendar_days()
         years = json.loads(tx.get_meta("calendar_years") or "[]")
         data = CalendarData(
@@ -161,16 +166,16 @@ class Rectify:
             make_up_days=frozenset(d for d, k in days if k == "work"),
             known_years=frozenset(int(y) for y in years),
         )
-        return WorkingCalendar(data, tz)
+        self._cal = WorkingCalendar(data, tz)
+        return self._cal
 
     def workflow(self, tx: Tx, key: str) -> Workflow:
-        loaded = self._load(tx)
-        wf = loaded.workflows.get(key)
+        wf = self._workflows.get(key)
         if wf is None:
             body = tx.workflow_body(key)
             if body is None:
                 raise NotFound(f"workflow {key} is not registered in this database")
-            wf = loaded.workflows[key] = Workflow.from_dict(json.loads(body))
+            wf = self._workflows[key] = Workflow.from_dict(json.loads(body))
         return wf
 
     def _context(self, tx: Tx, wf: Workflow, now: datetime, roles: frozenset[str],
@@ -268,6 +273,7 @@ class Rectify:
                 tx.set_meta("calendar_local", json.dumps(adjustments, sort_keys=True))
             revision = migrate.current(tx.conn)
         self._loaded = None
+        self._cal = None
         years = sorted(data.known_years)
         return {
             "town": org.town.id,
@@ -855,22 +861,10 @@ class Rectify:
             tz = self.timezone(tx)
             cal = self._calendar(tx, tz)
             now = self.now(tz)
-            workflows: dict[str, Workflow] = {}
             out: dict[int, str | None] = {}
             for i in issues:
-                wf = workflows.get(i.workflow)
-                if wf is None:
-                    body = tx.workflow_body(i.workflow)
-                    if body is None:
-                        raise NotFound(f"workflow {i.workflow} is not registered")
-                    wf = workflows[i.workflow] = Workflow.from_dict(json.loads(body))
-                reminder = next((r for r in wf.ladder.rungs(i.supervised)
-                                 if r.level == "reminder"), None)
-                reminder_out = False
-                if reminder is not None and i.due_at is not None:
-                    at = cal.moment_from_due(i.due_at, reminder.offset)
-                    reminder_out = i.next_escalation_at is None or i.next_escalation_at > at
-                out[i.id] = esc.light(cal, i.due_at, now, reminder_out, wf.is_final(i.state))
+                wf = self.workflow(tx, i.workflow)
+                out[i.id] = esc.issue_light(cal, wf.ladder, i, now, wf.is_final(i.state))
             return out
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from engine.domain.calendar import WorkingCalendar
+from engine.domain.issue import Issue
 from engine.domain.ladder import Ladder, Rung
 from engine.domain.org import Org
 
@@ -88,6 +89,18 @@ def holders(org: Org, role: str, village: str, assignee: str | None) -> list[str
         kind = role[: -len("_leader")]
         return sorted({g.leader for g in org.groups.values() if g.kind == kind and g.leader})
     return sorted({m for g in org.groups.values() if g.kind == role for m in g.members})
+
+
+def issue_light(
+    calendar: WorkingCalendar, ladder: Ladder, issue: Issue, now: datetime, final: bool
+) -> str | None:
+    """The light of an issue: its reminder is out once the ladder's pointer has passed it."""
+    reminder = next((r for r in ladder.rungs(issue.supervised) if r.level == "reminder"), None)
+    reminder_out = False
+    if reminder is not None and issue.due_at is not None:
+        at = calendar.moment_from_due(issue.due_at, reminder.offset)
+        reminder_out = issue.next_escalation_at is None or issue.next_escalation_at > at
+    return light(calendar, issue.due_at, now, reminder_out, final)
 
 
 def light(
