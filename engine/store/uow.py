@@ -265,6 +265,7 @@ class Tx:
         return None if row is None else self._issue(row)
 
     def _issue(self, row: Sequence[Any]) -> Issue:
+        """A row of ISSUE_COLUMNS, from the raw driver (text times) or from Core (datetimes)."""
         when = self.d.when_in
         return Issue(
             id=row[0], title=row[1], description=row[2], category=row[3], village=row[4],
@@ -418,16 +419,7 @@ class Tx:
             q = q.where(and_(*conds))
         if f.limit:
             q = q.limit(f.limit)
-        return [self._issue_core(r) for r in self.conn.execute(q)]
-
-    def _issue_core(self, r: Sequence[Any]) -> Issue:
-        return Issue(
-            id=r[0], title=r[1], description=r[2], category=r[3], village=r[4], group=r[5],
-            household=r[6], severity=r[7], listed=bool(r[8]), state=r[9], version=r[10],
-            assignee=r[11], plan=r[12], due_at=r[13], stage_entered_at=r[14],
-            created_at=r[15], created_by=r[16], workflow=r[17], stage_version=r[18],
-            next_escalation_at=r[19], listed_by_village=bool(r[20]),
-        )
+        return [self._issue(r) for r in self.conn.execute(q)]
 
     def history(self, issue_id: int) -> list[Event]:
         h = t.history.c
@@ -609,7 +601,7 @@ class SupervisionTx:
         )
         if self.pg:
             q = q.with_for_update(skip_locked=True)
-        return [self.tx._issue_core(r) for r in self.conn.execute(q)]
+        return [self.tx._issue(r) for r in self.conn.execute(q)]
 
     def raised_levels(self, issue_id: int, stage_version: int) -> set[str]:
         cur = self.tx._cursor()
