@@ -13,10 +13,12 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from engine.domain.calendar import WorkingCalendar
 from engine.domain.issue import Move, NewIssue
 from engine.errors import RectifyError, Refused
 from engine.service import Rectify
@@ -233,11 +235,16 @@ def _sweep(svc: Rectify, rng: random.Random) -> tuple[int, int]:
     return len(raised), recorded
 
 
+@cache
+def _calendar() -> WorkingCalendar:
+    """The national calendar the engine itself is initialised with, for planning the steps."""
+    from engine.calendar_cn import national
+
+    return WorkingCalendar(national(range(2020, 2022)), ZoneInfo(TOWN["timezone"]))
+
+
 def _working(day: date) -> bool:
-    """Good enough for planning the demo; the engine does the real counting."""
-    holidays_2020 = {date(2020, 10, d) for d in range(1, 9)}
-    make_up = {date(2020, 9, 27), date(2020, 10, 10)}
-    return day in make_up or (day not in holidays_2020 and day.weekday() < 5)
+    return _calendar().is_working_day(day)
 
 
 def _later(rng: random.Random, when: datetime, low: int, high: int) -> datetime:
