@@ -203,7 +203,7 @@ def issue_add(settings: Settings, title: str, category: str, village: str, group
         title=title, category=category, village=village, group=group, household=household,
         severity=severity, description=description, listed=listed,
     ))
-    tz = svc._tz or _utc()
+    tz = svc.town_tz
     light = svc.lights([new])[new.id]
     _emit(settings, issue_json(new, tz, light), issue_text(new, tz, light))
 
@@ -235,7 +235,7 @@ def issue_move(settings: Settings, issue_id: int, transition: str, note: str | N
              reason=reason, expect_version=expect_version),
         list(evidence),
     )
-    tz = svc._tz or _utc()
+    tz = svc.town_tz
     light = svc.lights([moved])[moved.id]
     _emit(settings, issue_json(moved, tz, light), issue_text(moved, tz, light))
 
@@ -249,7 +249,7 @@ def issue_show(settings: Settings, issue_id: int) -> None:
 
     svc = settings.open()
     found = svc.show(issue_id)
-    tz = svc._tz or _utc()
+    tz = svc.town_tz
     light = svc.lights([found])[found.id]
     _emit(settings, issue_json(found, tz, light), issue_text(found, tz, light))
 
@@ -267,7 +267,7 @@ def issue_list(settings: Settings, state: str | None, village: str | None,
 
     svc = settings.open()
     found = svc.list(state=state, village=village, assignee=assignee, overdue=overdue)
-    tz = svc._tz or _utc()
+    tz = svc.town_tz
     lights = svc.lights(found)
     _emit(settings, [issue_json(i, tz, lights[i.id]) for i in found],
           issues_table(found, tz, f"{len(found)} issue(s)", lights))
@@ -282,7 +282,7 @@ def issue_history(settings: Settings, issue_id: int) -> None:
 
     svc = settings.open()
     events = svc.history(issue_id)
-    tz = svc._tz or _utc()
+    tz = svc.town_tz
     _emit(settings, [event_json(e, tz) for e in events], history_table(events, tz))
 
 
@@ -309,7 +309,7 @@ def issue_extend(settings: Settings, issue_id: int, to: str, reason: str) -> Non
 
     svc = settings.open()
     made = svc.extend(issue_id, parse_day(to, "--to"), reason)
-    tz = svc._tz or _utc()
+    tz = svc.town_tz
     _emit(settings, extension_json(made, tz), extension_text(made, tz))
 
 
@@ -324,7 +324,7 @@ def _decide(settings: Settings, extension_id: int, approve: bool, note: str | No
 
     svc = settings.open()
     decided = svc.decide_extension(extension_id, approve, note)
-    tz = svc._tz or _utc()
+    tz = svc.town_tz
     _emit(settings, extension_json(decided, tz), extension_text(decided, tz))
 
 
@@ -356,7 +356,7 @@ def extension_list(settings: Settings, issue_id: int | None, pending: bool) -> N
 
     svc = settings.open()
     items = svc.extensions(issue_id, pending)
-    tz = svc._tz or _utc()
+    tz = svc.town_tz
     _emit(settings, [extension_json(x, tz) for x in items],
           "\n\n".join(extension_text(x, tz) for x in items) or "no extension requests")
 
@@ -372,7 +372,7 @@ def escalate(settings: Settings, batch: int) -> None:
 
     svc = settings.open()
     raised = svc.escalate(batch)
-    tz = svc._tz or _utc()
+    tz = svc.town_tz
     _emit(settings, {"raised": [
         {k: v for k, v in escalation_json(e, tz).items()
          if k in ("id", "issue", "level", "stage", "recipients", "due_at", "raised_at",
@@ -401,7 +401,7 @@ def escalation_list(settings: Settings, open_only: bool, level: str | None, to: 
     svc = settings.open()
     items = svc.escalations(EscalationFilter(open_only=open_only, level=level, to=to,
                                              issue_id=issue_id))
-    tz = svc._tz or _utc()
+    tz = svc.town_tz
     _emit(settings, [escalation_json(e, tz) for e in items],
           escalations_table(items, tz, f"{len(items)} escalation(s)"))
 
@@ -415,7 +415,7 @@ def escalation_show(settings: Settings, escalation_id: int) -> None:
 
     svc = settings.open()
     e = svc.escalation(escalation_id)
-    tz = svc._tz or _utc()
+    tz = svc.town_tz
     _emit(settings, escalation_json(e, tz), escalation_text(e, tz))
 
 
@@ -432,7 +432,7 @@ def escalation_record(settings: Settings, escalation_id: int, note: str,
 
     svc = settings.open()
     e = svc.record_escalation(escalation_id, note, list(attendees))
-    tz = svc._tz or _utc()
+    tz = svc.town_tz
     _emit(settings, escalation_json(e, tz), escalation_text(e, tz))
 
 
@@ -446,7 +446,7 @@ def escalation_decide(settings: Settings, escalation_id: int, note: str) -> None
 
     svc = settings.open()
     e = svc.record_escalation(escalation_id, note, decide=True)
-    tz = svc._tz or _utc()
+    tz = svc.town_tz
     _emit(settings, escalation_json(e, tz), escalation_text(e, tz))
 
 
@@ -506,7 +506,7 @@ def outbox_list(settings: Settings, failed: bool, status: Sequence[str],
     svc = settings.open()
     statuses = list(status) + (["dead", "unknown"] if failed else [])
     items = svc.outbox(statuses, issue_id)
-    tz = svc._tz or _utc()
+    tz = svc.town_tz
     data = [{"id": e.id, "key": e.key, "kind": e.kind, "channel": e.channel,
              "person": e.person, "issue": e.issue_id, "escalation": e.escalation_id,
              "status": e.status, "attempts": e.attempts,
@@ -596,12 +596,6 @@ def demo(settings: Settings, count: int, seed: int, write_org: Path | None) -> N
         from engine.present import summary_table
 
         _emit(settings, result, summary_table(result["by_village_state"], result["states"]))
-
-
-def _utc() -> Any:
-    from datetime import UTC
-
-    return UTC
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -136,6 +136,11 @@ class Rectify:
     def recorded_at(self) -> datetime:
         return self.clock.now() if self._now_given is None else SystemClock().now()
 
+    @property
+    def town_tz(self) -> tzinfo:
+        """The town's time zone once a command has read it (UTC before that)."""
+        return self._tz or UTC
+
     def timezone(self, tx: Tx) -> tzinfo:
         if self._tz is None:
             name = tx.town_timezone() or DEFAULT_TZ
