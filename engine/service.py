@@ -679,16 +679,13 @@ class Rectify:
         if not note.strip():
             raise MissingField("--note is required")
         with self._tx(write=True) as tx:
-            loaded = self._load(tx)
-            org = loaded.org
-            actor = self._actor(org)
+            self._actor(self._load(tx).org)  # who asks is checked first
             sup = SupervisionTx(tx)
             found = sup.escalation(escalation_id, for_update=True)
             if found is None:
                 raise NotFound(f"no escalation {escalation_id}")
-            issue = tx.load_issue(found.issue_id, for_update=True)
-            assert issue is not None
-            roles = org.roles_for_issue(actor, issue.village, issue.assignee)
+            loaded, actor, issue, roles = self._acting_on(tx, found.issue_id)
+            org = loaded.org
             if decide:
                 if found.level != "accountability":
                     raise Refused(f"escalation {escalation_id} is a {found.level}: only an"
@@ -713,10 +710,8 @@ class Rectify:
                     raise NotFound(f"unknown person {person!r} for --with")
             now = self.now(loaded.tz)
             sup.close_escalation(escalation_id, status, now, actor, note, attendees)
-            event = fact_event(issue, kind, actor, now, {
-                "escalation": escalation_id, "note": note, "with": list(attendees)})
-            tx.update_issue(evolve(issue, event), issue.version)
-            tx.append(event, self.recorded_at())
+            self._record(tx, issue, fact_event(issue, kind, actor, now, {
+                "escalation": escalation_id, "note": note, "with": list(attendees)}))
             if not decide:
                 wf = self.workflow(tx, issue.workflow)
                 self._tell(tx, self._notifier(tx).interview_recorded(
@@ -725,18 +720,39 @@ class Rectify:
         assert closed is not None
         return closed
 
+    def _acting_on(self, tx: Tx, issue_id: int) -> tuple[Loaded, str, Issue, frozenset[str]]:
+        """The loaded org, the actor, the issue (locked) and the actor's roles for it."""
+        loaded = self._load(tx)
+        actor = self._actor(loaded.org)
+        issue = tx.load_issue(issue_id, for_update=True)
+        if issue is None:
+            raise NotFound(f"no issue {issue_id}")
+        return loaded, actor, issue, loaded.org.roles_for_issue(actor, issue.village,
+                                                                issue.assignee)
+
+    def _record(self, tx: Tx, issue: Issue, event: Event,
+                recorded_at: datetime | None = None) -> Issue:
+        """Write an event and the issue row it gives, with the version check."""
+        after = evolve(issue, event)
+        tx.update_issue(after, issue.version)
+        tx.append(event, recorded_at or self.recorded_at())
+        return after
+
+    def _next_escalation(self, tx: Tx, sup: SupervisionTx, issue: Issue, due: datetime | None,
+                         listed: bool) -> str | None:
+        """The ladder's next moment for this stage visit, levels already raised left out."""
+        loaded = self._load(tx)
+        wf = self.workflow(tx, issue.workflow)
+        steps = esc.plan(loaded.calendar, wf.ladder, due, listed)
+        nxt = esc.next_moment(steps, sup.raised_levels(issue.id, issue.stage_version))
+        return nxt.isoformat() if nxt else None
+
     # --- extension requests (延期申请) -------------------------------------------------------
     def extend(self, issue_id: int, to: date, reason: str) -> Extension:
         if not reason.strip():
             raise MissingField("--reason is required")
         with self._tx(write=True) as tx:
-            loaded = self._load(tx)
-            org = loaded.org
-            actor = self._actor(org)
-            issue = tx.load_issue(issue_id, for_update=True)
-            if issue is None:
-                raise NotFound(f"no issue {issue_id}")
-            roles = org.roles_for_issue(actor, issue.village, issue.assignee)
+            loaded, actor, issue, roles = self._acting_on(tx, issue_id)
             asker = "assignee" if issue.assignee else "village_secretary"
             if asker not in roles:
                 who = "its assignee" if issue.assignee else "the village secretary"
@@ -758,10 +774,8 @@ class Rectify:
                 "issue_id": issue.id, "stage": issue.state, "stage_version": issue.stage_version,
                 "requested_by": actor, "requested_at": now, "old_due_at": issue.due_at,
                 "to_date": to.isoformat(), "reason": reason, "status": "pending"})
-            event = fact_event(issue, "extension_requested", actor, now, {
-                "extension": new_id, "to": to.isoformat(), "reason": reason})
-            tx.update_issue(evolve(issue, event), issue.version)
-            tx.append(event, self.recorded_at())
+            self._record(tx, issue, fact_event(issue, "extension_requested", actor, now, {
+                "extension": new_id, "to": to.isoformat(), "reason": reason}))
             made = sup.extension(new_id)
         assert made is not None
         return made
@@ -769,16 +783,12 @@ class Rectify:
     def decide_extension(self, extension_id: int, approve: bool,
                          note: str | None = None) -> Extension:
         with self._tx(write=True) as tx:
-            loaded = self._load(tx)
-            org = loaded.org
-            actor = self._actor(org)
+            self._actor(self._load(tx).org)  # who asks is checked first
             sup = SupervisionTx(tx)
             ext = sup.extension(extension_id, for_update=True)
             if ext is None:
                 raise NotFound(f"no extension request {extension_id}")
-            issue = tx.load_issue(ext.issue_id, for_update=True)
-            assert issue is not None
-            roles = org.roles_for_issue(actor, issue.village, issue.assignee)
+            loaded, actor, issue, roles = self._acting_on(tx, ext.issue_id)
             if roles.isdisjoint({"liaison", "party_secretary"}):
                 raise NotPermitted(f"{actor} may not decide extension {extension_id}: the"
                                    " village's liaison leader or the party secretary does")
@@ -787,20 +797,13 @@ class Rectify:
             now = self.now(loaded.tz)
             payload: dict[str, Any] = {"extension": extension_id, "note": note}
             if approve:
-                wf = self.workflow(tx, issue.workflow)
                 due = loaded.calendar.end_of(date.fromisoformat(ext.to_date))
-                steps = esc.plan(loaded.calendar, wf.ladder, due, issue.supervised)
-                done = sup.raised_levels(issue.id, issue.stage_version)
-                nxt = esc.next_moment(steps, done)
-                payload |= {"due_at": due.isoformat(),
-                            "next_escalation_at": nxt.isoformat() if nxt else None}
+                payload |= {"due_at": due.isoformat(), "next_escalation_at":
+                            self._next_escalation(tx, sup, issue, due, issue.supervised)}
             kind = "extension_approved" if approve else "extension_denied"
             sup.decide_extension(extension_id, "approved" if approve else "denied", now, actor,
                                  note)
-            event = fact_event(issue, kind, actor, now, payload)
-            after = evolve(issue, event)
-            tx.update_issue(after, issue.version)
-            tx.append(event, self.recorded_at())
+            after = self._record(tx, issue, fact_event(issue, kind, actor, now, payload))
             self._tell(tx, self._notifier(tx).extension(
                 after, self.workflow(tx, issue.workflow), after.version, ext.to_date,
                 "approved" if approve else "denied", note, ext.requested_by, now,
@@ -842,16 +845,10 @@ class Rectify:
                 assert issue is not None
                 if issue.listed_by_village == listed:
                     continue
-                wf = self.workflow(tx, issue.workflow)
-                steps = esc.plan(loaded.calendar, wf.ladder, issue.due_at,
-                                 issue.listed or listed)
-                done = sup.raised_levels(issue.id, issue.stage_version)
-                nxt = esc.next_moment(steps, done)
-                event = fact_event(
+                nxt = self._next_escalation(tx, sup, issue, issue.due_at, issue.listed or listed)
+                self._record(tx, issue, fact_event(
                     issue, "village_listed" if listed else "village_unlisted", actor, now,
-                    {"village": village, "next_escalation_at": nxt.isoformat() if nxt else None})
-                tx.update_issue(evolve(issue, event), issue.version)
-                tx.append(event, recorded_at)
+                    {"village": village, "next_escalation_at": nxt}), recorded_at)
                 changed.append(issue_id)
             self._loaded = None
             self._warn_calendar(loaded.calendar)
