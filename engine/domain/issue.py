@@ -137,6 +137,9 @@ class Event:
     to_state: str | None = None
     recorded_at: datetime | None = None
     seq: int | None = None
+    prev_hash: str | None = None
+    hash: str | None = None
+    """The chain's links, once stored (engine.domain.chain)."""
 
 
 @dataclass(frozen=True)

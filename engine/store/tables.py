@@ -168,8 +168,22 @@ history = Table(
     Column("recorded_at", UTCDateTime, nullable=False),
     Column("payload", Text, nullable=False),
     Column("workflow", String(128), nullable=False),
+    Column("prev_hash", String(64), nullable=False, server_default=""),
+    Column("hash", String(64), nullable=False, server_default=""),
     UniqueConstraint("issue_id", "version", name="uq_history_issue_version"),
 )
+"""Append-only (triggers refuse UPDATE and DELETE); `hash` chains every event to the one
+before it in commit order (engine.domain.chain)."""
+
+calendars = Table(
+    "calendars",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("digest", String(64), nullable=False),
+    Column("registered_at", UTCDateTime, nullable=False),
+    Column("body", Text, nullable=False),  # JSON: {"off": [...], "work": [...], "years": [...]}
+)
+"""Every working calendar the town has used, so that a replay uses the one then in force."""
 
 escalations = Table(
     "escalations",

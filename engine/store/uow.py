@@ -19,6 +19,7 @@ from sqlalchemy import Engine, and_, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
 
+from engine.domain.chain import GENESIS, event_hash, sqlite_time_text, time_text
 from engine.domain.escalation import Escalation, Extension
 from engine.domain.issue import Event, Issue
 from engine.domain.org import Group, Org, Person, Town, Unit
@@ -33,7 +34,7 @@ ISSUE_COLUMNS = (
 )
 HISTORY_COLUMNS = (
     "seq", "issue_id", "version", "type", "transition", "from_state", "to_state", "actor",
-    "at", "recorded_at", "payload", "workflow",
+    "at", "recorded_at", "payload", "workflow", "prev_hash", "hash",
 )
 _ISSUE_SELECT = f"SELECT {', '.join(ISSUE_COLUMNS)} FROM issues WHERE id = :id"
 _ISSUE_UPDATE = (
@@ -48,7 +49,7 @@ _ISSUE_INSERT = (
     f"INSERT INTO issues ({', '.join(_ISSUE_INSERT_COLUMNS)}) VALUES"
     f" ({', '.join(':' + c for c in _ISSUE_INSERT_COLUMNS)}) RETURNING id"
 )
-_HISTORY_INSERT_COLUMNS = HISTORY_COLUMNS[1:]
+_HISTORY_INSERT_COLUMNS = HISTORY_COLUMNS
 _BULK_ISSUES = (
     f"INSERT INTO issues ({', '.join(ISSUE_COLUMNS)})"
     f" VALUES ({', '.join('?' * len(ISSUE_COLUMNS))})"
@@ -67,6 +68,8 @@ _PRIOR_ACTOR = (
 _JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 """Payloads: sorted keys, UTF-8 text, compact; one encoder for the process."""
 _NAMED = re.compile(r":(\w+)")
+_CHAIN_HEAD = "SELECT seq, hash FROM history ORDER BY seq DESC LIMIT 1"
+CHAIN_LOCK = 0x72656374  # 'rect': the advisory lock that serializes appends on PostgreSQL
 
 
 class _Dialect:
@@ -165,6 +168,7 @@ class Store:
         tx = Tx(conn, self)
         try:
             yield tx
+            tx.flush()
             tx.close()
             raw.execute("COMMIT")
         except BaseException:
@@ -206,6 +210,7 @@ class Store:
                 tx = Tx(conn, self)
                 try:
                     yield tx
+                    tx.flush()
                 finally:
                     tx.close()
         except DBAPIError as e:
@@ -244,6 +249,9 @@ class Tx:
         self.d = store.dialect
 
         self._cur: Any = None
+        self._head: tuple[int, str] | None = None
+        self._pending: list[tuple[Event, datetime]] = []
+        """The chain's head as this transaction sees it, once it has appended."""
 
     def _cursor(self) -> Any:
         """One driver cursor per transaction (the raw path's statements share it)."""
@@ -322,24 +330,64 @@ class Tx:
         if count != 1:
             raise VersionConflict(f"issue {issue.id} was changed by someone else; try again")
 
-    def _event_params(self, e: Event, recorded_at: datetime) -> dict[str, Any]:
-        out = self.d.when_out
-        return {
-            "issue_id": e.issue_id, "version": e.version, "type": e.type,
-            "transition": e.transition, "from_state": e.from_state, "to_state": e.to_state,
-            "actor": e.actor, "at": out(e.at), "recorded_at": out(recorded_at),
-            "payload": _JSON.encode(e.payload),
-            "workflow": e.workflow,
-        }
+    def _chain_head(self) -> tuple[int, str]:
+        """The last event's (seq, hash), read once per transaction; on PostgreSQL after taking
+        the chain's advisory lock, held to the commit, so that appends are serialized and the
+        chain's order is the commit order (SQLite's write lock does the same)."""
+        if self._head is None:
+            cur = self._cursor()
+            if not self.d.sqlite:
+                cur.execute("SELECT pg_advisory_xact_lock(%(k)s)", {"k": CHAIN_LOCK})
+            cur.execute(_CHAIN_HEAD)
+            row = cur.fetchone()
+            self._head = (0, GENESIS) if row is None else (int(row[0]), str(row[1]))
+        return self._head
+
+    def _chained(self, e: Event, at: Any, recorded: Any, payload: str) -> tuple[Any, ...]:
+        """The history row of `e`, linked to the chain's head (which it becomes)."""
+        seq, prev = self._chain_head()
+        seq += 1
+        if self.d.sqlite:
+            at_text, recorded_text = sqlite_time_text(at), sqlite_time_text(recorded)
+        else:
+            at_text, recorded_text = time_text(at), time_text(recorded)
+        digest = event_hash(seq, e.issue_id, e.version, e.type, e.transition, e.from_state,
+                            e.to_state, e.actor, at_text, recorded_text, payload, e.workflow,
+                            prev)
+        self._head = (seq, digest)
+        return (seq, e.issue_id, e.version, e.type, e.transition, e.from_state, e.to_state,
+                e.actor, at, recorded, payload, e.workflow, prev, digest)
 
     def append(self, event: Event, recorded_at: datetime) -> None:
+        """Queue an event; the transaction writes its events just before it commits.
+
+        So the chain's lock (PostgreSQL) is taken last and held only for the inserts and the
+        commit: a slow or stuck command does not hold up everyone's appends while it works,
+        and no other lock is ever waited for while holding it.
+        """
+        self._pending.append((event, recorded_at))
+
+    def flush(self) -> None:
+        """Write the queued events, chained (before any read of the history, and at commit)."""
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        out = self.d.when_out
+        rows = [self._chained(e, out(e.at), out(recorded), _JSON.encode(e.payload))
+                for e, recorded in pending]
         cur = self._cursor()
         try:
-            cur.execute(self.store.sql_history, self._event_params(event, recorded_at))
+            if len(rows) == 1:
+                cur.execute(self.store.sql_history, dict(zip(HISTORY_COLUMNS, rows[0],
+                                                             strict=True)))
+            else:
+                cur.executemany(self.store.sql_bulk_history, rows)
         except Exception as e:  # the driver's IntegrityError: (issue_id, version) taken
+            self._head = None
             if "unique" in str(e).lower() or "duplicate" in str(e).lower():
+                ids = sorted({ev.issue_id for ev, _ in pending})
                 raise VersionConflict(
-                    f"issue {event.issue_id} was changed by someone else; try again"
+                    f"issue {', '.join(map(str, ids))} was changed by someone else; try again"
                 ) from None
             raise
 
@@ -347,6 +395,7 @@ class Tx:
         self, issue_id: int, transitions: Iterable[str]
     ) -> dict[str, frozenset[str]]:
         """Everyone who fired each of `transitions` on the issue (separation of duties)."""
+        self.flush()
         found: dict[str, frozenset[str]] = {}
         cur = self._cursor()
         for name in transitions:
@@ -390,12 +439,9 @@ class Tx:
              int(i.listed_by_village) if sqlite else i.listed_by_village)
             for i, _ in items
         ]
-        event_rows = [
-            (e.issue_id, e.version, e.type, e.transition, e.from_state, e.to_state, e.actor,
-             when(e.at), recorded, encode(e.payload),
-             e.workflow)
-            for _, e in items
-        ]
+        self.flush()
+        chained = self._chained
+        event_rows = [chained(e, when(e.at), recorded, encode(e.payload)) for _, e in items]
         cur = self._cursor()
         cur.executemany(self.store.sql_bulk_issues, issue_rows)
         cur.executemany(self.store.sql_bulk_history, event_rows)
@@ -422,6 +468,7 @@ class Tx:
         return [self._issue(r) for r in self.conn.execute(q)]
 
     def history(self, issue_id: int) -> list[Event]:
+        self.flush()
         h = t.history.c
         q = select(t.history).where(h.issue_id == issue_id).order_by(h.version)
         return [_event(r) for r in self.conn.execute(q)]
@@ -471,6 +518,20 @@ class Tx:
                 f"workflow {key} is already registered with different content: "
                 "raise its version number"
             )
+
+    def register_calendar(self, digest: str, body: str, at: datetime) -> None:
+        """Keep a calendar version (when it differs from the last) for replays of its time."""
+        c = t.calendars.c
+        last = self.conn.execute(select(c.digest).order_by(c.id.desc()).limit(1)).first()
+        if last is None or last[0] != digest:
+            self.conn.execute(insert(t.calendars).values(digest=digest, body=body,
+                                                         registered_at=at))
+
+    def calendar_versions(self) -> list[tuple[datetime, str]]:
+        """(registered_at, body) of every calendar version, oldest first."""
+        c = t.calendars.c
+        q = select(c.registered_at, c.body).order_by(c.id)
+        return [(r[0], str(r[1])) for r in self.conn.execute(q)]
 
     def calendar_days(self) -> list[tuple[date, str]]:
         c = t.calendar_days.c
@@ -546,6 +607,7 @@ def _event(r: Any) -> Event:
         seq=r.seq, issue_id=r.issue_id, version=r.version, type=r.type,
         transition=r.transition, from_state=r.from_state, to_state=r.to_state, actor=r.actor,
         at=r.at, recorded_at=r.recorded_at, payload=json.loads(r.payload), workflow=r.workflow,
+        prev_hash=r.prev_hash, hash=r.hash,
     )
 
 

@@ -1,0 +1,74 @@
+"""The hash chain over the history: what an event's `hash` is computed from.
+
+One chain per database, in commit order. Each event's hash is the SHA-256 (hex) of its
+canonical encoding: a JSON object of every stored field plus the previous event's hash, with
+keys sorted, no spaces, UTF-8 (non-ASCII kept as is), times as UTC `YYYY-MM-DDTHH:MM:SS.ffffffZ`
+and the payload as its own canonical JSON. Anyone can recompute it with a JSON library:
+
+    json.dumps({**fields, "payload": payload, "prev_hash": prev}, sort_keys=True,
+               ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+The first event's `prev_hash` is GENESIS. Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from hashlib import sha256
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
+from typing import Any
+
+GENESIS = "0" * 64
+_encode_str = encode_basestring
+"""A JSON string, non-ASCII kept (what json.dumps does with ensure_ascii=False)."""
+
+
+def time_text(moment: datetime) -> str:
+    """The fixed time format of the encoding: UTC with microseconds and a Z."""
+    u = moment.astimezone(UTC) if moment.tzinfo is not None else moment
+    return (f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:"
+            f"{u.second:02d}.{u.microsecond:06d}Z")
+
+
+def sqlite_time_text(stored: str) -> str:
+    """The same from SQLite's stored text (`YYYY-MM-DD HH:MM:SS.ffffff`, UTC)."""
+    if len(stored) == 26 and stored[10] == " ":
+        return f"{stored[:10]}T{stored[11:]}Z"
+    return time_text(datetime.fromisoformat(stored).replace(tzinfo=UTC))
+
+
+def _s(value: str | None) -> str:
+    return "null" if value is None else str(_encode_str(value))
+
+
+def canonical(
+    seq: int, issue_id: int, version: int, type: str, transition: str | None,
+    from_state: str | None, to_state: str | None, actor: str, at: str, recorded_at: str,
+    payload: str, workflow: str, prev_hash: str,
+) -> str:
+    """The encoding hashed for one event; `at`/`recorded_at` in the fixed time format and
+    `payload` already canonical JSON text (as the store keeps it)."""
+    return (
+        f'{{"actor":{_s(actor)},"at":"{at}","from_state":{_s(from_state)},'
+        f'"issue_id":{issue_id},"payload":{payload},"prev_hash":"{prev_hash}",'
+        f'"recorded_at":"{recorded_at}","seq":{seq},"to_state":{_s(to_state)},'
+        f'"transition":{_s(transition)},"type":{_s(type)},"version":{version},'
+        f'"workflow":{_s(workflow)}}}'
+    )
+
+
+def event_hash(*fields: Any) -> str:
+    """hash = SHA-256 of canonical(*fields), hex."""
+    return sha256(canonical(*fields).encode()).hexdigest()
+
+
+def parse_anchor(text: str) -> tuple[int, str]:
+    """`SEQ:HASH` as printed by `rectify audit anchor`; ValueError when malformed."""
+    seq, sep, digest = text.strip().partition(":")
+    if not sep or not seq.isdigit() or len(digest) != 64:
+        raise ValueError(f"anchor {text!r} is not SEQ:HASH (a number, a colon, 64 hex digits)")
+    try:
+        int(digest, 16)
+    except ValueError:
+        raise ValueError(f"anchor {text!r}: the hash is not hexadecimal") from None
+    return int(seq), digest.lower()
