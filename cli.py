@@ -562,6 +562,185 @@ def briefing(settings: Settings, since: str | None) -> None:
     _emit(settings, context["briefing"], rendered.text)
 
 
+# --- audit --------------------------------------------------------------------------------
+@cli.group()
+def audit() -> None:
+    """Check the history is untouched, replay the ledger at any moment, take it away."""
+
+
+def _auditor(settings: Settings) -> tuple[Any, Any]:
+    from engine.audit import Audit
+
+    svc = settings.open()
+    return svc, Audit(svc)
+
+
+def _moment(svc: Rectify, text: str | None, what: str, end: bool = False) -> datetime | None:
+    """A time option: ISO 8601, town time without an offset; a bare date is the day's start
+    (or, for the end of a period, the day's end)."""
+    from datetime import timedelta
+
+    from engine.service import parse_time
+
+    if text is None:
+        return None
+    value = parse_time(text, what)
+    if end and len(text.strip()) == 10:
+        value += timedelta(days=1, microseconds=-1)
+    if value.tzinfo is None:
+        with svc._tx(write=False) as tx:
+            tz = svc.timezone(tx)
+        value = value.replace(tzinfo=tz)
+    return value
+
+
+@audit.command("verify")
+@click.option("--anchor", metavar="SEQ:HASH",
+              help="A head kept earlier (`rectify audit anchor`): catches a cut-off history.")
+@pass_settings
+def audit_verify(settings: Settings, anchor: str | None) -> None:
+    """Recompute the chain and replay every issue against its rows (exit 0 sound, 1 not)."""
+    from engine.domain.chain import parse_anchor
+    from engine.errors import BadOption
+
+    given = None
+    if anchor is not None:
+        try:
+            given = parse_anchor(anchor)
+        except ValueError as e:
+            raise BadOption(str(e)) from None
+    _, auditor = _auditor(settings)
+    verdict = auditor.verify(given)
+    if verdict.ok:
+        text = (f"ok: {verdict.events} events chained and replayed, {verdict.issues} issues"
+                f" agree with their history; head {verdict.head}")
+        if verdict.backdated:
+            text += f"; {verdict.backdated} back-dated event(s)"
+        _emit(settings, verdict.to_json(), text)
+        return
+    _emit(settings, verdict.to_json(),
+          f"NOT SOUND: first bad event {verdict.first_bad}: {verdict.reason}")
+    raise click.exceptions.Exit(1)
+
+
+@audit.command("anchor")
+@pass_settings
+def audit_anchor(settings: Settings) -> None:
+    """Print the chain's head SEQ:HASH, to keep outside the database."""
+    _, auditor = _auditor(settings)
+    head = auditor.anchor()
+    seq, _, digest = head.partition(":")
+    _emit(settings, {"anchor": head, "seq": int(seq), "hash": digest}, head)
+
+
+@audit.command("replay")
+@click.option("--as-of", "as_of", required=True, metavar="TIME",
+              help="The moment (ISO 8601, town time without an offset).")
+@click.option("--issue", "issue_id", type=int)
+@click.option("--village")
+@pass_settings
+def audit_replay(settings: Settings, as_of: str, issue_id: int | None,
+                 village: str | None) -> None:
+    """The ledger as it stood at a moment, rebuilt from the history alone."""
+    from engine.present import escalation_json, issue_json, issues_table
+
+    svc, auditor = _auditor(settings)
+    moment = _moment(svc, as_of, "--as-of")
+    assert moment is not None
+    found = auditor.replay(moment, issue_id, village)
+    tz = svc.town_tz
+    data = []
+    for r in found:
+        item = issue_json(r.issue, tz, r.light)
+        item["open_escalations"] = [escalation_json(x, tz) for x in r.open_escalations]
+        item["backdated_events"] = r.backdated
+        data.append(item)
+    lights = {r.issue.id: r.light for r in found}
+    title = f"{len(found)} issue(s) as of {moment.astimezone(tz):%Y-%m-%d %H:%M}"
+    backdated = sum(r.backdated for r in found)
+    if backdated:
+        title += f" ({backdated} back-dated event(s) included)"
+    _emit(settings, data, issues_table([r.issue for r in found], tz, title, lights))
+
+
+@audit.command("export")
+@click.option("--format", "fmt", required=True, type=click.Choice(["jsonl", "csv", "html"]))
+@click.option("--from", "start", metavar="TIME", help="Events at or after (town time).")
+@click.option("--to", "end", metavar="TIME", help="Events at or before (a date: its end).")
+@click.option("--village")
+@click.option("--out", type=click.Path(path_type=Path), help="Write here (default stdout).")
+@pass_settings
+def audit_export(settings: Settings, fmt: str, start: str | None, end: str | None,
+                 village: str | None, out: Path | None) -> None:
+    """The history to take away: JSON lines, CSV, or one self-contained HTML file."""
+    from engine import reports
+
+    svc, auditor = _auditor(settings)
+    t0 = _moment(svc, start, "--from")
+    t1 = _moment(svc, end, "--to", end=True)
+    tz = svc.town_tz
+    chunks: Any
+    if fmt == "html":
+        timelines, total = auditor.timelines(t0, t1, village)
+        verdict = auditor.verify()
+        with svc._tx(write=False) as tx:
+            town = tx.load_org().town.name
+        chunks = [reports.html(timelines, total, verdict, tz, town, svc.clock.now(), t0, t1,
+                               village)]
+    else:
+        events = auditor.events(t0, t1, village)
+        chunks = reports.jsonl(events, tz) if fmt == "jsonl" else reports.csv_lines(events, tz)
+    _write_out(chunks, out)
+
+
+def _write_out(chunks: Any, out: Path | None) -> None:
+    """To stdout, or to a file that appears whole or not at all."""
+    from engine.errors import BadFile
+
+    try:
+        if out is None:
+            for chunk in chunks:
+                click.echo(chunk, nl=False)
+            return
+        tmp = out.with_name(f".{out.name}.tmp")
+        try:
+            with tmp.open("w", encoding="utf-8", newline="") as f:
+                for chunk in chunks:
+                    f.write(chunk)
+            tmp.replace(out)
+        except OSError as e:
+            tmp.unlink(missing_ok=True)
+            raise BadFile(f"cannot write {out}: {e.strerror}") from None
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:  # a generator: end its read transaction now
+            close()
+
+
+# --- reports ------------------------------------------------------------------------------
+@cli.group()
+def report() -> None:
+    """Reports on people and their work."""
+
+
+@report.command("person")
+@click.argument("person")
+@click.option("--from", "start", metavar="TIME")
+@click.option("--to", "end", metavar="TIME", help="A date means to its end.")
+@pass_settings
+def report_person(settings: Settings, person: str, start: str | None, end: str | None) -> None:
+    """专项述职: what PERSON reported, studied, rectified, verified and cleared, how much on
+    time, the escalations they received and the interviews they recorded."""
+    from engine import reports
+
+    svc, auditor = _auditor(settings)
+    t0 = _moment(svc, start, "--from")
+    t1 = _moment(svc, end, "--to", end=True)
+    found = auditor.person(person, t0, t1)
+    tz = svc.town_tz
+    _emit(settings, reports.person_json(found, tz), reports.person_text(found, tz).rstrip())
+
+
 # --- the scheduler ------------------------------------------------------------------------
 @cli.command()
 @click.option("--interval", default=60.0, show_default=True, type=click.FloatRange(0.1),

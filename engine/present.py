@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
+from engine.domain.audit import backdated
 from engine.domain.escalation import Escalation, Extension
 from engine.domain.issue import Event, Issue
 from notifications.labels import LABELS
@@ -136,7 +137,15 @@ def event_json(e: Event, tz: tzinfo) -> dict[str, Any]:
         "recorded_at": when(e.recorded_at, tz),
         "payload": dict(e.payload),
         "workflow": e.workflow,
+        "backdated": is_backdated(e),
+        "prev_hash": e.prev_hash,
+        "hash": e.hash,
     }
+
+
+def is_backdated(e: Event) -> bool:
+    """Its clock time differs from when it was written by more than a minute."""
+    return backdated(e.at, e.recorded_at)
 
 
 def _short(value: datetime | None, tz: tzinfo) -> str:
@@ -201,22 +210,39 @@ def history_table(events: Iterable[Event], tz: tzinfo) -> Any:
     for name in ("v", "at", "actor", "what", "details"):
         table.add_column(name, overflow="fold")
     for e in events:
-        what = e.type
-        if e.type == "transition":
-            what = f"{e.transition}: {e.from_state} → {e.to_state}"
-        if e.type in ("created", "imported"):
-            what = f"{e.type}: {e.to_state}"
-        details = []
-        p = e.payload
-        for key in ("note", "plan", "assignee", "reason", "due"):
-            if p.get(key):
-                details.append(f"{key}: {p[key]}")
-        for ev in p.get("evidence") or []:
-            details.append(f"evidence: {ev['name']} sha256:{ev['sha256'][:12]}…")
-        if e.recorded_at is not None and abs((e.recorded_at - e.at).total_seconds()) > 60:
-            details.append(f"recorded {_short(e.recorded_at, tz)}")
-        table.add_row(str(e.version), _short(e.at, tz), e.actor, what, "\n".join(details))
+        details = event_details(e)
+        if is_backdated(e):
+            details.append(f"[bold]back-dated[/]: written {_short(e.recorded_at, tz)}")
+        table.add_row(str(e.version), _short(e.at, tz), e.actor, event_what(e),
+                      "\n".join(details))
     return table
+
+
+def event_what(e: Event) -> str:
+    """An event in a few words: `study: reported → studied`, `escalated: interview`."""
+    if e.type == "transition":
+        return f"{e.transition}: {e.from_state} → {e.to_state}"
+    if e.type in ("created", "imported"):
+        return f"{e.type}: {e.to_state}"
+    if e.type == "escalated":
+        return f"escalated: {LEVEL_LABELS.get(str(e.payload.get('level')), '')}".strip()
+    return e.type
+
+
+def event_details(e: Event) -> list[str]:
+    """What a reader needs of the payload: notes, plan, assignee, reason, evidence."""
+    details = []
+    p = e.payload
+    for key in ("note", "plan", "assignee", "reason", "due", "to"):
+        if p.get(key):
+            details.append(f"{key}: {p[key]}")
+    if p.get("with"):
+        details.append(f"with: {', '.join(p['with'])}")
+    if e.type == "escalated" and p.get("recipients"):
+        details.append(f"to: {', '.join(p['recipients'])}")
+    for ev in p.get("evidence") or []:
+        details.append(f"evidence: {ev['name']} sha256:{ev['sha256']}")
+    return details
 
 
 def summary_table(counts: Iterable[tuple[str, str, int]], states: Sequence[str]) -> Any:

@@ -1,0 +1,420 @@
+"""The auditor's commands: verify the chain and the tables against the history, anchor it,
+replay the ledger as it stood at any moment, export it, and report on one person's work.
+
+Everything here reads; nothing writes. Each command is one read transaction (one snapshot),
+streaming the history so that memory stays flat however long it is.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import suppress
+from dataclasses import dataclass, field
+from datetime import date, datetime, tzinfo
+from itertools import groupby
+from typing import Any
+
+from engine.domain import audit as a
+from engine.domain.calendar import CalendarData, WorkingCalendar
+from engine.domain.chain import GENESIS, event_hash
+from engine.domain.escalation import Escalation, issue_light
+from engine.domain.issue import Event, Issue
+from engine.errors import NotFound
+from engine.service import Rectify
+from engine.store.audit_reads import Reads
+
+
+@dataclass
+class Verdict:
+    ok: bool
+    events: int
+    first_bad: int | None
+    reason: str | None
+    kind: str | None = None
+    head: str | None = None
+    issues: int = 0
+    backdated: int = 0
+    issue: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ok": self.ok, "events": self.events, "first_bad": self.first_bad,
+                "reason": self.reason, "kind": self.kind, "head": self.head,
+                "issues": self.issues, "backdated": self.backdated, "issue": self.issue}
+
+
+@dataclass
+class Replayed:
+    """An issue as it stood at a moment, rebuilt from its history."""
+
+    issue: Issue
+    light: str | None
+    open_escalations: list[Escalation]
+    backdated: int
+    events: int
+
+
+@dataclass
+class PersonReport:
+    person: str
+    name: str
+    start: datetime | None
+    end: datetime | None
+    did: dict[str, dict[str, int]] = field(default_factory=dict)
+    """transition -> {"count", "on_time", "late", "no_deadline"}"""
+    received: list[Escalation] = field(default_factory=list)
+    recorded: list[dict[str, Any]] = field(default_factory=list)
+    """Interviews recorded and accountability decided by the person."""
+    events: list[Event] = field(default_factory=list)
+    """The person's own events in the period."""
+
+
+class Audit:
+    def __init__(self, svc: Rectify) -> None:
+        self.svc = svc
+
+    # --- verify -------------------------------------------------------------------------------
+    def verify(self, anchor: tuple[int, str] | None = None) -> Verdict:
+        with self.svc._tx(write=False) as tx:
+            self.svc.timezone(tx)
+            r = Reads(tx)
+            total, last, link_break, anchored = self._links(r, anchor)
+            content_bad, issues, backdated, fold = self._fold_all(r)
+            chain = None
+            if link_break is not None:
+                before, bad, after = link_break
+                chain = a.diagnose(before, bad, after, lambda s: _content_ok(r, s),
+                                   r.seq_of_hash, lambda s: _renumbered_by(r, s))
+            found = a.chain_finding(chain, content_bad)
+            if found is None and anchor is not None:
+                found = a.anchor_finding(anchor[0], anchor[1], anchored, last[0])
+            issue_id = None
+            if found is None and fold is not None:
+                issue_id, found = fold
+            head = f"{last[0]}:{last[1]}" if last[0] else None
+        if found is None:
+            return Verdict(True, total, None, None, head=head, issues=issues,
+                           backdated=backdated)
+        return Verdict(False, total, found.first_bad, f"{found.kind}: {found.reason}",
+                       kind=found.kind, head=head, issues=issues, backdated=backdated,
+                       issue=issue_id)
+
+    @staticmethod
+    def _links(r: Reads, anchor: tuple[int, str] | None) -> tuple[
+            int, tuple[int, str], tuple[list[a.Link], a.Link, a.Link | None] | None,
+            dict[int, str]]:
+        """Pass 1, chain order, three narrow columns: each event follows the one before."""
+        window: deque[a.Link] = deque(maxlen=2)
+        total, last_seq, last_hash = 0, 0, GENESIS
+        broken: tuple[list[a.Link], a.Link] | None = None
+        after: a.Link | None = None
+        anchored: dict[int, str] = {}
+        want = anchor[0] if anchor else None
+        for seq, prev, digest in r.links():
+            total += 1
+            if broken is None:
+                if seq != last_seq + 1 or prev != last_hash:
+                    broken = (list(window), a.Link(seq, prev, digest))
+                else:
+                    window.append(a.Link(seq, prev, digest))
+            elif after is None:
+                after = a.Link(seq, prev, digest)
+            if seq == want:
+                anchored[seq] = digest
+            last_seq, last_hash = seq, digest
+        found = None if broken is None else (broken[0], broken[1], after)
+        return total, (last_seq, last_hash), found, anchored
+
+    def _fold_all(self, r: Reads) -> tuple[int | None, int, int, tuple[int, a.Finding] | None]:
+        """Pass 2, issue by issue: every event matches its hash, and folding the events gives
+        the issue row, its escalations and its extension requests."""
+        time_text = r.time_text
+        content_bad: int | None = None
+        backdated = 0
+        issues = 0
+        finding: tuple[int, a.Finding] | None = None
+        rows = _Merge(r.issues(), lambda i: i.id)
+        escalations = _Merge(r.escalations(), lambda e: e.issue_id)
+        extensions = _Merge(r.extensions(), lambda x: x.issue_id)
+        event = r.event
+        for issue_id, group in groupby(r.events(), key=lambda row: row[1]):
+            replay = a.Replay()
+            problem: str | None = None
+            expected = 1
+            for row in group:
+                if event_hash(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7],
+                              time_text(row[8]), time_text(row[9]), row[10], row[11],
+                              row[12]) != row[13] and (content_bad is None
+                                                       or row[0] < content_bad):
+                    content_bad = row[0]
+                if problem is not None:
+                    continue
+                if row[2] != expected:
+                    problem = (f"issue {issue_id}'s history jumps from version {expected - 1}"
+                               f" to {row[2]}: an event is missing")
+                    continue
+                expected += 1
+                try:
+                    replay.apply(event(row))
+                except (KeyError, ValueError, TypeError, AssertionError) as e:
+                    problem = f"issue {issue_id}'s history cannot be replayed: {e}"
+            issues += 1
+            backdated += replay.backdated
+            stored = rows.take(issue_id)
+            if finding is not None:
+                escalations.take_all(issue_id)
+                extensions.take_all(issue_id)
+                continue
+            if problem is None:
+                problem = _compare(issue_id, stored, replay, escalations.take_all(issue_id),
+                                   extensions.take_all(issue_id))
+            if problem is not None:
+                finding = (issue_id, a.Finding(replay.last_seq, "disagrees", problem))
+        if finding is None:
+            extra = rows.rest() or escalations.rest() or extensions.rest()
+            if extra is not None:
+                finding = (extra, a.Finding(None, "disagrees",
+                                            f"issue {extra} has rows but no history"))
+        return content_bad, issues, backdated, finding
+
+    def anchor(self) -> str:
+        with self.svc._tx(write=False) as tx:
+            head = Reads(tx).head()
+        if head is None:
+            raise NotFound("the history is empty: nothing to anchor yet")
+        return f"{head[0]}:{head[1]}"
+
+    # --- replay -------------------------------------------------------------------------------
+    def replay(self, as_of: datetime, issue_id: int | None = None,
+               village: str | None = None) -> list[Replayed]:
+        """The issues as they stood at `as_of`, from the history alone. An issue's events count
+        up to the first one after `as_of` (a back-dated event does not reorder the past)."""
+        out: list[Replayed] = []
+        with self.svc._tx(write=False) as tx:
+            tz = self.svc.timezone(tx)
+            r = Reads(tx)
+            calendar = self._calendar_at(tx, tz, as_of)
+            event = r.event
+            for _, group in groupby(r.events(issue_id=issue_id, until=as_of),
+                                    key=lambda row: row[1]):
+                replay = a.Replay()
+                expected = 1
+                for row in group:
+                    if row[2] != expected:
+                        break
+                    expected += 1
+                    replay.apply(event(row))
+                issue = replay.issue
+                if issue is None or (village is not None and issue.village != village):
+                    continue
+                wf = self.svc.workflow(tx, issue.workflow)
+                light = issue_light(calendar, wf.ladder, issue, as_of, issue.state in wf.final)
+                out.append(Replayed(issue, light, replay.open_escalations(), replay.backdated,
+                                    replay.events))
+        if issue_id is not None and not out:
+            raise NotFound(f"issue {issue_id} did not exist at {as_of.isoformat()}")
+        return out
+
+    def _calendar_at(self, tx: Any, tz: tzinfo, moment: datetime) -> WorkingCalendar:
+        """The working calendar in force at `moment` (the first one before it was recorded)."""
+        versions = tx.calendar_versions()
+        if not versions:
+            return self.svc._calendar(tx, tz)
+        body = versions[0][1]
+        for registered_at, text in versions:
+            if registered_at <= moment:
+                body = text
+        data = json.loads(body)
+        return WorkingCalendar(CalendarData(
+            off_days=frozenset(date.fromisoformat(d) for d in data["off"]),
+            make_up_days=frozenset(date.fromisoformat(d) for d in data["work"]),
+            known_years=frozenset(int(y) for y in data["years"])), tz)
+
+    # --- export -------------------------------------------------------------------------------
+    def events(self, start: datetime | None = None, end: datetime | None = None,
+               village: str | None = None) -> Iterator[Event]:
+        """The history in chain order, by clock time and village (from the created events)."""
+        with self.svc._tx(write=False) as tx:
+            self.svc.timezone(tx)
+            r = Reads(tx)
+            villages = _villages(r) if village is not None else {}
+            for row in r.events(by_issue=False):
+                e = r.event(row)
+                if start is not None and e.at < start:
+                    continue
+                if end is not None and e.at > end:
+                    continue
+                if village is not None and villages.get(e.issue_id) != village:
+                    continue
+                yield e
+
+    def timelines(self, start: datetime | None = None, end: datetime | None = None,
+                  village: str | None = None) -> tuple[list[tuple[Issue, list[Event]]], int]:
+        """Each issue (as its history leaves it) with its events in the period; the total."""
+        out: list[tuple[Issue, list[Event]]] = []
+        total = 0
+        with self.svc._tx(write=False) as tx:
+            self.svc.timezone(tx)
+            r = Reads(tx)
+            for _, group in groupby(r.events(), key=lambda row: row[1]):
+                replay = a.Replay()
+                shown: list[Event] = []
+                for row in group:
+                    e = r.event(row)
+                    with suppress(KeyError, ValueError, TypeError, AssertionError):
+                        replay.apply(e)  # else shown as stored; `audit verify` says why
+                    if (start is None or e.at >= start) and (end is None or e.at <= end):
+                        shown.append(e)
+                issue = replay.issue
+                if issue is None or not shown:
+                    continue
+                if village is not None and issue.village != village:
+                    continue
+                out.append((issue, shown))
+                total += len(shown)
+        return out, total
+
+    # --- a person's record (专项述职) -----------------------------------------------------------
+    def person(self, person: str, start: datetime | None = None,
+               end: datetime | None = None) -> PersonReport:
+        with self.svc._tx(write=False) as tx:
+            org = tx.load_org()
+            self.svc.timezone(tx)
+            who = org.people.get(person)
+            if who is None:
+                raise NotFound(f"unknown person {person!r}")
+            report = PersonReport(person, who.name, start, end)
+            r = Reads(tx)
+
+            def within(moment: datetime) -> bool:
+                return (start is None or moment >= start) and (end is None or moment <= end)
+
+            for _, group in groupby(r.events(), key=lambda row: row[1]):
+                replay = a.Replay()
+                received: list[int] = []
+                for row in group:
+                    e = r.event(row)
+                    before = replay.issue
+                    try:
+                        replay.apply(e)
+                    except (KeyError, ValueError, TypeError, AssertionError):
+                        break
+                    if not within(e.at):
+                        continue
+                    if e.actor == person:
+                        report.events.append(e)
+                        if e.type == "transition" and e.transition and before is not None:
+                            tally = report.did.setdefault(e.transition, {
+                                "count": 0, "on_time": 0, "late": 0, "no_deadline": 0})
+                            tally["count"] += 1
+                            if before.due_at is None:
+                                tally["no_deadline"] += 1
+                            elif e.at <= before.due_at:
+                                tally["on_time"] += 1
+                            else:
+                                tally["late"] += 1
+                        if e.type in ("interview_recorded", "accountability_decided"):
+                            report.recorded.append({
+                                "escalation": e.payload.get("escalation"),
+                                "issue": e.issue_id, "type": e.type, "at": e.at,
+                                "note": e.payload.get("note"),
+                                "with": list(e.payload.get("with") or ())})
+                    if e.type == "escalated" and person in (e.payload.get("recipients") or ()):
+                        received.append(int(e.payload["escalation"]))
+                # each received escalation as the history leaves it (recorded, superseded…)
+                report.received += [replay.escalations[x] for x in received]
+        return report
+
+
+def _villages(r: Reads) -> dict[int, str]:
+    out: dict[int, str] = {}
+    for row in r.events():
+        if row[3] in ("created", "imported"):
+            out[int(row[1])] = str(json.loads(row[10]).get("village"))
+    return out
+
+
+def _content_ok(r: Reads, seq: int) -> bool:
+    row = r.event_row(seq)
+    return row is not None and _rehash(r, row, row[0]) == row[13]
+
+
+def _renumbered_by(r: Reads, seq: int) -> int | None:
+    """k when the event stored at seq matches its hash as event seq + k (k = 1..8)."""
+    row = r.event_row(seq)
+    if row is None:
+        return None
+    for k in range(1, 9):
+        if _rehash(r, row, seq + k) == row[13]:
+            return k
+    return None
+
+
+def _rehash(r: Reads, row: tuple[Any, ...], seq: int) -> str:
+    t = r.time_text
+    return event_hash(seq, row[1], row[2], row[3], row[4], row[5], row[6], row[7], t(row[8]),
+                      t(row[9]), row[10], row[11], row[12])
+
+
+class _Merge:
+    """Walks a stream sorted by issue id alongside the history's issues."""
+
+    def __init__(self, items: Iterable[Any], key: Callable[[Any], int]) -> None:
+        self.it = iter(items)
+        self.key = key
+        self.head: Any = next(self.it, None)
+        self.orphan: int | None = None
+
+    def _skip_below(self, issue_id: int) -> None:
+        while self.head is not None and self.key(self.head) < issue_id:
+            if self.orphan is None:
+                self.orphan = self.key(self.head)
+            self.head = next(self.it, None)
+
+    def take(self, issue_id: int) -> Any:
+        self._skip_below(issue_id)
+        if self.head is not None and self.key(self.head) == issue_id:
+            found, self.head = self.head, next(self.it, None)
+            return found
+        return None
+
+    def take_all(self, issue_id: int) -> list[Any]:
+        self._skip_below(issue_id)
+        out = []
+        while self.head is not None and self.key(self.head) == issue_id:
+            out.append(self.head)
+            self.head = next(self.it, None)
+        return out
+
+    def rest(self) -> int | None:
+        """The first id that had rows but no history, if any."""
+        if self.orphan is not None:
+            return self.orphan
+        return None if self.head is None else int(self.key(self.head))
+
+
+def _compare(issue_id: int, stored: Issue | None, replay: a.Replay,
+             escalations: list[Escalation], extensions: list[Any]) -> str | None:
+    if replay.issue is None:
+        return f"issue {issue_id} has events but no created event"
+    if stored is None:
+        return f"issue {issue_id} has a history but no row in the issues table"
+    diff = a.differences(stored, replay.issue)
+    if diff:
+        return f"issue {issue_id}'s row disagrees with its history: {diff[0]}"
+    for kind, rows, folded in (("escalation", escalations, replay.escalations),
+                               ("extension request", extensions, replay.extensions)):
+        seen = set()
+        for x in rows:
+            seen.add(x.id)
+            other = folded.get(x.id)
+            if other is None:
+                return f"{kind} {x.id} of issue {issue_id} is not in its history"
+            diff = a.differences(x, other)
+            if diff:
+                return f"{kind} {x.id} of issue {issue_id} disagrees with its history: {diff[0]}"
+        missing = sorted(set(folded) - seen)
+        if missing:
+            return f"{kind} {missing[0]} of issue {issue_id} is in its history but not stored"
+    return None

@@ -1,0 +1,216 @@
+"""What an auditor checks and rebuilds from the history alone. Pure: no I/O, no clock.
+
+- `Replay` folds one issue's events into the issue, its escalations and its extension
+  requests, exactly as the live commands wrote them (the history is the truth).
+- `differences` names what a stored row has that its history does not say.
+- `diagnose` names the first break in the chain and what it looks like (edited, missing,
+  inserted, reordered), from the rows around it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from typing import Any
+
+from engine.domain.escalation import Escalation, Extension, initial_status
+from engine.domain.issue import Event, Issue, evolve
+
+BACKDATED_SECONDS = 60
+"""An event whose clock time and write time differ by more than this is back-dated."""
+
+
+def backdated(at: datetime, recorded_at: datetime | None) -> bool:
+    return recorded_at is not None and abs((recorded_at - at).total_seconds()) > BACKDATED_SECONDS
+
+
+def _when(value: Any) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+@dataclass
+class Replay:
+    """One issue rebuilt event by event."""
+
+    issue: Issue | None = None
+    escalations: dict[int, Escalation] = field(default_factory=dict)
+    extensions: dict[int, Extension] = field(default_factory=dict)
+    events: int = 0
+    backdated: int = 0
+    last_seq: int | None = None
+
+    def apply(self, e: Event) -> None:
+        before = self.issue
+        self.issue = evolve(before, e)
+        self.events += 1
+        self.last_seq = e.seq
+        if backdated(e.at, e.recorded_at):
+            self.backdated += 1
+        p = e.payload
+        kind = e.type
+        if kind in ("created", "imported", "transition"):
+            for x in p.get("superseded_escalations") or ():
+                self._close(int(x), "superseded", e, None, ())
+            for x in p.get("superseded_extensions") or ():
+                self._decide(int(x), "superseded", e, None)
+            return
+        assert before is not None
+        if kind == "escalated":
+            level = str(p["level"])
+            eid = int(p["escalation"])
+            due = _when(p.get("due_at")) or before.due_at
+            assert due is not None
+            self.escalations[eid] = Escalation(
+                id=eid, issue_id=e.issue_id, stage=str(p["stage"]),
+                stage_version=before.stage_version, level=level, due_at=due,
+                moment=datetime.fromisoformat(p["moment"]), raised_at=e.at,
+                recipients=tuple(p.get("recipients") or ()), status=initial_status(level))
+        elif kind in ("interview_recorded", "accountability_decided"):
+            status = "recorded" if kind == "interview_recorded" else "decided"
+            self._close(int(p["escalation"]), status, e, p.get("note"), p.get("with") or ())
+        elif kind == "extension_requested":
+            xid = int(p["extension"])
+            assert before.due_at is not None
+            self.extensions[xid] = Extension(
+                id=xid, issue_id=e.issue_id, stage=before.state,
+                stage_version=before.stage_version, requested_by=e.actor, requested_at=e.at,
+                old_due_at=before.due_at, to_date=str(p["to"]), reason=str(p["reason"]),
+                status="pending")
+        elif kind in ("extension_approved", "extension_denied"):
+            status = "approved" if kind == "extension_approved" else "denied"
+            self._decide(int(p["extension"]), status, e, p.get("note"))
+
+    def _close(self, eid: int, status: str, e: Event, note: str | None,
+               attendees: Iterable[str]) -> None:
+        x = self.escalations.get(eid)
+        if x is None:
+            raise ValueError(f"event {e.seq} closes escalation {eid}, which was never raised")
+        self.escalations[eid] = _replace(x, status=status, closed_at=e.at, closed_by=e.actor,
+                                         note=note, attendees=tuple(attendees))
+
+    def _decide(self, xid: int, status: str, e: Event, note: str | None) -> None:
+        x = self.extensions.get(xid)
+        if x is None:
+            raise ValueError(f"event {e.seq} decides extension {xid}, which was never asked")
+        self.extensions[xid] = _replace(x, status=status, decided_at=e.at, decided_by=e.actor,
+                                        note=note)
+
+    def open_escalations(self) -> list[Escalation]:
+        return [x for x in self.escalations.values() if x.status == "open"]
+
+
+def _replace(obj: Any, **changes: Any) -> Any:
+    from dataclasses import replace
+
+    return replace(obj, **changes)
+
+
+def differences(stored: Any, replayed: Any) -> list[str]:
+    """The fields (of two dataclass instances of one type) that differ, as `name: a ≠ b`."""
+    out = []
+    for f in fields(stored):
+        a, b = getattr(stored, f.name), getattr(replayed, f.name)
+        if a != b:
+            out.append(f"{f.name} is {a!r} in the table, {b!r} by the history")
+    return out
+
+
+# --- the chain -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Link:
+    """What the chain check keeps of an event: its place and its two hashes."""
+
+    seq: int
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True)
+class Finding:
+    first_bad: int | None
+    kind: str
+    """edited | missing | inserted | reordered | rewritten | cut | disagrees"""
+    reason: str
+
+
+def diagnose(
+    before: Sequence[Link],
+    bad: Link,
+    after: Link | None,
+    content_ok: Callable[[int], bool],
+    seq_of_hash: Callable[[str], int | None],
+    renumbered_by: Callable[[int], int | None],
+) -> Finding:
+    """The first break in the chain, at `bad` (the first event whose seq or prev_hash does not
+    follow the event `before[-1]`), told as what most likely happened.
+
+    `content_ok(seq)`: whether that event still matches its own hash; `seq_of_hash(h)`: which
+    event has hash h; `renumbered_by(seq)`: the shift k such that the event at seq matches its
+    hash as if it were at seq + k (events after a deleted one renumbered to close the gap).
+    """
+    p = before[-1] if before else None
+    p_seq = p.seq if p else 0
+    if bad.seq > p_seq + 1:
+        gone = (f"event {p_seq + 1}" if bad.seq == p_seq + 2
+                else f"events {p_seq + 1}–{bad.seq - 1}")
+        return Finding(p_seq + 1, "missing", f"{gone} not in the history: deleted")
+    if not content_ok(bad.seq):
+        k = renumbered_by(bad.seq)
+        if k:
+            return Finding(bad.seq, "missing",
+                           f"event {bad.seq} was stored as event {bad.seq + k}: {k} event(s)"
+                           " before it deleted and the rest renumbered")
+    p_hash = p.hash if p else ""
+    if after is not None and p is not None and after.prev_hash == p_hash:
+        return Finding(bad.seq, "inserted",
+                       f"event {bad.seq} is not part of the chain: event {after.seq} follows"
+                       f" event {p_seq} directly")
+    found = seq_of_hash(bad.prev_hash)
+    if found is not None and found > bad.seq:
+        return Finding(bad.seq, "reordered",
+                       f"event {bad.seq} was chained after event {found}: events were"
+                       " swapped or moved")
+    if found is not None and found < p_seq:
+        first = found + 1
+        span = f"event {first}" if first == p_seq else f"events {first}–{p_seq}"
+        return Finding(first, "inserted",
+                       f"{span} not part of the chain: event {bad.seq} follows event {found}")
+    if not content_ok(bad.seq):
+        return Finding(bad.seq, "inserted",
+                       f"event {bad.seq} matches neither its hash nor the chain before it:"
+                       " forged or inserted")
+    if p is not None:
+        return Finding(p_seq, "edited",
+                       f"event {p_seq} is not the event that event {bad.seq} was chained to:"
+                       " changed and its hash recomputed")
+    return Finding(bad.seq, "edited", f"event {bad.seq} does not start the chain")
+
+
+def chain_finding(
+    link_break: Finding | None, first_content_bad: int | None
+) -> Finding | None:
+    """The earliest of a break in the links and an event that does not match its hash."""
+    edited = None if first_content_bad is None else Finding(
+        first_content_bad, "edited",
+        f"event {first_content_bad} does not match its hash: its fields were changed")
+    if link_break is None:
+        return edited
+    if edited is None or (link_break.first_bad or 0) <= (edited.first_bad or 0):
+        return link_break
+    return edited
+
+
+def anchor_finding(anchor_seq: int, anchor_hash: str, found: Mapping[int, str],
+                   last_seq: int) -> Finding | None:
+    """Compare the chain with an anchor (SEQ:HASH) kept outside the database."""
+    if anchor_seq > last_seq:
+        return Finding(last_seq + 1, "cut",
+                       f"the history ends at event {last_seq}, before the anchored event"
+                       f" {anchor_seq}: events were cut off")
+    got = found.get(anchor_seq)
+    if got != anchor_hash:
+        return Finding(anchor_seq, "rewritten",
+                       f"event {anchor_seq} has hash {(got or '')[:16]}…, the anchor says"
+                       f" {anchor_hash[:16]}…: the history up to it was rewritten")
+    return None

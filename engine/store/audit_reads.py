@@ -1,0 +1,153 @@
+"""The audit's reads: the whole history streamed in chain order or issue by issue, with the
+rows it must reproduce, in one snapshot, memory flat (a server-side cursor on PostgreSQL).
+
+Rows come straight from the driver: on SQLite times are the stored text, on PostgreSQL aware
+datetimes; `Reads.when` and `Reads.time_text` turn either into what the audit needs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import suppress
+from datetime import UTC, datetime
+from itertools import count
+from typing import Any
+
+from engine.domain.chain import sqlite_time_text, time_text
+from engine.domain.escalation import Escalation, Extension
+from engine.domain.issue import Event, Issue
+from engine.store.uow import HISTORY_COLUMNS, ISSUE_COLUMNS, Tx
+
+_BATCH = 2000
+_names = count()
+
+
+class Reads:
+    def __init__(self, tx: Tx) -> None:
+        self.tx = tx
+        self.sqlite = tx.d.sqlite
+        self.raw: Any = tx.conn.connection.driver_connection
+        if not self.sqlite:  # one snapshot for every pass
+            tx.conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        self.time_text = sqlite_time_text if self.sqlite else time_text
+        self.when = _sqlite_when if self.sqlite else _pg_when
+
+    def _stream(self, sql: str, params: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+        if self.sqlite:
+            cur = self.raw.cursor()
+            try:
+                cur.execute(sql, params)
+                while rows := cur.fetchmany(_BATCH):
+                    yield from rows
+            finally:
+                with suppress(Exception):  # the connection may be gone (an abandoned reader)
+                    cur.close()
+            return
+        cur = self.raw.cursor(name=f"audit_{next(_names)}")
+        cur.itersize = _BATCH
+        try:
+            cur.execute(sql.replace("?", "%s"), params)
+            yield from cur
+        finally:
+            with suppress(Exception):
+                cur.close()
+
+    def _one(self, sql: str, params: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
+        cur = self.raw.cursor()
+        try:
+            cur.execute(sql if self.sqlite else sql.replace("?", "%s"), params)
+            row: tuple[Any, ...] | None = cur.fetchone()
+            return row
+        finally:
+            cur.close()
+
+    # --- the chain ------------------------------------------------------------------------
+    def links(self) -> Iterator[tuple[int, str, str]]:
+        """(seq, prev_hash, hash) in chain order."""
+        return self._stream("SELECT seq, prev_hash, hash FROM history ORDER BY seq")
+
+    def head(self) -> tuple[int, str] | None:
+        row = self._one("SELECT seq, hash FROM history ORDER BY seq DESC LIMIT 1")
+        return None if row is None else (int(row[0]), str(row[1]))
+
+    def count_events(self) -> int:
+        row = self._one("SELECT count(*) FROM history")
+        return int(row[0]) if row else 0
+
+    def event_row(self, seq: int) -> tuple[Any, ...] | None:
+        return self._one(f"SELECT {', '.join(HISTORY_COLUMNS)} FROM history WHERE seq = ?",
+                         (seq,))
+
+    def seq_of_hash(self, digest: str) -> int | None:
+        row = self._one("SELECT min(seq) FROM history WHERE hash = ?", (digest,))
+        return None if row is None or row[0] is None else int(row[0])
+
+    # --- events -----------------------------------------------------------------------------
+    def events(self, by_issue: bool = True, issue_id: int | None = None,
+               until: datetime | None = None) -> Iterator[tuple[Any, ...]]:
+        """History rows (HISTORY_COLUMNS), issue by issue in version order, or in chain order."""
+        where, params = [], []
+        if issue_id is not None:
+            where.append("issue_id = ?")
+            params.append(issue_id)
+        if until is not None:
+            where.append("at <= ?")
+            params.append(self.tx.d.when_out(until))
+        sql = f"SELECT {', '.join(HISTORY_COLUMNS)} FROM history"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY issue_id, version" if by_issue else " ORDER BY seq"
+        return self._stream(sql, tuple(params))
+
+    def event(self, row: tuple[Any, ...]) -> Event:
+        when = self.when
+        return Event(
+            seq=row[0], issue_id=row[1], version=row[2], type=row[3], transition=row[4],
+            from_state=row[5], to_state=row[6], actor=row[7], at=when(row[8]),  # type: ignore[arg-type]
+            recorded_at=when(row[9]), payload=json.loads(row[10]), workflow=row[11],
+            prev_hash=row[12], hash=row[13])
+
+    # --- what the history must reproduce ----------------------------------------------------
+    def issues(self) -> Iterator[Issue]:
+        mapping = self.tx._issue
+        for row in self._stream(f"SELECT {', '.join(ISSUE_COLUMNS)} FROM issues ORDER BY id"):
+            yield mapping(row)
+
+    def escalations(self) -> Iterator[Escalation]:
+        when = self.when
+        sql = ("SELECT id, issue_id, stage, stage_version, level, due_at, moment, raised_at,"
+               " recipients, status, closed_at, closed_by, note, attendees FROM escalations"
+               " ORDER BY issue_id, id")
+        for r in self._stream(sql):
+            yield Escalation(
+                id=r[0], issue_id=r[1], stage=r[2], stage_version=r[3], level=r[4],
+                due_at=when(r[5]), moment=when(r[6]), raised_at=when(r[7]),  # type: ignore[arg-type]
+                recipients=tuple(json.loads(r[8])), status=r[9], closed_at=when(r[10]),
+                closed_by=r[11], note=r[12],
+                attendees=tuple(json.loads(r[13])) if r[13] else ())
+
+    def extensions(self) -> Iterator[Extension]:
+        when = self.when
+        sql = ("SELECT id, issue_id, stage, stage_version, requested_by, requested_at,"
+               " old_due_at, to_date, reason, status, decided_by, decided_at, note"
+               " FROM extensions ORDER BY issue_id, id")
+        for r in self._stream(sql):
+            yield Extension(
+                id=r[0], issue_id=r[1], stage=r[2], stage_version=r[3], requested_by=r[4],
+                requested_at=when(r[5]), old_due_at=when(r[6]),  # type: ignore[arg-type]
+                to_date=r[7], reason=r[8], status=r[9], decided_by=r[10],
+                decided_at=when(r[11]), note=r[12])
+
+
+def _sqlite_when(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+def _pg_when(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    moment: datetime = value.astimezone(UTC)
+    return moment
