@@ -782,8 +782,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from engine.errors import RectifyError
 
     try:
-        cli.main(args=list(argv) if argv is not None else None, prog_name="rectify",
-                 standalone_mode=False)
+        code = cli.main(args=list(argv) if argv is not None else None, prog_name="rectify",
+                        standalone_mode=False)
+        if isinstance(code, int):  # a command that ended with click's Exit (e.g. verify)
+            return code
     except click.exceptions.Exit as e:
         return int(e.exit_code)
     except click.exceptions.Abort:

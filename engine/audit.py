@@ -77,8 +77,8 @@ class Audit:
     # --- verify -------------------------------------------------------------------------------
     def verify(self, anchor: tuple[int, str] | None = None) -> Verdict:
         with self.svc._tx(write=False) as tx:
+            r = Reads(tx)  # first: on PostgreSQL it sets the snapshot
             self.svc.timezone(tx)
-            r = Reads(tx)
             total, last, link_break, anchored = self._links(r, anchor)
             content_bad, issues, backdated, fold = self._fold_all(r)
             chain = None
@@ -192,8 +192,8 @@ class Audit:
         up to the first one after `as_of` (a back-dated event does not reorder the past)."""
         out: list[Replayed] = []
         with self.svc._tx(write=False) as tx:
-            tz = self.svc.timezone(tx)
             r = Reads(tx)
+            tz = self.svc.timezone(tx)
             calendar = self._calendar_at(tx, tz, as_of)
             event = r.event
             for _, group in groupby(r.events(issue_id=issue_id, until=as_of),
@@ -236,8 +236,8 @@ class Audit:
                village: str | None = None) -> Iterator[Event]:
         """The history in chain order, by clock time and village (from the created events)."""
         with self.svc._tx(write=False) as tx:
+            r = Reads(tx)  # first: on PostgreSQL it sets the snapshot
             self.svc.timezone(tx)
-            r = Reads(tx)
             villages = _villages(r) if village is not None else {}
             for row in r.events(by_issue=False):
                 e = r.event(row)
@@ -255,8 +255,8 @@ class Audit:
         out: list[tuple[Issue, list[Event]]] = []
         total = 0
         with self.svc._tx(write=False) as tx:
+            r = Reads(tx)  # first: on PostgreSQL it sets the snapshot
             self.svc.timezone(tx)
-            r = Reads(tx)
             for _, group in groupby(r.events(), key=lambda row: row[1]):
                 replay = a.Replay()
                 shown: list[Event] = []
@@ -279,13 +279,13 @@ class Audit:
     def person(self, person: str, start: datetime | None = None,
                end: datetime | None = None) -> PersonReport:
         with self.svc._tx(write=False) as tx:
+            r = Reads(tx)
             org = tx.load_org()
             self.svc.timezone(tx)
             who = org.people.get(person)
             if who is None:
                 raise NotFound(f"unknown person {person!r}")
             report = PersonReport(person, who.name, start, end)
-            r = Reads(tx)
 
             def within(moment: datetime) -> bool:
                 return (start is None or moment >= start) and (end is None or moment <= end)

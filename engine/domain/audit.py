@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
+from engine.domain.chain import GENESIS
 from engine.domain.escalation import Escalation, Extension, initial_status
 from engine.domain.issue import Event, Issue, evolve
 
@@ -155,6 +156,11 @@ def diagnose(
         gone = (f"event {p_seq + 1}" if bad.seq == p_seq + 2
                 else f"events {p_seq + 1}–{bad.seq - 1}")
         return Finding(p_seq + 1, "missing", f"{gone} not in the history: deleted")
+    found = 0 if bad.prev_hash == GENESIS else seq_of_hash(bad.prev_hash)
+    if found is not None and found > bad.seq:
+        return Finding(bad.seq, "reordered",
+                       f"event {bad.seq} was chained after event {found}: events were"
+                       " swapped or moved")
     if not content_ok(bad.seq):
         k = renumbered_by(bad.seq)
         if k:
@@ -166,11 +172,6 @@ def diagnose(
         return Finding(bad.seq, "inserted",
                        f"event {bad.seq} is not part of the chain: event {after.seq} follows"
                        f" event {p_seq} directly")
-    found = seq_of_hash(bad.prev_hash)
-    if found is not None and found > bad.seq:
-        return Finding(bad.seq, "reordered",
-                       f"event {bad.seq} was chained after event {found}: events were"
-                       " swapped or moved")
     if found is not None and found < p_seq:
         first = found + 1
         span = f"event {first}" if first == p_seq else f"events {first}–{p_seq}"
