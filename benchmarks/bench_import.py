@@ -21,7 +21,9 @@ import statistics
 import tempfile
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
+from hashlib import sha256
 from pathlib import Path
+from typing import Any
 
 from benchmarks import (
     ACTOR,
@@ -61,9 +63,25 @@ _INSERT_ISSUE = (
     " workflow) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _INSERT_HISTORY = (
-    "INSERT INTO history (issue_id, version, type, transition, from_state, to_state, actor,"
-    " at, recorded_at, payload, workflow) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO history (seq, issue_id, version, type, transition, from_state, to_state,"
+    " actor, at, recorded_at, payload, workflow, prev_hash, hash)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+_HEAD = "SELECT seq, hash FROM history ORDER BY seq DESC LIMIT 1"
+
+
+def chain_by_hand(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The history rows with seq, prev_hash and hash: SHA-256 over the fields and the hash
+    before (a plain join, not the engine's canonical JSON)."""
+    head = conn.execute(_HEAD).fetchone()
+    seq, prev = (int(head[0]), str(head[1])) if head else (0, "0" * 64)
+    out = []
+    for r in rows:
+        seq += 1
+        digest = sha256("\x1f".join(map(str, (seq, *r, prev))).encode()).hexdigest()
+        out.append((seq, *r, prev, digest))
+        prev = digest
+    return out
 
 
 def write_csv(path: Path, rows: int, seed: int = 2020) -> None:
@@ -132,7 +150,7 @@ def raw_import(conn: sqlite3.Connection, path: Path) -> int:
                 json.dumps(payload, ensure_ascii=False, sort_keys=True), workflow,
             ))
         conn.executemany(_INSERT_ISSUE, issues)
-        conn.executemany(_INSERT_HISTORY, history)
+        conn.executemany(_INSERT_HISTORY, chain_by_hand(conn, history))
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

@@ -4,7 +4,8 @@ Both sides start from the same database (the engine's, copied by the backup API 
 issues were added) and fire `report` (found → reported) as sa1 on every issue, one transaction
 each. The engine side reuses one `Rectify`, so the org and the workflow are loaded once. The
 baseline does the same writes by hand: BEGIN IMMEDIATE, read the row by id, UPDATE it with a
-version check, INSERT the history row with a JSON payload, COMMIT. It has no calendar (its due
+version check, INSERT the history row with a JSON payload chained to the head (read the last
+event, SHA-256 over the fields and its hash), COMMIT. It has no calendar (its due
 moment is now + 3 days) and no rules: the gap is what the engine's checks and layers cost.
 
 The two sides run interleaved in chunks, in alternating order, so that a slow stretch of the
@@ -20,6 +21,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
+from hashlib import sha256
 from pathlib import Path
 from time import perf_counter
 
@@ -59,9 +61,11 @@ _UPDATE = (
     " stage_entered_at = ?, workflow = ? WHERE id = ? AND version = ?"
 )
 _HISTORY = (
-    "INSERT INTO history (issue_id, version, type, transition, from_state, to_state, actor,"
-    " at, recorded_at, payload, workflow) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO history (seq, issue_id, version, type, transition, from_state, to_state,"
+    " actor, at, recorded_at, payload, workflow, prev_hash, hash)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+_HEAD = "SELECT seq, hash FROM history ORDER BY seq DESC LIMIT 1"
 _REPORTED_FOR = timedelta(days=3)
 
 
@@ -86,11 +90,11 @@ def raw_report(conn: sqlite3.Connection, issue_id: int) -> None:
         if cur.rowcount != 1:
             raise RuntimeError(f"issue {issue_id} was changed by someone else")
         payload = json.dumps({"due_at": due.isoformat()}, ensure_ascii=False, sort_keys=True)
-        conn.execute(
-            _HISTORY,
-            (issue_id, version + 1, "transition", "report", state, "reported", ACTOR, at,
-             datetime.now(UTC).strftime(SQLITE_TIME), payload, row[17]),
-        )
+        seq, prev = conn.execute(_HEAD).fetchone()
+        fields = (seq + 1, issue_id, version + 1, "transition", "report", state, "reported",
+                  ACTOR, at, datetime.now(UTC).strftime(SQLITE_TIME), payload, row[17], prev)
+        digest = sha256("\x1f".join(map(str, fields)).encode()).hexdigest()
+        conn.execute(_HISTORY, (*fields, digest))
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
