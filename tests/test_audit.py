@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, inspect, text
 
 import cli
 from engine.audit import Audit
@@ -522,3 +522,43 @@ def test_the_person_report_counts_their_steps_escalations_and_interviews(
     assert code == 0 and "专项述职" in out and "Escalations received" in out
     code, _, err = run("--db", db, "report", "person", "ghost")
     assert code == 1 and err == "error: unknown person 'ghost'\n"
+
+
+# --- the migration that brought the chain --------------------------------------------------------
+def test_upgrading_an_older_database_chains_its_history_as_if_it_had_always_been(
+        db_url: str, tmp_path: Path) -> None:
+    """A database from before the chain (revision 0003) is upgraded by `init`: the events it
+    holds are chained in seq order, to the same hashes the engine writes today, and guarded."""
+    from importlib.resources import files
+
+    from alembic import command
+    from alembic.config import Config
+
+    from tests.support import write_org
+
+    org = write_org(tmp_path / "org.yaml")
+    svc = service(db_url, tmp_path / "data", actor="wang", now=s.START)
+    svc.init(org)
+    s.run_campaign(svc, seed=9, issues=4, days=10, watch=False)
+    with svc.store.transaction() as tx:
+        before = [tuple(r) for r in tx.conn.exec_driver_sql(
+            "SELECT seq, prev_hash, hash FROM history ORDER BY seq")]
+        cfg = Config()
+        cfg.set_main_option("script_location",
+                            str(files("engine.store").joinpath("migrations")))
+        cfg.attributes["connection"] = tx.conn
+        command.downgrade(cfg, "0003")
+        columns = [c["name"] for c in inspect(tx.conn).get_columns("history")]
+    assert "hash" not in columns and len(before) > 20
+    svc.store.close()
+
+    svc = service(db_url, tmp_path / "data", actor="wang", now=s.START)
+    assert svc.init(org)["schema"] == "0004"
+    with svc.store.transaction(write=False) as tx:
+        after = [tuple(r) for r in tx.conn.exec_driver_sql(
+            "SELECT seq, prev_hash, hash FROM history ORDER BY seq")]
+    assert after == before
+    assert Audit(svc).verify().ok
+    with pytest.raises(Exception, match="append-only"), svc.store.transaction() as tx:
+        tx.conn.exec_driver_sql("DELETE FROM history")
+    svc.store.close()
