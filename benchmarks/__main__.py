@@ -11,13 +11,22 @@ from collections.abc import Sequence
 from datetime import datetime
 from time import perf_counter
 
-from benchmarks import Aim, Bench, bench_import, bench_show, bench_sweep, bench_transitions
+from benchmarks import (
+    Aim,
+    Bench,
+    bench_audit,
+    bench_import,
+    bench_show,
+    bench_sweep,
+    bench_transitions,
+)
 
 BENCHES: dict[str, tuple[Bench, Aim]] = {
     "transitions": (bench_transitions.run, bench_transitions.AIM),
     "import": (bench_import.run, bench_import.AIM),
     "show": (bench_show.run, bench_show.AIM),
     "sweep": (bench_sweep.run, bench_sweep.AIM),
+    "audit": (bench_audit.run, bench_audit.AIM),
 }
 
 
