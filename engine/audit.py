@@ -8,7 +8,6 @@ streaming the history so that memory stays flat however long it is.
 from __future__ import annotations
 
 import json
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from typing import Any
 
 from engine.domain import audit as a
 from engine.domain.calendar import CalendarData, WorkingCalendar
-from engine.domain.chain import GENESIS, event_hash
+from engine.domain.chain import GENESIS
 from engine.domain.escalation import Escalation, issue_light
 from engine.domain.issue import Event, Issue
 from engine.errors import NotFound
@@ -104,32 +103,25 @@ class Audit:
     def _links(r: Reads, anchor: tuple[int, str] | None) -> tuple[
             int, tuple[int, str], tuple[list[a.Link], a.Link, a.Link | None] | None,
             dict[int, str]]:
-        """Pass 1, chain order, three narrow columns: each event follows the one before."""
-        window: deque[a.Link] = deque(maxlen=2)
-        total, last_seq, last_hash = 0, 0, GENESIS
-        broken: tuple[list[a.Link], a.Link] | None = None
-        after: a.Link | None = None
+        """Pass 1, in the database: each event follows the one before (a join on seq - 1)."""
+        total = r.count_events()
+        head = r.head() or (0, GENESIS)
         anchored: dict[int, str] = {}
-        want = anchor[0] if anchor else None
-        for seq, prev, digest in r.links():
-            total += 1
-            if broken is None:
-                if seq != last_seq + 1 or prev != last_hash:
-                    broken = (list(window), a.Link(seq, prev, digest))
-                else:
-                    window.append(a.Link(seq, prev, digest))
-            elif after is None:
-                after = a.Link(seq, prev, digest)
-            if seq == want:
-                anchored[seq] = digest
-            last_seq, last_hash = seq, digest
-        found = None if broken is None else (broken[0], broken[1], after)
-        return total, (last_seq, last_hash), found, anchored
+        if anchor is not None:
+            found = r.hash_at(anchor[0])
+            if found is not None:
+                anchored[anchor[0]] = found
+        broken = r.first_broken_link()
+        if broken is None:
+            return total, head, None, anchored
+        before, bad, after = r.links_around(broken)
+        return total, head, ([a.Link(*x) for x in before], a.Link(*bad),
+                             a.Link(*after) if after else None), anchored
 
     def _fold_all(self, r: Reads) -> tuple[int | None, int, int, tuple[int, a.Finding] | None]:
         """Pass 2, issue by issue: every event matches its hash, and folding the events gives
         the issue row, its escalations and its extension requests."""
-        time_text = r.time_text
+        row_hash = r.row_hash
         content_bad: int | None = None
         backdated = 0
         issues = 0
@@ -137,16 +129,13 @@ class Audit:
         rows = _Merge(r.issues(), lambda i: i.id)
         escalations = _Merge(r.escalations(), lambda e: e.issue_id)
         extensions = _Merge(r.extensions(), lambda x: x.issue_id)
-        event = r.event
+        fold = r.fold
         for issue_id, group in groupby(r.events(), key=lambda row: row[1]):
             replay = a.Replay()
             problem: str | None = None
             expected = 1
             for row in group:
-                if event_hash(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7],
-                              time_text(row[8]), time_text(row[9]), row[10], row[11],
-                              row[12]) != row[13] and (content_bad is None
-                                                       or row[0] < content_bad):
+                if row_hash(row) != row[13] and (content_bad is None or row[0] < content_bad):
                     content_bad = row[0]
                 if problem is not None:
                     continue
@@ -156,8 +145,8 @@ class Audit:
                     continue
                 expected += 1
                 try:
-                    replay.apply(event(row))
-                except (KeyError, ValueError, TypeError, AssertionError) as e:
+                    fold(replay, row)
+                except (KeyError, ValueError, TypeError, AttributeError) as e:
                     problem = f"issue {issue_id}'s history cannot be replayed: {e}"
             issues += 1
             backdated += replay.backdated
@@ -195,7 +184,7 @@ class Audit:
             r = Reads(tx)
             tz = self.svc.timezone(tx)
             calendar = self._calendar_at(tx, tz, as_of)
-            event = r.event
+            fold = r.fold
             for _, group in groupby(r.events(issue_id=issue_id, until=as_of),
                                     key=lambda row: row[1]):
                 replay = a.Replay()
@@ -204,7 +193,7 @@ class Audit:
                     if row[2] != expected:
                         break
                     expected += 1
-                    replay.apply(event(row))
+                    fold(replay, row)
                 issue = replay.issue
                 if issue is None or (village is not None and issue.village != village):
                     continue
@@ -262,7 +251,7 @@ class Audit:
                 shown: list[Event] = []
                 for row in group:
                     e = r.event(row)
-                    with suppress(KeyError, ValueError, TypeError, AssertionError):
+                    with suppress(KeyError, ValueError, TypeError, AttributeError):
                         replay.apply(e)  # else shown as stored; `audit verify` says why
                     if (start is None or e.at >= start) and (end is None or e.at <= end):
                         shown.append(e)
@@ -295,22 +284,22 @@ class Audit:
                 received: list[int] = []
                 for row in group:
                     e = r.event(row)
-                    before = replay.issue
+                    due_before = replay.fields.get("due_at")
                     try:
                         replay.apply(e)
-                    except (KeyError, ValueError, TypeError, AssertionError):
+                    except (KeyError, ValueError, TypeError, AttributeError):
                         break
                     if not within(e.at):
                         continue
                     if e.actor == person:
                         report.events.append(e)
-                        if e.type == "transition" and e.transition and before is not None:
+                        if e.type == "transition" and e.transition and replay.events > 1:
                             tally = report.did.setdefault(e.transition, {
                                 "count": 0, "on_time": 0, "late": 0, "no_deadline": 0})
                             tally["count"] += 1
-                            if before.due_at is None:
+                            if due_before is None:
                                 tally["no_deadline"] += 1
-                            elif e.at <= before.due_at:
+                            elif e.at <= due_before:
                                 tally["on_time"] += 1
                             else:
                                 tally["late"] += 1
@@ -352,9 +341,7 @@ def _renumbered_by(r: Reads, seq: int) -> int | None:
 
 
 def _rehash(r: Reads, row: tuple[Any, ...], seq: int) -> str:
-    t = r.time_text
-    return event_hash(seq, row[1], row[2], row[3], row[4], row[5], row[6], row[7], t(row[8]),
-                      t(row[9]), row[10], row[11], row[12])
+    return r.row_hash(row, seq)
 
 
 class _Merge:

@@ -16,7 +16,7 @@ from typing import Any
 
 from engine.domain.chain import GENESIS
 from engine.domain.escalation import Escalation, Extension, initial_status
-from engine.domain.issue import Event, Issue, evolve
+from engine.domain.issue import Event, Issue, changes, created_fields
 
 BACKDATED_SECONDS = 60
 """An event whose clock time and write time differ by more than this is back-dated."""
@@ -32,69 +32,90 @@ def _when(value: Any) -> datetime | None:
 
 @dataclass
 class Replay:
-    """One issue rebuilt event by event."""
+    """One issue rebuilt event by event (its fields kept in a dict; the Issue built on demand,
+    so that a long history costs one dict update per event)."""
 
-    issue: Issue | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
     escalations: dict[int, Escalation] = field(default_factory=dict)
     extensions: dict[int, Extension] = field(default_factory=dict)
     events: int = 0
     backdated: int = 0
     last_seq: int | None = None
+    _issue: Issue | None = None
+
+    @property
+    def issue(self) -> Issue | None:
+        if self._issue is None and self.fields:
+            self._issue = Issue(**self.fields)
+        return self._issue
 
     def apply(self, e: Event) -> None:
-        before = self.issue
-        self.issue = evolve(before, e)
+        self.apply_row(e.seq, e.issue_id, e.version, e.type, e.actor, e.at,
+                       backdated(e.at, e.recorded_at), e.payload, e.workflow, e.to_state)
+
+    def apply_row(self, seq: int | None, issue_id: int, version: int, kind: str, actor: str,
+                  at: datetime, late: bool, p: Mapping[str, Any], workflow: str,
+                  to_state: str | None) -> None:
+        """Fold one event (the fields of a history row, `at` aware, the payload parsed;
+        `late`: whether it is back-dated)."""
+        f = self.fields
         self.events += 1
-        self.last_seq = e.seq
-        if backdated(e.at, e.recorded_at):
+        self.last_seq = seq
+        if late:
             self.backdated += 1
-        p = e.payload
-        kind = e.type
-        if kind in ("created", "imported", "transition"):
-            for x in p.get("superseded_escalations") or ():
-                self._close(int(x), "superseded", e, None, ())
-            for x in p.get("superseded_extensions") or ():
-                self._decide(int(x), "superseded", e, None)
+        self._issue = None
+        if kind in ("created", "imported"):
+            self.fields = created_fields(issue_id, version, actor, at, p, workflow, to_state)
             return
-        assert before is not None
+        if not f:
+            raise ValueError(f"event {kind} before the issue was created")
+        if kind == "transition":
+            f.update(changes(kind, version, at, p, workflow, to_state))
+            for x in p.get("superseded_escalations") or ():
+                self._close(int(x), "superseded", seq, actor, at, None, ())
+            for x in p.get("superseded_extensions") or ():
+                self._decide(int(x), "superseded", seq, actor, at, None)
+            return
         if kind == "escalated":
             level = str(p["level"])
             eid = int(p["escalation"])
-            due = _when(p.get("due_at")) or before.due_at
-            assert due is not None
+            due = _when(p.get("due_at")) or f["due_at"]
             self.escalations[eid] = Escalation(
-                id=eid, issue_id=e.issue_id, stage=str(p["stage"]),
-                stage_version=before.stage_version, level=level, due_at=due,
-                moment=datetime.fromisoformat(p["moment"]), raised_at=e.at,
+                id=eid, issue_id=issue_id, stage=str(p["stage"]),
+                stage_version=f["stage_version"], level=level, due_at=due,
+                moment=datetime.fromisoformat(p["moment"]), raised_at=at,
                 recipients=tuple(p.get("recipients") or ()), status=initial_status(level))
         elif kind in ("interview_recorded", "accountability_decided"):
             status = "recorded" if kind == "interview_recorded" else "decided"
-            self._close(int(p["escalation"]), status, e, p.get("note"), p.get("with") or ())
+            self._close(int(p["escalation"]), status, seq, actor, at, p.get("note"),
+                        p.get("with") or ())
         elif kind == "extension_requested":
             xid = int(p["extension"])
-            assert before.due_at is not None
+            if f["due_at"] is None:
+                raise ValueError(f"event {seq} asks to extend a stage without a deadline")
             self.extensions[xid] = Extension(
-                id=xid, issue_id=e.issue_id, stage=before.state,
-                stage_version=before.stage_version, requested_by=e.actor, requested_at=e.at,
-                old_due_at=before.due_at, to_date=str(p["to"]), reason=str(p["reason"]),
-                status="pending")
+                id=xid, issue_id=issue_id, stage=f["state"], stage_version=f["stage_version"],
+                requested_by=actor, requested_at=at, old_due_at=f["due_at"],
+                to_date=str(p["to"]), reason=str(p["reason"]), status="pending")
         elif kind in ("extension_approved", "extension_denied"):
             status = "approved" if kind == "extension_approved" else "denied"
-            self._decide(int(p["extension"]), status, e, p.get("note"))
+            self._decide(int(p["extension"]), status, seq, actor, at, p.get("note"))
+        f.update(changes(kind, version, at, p, workflow, to_state))
 
-    def _close(self, eid: int, status: str, e: Event, note: str | None,
-               attendees: Iterable[str]) -> None:
+    def _close(self, eid: int, status: str, seq: int | None, actor: str, at: datetime,
+               note: str | None, attendees: Iterable[str]) -> None:
         x = self.escalations.get(eid)
         if x is None:
-            raise ValueError(f"event {e.seq} closes escalation {eid}, which was never raised")
-        self.escalations[eid] = _replace(x, status=status, closed_at=e.at, closed_by=e.actor,
+            raise ValueError(f"event {seq} closes escalation {eid}, which was never raised")
+        self.escalations[eid] = _replace(x, status=status, closed_at=at, closed_by=actor,
                                          note=note, attendees=tuple(attendees))
 
-    def _decide(self, xid: int, status: str, e: Event, note: str | None) -> None:
+    def _decide(self, xid: int, status: str, seq: int | None, actor: str, at: datetime,
+                note: str | None) -> None:
         x = self.extensions.get(xid)
         if x is None:
-            raise ValueError(f"event {e.seq} decides extension {xid}, which was never asked")
-        self.extensions[xid] = _replace(x, status=status, decided_at=e.at, decided_by=e.actor,
+            raise ValueError(f"event {seq} decides extension {xid}, which was never asked")
+        self.extensions[xid] = _replace(x, status=status, decided_at=at, decided_by=actor,
                                         note=note)
 
     def open_escalations(self) -> list[Escalation]:
@@ -109,6 +130,8 @@ def _replace(obj: Any, **changes: Any) -> Any:
 
 def differences(stored: Any, replayed: Any) -> list[str]:
     """The fields (of two dataclass instances of one type) that differ, as `name: a ≠ b`."""
+    if stored == replayed:
+        return []
     out = []
     for f in fields(stored):
         a, b = getattr(stored, f.name), getattr(replayed, f.name)

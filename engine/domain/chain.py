@@ -13,6 +13,7 @@ The first event's `prev_hash` is GENESIS. Pure: no I/O, no clock.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from hashlib import sha256
 from json.encoder import encode_basestring
@@ -37,10 +38,6 @@ def sqlite_time_text(stored: str) -> str:
     return time_text(datetime.fromisoformat(stored).replace(tzinfo=UTC))
 
 
-def _s(value: str | None) -> str:
-    return "null" if value is None else str(_encode_str(value))
-
-
 def canonical(
     seq: int, issue_id: int, version: int, type: str, transition: str | None,
     from_state: str | None, to_state: str | None, actor: str, at: str, recorded_at: str,
@@ -48,13 +45,29 @@ def canonical(
 ) -> str:
     """The encoding hashed for one event; `at`/`recorded_at` in the fixed time format and
     `payload` already canonical JSON text (as the store keeps it)."""
+    e = _encode_str
     return (
-        f'{{"actor":{_s(actor)},"at":"{at}","from_state":{_s(from_state)},'
+        f'{{"actor":{e(actor)},"at":"{at}",'
+        f'"from_state":{"null" if from_state is None else e(from_state)},'
         f'"issue_id":{issue_id},"payload":{payload},"prev_hash":"{prev_hash}",'
-        f'"recorded_at":"{recorded_at}","seq":{seq},"to_state":{_s(to_state)},'
-        f'"transition":{_s(transition)},"type":{_s(type)},"version":{version},'
-        f'"workflow":{_s(workflow)}}}'
+        f'"recorded_at":"{recorded_at}","seq":{seq},'
+        f'"to_state":{"null" if to_state is None else e(to_state)},'
+        f'"transition":{"null" if transition is None else e(transition)},'
+        f'"type":{e(type)},"version":{version},"workflow":{e(workflow)}}}'
     )
+
+
+def sqlite_row_hash(row: Sequence[Any], seq: int | None = None) -> str:
+    """event_hash of a history row as SQLite returns it (HISTORY_COLUMNS order, times as the
+    stored text), in one call: the audit's hot loop. `seq` overrides the row's own."""
+    at, recorded = row[8], row[9]
+    if len(at) == 26 == len(recorded):
+        at, recorded = f"{at[:10]}T{at[11:]}Z", f"{recorded[:10]}T{recorded[11:]}Z"
+    else:
+        at, recorded = sqlite_time_text(at), sqlite_time_text(recorded)
+    return sha256(canonical(row[0] if seq is None else seq, row[1], row[2], row[3], row[4],
+                            row[5], row[6], row[7], at, recorded, row[10], row[11],
+                            row[12]).encode()).hexdigest()
 
 
 def event_hash(*fields: Any) -> str:

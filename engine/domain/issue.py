@@ -378,58 +378,74 @@ def replace(issue: Issue, **changes: Any) -> Issue:
 
 def evolve(issue: Issue | None, event: Event) -> Issue:
     """The issue after `event`."""
-    p = event.payload
     if event.type in ("created", "imported"):
-        entered = _when(p.get("entered_at")) or event.at
-        return Issue(
-            id=event.issue_id,
-            title=p["title"],
-            category=p["category"],
-            village=p["village"],
-            description=p.get("description"),
-            group=p.get("group"),
-            household=p.get("household"),
-            severity=p.get("severity") or "medium",
-            listed=bool(p.get("listed")),
-            state=event.to_state or "",
-            version=event.version,
-            created_at=event.at,
-            created_by=event.actor,
-            stage_entered_at=entered,
-            assignee=p.get("assignee"),
-            due_at=_when(p.get("due_at")),
-            workflow=event.workflow,
-            stage_version=event.version,
-            next_escalation_at=_when(p.get("next_escalation_at")),
-            listed_by_village=bool(p.get("listed_by_village")),
-        )
+        return Issue(**created_fields(event.issue_id, event.version, event.actor, event.at,
+                                      event.payload, event.workflow, event.to_state))
     if issue is None:
         raise ValueError(f"event {event.type} before the issue was created")
-    if event.type == "transition":
-        return replace(
-            issue,
-            state=event.to_state or issue.state,
-            version=event.version,
-            stage_entered_at=event.at,
-            due_at=_when(p.get("due_at")),
-            assignee=p.get("assignee", issue.assignee),
-            plan=p.get("plan", issue.plan),
-            workflow=event.workflow,
-            stage_version=event.version,
-            next_escalation_at=_when(p.get("next_escalation_at")),
-            listed_by_village=bool(p.get("listed_by_village", issue.listed_by_village)),
-        )
-    if event.type in ("escalated", "rescheduled"):
-        return replace(issue, version=event.version,
-                       next_escalation_at=_when(p.get("next_escalation_at")))
-    if event.type == "extension_approved":
-        return replace(issue, version=event.version, due_at=_when(p.get("due_at")),
-                       next_escalation_at=_when(p.get("next_escalation_at")))
-    if event.type in ("village_listed", "village_unlisted"):
-        return replace(issue, version=event.version,
-                       listed_by_village=event.type == "village_listed",
-                       next_escalation_at=_when(p.get("next_escalation_at")))
-    return replace(issue, version=event.version)
+    return replace(issue, **changes(event.type, event.version, event.at, event.payload,
+                                    event.workflow, event.to_state))
+
+
+def created_fields(issue_id: int, version: int, actor: str, at: datetime,
+                   p: Mapping[str, Any], workflow: str, to_state: str | None
+                   ) -> dict[str, Any]:
+    """Every field of an issue from its first event (created or imported)."""
+    return {
+        "id": issue_id,
+        "title": p["title"],
+        "category": p["category"],
+        "village": p["village"],
+        "description": p.get("description"),
+        "group": p.get("group"),
+        "household": p.get("household"),
+        "severity": p.get("severity") or "medium",
+        "listed": bool(p.get("listed")),
+        "state": to_state or "",
+        "version": version,
+        "created_at": at,
+        "created_by": actor,
+        "stage_entered_at": _when(p.get("entered_at")) or at,
+        "assignee": p.get("assignee"),
+        "plan": None,
+        "due_at": _when(p.get("due_at")),
+        "workflow": workflow,
+        "stage_version": version,
+        "next_escalation_at": _when(p.get("next_escalation_at")),
+        "listed_by_village": bool(p.get("listed_by_village")),
+    }
+
+
+def changes(kind: str, version: int, at: datetime, p: Mapping[str, Any], workflow: str,
+            to_state: str | None) -> dict[str, Any]:
+    """The fields a later event sets: the one rule that `evolve` and the audit's replay share
+    (a field the payload leaves out keeps its value)."""
+    if kind == "transition":
+        out = {
+            "version": version,
+            "stage_entered_at": at,
+            "due_at": _when(p.get("due_at")),
+            "workflow": workflow,
+            "stage_version": version,
+            "next_escalation_at": _when(p.get("next_escalation_at")),
+        }
+        if to_state:
+            out["state"] = to_state
+        for name in ("assignee", "plan"):
+            if name in p:
+                out[name] = p[name]
+        if "listed_by_village" in p:
+            out["listed_by_village"] = bool(p["listed_by_village"])
+        return out
+    if kind in ("escalated", "rescheduled"):
+        return {"version": version, "next_escalation_at": _when(p.get("next_escalation_at"))}
+    if kind == "extension_approved":
+        return {"version": version, "due_at": _when(p.get("due_at")),
+                "next_escalation_at": _when(p.get("next_escalation_at"))}
+    if kind in ("village_listed", "village_unlisted"):
+        return {"version": version, "listed_by_village": kind == "village_listed",
+                "next_escalation_at": _when(p.get("next_escalation_at"))}
+    return {"version": version}
 
 
 def fold(events: Iterable[Event]) -> Issue | None:

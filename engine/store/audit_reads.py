@@ -8,18 +8,30 @@ datetimes; `Reads.when` and `Reads.time_text` turn either into what the audit ne
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import suppress
 from datetime import UTC, datetime
 from itertools import count
 from typing import Any
 
-from engine.domain.chain import sqlite_time_text, time_text
+from engine.domain.audit import Replay, backdated
+from engine.domain.chain import GENESIS, event_hash, sqlite_row_hash, sqlite_time_text, time_text
 from engine.domain.escalation import Escalation, Extension
 from engine.domain.issue import Event, Issue
 from engine.store.uow import HISTORY_COLUMNS, ISSUE_COLUMNS, Tx
 
 _BATCH = 2000
+_scan = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+
+def payload(text: str) -> dict[str, Any]:
+    """A stored payload (canonical JSON: no leading space), parsed without json.loads's
+    whitespace checks; anything else goes the slow way."""
+    try:
+        found: dict[str, Any] = _scan(text, 0)[0]
+        return found
+    except (StopIteration, TypeError):
+        return dict(json.loads(text))
 _names = count()
 
 
@@ -31,6 +43,7 @@ class Reads:
         if not self.sqlite:  # one snapshot for every pass
             tx.conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         self.time_text = sqlite_time_text if self.sqlite else time_text
+        self.row_hash: Callable[..., str] = sqlite_row_hash if self.sqlite else self._pg_hash
         self.when = _sqlite_when if self.sqlite else _pg_when
 
     def _stream(self, sql: str, params: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
@@ -62,10 +75,52 @@ class Reads:
         finally:
             cur.close()
 
+    @staticmethod
+    def _pg_hash(row: Sequence[Any], seq: int | None = None) -> str:
+        return event_hash(row[0] if seq is None else seq, row[1], row[2], row[3], row[4],
+                          row[5], row[6], row[7], time_text(row[8]), time_text(row[9]),
+                          row[10], row[11], row[12])
+
+    def _all(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        cur = self.raw.cursor()
+        try:
+            cur.execute(sql if self.sqlite else sql.replace("?", "%s"), params)
+            rows: list[tuple[Any, ...]] = cur.fetchall()
+            return rows
+        finally:
+            cur.close()
+
     # --- the chain ------------------------------------------------------------------------
     def links(self) -> Iterator[tuple[int, str, str]]:
         """(seq, prev_hash, hash) in chain order."""
         return self._stream("SELECT seq, prev_hash, hash FROM history ORDER BY seq")
+
+    def first_broken_link(self) -> int | None:
+        """The first event that does not follow the one before it (its prev_hash is not that
+        event's hash, or that event is missing), found by the database in one join."""
+        row = self._one(
+            "SELECT h.seq FROM history h LEFT JOIN history p ON p.seq = h.seq - 1"
+            " WHERE CASE WHEN h.seq = 1 THEN h.prev_hash <> ?"
+            " ELSE (p.hash IS NULL OR p.hash <> h.prev_hash) END"
+            " ORDER BY h.seq LIMIT 1", (GENESIS,))
+        return None if row is None else int(row[0])
+
+    def links_around(self, seq: int) -> tuple[list[tuple[int, str, str]], tuple[int, str, str],
+                                              tuple[int, str, str] | None]:
+        """(the two events before, the event, the one after) as (seq, prev_hash, hash)."""
+        def fetch(sql: str) -> list[tuple[int, str, str]]:
+            return [(int(r[0]), str(r[1]), str(r[2])) for r in self._all(sql, (seq,))]
+
+        before = fetch("SELECT seq, prev_hash, hash FROM history WHERE seq < ?"
+                       " ORDER BY seq DESC LIMIT 2")
+        at = fetch("SELECT seq, prev_hash, hash FROM history WHERE seq = ?")
+        after = fetch("SELECT seq, prev_hash, hash FROM history WHERE seq > ?"
+                      " ORDER BY seq LIMIT 1")
+        return before[::-1], at[0], (after[0] if after else None)
+
+    def hash_at(self, seq: int) -> str | None:
+        row = self._one("SELECT hash FROM history WHERE seq = ?", (seq,))
+        return None if row is None else str(row[0])
 
     def head(self) -> tuple[int, str] | None:
         row = self._one("SELECT seq, hash FROM history ORDER BY seq DESC LIMIT 1")
@@ -105,8 +160,20 @@ class Reads:
         return Event(
             seq=row[0], issue_id=row[1], version=row[2], type=row[3], transition=row[4],
             from_state=row[5], to_state=row[6], actor=row[7], at=when(row[8]),  # type: ignore[arg-type]
-            recorded_at=when(row[9]), payload=json.loads(row[10]), workflow=row[11],
+            recorded_at=when(row[9]), payload=payload(row[10]), workflow=row[11],
             prev_hash=row[12], hash=row[13])
+
+    def fold(self, replay: Replay, row: tuple[Any, ...]) -> None:
+        """Fold one history row into `replay` without making an Event (the audit's hot loop)."""
+        at, recorded = row[8], row[9]
+        if self.sqlite and at[:16] == recorded[:16]:  # same minute: not back-dated
+            late = False
+            moment = _sqlite_when(at)
+        else:
+            moment, written = self.when(at), self.when(recorded)
+            late = backdated(moment, written)  # type: ignore[arg-type]
+        replay.apply_row(row[0], row[1], row[2], row[3], row[7], moment,  # type: ignore[arg-type]
+                         late, payload(row[10]), row[11], row[6])
 
     # --- what the history must reproduce ----------------------------------------------------
     def issues(self) -> Iterator[Issue]:
@@ -123,9 +190,9 @@ class Reads:
             yield Escalation(
                 id=r[0], issue_id=r[1], stage=r[2], stage_version=r[3], level=r[4],
                 due_at=when(r[5]), moment=when(r[6]), raised_at=when(r[7]),  # type: ignore[arg-type]
-                recipients=tuple(json.loads(r[8])), status=r[9], closed_at=when(r[10]),
+                recipients=tuple(_scan(r[8], 0)[0]), status=r[9], closed_at=when(r[10]),
                 closed_by=r[11], note=r[12],
-                attendees=tuple(json.loads(r[13])) if r[13] else ())
+                attendees=tuple(_scan(r[13], 0)[0]) if r[13] else ())
 
     def extensions(self) -> Iterator[Extension]:
         when = self.when
@@ -143,7 +210,7 @@ class Reads:
 def _sqlite_when(value: Any) -> datetime | None:
     if value is None:
         return None
-    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    return datetime.fromisoformat(value + "+00:00")  # stored UTC: 6× faster than .replace
 
 
 def _pg_when(value: Any) -> datetime | None:
