@@ -13,6 +13,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 from engine.domain import audit as a
@@ -20,7 +21,7 @@ from engine.domain.calendar import CalendarData, WorkingCalendar
 from engine.domain.chain import GENESIS
 from engine.domain.escalation import Escalation, issue_light
 from engine.domain.issue import Event, Issue
-from engine.errors import NotFound
+from engine.errors import NotFound, Refused
 from engine.service import Rectify
 from engine.store.audit_reads import Reads
 
@@ -130,24 +131,16 @@ class Audit:
         escalations = _Merge(r.escalations(), lambda e: e.issue_id)
         extensions = _Merge(r.extensions(), lambda x: x.issue_id)
         fold = r.fold
-        for issue_id, group in groupby(r.events(), key=lambda row: row[1]):
+        for issue_id, group in groupby(r.events(), key=_ISSUE_ID):
             replay = a.Replay()
-            problem: str | None = None
-            expected = 1
-            for row in group:
+            events = list(group)
+            for row in events:
                 if row_hash(row) != row[13] and (content_bad is None or row[0] < content_bad):
                     content_bad = row[0]
-                if problem is not None:
-                    continue
-                if row[2] != expected:
-                    problem = (f"issue {issue_id}'s history jumps from version {expected - 1}"
-                               f" to {row[2]}: an event is missing")
-                    continue
-                expected += 1
-                try:
-                    fold(replay, row)
-                except (KeyError, ValueError, TypeError, AttributeError) as e:
-                    problem = f"issue {issue_id}'s history cannot be replayed: {e}"
+            try:
+                problem = fold(replay, events)
+            except (KeyError, ValueError, TypeError, AttributeError, StopIteration) as e:
+                problem = f"issue {issue_id}'s history cannot be replayed: {e}"
             issues += 1
             backdated += replay.backdated
             stored = rows.take(issue_id)
@@ -185,15 +178,13 @@ class Audit:
             tz = self.svc.timezone(tx)
             calendar = self._calendar_at(tx, tz, as_of)
             fold = r.fold
-            for _, group in groupby(r.events(issue_id=issue_id, until=as_of),
-                                    key=lambda row: row[1]):
+            for _, group in groupby(r.events(issue_id=issue_id, until=as_of), key=_ISSUE_ID):
                 replay = a.Replay()
-                expected = 1
-                for row in group:
-                    if row[2] != expected:
-                        break
-                    expected += 1
-                    fold(replay, row)
+                try:
+                    fold(replay, group)  # up to a gap: a later event back-dated before as_of
+                except (KeyError, ValueError, TypeError, AttributeError, StopIteration) as e:
+                    raise Refused(f"the history cannot be replayed ({e}):"
+                                  " run `rectify audit verify`") from None
                 issue = replay.issue
                 if issue is None or (village is not None and issue.village != village):
                     continue
@@ -246,7 +237,7 @@ class Audit:
         with self.svc._tx(write=False) as tx:
             r = Reads(tx)  # first: on PostgreSQL it sets the snapshot
             self.svc.timezone(tx)
-            for _, group in groupby(r.events(), key=lambda row: row[1]):
+            for _, group in groupby(r.events(), key=_ISSUE_ID):
                 replay = a.Replay()
                 shown: list[Event] = []
                 for row in group:
@@ -279,7 +270,7 @@ class Audit:
             def within(moment: datetime) -> bool:
                 return (start is None or moment >= start) and (end is None or moment <= end)
 
-            for _, group in groupby(r.events(), key=lambda row: row[1]):
+            for _, group in groupby(r.events(), key=_ISSUE_ID):
                 replay = a.Replay()
                 received: list[int] = []
                 for row in group:
@@ -314,6 +305,10 @@ class Audit:
                 # each received escalation as the history leaves it (recorded, superseded…)
                 report.received += [replay.escalations[x] for x in received]
         return report
+
+
+_ISSUE_ID = itemgetter(1)
+"""A history row's issue id (rows are grouped by it)."""
 
 
 def _villages(r: Reads) -> dict[int, str]:

@@ -45,15 +45,24 @@ def canonical(
 ) -> str:
     """The encoding hashed for one event; `at`/`recorded_at` in the fixed time format and
     `payload` already canonical JSON text (as the store keeps it)."""
+    return row_canonical((seq, issue_id, version, type, transition, from_state, to_state,
+                          actor, None, None, payload, workflow, prev_hash), at, recorded_at)
+
+
+def row_canonical(row: Sequence[Any], at: str, recorded_at: str, seq: int | None = None
+                  ) -> str:
+    """canonical() of a history row (HISTORY_COLUMNS order up to prev_hash), its times given
+    in the fixed format; `seq` overrides the row's own. The one place the layout is written."""
     e = _encode_str
+    transition, from_state, to_state = row[4], row[5], row[6]
     return (
-        f'{{"actor":{e(actor)},"at":"{at}",'
+        f'{{"actor":{e(row[7])},"at":"{at}",'
         f'"from_state":{"null" if from_state is None else e(from_state)},'
-        f'"issue_id":{issue_id},"payload":{payload},"prev_hash":"{prev_hash}",'
-        f'"recorded_at":"{recorded_at}","seq":{seq},'
+        f'"issue_id":{row[1]},"payload":{row[10]},"prev_hash":"{row[12]}",'
+        f'"recorded_at":"{recorded_at}","seq":{row[0] if seq is None else seq},'
         f'"to_state":{"null" if to_state is None else e(to_state)},'
         f'"transition":{"null" if transition is None else e(transition)},'
-        f'"type":{e(type)},"version":{version},"workflow":{e(workflow)}}}'
+        f'"type":{e(row[3])},"version":{row[2]},"workflow":{e(row[11])}}}'
     )
 
 
@@ -65,9 +74,7 @@ def sqlite_row_hash(row: Sequence[Any], seq: int | None = None) -> str:
         at, recorded = f"{at[:10]}T{at[11:]}Z", f"{recorded[:10]}T{recorded[11:]}Z"
     else:
         at, recorded = sqlite_time_text(at), sqlite_time_text(recorded)
-    return sha256(canonical(row[0] if seq is None else seq, row[1], row[2], row[3], row[4],
-                            row[5], row[6], row[7], at, recorded, row[10], row[11],
-                            row[12]).encode()).hexdigest()
+    return sha256(row_canonical(row, at, recorded, seq).encode()).hexdigest()
 
 
 def event_hash(*fields: Any) -> str:

@@ -8,7 +8,7 @@ datetimes; `Reads.when` and `Reads.time_text` turn either into what the audit ne
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import suppress
 from datetime import UTC, datetime
 from itertools import count
@@ -163,17 +163,27 @@ class Reads:
             recorded_at=when(row[9]), payload=payload(row[10]), workflow=row[11],
             prev_hash=row[12], hash=row[13])
 
-    def fold(self, replay: Replay, row: tuple[Any, ...]) -> None:
-        """Fold one history row into `replay` without making an Event (the audit's hot loop)."""
-        at, recorded = row[8], row[9]
-        if self.sqlite and at[:16] == recorded[:16]:  # same minute: not back-dated
-            late = False
-            moment = _sqlite_when(at)
-        else:
-            moment, written = self.when(at), self.when(recorded)
-            late = backdated(moment, written)  # type: ignore[arg-type]
-        replay.apply_row(row[0], row[1], row[2], row[3], row[7], moment,  # type: ignore[arg-type]
-                         late, payload(row[10]), row[11], row[6])
+    def fold(self, replay: Replay, rows: Iterable[tuple[Any, ...]]) -> str | None:
+        """Fold one issue's history rows (in version order) into `replay` without making
+        Events: the audit's hot loop. Stops at a gap in the versions and says so."""
+        sqlite, when, apply = self.sqlite, self.when, replay.apply_row
+        fromiso = datetime.fromisoformat
+        expected = replay.events + 1
+        for row in rows:
+            if row[2] != expected:
+                return (f"issue {row[1]}'s history jumps from version {expected - 1} to"
+                        f" {row[2]}: an event is missing")
+            expected += 1
+            at, recorded = row[8], row[9]
+            moment: Any
+            if sqlite and at[:16] == recorded[:16]:  # the same minute: not back-dated
+                late, moment = False, fromiso(at + "+00:00")
+            else:
+                moment = when(at)
+                late = backdated(moment, when(recorded))
+            apply(row[0], row[1], row[2], row[3], row[7], moment, late, payload(row[10]),
+                  row[11], row[6])
+        return None
 
     # --- what the history must reproduce ----------------------------------------------------
     def issues(self) -> Iterator[Issue]:

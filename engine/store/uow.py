@@ -93,8 +93,8 @@ class _Dialect:
     def when_in(self, value: Any) -> datetime | None:
         if value is None:
             return None
-        if isinstance(value, str):
-            return datetime.fromisoformat(value).replace(tzinfo=UTC)
+        if isinstance(value, str):  # SQLite's stored UTC text, never with an offset
+            return datetime.fromisoformat(value + "+00:00")
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
         return value.astimezone(UTC)  # type: ignore[no-any-return]
