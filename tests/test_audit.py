@@ -408,6 +408,14 @@ def recorded_cases() -> Iterator[Path]:
     return iter(sorted(DATA.glob("*.db")))
 
 
+def test_recorded_histories_are_there() -> None:
+    """Each recording is a database and what the product said about it: both committed."""
+    found = list(recorded_cases())
+    assert found, f"no recorded histories in {DATA}"
+    for db_file in found:
+        assert db_file.with_suffix(".json").is_file(), db_file
+
+
 @pytest.mark.parametrize("db_file", list(recorded_cases()), ids=lambda p: p.stem)
 def test_recorded_histories_still_verify_and_replay_to_the_same_outcomes(
         db_file: Path, tmp_path: Path) -> None:
