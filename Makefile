@@ -29,6 +29,9 @@ demo: $(VENV)/.installed
 	@echo "      $(BIN)/rectify --db sqlite:///demo.db issue history 1"
 	@echo "      $(BIN)/rectify --db sqlite:///demo.db --now 2020-10-30T18:00 escalation list --open"
 	@echo "      $(BIN)/rectify --db sqlite:///demo.db --now 2020-10-30T18:00 briefing"
+	@echo "      $(BIN)/rectify --db sqlite:///demo.db audit verify"
+	@echo "      $(BIN)/rectify --db sqlite:///demo.db audit replay --as-of 2020-10-12T08:30 --village v-shiban"
+	@echo "      $(BIN)/rectify --db sqlite:///demo.db audit export --format html --out demo-audit.html"
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
@@ -41,4 +44,4 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) demo.db demo.db-wal demo.db-shm demo-data demo-org.yaml
+	rm -rf $(VENV) demo.db demo.db-wal demo.db-shm demo-data demo-org.yaml demo-audit.html
