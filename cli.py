@@ -572,6 +572,8 @@ def _auditor(settings: Settings) -> tuple[Any, Any]:
     from engine.audit import Audit
 
     svc = settings.open()
+    with svc._tx(write=False) as tx:  # the town's time zone, for every time shown
+        svc.timezone(tx)
     return svc, Audit(svc)
 
 
@@ -585,13 +587,24 @@ def _moment(svc: Rectify, text: str | None, what: str, end: bool = False) -> dat
     if text is None:
         return None
     value = parse_time(text, what)
-    if end and len(text.strip()) == 10:
+    if end and _is_date(text):
         value += timedelta(days=1, microseconds=-1)
     if value.tzinfo is None:
         with svc._tx(write=False) as tx:
             tz = svc.timezone(tx)
         value = value.replace(tzinfo=tz)
     return value
+
+
+def _is_date(text: str) -> bool:
+    """A bare date (2020-09-30 or 20200930), not a moment."""
+    from datetime import date
+
+    try:
+        date.fromisoformat(text.strip())
+    except ValueError:
+        return False
+    return True
 
 
 @audit.command("verify")
@@ -681,10 +694,7 @@ def audit_export(settings: Settings, fmt: str, start: str | None, end: str | Non
     tz = svc.town_tz
     chunks: Any
     if fmt == "html":
-        timelines, total = auditor.timelines(t0, t1, village)
-        verdict = auditor.verify()
-        with svc._tx(write=False) as tx:
-            town = tx.load_org().town.name
+        timelines, total, verdict, town = auditor.timelines(t0, t1, village)
         chunks = [reports.html(timelines, total, verdict, tz, town, svc.clock.now(), t0, t1,
                                village)]
     else:

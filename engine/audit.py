@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from itertools import groupby
@@ -79,20 +78,23 @@ class Audit:
         with self.svc._tx(write=False) as tx:
             r = Reads(tx)  # first: on PostgreSQL it sets the snapshot
             self.svc.timezone(tx)
-            total, last, link_break, anchored = self._links(r, anchor)
-            content_bad, issues, backdated, fold = self._fold_all(r)
-            chain = None
-            if link_break is not None:
-                before, bad, after = link_break
-                chain = a.diagnose(before, bad, after, lambda s: _content_ok(r, s),
-                                   r.seq_of_hash, lambda s: _renumbered_by(r, s))
-            found = a.chain_finding(chain, content_bad)
-            if found is None and anchor is not None:
-                found = a.anchor_finding(anchor[0], anchor[1], anchored, last[0])
-            issue_id = None
-            if found is None and fold is not None:
-                issue_id, found = fold
-            head = f"{last[0]}:{last[1]}" if last[0] else None
+            return self._verify(r, anchor)
+
+    def _verify(self, r: Reads, anchor: tuple[int, str] | None) -> Verdict:
+        total, last, link_break, anchored = self._links(r, anchor)
+        content_bad, issues, backdated, fold = self._fold_all(r)
+        chain = None
+        if link_break is not None:
+            before, bad, after = link_break
+            chain = a.diagnose(before, bad, after, lambda s: _content_ok(r, s),
+                               r.seq_of_hash, lambda s: _renumbered_by(r, s))
+        found = a.chain_finding(chain, content_bad)
+        if found is None and anchor is not None:
+            found = a.anchor_finding(anchor[0], anchor[1], anchored, last[0])
+        issue_id = None
+        if found is None and fold is not None:
+            issue_id, found = fold
+        head = f"{last[0]}:{last[1]}" if last[0] else None
         if found is None:
             return Verdict(True, total, None, None, head=head, issues=issues,
                            backdated=backdated)
@@ -230,30 +232,43 @@ class Audit:
                 yield e
 
     def timelines(self, start: datetime | None = None, end: datetime | None = None,
-                  village: str | None = None) -> tuple[list[tuple[Issue, list[Event]]], int]:
-        """Each issue (as its history leaves it) with its events in the period; the total."""
+                  village: str | None = None
+                  ) -> tuple[list[tuple[Issue, list[Event]]], int, Verdict, str]:
+        """Each issue (as its history leaves it) with its events in the period, the number of
+        those events, the verdict of verify and the town's name: one snapshot, so that the
+        chain head printed is the one of the events shown."""
         out: list[tuple[Issue, list[Event]]] = []
         total = 0
         with self.svc._tx(write=False) as tx:
-            r = Reads(tx)  # first: on PostgreSQL it sets the snapshot
+            r = Reads(tx)
             self.svc.timezone(tx)
             for _, group in groupby(r.events(), key=_ISSUE_ID):
                 replay = a.Replay()
                 shown: list[Event] = []
+                broken = False
                 for row in group:
                     e = r.event(row)
-                    with suppress(KeyError, ValueError, TypeError, AttributeError):
-                        replay.apply(e)  # else shown as stored; `audit verify` says why
+                    if not broken:
+                        try:
+                            replay.apply(e)
+                        except (KeyError, ValueError, TypeError, AttributeError):
+                            broken = True  # shown as stored; the verdict says what is wrong
                     if (start is None or e.at >= start) and (end is None or e.at <= end):
                         shown.append(e)
                 issue = replay.issue
-                if issue is None or not shown:
+                if not shown or (village is not None and (issue is None
+                                                          or issue.village != village)):
                     continue
-                if village is not None and issue.village != village:
-                    continue
+                if issue is None:  # its first event is unreadable: show it under its id
+                    issue = Issue(id=shown[0].issue_id, title="(unreadable history)",
+                                  category="other", village="?", state="?", version=0,
+                                  created_at=shown[0].at, created_by=shown[0].actor,
+                                  stage_entered_at=shown[0].at)
                 out.append((issue, shown))
                 total += len(shown)
-        return out, total
+            verdict = self._verify(r, None)
+            town = tx.load_org().town.name
+        return out, total, verdict, town
 
     # --- a person's record (专项述职) -----------------------------------------------------------
     def person(self, person: str, start: datetime | None = None,

@@ -214,6 +214,14 @@ def tamper(conn: sqlite3.Connection, kind: str, seq: int) -> int:
     elif kind == "recorded_at":
         conn.execute("UPDATE history SET recorded_at = '2020-09-01 00:00:00.000000'"
                      " WHERE seq = ?", (seq,))
+    elif kind == "at_format":  # the same moment written another way (T for the space)
+        conn.execute("UPDATE history SET at = replace(at, ' ', 'T') WHERE seq = ?", (seq,))
+    elif kind == "recorded_offset":  # an offset appended: another moment, if honoured
+        conn.execute("UPDATE history SET recorded_at = recorded_at || '+08:00' WHERE seq = ?",
+                     (seq,))
+    elif kind == "relinked":  # chained to something else, its own hash recomputed
+        conn.execute("UPDATE history SET prev_hash = ? WHERE seq = ?", ("f" * 64, seq))
+        conn.execute("UPDATE history SET hash = ? WHERE seq = ?", (rehash(row(conn, seq)), seq))
     elif kind == "payload_rehashed":  # edited by someone who knows how the hash is made
         edit_payload(conn, seq)
         conn.execute("UPDATE history SET hash = ? WHERE seq = ?", (rehash(row(conn, seq)), seq))
@@ -243,9 +251,11 @@ def tamper(conn: sqlite3.Connection, kind: str, seq: int) -> int:
     return seq
 
 
-CHAIN_TAMPERINGS = ("payload", "actor", "at", "recorded_at", "payload_rehashed", "deleted",
-                    "deleted_renumbered", "inserted", "swapped")
+CHAIN_TAMPERINGS = ("payload", "actor", "at", "recorded_at", "at_format", "recorded_offset",
+                    "relinked", "payload_rehashed", "deleted", "deleted_renumbered", "inserted",
+                    "swapped")
 EXPECTED_KIND = {"payload": "edited", "actor": "edited", "at": "edited",
-                 "recorded_at": "edited", "payload_rehashed": "edited", "deleted": "missing",
+                 "recorded_at": "edited", "at_format": "edited", "recorded_offset": "edited",
+                 "relinked": "edited", "payload_rehashed": "edited", "deleted": "missing",
                  "deleted_renumbered": "missing", "inserted": "inserted",
                  "swapped": "reordered"}

@@ -261,7 +261,8 @@ def test_a_tail_cut_off_is_caught_by_the_anchor(
     assert (verdict["first_bad"], verdict["kind"]) == (top - 2, "cut")
 
 
-@pytest.mark.parametrize("bad", ["12", "12:abc", "x:" + "0" * 64, "12:" + "g" * 64])
+@pytest.mark.parametrize("bad", ["12", "12:abc", "x:" + "0" * 64, "12:" + "g" * 64,
+                                 "0:" + "0" * 64])
 def test_a_malformed_anchor_is_refused_with_exit_2(
         recorded: tuple[Path, s.Campaign], tmp_path: Path, bad: str) -> None:
     path = copy_of(recorded, tmp_path)
@@ -447,6 +448,7 @@ def test_export_jsonl_and_csv_carry_every_event_with_its_hashes(
     stored = conn.execute("SELECT seq, hash FROM history ORDER BY seq").fetchall()
     conn.close()
     assert code == 0 and [(e["seq"], e["hash"]) for e in lines] == stored
+    assert all(e["at"].endswith("+08:00") for e in lines), "times in the town's zone"
     assert all(e["backdated"] for e in lines), "every campaign event is written years later"
     code, out, _ = run("--db", db, "audit", "export", "--format", "csv", "--from",
                        "2020-09-25", "--to", "2020-09-28", "--village", "v-shiban",
@@ -535,8 +537,9 @@ def test_the_person_report_counts_their_steps_escalations_and_interviews(
 # --- the migration that brought the chain --------------------------------------------------------
 def test_upgrading_an_older_database_chains_its_history_as_if_it_had_always_been(
         db_url: str, tmp_path: Path) -> None:
-    """A database from before the chain (revision 0003) is upgraded by `init`: the events it
-    holds are chained in seq order, to the same hashes the engine writes today, and guarded."""
+    """A database from before the chain (revision 0003), with a gap in its seq numbers, is
+    upgraded by `init`: its events are numbered densely and chained in seq order, to the same
+    hashes the engine writes today, and guarded."""
     from importlib.resources import files
 
     from alembic import command
@@ -556,6 +559,9 @@ def test_upgrading_an_older_database_chains_its_history_as_if_it_had_always_been
                             str(files("engine.store").joinpath("migrations")))
         cfg.attributes["connection"] = tx.conn
         command.downgrade(cfg, "0003")
+        # before the chain a rolled-back append could use up a seq (PostgreSQL's sequence)
+        tx.conn.exec_driver_sql("UPDATE history SET seq = -(seq + 5) WHERE seq > 10")
+        tx.conn.exec_driver_sql("UPDATE history SET seq = -seq WHERE seq < 0")
         columns = [c["name"] for c in inspect(tx.conn).get_columns("history")]
     assert "hash" not in columns and len(before) > 20
     svc.store.close()

@@ -194,6 +194,10 @@ def diagnose(
         return Finding(bad.seq, "inserted",
                        f"event {bad.seq} is not part of the chain: event {after.seq} follows"
                        f" event {p_seq} directly")
+    if after is not None and after.prev_hash != bad.hash and content_ok(bad.seq):
+        return Finding(bad.seq, "edited",
+                       f"event {bad.seq} is not chained to event {p_seq} and event {after.seq}"
+                       f" is not chained to it: its links were changed and its hash recomputed")
     if found is not None and found < p_seq:
         first = found + 1
         span = f"event {first}" if first == p_seq else f"events {first}–{p_seq}"

@@ -32,10 +32,11 @@ def time_text(moment: datetime) -> str:
 
 
 def sqlite_time_text(stored: str) -> str:
-    """The same from SQLite's stored text (`YYYY-MM-DD HH:MM:SS.ffffff`, UTC)."""
+    """The same from SQLite's stored text (`YYYY-MM-DD HH:MM:SS.ffffff`, UTC). Anything else
+    is kept as it is, so that it can never hash like a time the engine wrote."""
     if len(stored) == 26 and stored[10] == " ":
         return f"{stored[:10]}T{stored[11:]}Z"
-    return time_text(datetime.fromisoformat(stored).replace(tzinfo=UTC))
+    return stored
 
 
 def canonical(
@@ -70,7 +71,7 @@ def sqlite_row_hash(row: Sequence[Any], seq: int | None = None) -> str:
     """event_hash of a history row as SQLite returns it (HISTORY_COLUMNS order, times as the
     stored text), in one call: the audit's hot loop. `seq` overrides the row's own."""
     at, recorded = row[8], row[9]
-    if len(at) == 26 == len(recorded):
+    if len(at) == 26 == len(recorded) and at[10] == " " == recorded[10]:
         at, recorded = f"{at[:10]}T{at[11:]}Z", f"{recorded[:10]}T{recorded[11:]}Z"
     else:
         at, recorded = sqlite_time_text(at), sqlite_time_text(recorded)
@@ -85,7 +86,7 @@ def event_hash(*fields: Any) -> str:
 def parse_anchor(text: str) -> tuple[int, str]:
     """`SEQ:HASH` as printed by `rectify audit anchor`; ValueError when malformed."""
     seq, sep, digest = text.strip().partition(":")
-    if not sep or not seq.isdigit() or len(digest) != 64:
+    if not sep or not seq.isdigit() or int(seq) < 1 or len(digest) != 64:
         raise ValueError(f"anchor {text!r} is not SEQ:HASH (a number, a colon, 64 hex digits)")
     try:
         int(digest, 16)

@@ -18,6 +18,7 @@ from engine.domain.audit import Replay, backdated
 from engine.domain.chain import GENESIS, event_hash, sqlite_row_hash, sqlite_time_text, time_text
 from engine.domain.escalation import Escalation, Extension
 from engine.domain.issue import Event, Issue
+from engine.errors import Refused
 from engine.store.uow import HISTORY_COLUMNS, ISSUE_COLUMNS, Tx
 
 _BATCH = 2000
@@ -156,6 +157,13 @@ class Reads:
         return self._stream(sql, tuple(params))
 
     def event(self, row: tuple[Any, ...]) -> Event:
+        try:
+            return self._event(row)
+        except (ValueError, TypeError, StopIteration) as e:
+            raise Refused(f"event {row[0]} cannot be read ({e}): run `rectify audit verify`"
+                          ) from None
+
+    def _event(self, row: tuple[Any, ...]) -> Event:
         when = self.when
         return Event(
             seq=row[0], issue_id=row[1], version=row[2], type=row[3], transition=row[4],

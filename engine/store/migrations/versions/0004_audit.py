@@ -55,9 +55,16 @@ def upgrade() -> None:
 
 
 def _chain_existing() -> None:
+    """Chain the events already stored, in seq order. Before this revision a rolled-back
+    append could use up a seq (PostgreSQL's sequence): the events are first numbered densely,
+    so that from here on a gap in seq always means a deleted event."""
     bind = op.get_bind()
     sqlite = bind.dialect.name == "sqlite"
     when = sqlite_time_text if sqlite else time_text
+    seqs = [int(r[0]) for r in bind.exec_driver_sql("SELECT seq FROM history ORDER BY seq")]
+    moves = [{"old": old, "new": new} for new, old in enumerate(seqs, start=1) if old != new]
+    if moves:  # ascending: each event moves down to a number no other event holds any more
+        bind.execute(sa.text("UPDATE history SET seq = :new WHERE seq = :old"), moves)
     rows = bind.exec_driver_sql(
         "SELECT seq, issue_id, version, type, transition, from_state, to_state, actor, at,"
         " recorded_at, payload, workflow FROM history ORDER BY seq").fetchall()
