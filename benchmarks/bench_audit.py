@@ -73,7 +73,7 @@ from benchmarks.bench_show import python
 from benchmarks.bench_sweep import peak_rss_kib
 from engine.audit import Audit
 from engine.domain.audit import Replay
-from engine.domain.chain import GENESIS, event_hash, sqlite_time_text
+from engine.domain.chain import GENESIS, row_hash
 from engine.domain.escalation import Escalation
 from engine.domain.issue import CATEGORIES, SEVERITIES, Event, Issue
 from engine.store.uow import HISTORY_COLUMNS, ISSUE_COLUMNS
@@ -299,7 +299,7 @@ def _load(conn: sqlite3.Connection, events: int) -> tuple[int, int, datetime]:
     history_rows: list[tuple[Any, ...]] = []
     heap: list[tuple[datetime, int, int, tuple[Any, ...]]] = []
     seq, prev = 0, GENESIS
-    encode, t = _JSON.encode, sqlite_time_text
+    encode = _JSON.encode
     last_at = T0
 
     def flush() -> None:
@@ -317,7 +317,7 @@ def _load(conn: sqlite3.Connection, events: int) -> tuple[int, int, datetime]:
         while heap and (limit is None or heap[0][0] < limit):
             last_at, _, _, row = heapq.heappop(heap)
             seq += 1
-            digest = event_hash(seq, *row[:7], t(row[7]), t(row[8]), row[9], row[10], prev)
+            digest = row_hash((seq, *row, prev), sqlite=True)
             history_rows.append((seq, *row, prev, digest))
             prev = digest
             if len(history_rows) >= LOAD_CHUNK:

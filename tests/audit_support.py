@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from engine.domain.chain import event_hash, sqlite_time_text
+from engine.domain.chain import row_hash
 from engine.domain.issue import Move, NewIssue
 from engine.errors import RectifyError
 from engine.present import issue_json
@@ -173,10 +173,7 @@ def row(conn: sqlite3.Connection, seq: int) -> dict[str, Any]:
 
 def rehash(r: dict[str, Any]) -> str:
     """What a forger who knows the scheme computes for a row."""
-    return event_hash(r["seq"], r["issue_id"], r["version"], r["type"], r["transition"],
-                      r["from_state"], r["to_state"], r["actor"], sqlite_time_text(r["at"]),
-                      sqlite_time_text(r["recorded_at"]), r["payload"], r["workflow"],
-                      r["prev_hash"])
+    return row_hash([r[c] for c in HISTORY[:-1]], sqlite=True)
 
 
 def insert(conn: sqlite3.Connection, r: dict[str, Any]) -> None:

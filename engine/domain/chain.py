@@ -39,21 +39,10 @@ def sqlite_time_text(stored: str) -> str:
     return stored
 
 
-def canonical(
-    seq: int, issue_id: int, version: int, type: str, transition: str | None,
-    from_state: str | None, to_state: str | None, actor: str, at: str, recorded_at: str,
-    payload: str, workflow: str, prev_hash: str,
-) -> str:
-    """The encoding hashed for one event; `at`/`recorded_at` in the fixed time format and
-    `payload` already canonical JSON text (as the store keeps it)."""
-    return row_canonical((seq, issue_id, version, type, transition, from_state, to_state,
-                          actor, None, None, payload, workflow, prev_hash), at, recorded_at)
-
-
-def row_canonical(row: Sequence[Any], at: str, recorded_at: str, seq: int | None = None
-                  ) -> str:
-    """canonical() of a history row (HISTORY_COLUMNS order up to prev_hash), its times given
-    in the fixed format; `seq` overrides the row's own. The one place the layout is written."""
+def canonical(row: Sequence[Any], at: str, recorded_at: str, seq: int | None = None) -> str:
+    """The encoding hashed for one history row (HISTORY_COLUMNS order up to prev_hash), its
+    times given in the fixed format and its payload the canonical JSON text the store keeps;
+    `seq` overrides the row's own. The one place the layout is written."""
     e = _encode_str
     transition, from_state, to_state = row[4], row[5], row[6]
     return (
@@ -67,20 +56,14 @@ def row_canonical(row: Sequence[Any], at: str, recorded_at: str, seq: int | None
     )
 
 
-def sqlite_row_hash(row: Sequence[Any], seq: int | None = None) -> str:
-    """event_hash of a history row as SQLite returns it (HISTORY_COLUMNS order, times as the
-    stored text), in one call: the audit's hot loop. `seq` overrides the row's own."""
-    at, recorded = row[8], row[9]
-    if len(at) == 26 == len(recorded) and at[10] == " " == recorded[10]:
-        at, recorded = f"{at[:10]}T{at[11:]}Z", f"{recorded[:10]}T{recorded[11:]}Z"
+def row_hash(row: Sequence[Any], seq: int | None = None, *, sqlite: bool) -> str:
+    """The hash of a history row as the store holds it: on SQLite its times are the stored
+    text, on PostgreSQL aware datetimes. `seq` overrides the row's own (to test renumbering)."""
+    if sqlite:
+        at, recorded = sqlite_time_text(row[8]), sqlite_time_text(row[9])
     else:
-        at, recorded = sqlite_time_text(at), sqlite_time_text(recorded)
-    return sha256(row_canonical(row, at, recorded, seq).encode()).hexdigest()
-
-
-def event_hash(*fields: Any) -> str:
-    """hash = SHA-256 of canonical(*fields), hex."""
-    return sha256(canonical(*fields).encode()).hexdigest()
+        at, recorded = time_text(row[8]), time_text(row[9])
+    return sha256(canonical(row, at, recorded, seq).encode()).hexdigest()
 
 
 def parse_anchor(text: str) -> tuple[int, str]:

@@ -8,14 +8,14 @@ datetimes; `Reads.when` and `Reads.time_text` turn either into what the audit ne
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import suppress
 from datetime import UTC, datetime
 from itertools import count
 from typing import Any
 
 from engine.domain.audit import Replay, backdated
-from engine.domain.chain import GENESIS, event_hash, sqlite_row_hash, sqlite_time_text, time_text
+from engine.domain.chain import GENESIS, row_hash, sqlite_time_text, time_text
 from engine.domain.escalation import Escalation, Extension
 from engine.domain.issue import Event, Issue
 from engine.errors import Refused
@@ -44,7 +44,6 @@ class Reads:
         if not self.sqlite:  # one snapshot for every pass
             tx.conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         self.time_text = sqlite_time_text if self.sqlite else time_text
-        self.row_hash: Callable[..., str] = sqlite_row_hash if self.sqlite else self._pg_hash
         self.when = _sqlite_when if self.sqlite else _pg_when
 
     def _stream(self, sql: str, params: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
@@ -76,11 +75,8 @@ class Reads:
         finally:
             cur.close()
 
-    @staticmethod
-    def _pg_hash(row: Sequence[Any], seq: int | None = None) -> str:
-        return event_hash(row[0] if seq is None else seq, row[1], row[2], row[3], row[4],
-                          row[5], row[6], row[7], time_text(row[8]), time_text(row[9]),
-                          row[10], row[11], row[12])
+    def row_hash(self, row: Sequence[Any], seq: int | None = None) -> str:
+        return row_hash(row, seq, sqlite=self.sqlite)
 
     def _all(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         cur = self.raw.cursor()

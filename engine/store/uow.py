@@ -19,7 +19,7 @@ from sqlalchemy import Engine, and_, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
 
-from engine.domain.chain import GENESIS, event_hash, sqlite_time_text, time_text
+from engine.domain.chain import GENESIS, row_hash
 from engine.domain.escalation import Escalation, Extension
 from engine.domain.issue import Event, Issue
 from engine.domain.org import Group, Org, Person, Town, Unit
@@ -346,17 +346,11 @@ class Tx:
     def _chained(self, e: Event, at: Any, recorded: Any, payload: str) -> tuple[Any, ...]:
         """The history row of `e`, linked to the chain's head (which it becomes)."""
         seq, prev = self._chain_head()
-        seq += 1
-        if self.d.sqlite:
-            at_text, recorded_text = sqlite_time_text(at), sqlite_time_text(recorded)
-        else:
-            at_text, recorded_text = time_text(at), time_text(recorded)
-        digest = event_hash(seq, e.issue_id, e.version, e.type, e.transition, e.from_state,
-                            e.to_state, e.actor, at_text, recorded_text, payload, e.workflow,
-                            prev)
-        self._head = (seq, digest)
-        return (seq, e.issue_id, e.version, e.type, e.transition, e.from_state, e.to_state,
-                e.actor, at, recorded, payload, e.workflow, prev, digest)
+        row = (seq + 1, e.issue_id, e.version, e.type, e.transition, e.from_state, e.to_state,
+               e.actor, at, recorded, payload, e.workflow, prev)
+        digest = row_hash(row, sqlite=self.d.sqlite)
+        self._head = (seq + 1, digest)
+        return (*row, digest)
 
     def append(self, event: Event, recorded_at: datetime) -> None:
         """Queue an event; the transaction writes its events just before it commits.

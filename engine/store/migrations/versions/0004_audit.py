@@ -11,7 +11,7 @@ Create Date: 2026-11-29
 import sqlalchemy as sa
 from alembic import op
 
-from engine.domain.chain import GENESIS, event_hash, sqlite_time_text, time_text
+from engine.domain.chain import GENESIS, row_hash
 from engine.store.tables import UTCDateTime
 
 revision = "0004"
@@ -60,7 +60,6 @@ def _chain_existing() -> None:
     so that from here on a gap in seq always means a deleted event."""
     bind = op.get_bind()
     sqlite = bind.dialect.name == "sqlite"
-    when = sqlite_time_text if sqlite else time_text
     seqs = [int(r[0]) for r in bind.exec_driver_sql("SELECT seq FROM history ORDER BY seq")]
     moves = [{"old": old, "new": new} for new, old in enumerate(seqs, start=1) if old != new]
     if moves:  # ascending: each event moves down to a number no other event holds any more
@@ -71,8 +70,7 @@ def _chain_existing() -> None:
     prev = GENESIS
     updates = []
     for r in rows:
-        digest = event_hash(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], when(r[8]),
-                            when(r[9]), r[10], r[11], prev)
+        digest = row_hash((*r, prev), sqlite=sqlite)
         updates.append({"seq": r[0], "prev": prev, "hash": digest})
         prev = digest
     if updates:
