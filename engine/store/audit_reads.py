@@ -19,7 +19,7 @@ from engine.domain.chain import GENESIS, row_hash, sqlite_time_text, time_text
 from engine.domain.escalation import Escalation, Extension
 from engine.domain.issue import Event, Issue
 from engine.errors import Refused
-from engine.store.uow import HISTORY_COLUMNS, ISSUE_COLUMNS, Tx
+from engine.store.uow import CHAIN_HEAD, HISTORY_COLUMNS, ISSUE_COLUMNS, Tx
 
 _BATCH = 2000
 _scan = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
@@ -120,7 +120,7 @@ class Reads:
         return None if row is None else str(row[0])
 
     def head(self) -> tuple[int, str] | None:
-        row = self._one("SELECT seq, hash FROM history ORDER BY seq DESC LIMIT 1")
+        row = self._one(CHAIN_HEAD)
         return None if row is None else (int(row[0]), str(row[1]))
 
     def count_events(self) -> int:

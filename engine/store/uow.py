@@ -49,18 +49,13 @@ _ISSUE_INSERT = (
     f"INSERT INTO issues ({', '.join(_ISSUE_INSERT_COLUMNS)}) VALUES"
     f" ({', '.join(':' + c for c in _ISSUE_INSERT_COLUMNS)}) RETURNING id"
 )
-_HISTORY_INSERT_COLUMNS = HISTORY_COLUMNS
 _BULK_ISSUES = (
     f"INSERT INTO issues ({', '.join(ISSUE_COLUMNS)})"
     f" VALUES ({', '.join('?' * len(ISSUE_COLUMNS))})"
 )
-_BULK_HISTORY = (
-    f"INSERT INTO history ({', '.join(_HISTORY_INSERT_COLUMNS)})"
-    f" VALUES ({', '.join('?' * len(_HISTORY_INSERT_COLUMNS))})"
-)
 _HISTORY_INSERT = (
-    f"INSERT INTO history ({', '.join(_HISTORY_INSERT_COLUMNS)}) VALUES"
-    f" ({', '.join(':' + c for c in _HISTORY_INSERT_COLUMNS)})"
+    f"INSERT INTO history ({', '.join(HISTORY_COLUMNS)})"
+    f" VALUES ({', '.join('?' * len(HISTORY_COLUMNS))})"
 )
 _PRIOR_ACTOR = (
     "SELECT DISTINCT actor FROM history WHERE issue_id = :id AND transition = :transition"
@@ -68,7 +63,8 @@ _PRIOR_ACTOR = (
 _JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 """Payloads: sorted keys, UTF-8 text, compact; one encoder for the process."""
 _NAMED = re.compile(r":(\w+)")
-_CHAIN_HEAD = "SELECT seq, hash FROM history ORDER BY seq DESC LIMIT 1"
+CHAIN_HEAD = "SELECT seq, hash FROM history ORDER BY seq DESC LIMIT 1"
+"""The last event's seq and hash."""
 CHAIN_LOCK = 0x72656374  # 'rect': the advisory lock that serializes appends on PostgreSQL
 
 
@@ -125,7 +121,6 @@ class Store:
         self.sql_select_for_update = d.sql(_ISSUE_SELECT + ("" if d.sqlite else " FOR UPDATE"))
         self.sql_update = d.sql(_ISSUE_UPDATE)
         self.sql_insert = d.sql(_ISSUE_INSERT)
-        self.sql_history = d.sql(_HISTORY_INSERT)
         self.sql_prior = d.sql(_PRIOR_ACTOR)
         self.sql_supersede_escalations = d.sql(
             "UPDATE escalations SET status = 'superseded', closed_at = :at, closed_by = :by"
@@ -146,7 +141,7 @@ class Store:
             " WHERE id = :id AND version = :expected")
         q = "?" if d.sqlite else "%s"
         self.sql_bulk_issues = _BULK_ISSUES.replace("?", q)
-        self.sql_bulk_history = _BULK_HISTORY.replace("?", q)
+        self.sql_history = _HISTORY_INSERT.replace("?", q)
 
     def connection(self) -> Connection:
         if self._conn is None or self._conn.closed:
@@ -250,8 +245,9 @@ class Tx:
 
         self._cur: Any = None
         self._head: tuple[int, str] | None = None
-        self._pending: list[tuple[Event, datetime]] = []
         """The chain's head as this transaction sees it, once it has appended."""
+        self._pending: list[tuple[Event, datetime]] = []
+        """Events appended, written at flush (before a read of the history, and at commit)."""
 
     def _cursor(self) -> Any:
         """One driver cursor per transaction (the raw path's statements share it)."""
@@ -338,7 +334,7 @@ class Tx:
             cur = self._cursor()
             if not self.d.sqlite:
                 cur.execute("SELECT pg_advisory_xact_lock(%(k)s)", {"k": CHAIN_LOCK})
-            cur.execute(_CHAIN_HEAD)
+            cur.execute(CHAIN_HEAD)
             row = cur.fetchone()
             self._head = (0, GENESIS) if row is None else (int(row[0]), str(row[1]))
         return self._head
@@ -369,13 +365,8 @@ class Tx:
         out = self.d.when_out
         rows = [self._chained(e, out(e.at), out(recorded), _JSON.encode(e.payload))
                 for e, recorded in pending]
-        cur = self._cursor()
         try:
-            if len(rows) == 1:
-                cur.execute(self.store.sql_history, dict(zip(HISTORY_COLUMNS, rows[0],
-                                                             strict=True)))
-            else:
-                cur.executemany(self.store.sql_bulk_history, rows)
+            self._cursor().executemany(self.store.sql_history, rows)
         except Exception as e:  # the driver's IntegrityError: (issue_id, version) taken
             self._head = None
             if "unique" in str(e).lower() or "duplicate" in str(e).lower():
@@ -438,7 +429,7 @@ class Tx:
         event_rows = [chained(e, when(e.at), recorded, encode(e.payload)) for _, e in items]
         cur = self._cursor()
         cur.executemany(self.store.sql_bulk_issues, issue_rows)
-        cur.executemany(self.store.sql_bulk_history, event_rows)
+        cur.executemany(self.store.sql_history, event_rows)
 
     # --- issues, Core path ------------------------------------------------------------------
     def list_issues(self, f: IssueFilter) -> list[Issue]:
