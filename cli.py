@@ -590,9 +590,7 @@ def _moment(svc: Rectify, text: str | None, what: str, end: bool = False) -> dat
     if end and _is_date(text):
         value += timedelta(days=1, microseconds=-1)
     if value.tzinfo is None:
-        with svc._tx(write=False) as tx:
-            tz = svc.timezone(tx)
-        value = value.replace(tzinfo=tz)
+        value = value.replace(tzinfo=svc.town_tz)  # read by _auditor
     return value
 
 
@@ -641,9 +639,9 @@ def audit_verify(settings: Settings, anchor: str | None) -> None:
 def audit_anchor(settings: Settings) -> None:
     """Print the chain's head SEQ:HASH, to keep outside the database."""
     _, auditor = _auditor(settings)
-    head = auditor.anchor()
-    seq, _, digest = head.partition(":")
-    _emit(settings, {"anchor": head, "seq": int(seq), "hash": digest}, head)
+    seq, digest = auditor.anchor()
+    head = f"{seq}:{digest}"
+    _emit(settings, {"anchor": head, "seq": seq, "hash": digest}, head)
 
 
 @audit.command("replay")

@@ -141,7 +141,7 @@ class Audit:
                     content_bad = row[0]
             try:
                 problem = fold(replay, events)
-            except (KeyError, ValueError, TypeError, AttributeError, StopIteration) as e:
+            except _UNREADABLE as e:
                 problem = f"issue {issue_id}'s history cannot be replayed: {e}"
             issues += 1
             backdated += replay.backdated
@@ -162,12 +162,13 @@ class Audit:
                                             f"issue {extra} has rows but no history"))
         return content_bad, issues, backdated, finding
 
-    def anchor(self) -> str:
+    def anchor(self) -> tuple[int, str]:
+        """The chain's head: (seq, hash) of the last event."""
         with self.svc._tx(write=False) as tx:
             head = Reads(tx).head()
         if head is None:
             raise NotFound("the history is empty: nothing to anchor yet")
-        return f"{head[0]}:{head[1]}"
+        return head
 
     # --- replay -------------------------------------------------------------------------------
     def replay(self, as_of: datetime, issue_id: int | None = None,
@@ -184,14 +185,14 @@ class Audit:
                 replay = a.Replay()
                 try:
                     fold(replay, group)  # up to a gap: a later event back-dated before as_of
-                except (KeyError, ValueError, TypeError, AttributeError, StopIteration) as e:
+                except _UNREADABLE as e:
                     raise Refused(f"the history cannot be replayed ({e}):"
                                   " run `rectify audit verify`") from None
                 issue = replay.issue
                 if issue is None or (village is not None and issue.village != village):
                     continue
                 wf = self.svc.workflow(tx, issue.workflow)
-                light = issue_light(calendar, wf.ladder, issue, as_of, issue.state in wf.final)
+                light = issue_light(calendar, wf.ladder, issue, as_of, wf.is_final(issue.state))
                 out.append(Replayed(issue, light, replay.open_escalations(), replay.backdated,
                                     replay.events))
         if issue_id is not None and not out:
@@ -220,16 +221,12 @@ class Audit:
         with self.svc._tx(write=False) as tx:
             r = Reads(tx)  # first: on PostgreSQL it sets the snapshot
             self.svc.timezone(tx)
-            villages = _villages(r) if village is not None else {}
+            villages = r.villages() if village is not None else {}
             for row in r.events(by_issue=False):
                 e = r.event(row)
-                if start is not None and e.at < start:
-                    continue
-                if end is not None and e.at > end:
-                    continue
-                if village is not None and villages.get(e.issue_id) != village:
-                    continue
-                yield e
+                if _within(e.at, start, end) and (village is None
+                                                  or villages.get(e.issue_id) == village):
+                    yield e
 
     def timelines(self, start: datetime | None = None, end: datetime | None = None,
                   village: str | None = None
@@ -251,9 +248,9 @@ class Audit:
                     if not broken:
                         try:
                             replay.apply(e)
-                        except (KeyError, ValueError, TypeError, AttributeError):
+                        except _UNREADABLE:
                             broken = True  # shown as stored; the verdict says what is wrong
-                    if (start is None or e.at >= start) and (end is None or e.at <= end):
+                    if _within(e.at, start, end):
                         shown.append(e)
                 issue = replay.issue
                 if not shown or (village is not None and (issue is None
@@ -282,9 +279,6 @@ class Audit:
                 raise NotFound(f"unknown person {person!r}")
             report = PersonReport(person, who.name, start, end)
 
-            def within(moment: datetime) -> bool:
-                return (start is None or moment >= start) and (end is None or moment <= end)
-
             for _, group in groupby(r.events(), key=_ISSUE_ID):
                 replay = a.Replay()
                 received: list[int] = []
@@ -293,13 +287,13 @@ class Audit:
                     due_before = replay.fields.get("due_at")
                     try:
                         replay.apply(e)
-                    except (KeyError, ValueError, TypeError, AttributeError):
+                    except _UNREADABLE:
                         break
-                    if not within(e.at):
+                    if not _within(e.at, start, end):
                         continue
                     if e.actor == person:
                         report.events.append(e)
-                        if e.type == "transition" and e.transition and replay.events > 1:
+                        if e.type == "transition" and e.transition:
                             tally = report.did.setdefault(e.transition, {
                                 "count": 0, "on_time": 0, "late": 0, "no_deadline": 0})
                             tally["count"] += 1
@@ -324,19 +318,18 @@ class Audit:
 
 _ISSUE_ID = itemgetter(1)
 """A history row's issue id (rows are grouped by it)."""
+_UNREADABLE = (KeyError, ValueError, TypeError, AttributeError, StopIteration)
+"""What folding a tampered or garbled event can raise (verify names it; others refuse)."""
 
 
-def _villages(r: Reads) -> dict[int, str]:
-    out: dict[int, str] = {}
-    for row in r.events():
-        if row[3] in ("created", "imported"):
-            out[int(row[1])] = str(json.loads(row[10]).get("village"))
-    return out
+def _within(moment: datetime, start: datetime | None, end: datetime | None) -> bool:
+    """In the period [start, end], either end open."""
+    return (start is None or moment >= start) and (end is None or moment <= end)
 
 
 def _content_ok(r: Reads, seq: int) -> bool:
     row = r.event_row(seq)
-    return row is not None and _rehash(r, row, row[0]) == row[13]
+    return row is not None and r.row_hash(row) == row[13]
 
 
 def _renumbered_by(r: Reads, seq: int) -> int | None:
@@ -345,13 +338,9 @@ def _renumbered_by(r: Reads, seq: int) -> int | None:
     if row is None:
         return None
     for k in range(1, 9):
-        if _rehash(r, row, seq + k) == row[13]:
+        if r.row_hash(row, seq + k) == row[13]:
             return k
     return None
-
-
-def _rehash(r: Reads, row: tuple[Any, ...], seq: int) -> str:
-    return r.row_hash(row, seq)
 
 
 class _Merge:

@@ -305,7 +305,7 @@ def test_no_random_tampering_goes_unnoticed(histories: list[Path], tmp_path: Pat
     path = tmp_path / f"t-{which}-{kind}-{where}.db"
     shutil.copy(histories[which], path)
     audit = auditor(path, tmp_path)
-    anchor = parse_anchor(audit.anchor())
+    anchor = audit.anchor()
     conn = s.open_raw(path)
     top = s.last_seq(conn)
     seq = 1 + int(where * (top - 2))  # 1 … top-1 (a swap needs a next event)

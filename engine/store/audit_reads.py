@@ -2,7 +2,7 @@
 rows it must reproduce, in one snapshot, memory flat (a server-side cursor on PostgreSQL).
 
 Rows come straight from the driver: on SQLite times are the stored text, on PostgreSQL aware
-datetimes; `Reads.when` and `Reads.time_text` turn either into what the audit needs.
+datetimes; `Reads.when` (the store's own conversion) turns either into aware UTC.
 """
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import suppress
-from datetime import UTC, datetime
+from datetime import datetime
 from itertools import count
 from typing import Any
 
 from engine.domain.audit import Replay, backdated
-from engine.domain.chain import GENESIS, row_hash, sqlite_time_text, time_text
+from engine.domain.chain import GENESIS, row_hash
 from engine.domain.escalation import Escalation, Extension
 from engine.domain.issue import Event, Issue
 from engine.errors import Refused
@@ -33,6 +33,8 @@ def payload(text: str) -> dict[str, Any]:
         return found
     except (StopIteration, TypeError):
         return dict(json.loads(text))
+
+
 _names = count()
 
 
@@ -43,8 +45,7 @@ class Reads:
         self.raw: Any = tx.conn.connection.driver_connection
         if not self.sqlite:  # one snapshot for every pass
             tx.conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        self.time_text = sqlite_time_text if self.sqlite else time_text
-        self.when = _sqlite_when if self.sqlite else _pg_when
+        self.when = tx.d.when_in
 
     def _stream(self, sql: str, params: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
         if self.sqlite:
@@ -67,13 +68,8 @@ class Reads:
                 cur.close()
 
     def _one(self, sql: str, params: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
-        cur = self.raw.cursor()
-        try:
-            cur.execute(sql if self.sqlite else sql.replace("?", "%s"), params)
-            row: tuple[Any, ...] | None = cur.fetchone()
-            return row
-        finally:
-            cur.close()
+        rows = self._all(sql, params)
+        return rows[0] if rows else None
 
     def row_hash(self, row: Sequence[Any], seq: int | None = None) -> str:
         return row_hash(row, seq, sqlite=self.sqlite)
@@ -88,10 +84,6 @@ class Reads:
             cur.close()
 
     # --- the chain ------------------------------------------------------------------------
-    def links(self) -> Iterator[tuple[int, str, str]]:
-        """(seq, prev_hash, hash) in chain order."""
-        return self._stream("SELECT seq, prev_hash, hash FROM history ORDER BY seq")
-
     def first_broken_link(self) -> int | None:
         """The first event that does not follow the one before it (its prev_hash is not that
         event's hash, or that event is missing), found by the database in one join."""
@@ -151,6 +143,11 @@ class Reads:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY issue_id, version" if by_issue else " ORDER BY seq"
         return self._stream(sql, tuple(params))
+
+    def villages(self) -> dict[int, str]:
+        """Each issue's village, from its first event (the history, not the table)."""
+        sql = ("SELECT issue_id, payload FROM history WHERE type IN ('created', 'imported')")
+        return {int(i): str(payload(p).get("village")) for i, p in self._all(sql)}
 
     def event(self, row: tuple[Any, ...]) -> Event:
         try:
@@ -219,16 +216,3 @@ class Reads:
                 requested_at=when(r[5]), old_due_at=when(r[6]),  # type: ignore[arg-type]
                 to_date=r[7], reason=r[8], status=r[9], decided_by=r[10],
                 decided_at=when(r[11]), note=r[12])
-
-
-def _sqlite_when(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    return datetime.fromisoformat(value + "+00:00")  # stored UTC: 6× faster than .replace
-
-
-def _pg_when(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    moment: datetime = value.astimezone(UTC)
-    return moment
