@@ -7,10 +7,9 @@ streaming the history so that memory stays flat however long it is.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, tzinfo
+from datetime import datetime, tzinfo
 from itertools import groupby
 from operator import itemgetter
 from typing import Any
@@ -208,11 +207,7 @@ class Audit:
         for registered_at, text in versions:
             if registered_at <= moment:
                 body = text
-        data = json.loads(body)
-        return WorkingCalendar(CalendarData(
-            off_days=frozenset(date.fromisoformat(d) for d in data["off"]),
-            make_up_days=frozenset(date.fromisoformat(d) for d in data["work"]),
-            known_years=frozenset(int(y) for y in data["years"])), tz)
+        return WorkingCalendar(CalendarData.from_json(body), tz)
 
     # --- export -------------------------------------------------------------------------------
     def events(self, start: datetime | None = None, end: datetime | None = None,

@@ -273,10 +273,7 @@ class Rectify:
             days: list[tuple[date, str, str | None]] = [(d, "off", None) for d in data.off_days]
             days += [(d, "work", None) for d in data.make_up_days]
             tx.replace_calendar_days(days)
-            calendar_body = json.dumps({
-                "off": sorted(d.isoformat() for d in data.off_days),
-                "work": sorted(d.isoformat() for d in data.make_up_days),
-                "years": sorted(data.known_years)}, sort_keys=True)
+            calendar_body = data.to_json()
             tx.register_calendar(hashlib.sha256(calendar_body.encode()).hexdigest(),
                                  calendar_body, now)
             tx.set_meta("calendar_years", json.dumps(sorted(data.known_years)))

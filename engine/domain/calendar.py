@@ -6,6 +6,7 @@ entered the stage; the due moment is 00:00 town time of the day after that worki
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
@@ -37,6 +38,20 @@ class CalendarData:
             make_up_days=(self.make_up_days - off_set) | work_set,
             known_years=self.known_years | frozenset(years),
         )
+
+    def to_json(self) -> str:
+        """The form a calendar version is kept in (sorted, so equal data give equal text)."""
+        return json.dumps({"off": sorted(d.isoformat() for d in self.off_days),
+                           "work": sorted(d.isoformat() for d in self.make_up_days),
+                           "years": sorted(self.known_years)}, sort_keys=True)
+
+    @staticmethod
+    def from_json(text: str) -> CalendarData:
+        data = json.loads(text)
+        return CalendarData(
+            off_days=frozenset(date.fromisoformat(d) for d in data["off"]),
+            make_up_days=frozenset(date.fromisoformat(d) for d in data["work"]),
+            known_years=frozenset(int(y) for y in data["years"]))
 
 
 @dataclass
