@@ -83,6 +83,42 @@ def stopwatch() -> Iterator[Took]:
 
 
 # --- databases ------------------------------------------------------------------------------
+def peak_rss_kib() -> int:
+    """This process's peak resident set so far, in KiB.
+
+    VmHWM from /proc (Linux): ru_maxrss would not do, because Linux carries it over a fork and
+    an exec, so a child started by a large parent reports the parent's peak.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def run_child(module: str, path: Path, what: str) -> dict[str, Any]:
+    """Run `benchmarks.<module>.child()` on `path` in a new interpreter (the venv's python, no
+    RECTIFY_* settings) and return the JSON object its last line prints."""
+    import json
+    import os
+    import subprocess
+
+    venv = ROOT / ".venv" / "bin" / "python"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RECTIFY_")}
+    code = f"from benchmarks.{module} import child; child()"
+    done = subprocess.run([str(venv) if venv.exists() else sys.executable, "-c", code,
+                           str(path)], cwd=ROOT, env=env, capture_output=True, text=True,
+                          check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"child {what}: exit {done.returncode}: {done.stderr.strip()}")
+    got: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return got
+
+
 def new_service(folder: Path, name: str) -> Rectify:
     """An engine on the SQLite file folder/name, initialised with the tests' small org."""
     from tests.support import SMALL_ORG, service, write_org

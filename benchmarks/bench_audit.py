@@ -40,10 +40,8 @@ from __future__ import annotations
 
 import heapq
 import json
-import os
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import tracemalloc
@@ -56,7 +54,6 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import (
-    ROOT,
     Aim,
     Profiler,
     Took,
@@ -65,12 +62,12 @@ from benchmarks import (
     main_for,
     new_service,
     open_service,
+    peak_rss_kib,
     raw_connect,
+    run_child,
     show_ratio,
     stopwatch,
 )
-from benchmarks.bench_show import python
-from benchmarks.bench_sweep import peak_rss_kib
 from engine.audit import Audit
 from engine.domain.audit import Replay
 from engine.domain.chain import GENESIS, row_hash
@@ -120,7 +117,6 @@ _ESCALATION_COLUMNS = ("id", "issue_id", "stage", "stage_version", "level", "due
                        "attendees")
 _INSERT_ESCALATION = (f"INSERT INTO escalations ({', '.join(_ESCALATION_COLUMNS)})"
                       f" VALUES ({', '.join('?' * len(_ESCALATION_COLUMNS))})")
-_CHILD = "from benchmarks.bench_audit import child; child()"
 _SEQ_ORDER = f"SELECT {_COLUMNS} FROM history ORDER BY seq"
 _LINKS = "SELECT seq, prev_hash, hash FROM history ORDER BY seq"
 _ISSUE_ORDER = f"SELECT {_COLUMNS} FROM history ORDER BY issue_id, version"
@@ -476,12 +472,7 @@ def child_verify(built: Built) -> dict[str, Any]:
     timed; every event and issue, ok), and the growth of its peak RSS."""
     if built.last_at >= AS_OF:
         raise RuntimeError(f"the history runs past AS_OF ({built.last_at})")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RECTIFY_")}
-    done = subprocess.run([python(), "-c", _CHILD, str(built.path)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"child verify: exit {done.returncode}: {done.stderr.strip()}")
-    got: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    got = run_child("bench_audit", built.path, "verify")
     v = got["verdict"]
     if not (v["ok"] and v["events"] == built.events and v["issues"] == built.issues):
         raise RuntimeError(f"verify on {built.path.name}: {v}")

@@ -27,11 +27,9 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import resource
 import shutil
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import tracemalloc
@@ -44,7 +42,6 @@ from typing import Any
 from sqlalchemy import event
 
 from benchmarks import (
-    ROOT,
     SQLITE_TIME,
     Aim,
     Profiler,
@@ -52,11 +49,12 @@ from benchmarks import (
     figure,
     heading,
     main_for,
+    peak_rss_kib,
+    run_child,
     scalar,
     show_ratio,
     stopwatch,
 )
-from benchmarks.bench_show import python
 from engine.domain.issue import CATEGORIES, SEVERITIES
 from engine.service import Rectify
 
@@ -107,7 +105,6 @@ _INSERT_ISSUE = (f"INSERT INTO issues ({', '.join(_ISSUE_COLUMNS)})"
 _INSERT_HISTORY = (f"INSERT INTO history ({', '.join(_HISTORY_COLUMNS)})"
                    f" VALUES ({', '.join('?' * len(_HISTORY_COLUMNS))})")
 
-_CHILD = "from benchmarks.bench_sweep import child; child()"
 
 
 # --- the databases ---------------------------------------------------------------------------
@@ -263,21 +260,6 @@ def traced_sweep(path: Path) -> tuple[int, list[tuple[str, Sequence[Any]]]]:
         svc.store.close()
 
 
-def peak_rss_kib() -> int:
-    """This process's peak resident set so far, in KiB.
-
-    VmHWM from /proc (Linux): ru_maxrss would not do, because Linux carries it over a fork and
-    an exec, so a child started by a large parent reports the parent's peak.
-    """
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-
-
 def child() -> None:
     """In a new interpreter (`python -c`): sweep sys.argv[1], print the peak RSS around it."""
     path = Path(sys.argv[1])
@@ -294,12 +276,7 @@ def child() -> None:
 
 
 def child_sweep(path: Path) -> dict[str, Any]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RECTIFY_")}
-    done = subprocess.run([python(), "-c", _CHILD, str(path)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"child sweep: exit {done.returncode}: {done.stderr.strip()}")
-    got: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    got = run_child("bench_sweep", path, "sweep")
     if got["raised"] != DUE * LEVELS:
         raise RuntimeError(f"child sweep raised {got['raised']}")
     return got
