@@ -100,6 +100,19 @@ def peak_rss_kib() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
+def report_peak_rss(work: Callable[[], dict[str, Any]]) -> None:
+    """In a child: run `work`, print its figures with the wall time and the peak RSS before
+    and after it, as the one JSON line run_child reads."""
+    import json
+
+    before = peak_rss_kib()
+    with stopwatch() as took:
+        figures = work()
+    after = peak_rss_kib()
+    print(json.dumps({"peak_rss_before_kib": before, "peak_rss_after_kib": after,
+                      "wall": took.wall, **figures}))
+
+
 def run_child(module: str, path: Path, what: str) -> dict[str, Any]:
     """Run `benchmarks.<module>.child()` on `path` in a new interpreter (the venv's python, no
     RECTIFY_* settings) and return the JSON object its last line prints."""

@@ -62,8 +62,8 @@ from benchmarks import (
     main_for,
     new_service,
     open_service,
-    peak_rss_kib,
     raw_connect,
+    report_peak_rss,
     run_child,
     show_ratio,
     stopwatch,
@@ -457,14 +457,9 @@ def child() -> None:
     try:
         audit = Audit(svc)
         audit.anchor()  # the connection and the town's zone, before measuring
-        before = peak_rss_kib()
-        with stopwatch() as took:
-            v = audit.verify()
-        after = peak_rss_kib()
+        report_peak_rss(lambda: {"verdict": audit.verify().to_json()})
     finally:
         svc.store.close()
-    print(json.dumps({"peak_rss_before_kib": before, "peak_rss_after_kib": after,
-                      "wall": took.wall, "verdict": v.to_json()}))
 
 
 def child_verify(built: Built) -> dict[str, Any]:

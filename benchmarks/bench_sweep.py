@@ -49,7 +49,7 @@ from benchmarks import (
     figure,
     heading,
     main_for,
-    peak_rss_kib,
+    report_peak_rss,
     run_child,
     scalar,
     show_ratio,
@@ -265,14 +265,9 @@ def child() -> None:
     path = Path(sys.argv[1])
     svc = open_for_sweep(path)
     try:
-        before = peak_rss_kib()
-        with stopwatch() as took:
-            raised = svc.escalate()
-        after = peak_rss_kib()
+        report_peak_rss(lambda: {"raised": len(svc.escalate())})
     finally:
         svc.store.close()
-    print(json.dumps({"peak_rss_before_kib": before, "peak_rss_after_kib": after,
-                      "raised": len(raised), "wall": took.wall}))
 
 
 def child_sweep(path: Path) -> dict[str, Any]:
