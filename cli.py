@@ -594,6 +594,18 @@ def _moment(svc: Rectify, text: str | None, what: str, end: bool = False) -> dat
     return value
 
 
+def _period(svc: Rectify, start: str | None, end: str | None
+            ) -> tuple[datetime | None, datetime | None]:
+    """--from and --to (a bare date for --to: to the end of that day), in order."""
+    from engine.errors import BadOption
+
+    t0 = _moment(svc, start, "--from")
+    t1 = _moment(svc, end, "--to", end=True)
+    if t0 is not None and t1 is not None and t0 > t1:
+        raise BadOption(f"--from {start} is after --to {end}")
+    return t0, t1
+
+
 def _is_date(text: str) -> bool:
     """A bare date (2020-09-30 or 20200930), not a moment."""
     from datetime import date
@@ -687,8 +699,7 @@ def audit_export(settings: Settings, fmt: str, start: str | None, end: str | Non
     from engine import reports
 
     svc, auditor = _auditor(settings)
-    t0 = _moment(svc, start, "--from")
-    t1 = _moment(svc, end, "--to", end=True)
+    t0, t1 = _period(svc, start, end)
     tz = svc.town_tz
     chunks: Any
     if fmt == "html":
@@ -742,8 +753,7 @@ def report_person(settings: Settings, person: str, start: str | None, end: str |
     from engine import reports
 
     svc, auditor = _auditor(settings)
-    t0 = _moment(svc, start, "--from")
-    t1 = _moment(svc, end, "--to", end=True)
+    t0, t1 = _period(svc, start, end)
     found = auditor.person(person, t0, t1)
     tz = svc.town_tz
     _emit(settings, reports.person_json(found, tz), reports.person_text(found, tz).rstrip())

@@ -532,6 +532,10 @@ def test_the_person_report_counts_their_steps_escalations_and_interviews(
     assert code == 0 and "专项述职" in out and "Escalations received" in out
     code, _, err = run("--db", db, "report", "person", "ghost")
     assert code == 1 and err == "error: unknown person 'ghost'\n"
+    for command in (("report", "person", "chen"), ("audit", "export", "--format", "csv")):
+        code, out, err = run("--db", db, *command, "--from", "2020-10-09", "--to", "2020-09-28")
+        assert (code, out) == (2, "")
+        assert err == "error: --from 2020-10-09 is after --to 2020-09-28\n"
 
 
 # --- the migration that brought the chain --------------------------------------------------------
