@@ -16,7 +16,7 @@ from typing import Any
 
 from engine.domain.chain import GENESIS
 from engine.domain.escalation import Escalation, Extension, initial_status
-from engine.domain.issue import Event, Issue, changes, created_fields
+from engine.domain.issue import Event, Issue, changes, created_fields, payload_moment
 
 BACKDATED_SECONDS = 60
 """An event whose clock time and write time differ by more than this is back-dated."""
@@ -24,10 +24,6 @@ BACKDATED_SECONDS = 60
 
 def backdated(at: datetime, recorded_at: datetime | None) -> bool:
     return recorded_at is not None and abs((recorded_at - at).total_seconds()) > BACKDATED_SECONDS
-
-
-def _when(value: Any) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
 
 
 @dataclass
@@ -79,7 +75,7 @@ class Replay:
         if kind == "escalated":
             level = str(p["level"])
             eid = int(p["escalation"])
-            due = _when(p.get("due_at")) or f["due_at"]
+            due = payload_moment(p.get("due_at")) or f["due_at"]
             self.escalations[eid] = Escalation(
                 id=eid, issue_id=issue_id, stage=str(p["stage"]),
                 stage_version=f["stage_version"], level=level, due_at=due,

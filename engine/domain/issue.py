@@ -358,7 +358,8 @@ def _check_duties(t: TransitionDef, issue: Issue, ctx: Context) -> None:
 
 
 # --- folding -------------------------------------------------------------------------------
-def _when(value: Any) -> datetime | None:
+def payload_moment(value: Any) -> datetime | None:
+    """A moment as payloads carry it (ISO 8601 with offset), or None."""
     return datetime.fromisoformat(value) if value else None
 
 
@@ -405,13 +406,13 @@ def created_fields(issue_id: int, version: int, actor: str, at: datetime,
         "version": version,
         "created_at": at,
         "created_by": actor,
-        "stage_entered_at": _when(p.get("entered_at")) or at,
+        "stage_entered_at": payload_moment(p.get("entered_at")) or at,
         "assignee": p.get("assignee"),
         "plan": None,
-        "due_at": _when(p.get("due_at")),
+        "due_at": payload_moment(p.get("due_at")),
         "workflow": workflow,
         "stage_version": version,
-        "next_escalation_at": _when(p.get("next_escalation_at")),
+        "next_escalation_at": payload_moment(p.get("next_escalation_at")),
         "listed_by_village": bool(p.get("listed_by_village")),
     }
 
@@ -424,10 +425,10 @@ def changes(kind: str, version: int, at: datetime, p: Mapping[str, Any], workflo
         out = {
             "version": version,
             "stage_entered_at": at,
-            "due_at": _when(p.get("due_at")),
+            "due_at": payload_moment(p.get("due_at")),
             "workflow": workflow,
             "stage_version": version,
-            "next_escalation_at": _when(p.get("next_escalation_at")),
+            "next_escalation_at": payload_moment(p.get("next_escalation_at")),
         }
         if to_state:
             out["state"] = to_state
@@ -438,13 +439,14 @@ def changes(kind: str, version: int, at: datetime, p: Mapping[str, Any], workflo
             out["listed_by_village"] = bool(p["listed_by_village"])
         return out
     if kind in ("escalated", "rescheduled"):
-        return {"version": version, "next_escalation_at": _when(p.get("next_escalation_at"))}
+        return {"version": version,
+                "next_escalation_at": payload_moment(p.get("next_escalation_at"))}
     if kind == "extension_approved":
-        return {"version": version, "due_at": _when(p.get("due_at")),
-                "next_escalation_at": _when(p.get("next_escalation_at"))}
+        return {"version": version, "due_at": payload_moment(p.get("due_at")),
+                "next_escalation_at": payload_moment(p.get("next_escalation_at"))}
     if kind in ("village_listed", "village_unlisted"):
         return {"version": version, "listed_by_village": kind == "village_listed",
-                "next_escalation_at": _when(p.get("next_escalation_at"))}
+                "next_escalation_at": payload_moment(p.get("next_escalation_at"))}
     return {"version": version}
 
 
