@@ -8,7 +8,7 @@ streaming the history so that memory stays flat however long it is.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, tzinfo
 from itertools import groupby
 from operator import itemgetter
@@ -37,9 +37,7 @@ class Verdict:
     issue: int | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"ok": self.ok, "events": self.events, "first_bad": self.first_bad,
-                "reason": self.reason, "kind": self.kind, "head": self.head,
-                "issues": self.issues, "backdated": self.backdated, "issue": self.issue}
+        return asdict(self)
 
 
 @dataclass

@@ -92,12 +92,8 @@ def person_json(report: PersonReport, tz: tzinfo) -> dict[str, Any]:
         "from": when(report.start, tz),
         "to": when(report.end, tz),
         "did": did,
-        "totals": {
-            "count": sum(d["count"] for d in did.values()),
-            "on_time": sum(d["on_time"] for d in did.values()),
-            "late": sum(d["late"] for d in did.values()),
-            "no_deadline": sum(d["no_deadline"] for d in did.values()),
-        },
+        "totals": {k: sum(d[k] for d in did.values())
+                   for k in ("count", "on_time", "late", "no_deadline")},
         "escalations_received": {
             level: sum(1 for x in report.received if x.level == level)
             for level in ("reminder", "interview", "accountability")
