@@ -6,6 +6,7 @@
     max_tries = 5                    # then the row is dead
     backoff_seconds = 30             # first retry after ~30 s, doubling, with jitter
     lease_seconds = 300              # a row left `sending` longer than this was cut off
+    batch = 100                      # rows claimed at a time
     [channels.mail]
     type = "smtp"                    # smtp | webhook | dingtalk | wecom | file | console
     host = "127.0.0.1"
@@ -15,26 +16,53 @@
     cron = "30 8 * * mon"            # town time; crontab syntax
     to = ["party_secretary", "liaison"]   # roles (town-wide) or person ids
 
-With no file, every kind goes to the console channel.
+With no file, every kind goes to the console channel; with no [routing], every kind goes to
+every channel. The file, [dispatch], [briefing] and [routing] are closed: an unknown key is an
+error. A channel's table is open: its `type` is checked against the channel registry here, the
+rest by the channel's own settings reader when the channel is built (`Config.located` gives
+those errors the file and line too).
+
+Errors name the file, the line of the offending key and the key:
+
+    rectify.toml:12: routing.reminder: unknown channel 'mail2'
+
+(`parse` of a mapping that did not come from a file says `source: key: problem`.) When several
+keys are wrong the first (by line) is named, followed by how many more and what they are.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Final
 
-from notifications.message import ConfigError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    ValidationError,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
 
-KINDS = ("reminder", "interview", "accountability", "assignment", "rejection", "extension",
-         "interview_recorded", "briefing")
-CHANNEL_TYPES = ("smtp", "webhook", "dingtalk", "wecom", "file", "console")
-DEFAULT_FILE = "rectify.toml"
+from notifications.errors import ConfigError
+from notifications.toml_lines import KeyLines, KeyPath
+
+KINDS: Final = ("reminder", "interview", "accountability", "assignment", "rejection",
+                "extension", "interview_recorded", "briefing")
+LOCALES: Final = ("zh_CN", "en")
+DEFAULT_FILE: Final = "rectify.toml"
 
 
+# --- what the rest of the program reads -----------------------------------------------------------
 @dataclass(frozen=True)
 class Dispatch:
     max_tries: int = 5
@@ -60,13 +88,152 @@ class Config:
     dispatch: Dispatch = field(default_factory=Dispatch)
     briefing: Briefing = field(default_factory=Briefing)
     source: str = "(defaults)"
+    lines: KeyLines | None = field(default=None, repr=False, compare=False)
+    """Where each key is written in the file (None: not read from a file)."""
 
-    def channels_for(self, kind: str) -> tuple[str, ...]:
-        return self.routing.get(kind, ())
+    def where(self, path: Sequence[str | int]) -> str:
+        """`FILE:LINE` of the key at `path`, or just the source when there is no file."""
+        if self.lines is None:
+            return self.source
+        return f"{self.source}:{self.lines.line(path)}"
+
+    def error(self, path: Sequence[str | int], problem: str) -> ConfigError:
+        """`FILE:LINE: key: problem` for the key at `path`."""
+        return ConfigError(f"{self.where(path)}: {dotted(path)}: {problem}", path=tuple(path))
+
+    def located(self, error: ConfigError) -> ConfigError:
+        """`error` (which already names its key, e.g. from a channel's settings reader) with
+        the file and line of that key in front."""
+        if not error.path:
+            return ConfigError(f"{self.source}: {error}")
+        return ConfigError(f"{self.where(error.path)}: {error}", path=error.path)
 
 
+# --- the file, as pydantic models -----------------------------------------------------------------
+def _problem(message: str) -> PydanticCustomError:
+    """A validation error whose message is exactly `message`."""
+    return PydanticCustomError("config", "{problem}", {"problem": message})
+
+
+def _table(what: str) -> Any:
+    def check(value: Any) -> Any:
+        if not isinstance(value, Mapping):
+            raise _problem(what)
+        return value
+
+    return check
+
+
+def _strings(what: str, lone: bool = False) -> Any:
+    """A list of strings -> a tuple (with `lone`, a string alone is a list of one); else
+    `what`."""
+    def check(value: Any) -> tuple[str, ...]:
+        if lone and isinstance(value, str):
+            return (value,)
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            raise _problem(what)
+        return tuple(value)
+
+    return check
+
+
+def _kind(value: str) -> str:
+    if value not in KINDS:
+        raise _problem(f"unknown kind (one of {', '.join(KINDS)})")
+    return value
+
+
+ChannelNames = Annotated[tuple[str, ...],
+                         BeforeValidator(_strings("must be a list of channel names", lone=True))]
+Kind = Annotated[str, AfterValidator(_kind)]
+
+
+class _Closed(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DispatchFile(_Closed):
+    max_tries: StrictInt = Field(default=5, ge=1)
+    backoff_seconds: StrictFloat = Field(default=30.0, ge=0)
+    lease_seconds: StrictFloat = Field(default=300.0, ge=0)
+    batch: StrictInt = Field(default=100, ge=1)
+
+
+class BriefingFile(_Closed):
+    cron: str | None = None
+    to: Annotated[tuple[str, ...],
+                  BeforeValidator(_strings("must be a list of roles or person ids"))] = (
+        "party_secretary",)
+
+    @field_validator("cron", mode="before")
+    @classmethod
+    def _crontab(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise _problem('must be a crontab string like "30 8 * * mon"')
+        from apscheduler.triggers.cron import CronTrigger  # only when a briefing is scheduled
+
+        try:
+            CronTrigger.from_crontab(value)
+        except ValueError as e:
+            raise _problem(str(e)) from None
+        return value
+
+
+class ChannelFile(BaseModel):
+    """`channels.<name>`: a `type` the registry knows; the other keys are the channel's."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    type: str | None = Field(default=None, validate_default=True)
+
+    @field_validator("type", mode="before")
+    @classmethod
+    def _registered(cls, value: Any) -> Any:
+        from notifications.channels import REGISTRY  # the channel modules: only with a file
+
+        known = ", ".join(REGISTRY)
+        if value is None:
+            raise _problem(f"missing (required; one of {known})")
+        if not isinstance(value, str) or value not in REGISTRY:
+            raise _problem(f"{value!r} is not one of {known}")
+        return value
+
+
+class ConfigFile(_Closed):
+    locale: str = "zh_CN"
+    templates: str | None = None
+    channels: Annotated[dict[str, ChannelFile],
+                        BeforeValidator(_table("must be a table of [channels.NAME]"))] = {}
+    routing: Annotated[dict[Kind, ChannelNames] | None,
+                       BeforeValidator(_table("must be a table of kind = [channels]"))] = None
+    dispatch: DispatchFile = DispatchFile()
+    briefing: BriefingFile = BriefingFile()
+
+    @field_validator("locale", mode="before")
+    @classmethod
+    def _locale(cls, value: Any) -> Any:
+        if value not in LOCALES:
+            raise _problem(f"{value!r} is not {' or '.join(LOCALES)}")
+        return value
+
+    @field_validator("templates", mode="before")
+    @classmethod
+    def _directory(cls, value: Any) -> Any:
+        if value is not None and not isinstance(value, str):
+            raise _problem("must be a directory path")
+        return value
+
+
+_CLOSED: Final[Mapping[KeyPath, type[BaseModel]]] = {
+    (): ConfigFile, ("dispatch",): DispatchFile, ("briefing",): BriefingFile}
+"""The closed tables, by where they are: what an unknown key there could have been."""
+
+
+# --- reading --------------------------------------------------------------------------------------
 def load(path: Path | None, env: Mapping[str, str] | None = None) -> Config:
-    """The configuration at `path`, or in ./rectify.toml, or the defaults (console only)."""
+    """The configuration at `path`, or in the file RECTIFY_CONFIG names, or in ./rectify.toml,
+    or the defaults (console only)."""
     given = path is not None
     env = os.environ if env is None else env
     if path is None:
@@ -78,100 +245,127 @@ def load(path: Path | None, env: Mapping[str, str] | None = None) -> Config:
             raise ConfigError(f"{path}: no such configuration file")
         return Config()
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except OSError as e:
         raise ConfigError(f"{path}: cannot read: {e.strerror}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{path}: not TOML: {e}") from None
-    return parse(raw, str(path), path.parent)
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not TOML: not UTF-8 text ({e.reason} at byte "
+                          f"{e.start})") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}:{_decode_line(e)}: not TOML: {e}") from None
+    return parse(raw, str(path), path.parent, text=text)
 
 
-def parse(raw: Mapping[str, Any], source: str = "(config)", base: Path | None = None) -> Config:
-    def fail(key: str, message: str) -> ConfigError:
-        return ConfigError(f"{source}: {key}: {message}")
+def parse(raw: Mapping[str, Any], source: str = "(config)", base: Path | None = None, *,
+          text: str | None = None) -> Config:
+    """The configuration `raw` describes (`tomllib`'s reading of the file `source`).
 
-    channels_raw = raw.get("channels", {})
-    if not isinstance(channels_raw, dict):
-        raise fail("channels", "must be a table of [channels.NAME]")
-    channels: dict[str, dict[str, Any]] = {}
-    for name, settings in channels_raw.items():
-        if not isinstance(settings, dict):
-            raise fail(f"channels.{name}", "must be a table")
-        kind = settings.get("type")
-        if kind not in CHANNEL_TYPES:
-            raise fail(f"channels.{name}.type",
-                       f"{kind!r} is not one of {', '.join(CHANNEL_TYPES)}")
-        channels[name] = dict(settings)
+    `base` is the directory a relative `templates` is read from; `text`, the file's text, lets
+    errors give the line of the offending key."""
+    lines = KeyLines(text) if text is not None else None
+    problems: list[tuple[KeyPath, KeyPath, str]] = []
+    """(where to find the line, the key to name, what is wrong)"""
+    try:
+        model = ConfigFile.model_validate(raw)
+    except ValidationError as e:
+        for err in e.errors():
+            loc = tuple(part for part in err["loc"] if part != "[key]")
+            problems.append((loc, loc, _message(err["type"], loc, err["msg"], err.get("ctx"))))
+        raise _error(source, lines, problems) from None
+
+    channels: dict[str, dict[str, Any]] = {
+        name: ch.model_dump() for name, ch in model.channels.items()}
     if not channels:
         channels = {"console": {"type": "console"}}
-    routing_raw = raw.get("routing")
     routing: dict[str, tuple[str, ...]]
-    if routing_raw is None:
-        first = tuple(channels)
-        routing = dict.fromkeys(KINDS, first)
+    if model.routing is None:
+        routing = dict.fromkeys(KINDS, tuple(channels))
     else:
-        if not isinstance(routing_raw, dict):
-            raise fail("routing", "must be a table of kind = [channels]")
-        routing = {}
-        for kind, names in routing_raw.items():
-            if kind not in KINDS:
-                raise fail(f"routing.{kind}", f"unknown kind (one of {', '.join(KINDS)})")
-            if isinstance(names, str):
-                names = [names]
-            if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-                raise fail(f"routing.{kind}", "must be a list of channel names")
-            for n in names:
-                if n not in channels:
-                    raise fail(f"routing.{kind}", f"unknown channel {n!r}")
-            routing[kind] = tuple(names)
-    locale = raw.get("locale", "zh_CN")
-    if locale not in ("zh_CN", "en"):
-        raise fail("locale", f"{locale!r} is not zh_CN or en")
-    templates = raw.get("templates")
-    templates_path: Path | None = None
-    if templates is not None:
-        if not isinstance(templates, str):
-            raise fail("templates", "must be a directory path")
-        templates_path = Path(templates)
-        if base is not None and not templates_path.is_absolute():
-            templates_path = base / templates_path
-        if not templates_path.is_dir():
-            raise fail("templates", f"no such directory {str(templates_path)!r}")
-    d = raw.get("dispatch", {})
-    if not isinstance(d, dict):
-        raise fail("dispatch", "must be a table")
-    dispatch = Dispatch(
-        max_tries=_number(d, "max_tries", 5, int, fail, minimum=1),
-        backoff_seconds=_number(d, "backoff_seconds", 30.0, float, fail, minimum=0),
-        lease_seconds=_number(d, "lease_seconds", 300.0, float, fail, minimum=0),
-        batch=_number(d, "batch", 100, int, fail, minimum=1),
+        routing = dict(model.routing)
+        for kind, names in routing.items():
+            for i, name in enumerate(names):
+                if name not in channels:
+                    problems.append((("routing", kind, i), ("routing", kind),
+                                     f"unknown channel {name!r}"))
+    templates: Path | None = None
+    if model.templates is not None:
+        templates = Path(model.templates)
+        if base is not None and not templates.is_absolute():
+            templates = base / templates
+        if not templates.is_dir():
+            problems.append((("templates",), ("templates",),
+                             f"no such directory {str(templates)!r}"))
+    if problems:
+        raise _error(source, lines, problems)
+    d, b = model.dispatch, model.briefing
+    return Config(
+        channels=channels, routing=routing, locale=model.locale, templates=templates,
+        dispatch=Dispatch(max_tries=d.max_tries, backoff_seconds=float(d.backoff_seconds),
+                          lease_seconds=float(d.lease_seconds), batch=d.batch),
+        briefing=Briefing(cron=b.cron, to=b.to), source=source, lines=lines,
     )
-    b = raw.get("briefing", {})
-    if not isinstance(b, dict):
-        raise fail("briefing", "must be a table")
-    cron = b.get("cron")
-    if cron is not None:
-        if not isinstance(cron, str):
-            raise fail("briefing.cron", "must be a crontab string like \"30 8 * * mon\"")
-        try:
-            from apscheduler.triggers.cron import CronTrigger
-
-            CronTrigger.from_crontab(cron)
-        except ValueError as e:
-            raise fail("briefing.cron", str(e)) from None
-    to = b.get("to", ["party_secretary"])
-    if not isinstance(to, list) or not all(isinstance(x, str) for x in to):
-        raise fail("briefing.to", "must be a list of roles or person ids")
-    return Config(channels=channels, routing=routing, locale=locale, templates=templates_path,
-                  dispatch=dispatch, briefing=Briefing(cron=cron, to=tuple(to)), source=source)
 
 
-def _number(d: Mapping[str, Any], key: str, default: Any, kind: type, fail: Any,
-            minimum: float) -> Any:
-    value = d.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or (
-            kind is int and not isinstance(value, int)):
-        raise fail(f"dispatch.{key}", f"must be a{'n integer' if kind is int else ' number'}")
-    if value < minimum:
-        raise fail(f"dispatch.{key}", f"must be at least {minimum:g}")
-    return kind(value)
+def dotted(path: Sequence[str | int]) -> str:
+    """A key path as the error names it: `channels.mail.port`."""
+    return ".".join(str(part) for part in path) or "(the file)"
+
+
+def _message(kind: str, loc: KeyPath, default: str, ctx: Mapping[str, Any] | None) -> str:
+    """pydantic's error, said the way the rest of the configuration errors are."""
+    if kind == "extra_forbidden":
+        model = _CLOSED.get(loc[:-1])
+        known = f" (one of {', '.join(model.model_fields)})" if model is not None else ""
+        return f"unknown key{known}"
+    if kind == "missing":
+        return "missing (required)"
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return "must be an integer"
+    if kind in ("float_type", "float_parsing"):
+        return "must be a number"
+    if kind == "greater_than_equal" and ctx is not None:
+        return f"must be at least {ctx['ge']:g}"
+    if kind in ("model_type", "dict_type", "model_attributes_type"):
+        return "must be a table"
+    if kind == "string_type":
+        return "must be a string"
+    return default
+
+
+def _error(source: str, lines: KeyLines | None,
+           problems: list[tuple[KeyPath, KeyPath, str]]) -> ConfigError:
+    """One error for every problem: the first by line, then how many more and what they are."""
+    placed = sorted(
+        ((lines.line(at) if lines is not None else 0), i, name, what)
+        for i, (at, name, what) in enumerate(problems))
+    said = [f"{source}:{line}: {dotted(name)}: {what}" if lines is not None
+            else f"{source}: {dotted(name)}: {what}" for line, _, name, what in placed]
+    first, *rest = said
+    if rest:
+        first += f" (and {len(rest)} more: {'; '.join(rest)})"
+    return ConfigError(first, path=placed[0][2])
+
+
+_AT_LINE = re.compile(r"\(at line (\d+), column \d+\)")
+
+
+def _decode_line(e: tomllib.TOMLDecodeError) -> int:
+    """The line tomllib names in its message (it keeps no attribute for it), else 1."""
+    found = _AT_LINE.search(str(e))
+    return int(found.group(1)) if found else 1
+
+
+__all__ = [
+    "DEFAULT_FILE",
+    "KINDS",
+    "LOCALES",
+    "Briefing",
+    "Config",
+    "Dispatch",
+    "KeyPath",
+    "dotted",
+    "load",
+    "parse",
+]

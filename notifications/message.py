@@ -1,10 +1,11 @@
-"""What the dispatcher hands a channel, and what a channel may answer."""
+"""What the dispatcher hands a channel (`Outgoing`: one rendered message for one `Recipient`),
+and what a channel may answer (`SendError`, re-exported here from notifications.errors)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from engine.errors import Malformed, RectifyError
+from notifications.errors import ConfigError, NotificationError, SendError
 
 
 @dataclass(frozen=True)
@@ -45,19 +46,11 @@ class Outgoing:
     extra: dict[str, str] = field(default_factory=dict)
 
 
-class SendError(Exception):
-    """A channel could not deliver. `retryable` False means trying again cannot help."""
-
-    def __init__(self, message: str, retryable: bool = True, uncertain: bool = False) -> None:
-        super().__init__(message)
-        self.retryable = retryable
-        self.uncertain = uncertain
-        """The request may have arrived (e.g. no answer in time): sending again could post it
-        twice where the receiver cannot drop repeats."""
-
-
-class ConfigError(Malformed):
-    """A bad configuration: names the key that is wrong (exit 2)."""
-
-
-__all__ = ["ConfigError", "Outgoing", "Recipient", "RectifyError", "Rendered", "SendError"]
+__all__ = [
+    "ConfigError",
+    "NotificationError",
+    "Outgoing",
+    "Recipient",
+    "Rendered",
+    "SendError",
+]

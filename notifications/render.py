@@ -7,23 +7,29 @@ the same name in the `overrides` directory wins, the others fall back to the pac
 The environment is sandboxed, undefined names raise (StrictUndefined), HTML is autoescaped
 (`*.html.j2` only). Context values are data: they are never rendered as templates.
 
-Context contract -- the dispatcher builds exactly these keys. Every text value is plain text,
-never markup; the templates pass each one through `|inert` (see `inert`).
+Context contract -- `notifications.contexts` holds it as dataclasses, one message per kind, whose
+`to_dict(recipient)` gives exactly these keys (the samples below are made that way). The
+renderer takes any mapping with these keys: a queue keeps them as JSON snapshots. Every text
+value is plain text, never markup; the templates pass each one through `|inert` (see `inert`).
 
 every kind
     town            {name}
     recipient       {name}                  the person this message goes to
 every kind but briefing
-    issue           {id: int, title, village (unit id), village_name, household (str | None),
+    issue           {id: int, title, village (unit id), village_name,
+                     household (str | None; "" also means none),
                      category (id, e.g. housing_safety), stage (state id, e.g. studied),
                      stage_label (the workflow's label, e.g. 研究),
                      due (text, see `due_text`: "2020-10-12 止" / "by 2020-10-12"; "" if none),
                      late_working_days (int: working days past due now, 0 when not late),
-                     assignee_name (str | None), listed (bool: 挂牌督战, the issue or its village)}
+                     assignee_name (str | None; "" also means none),
+                     listed (bool: 挂牌督战, the issue or its village)}
     next_step       text: what the recipient should do now
 reminder, interview, accountability, interview_recorded
     escalation      {id: int, level (reminder | interview | accountability),
                      level_label (e.g. 约谈), recipients: [names]}
+assignment
+    plan            the plan decided at `study`
 rejection
     reason          the verifier's reason for sending the issue back
 interview_recorded
@@ -32,6 +38,7 @@ extension
     reason          the request's reason
     extension       {to (date text, e.g. 2020-10-20), status (pending | approved | denied |
                      superseded), note (str | None: the decision's note)}
+    note            the decision's note again ("" when none)
 briefing
     briefing        {since, until (text),
                      by_village: [{village_name, counts: {stage id: int}}] (stages in order),
@@ -48,6 +55,7 @@ from __future__ import annotations
 import re
 import traceback
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
@@ -65,8 +73,25 @@ from jinja2 import (
 from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
+from notifications.contexts import (
+    AssignmentMessage,
+    BriefingContext,
+    BriefingMessage,
+    CaseContext,
+    EscalationContext,
+    EscalationMessage,
+    ExtensionContext,
+    ExtensionMessage,
+    InterviewRecordedMessage,
+    IssueContext,
+    Message,
+    RejectionMessage,
+    TownContext,
+    VillageCounts,
+)
+from notifications.errors import ConfigError
 from notifications.labels import LABELS
-from notifications.message import ConfigError, Rendered
+from notifications.message import Rendered
 
 KINDS = (
     "reminder",
@@ -98,7 +123,6 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "briefing": ("town", "recipient", "briefing"),
 }
 """The top-level context keys each kind needs."""
-
 
 
 class RenderError(ConfigError):
@@ -289,130 +313,127 @@ def _tidy(s: str) -> str:
 
 
 # --- samples and the check -------------------------------------------------------------------
-def _issue(locale: str, **changes: Any) -> dict[str, Any]:
+def _issue(locale: str, **changes: Any) -> IssueContext:
     zh = locale.startswith("zh")
-    issue: dict[str, Any] = {
-        "id": 42,
-        "title": "房屋漏雨",
-        "village": "v-shiban",
-        "village_name": "石板村",
-        "household": "张某某户",
-        "category": "housing_safety",
-        "stage": "studied",
-        "stage_label": "研究",
-        "due": "2020-10-12 止" if zh else "by 2020-10-12",
-        "late_working_days": 3,
-        "assignee_name": "陈支书",
-        "listed": False,
-    }
-    issue.update(changes)
-    return issue
+    issue = IssueContext(
+        id=42,
+        title="房屋漏雨",
+        village="v-shiban",
+        village_name="石板村",
+        household="张某某户",
+        category="housing_safety",
+        stage="studied",
+        stage_label="研究",
+        due="2020-10-12 止" if zh else "by 2020-10-12",
+        late_working_days=3,
+        assignee_name="陈支书",
+        listed=False,
+    )
+    return replace(issue, **changes)
 
 
-def sample_context(kind: str, locale: str = "zh_CN") -> dict[str, Any]:
-    """A realistic context for `kind`: 黄家镇, 石板村, 张某某户, issue #42 房屋漏雨 in `studied`
-    (研究), due 2020-10-13 00:00 +08:00, with 陈支书 (the village secretary) responsible."""
+def sample_message(kind: str, locale: str = "zh_CN") -> tuple[Message, str]:
+    """A realistic message of `kind` and the name of the person it goes to: 黄家镇, 石板村,
+    张某某户, issue #42 房屋漏雨 in `studied` (研究), due 2020-10-13 00:00 +08:00, with 陈支书
+    (the village secretary) responsible."""
     if kind not in KINDS:
         raise RenderError(f"unknown message kind {kind!r} (one of {', '.join(KINDS)})")
     zh = locale.startswith("zh")
-    town = {"name": "黄家镇"}
+    town = TownContext("黄家镇")
 
-    def esc(id: int, level: str, names: list[str]) -> dict[str, Any]:
+    def esc(id: int, level: str, names: tuple[str, ...]) -> EscalationContext:
         label = LABELS["zh_CN" if zh else "en"]["level"][level]
-        return {"id": id, "level": level, "level_label": label, "recipients": names}
+        return EscalationContext(id=id, level=level, level_label=label, recipients=names)
 
     if kind == "reminder":
-        return {
-            "town": town, "recipient": {"name": "陈支书"},
-            "issue": _issue(locale, late_working_days=0),
-            "escalation": esc(101, "reminder", ["陈支书"]),
-            "next_step": "今天内完成屋面维修，拍摄整改前后照片，在系统中提交“整改”并上传佐证材料"
+        return EscalationMessage(
+            town=town, issue=_issue(locale, late_working_days=0),
+            escalation=esc(101, "reminder", ("陈支书",)),
+            next_step="今天内完成屋面维修，拍摄整改前后照片，在系统中提交“整改”并上传佐证材料"
             if zh else "finish repairing the roof today, photograph it before and after, and"
             " submit the rectification with the photos as evidence",
-        }
+        ), "陈支书"
     if kind == "interview":
-        return {
-            "town": town, "recipient": {"name": "刘副镇长"},
-            "issue": _issue(locale, late_working_days=1),
-            "escalation": esc(102, "interview", ["刘副镇长", "陈支书"]),
-            "next_step": "包村领导于 1 个工作日内约谈村党支部书记，查明超期原因、明确完成时限，"
+        return EscalationMessage(
+            town=town, issue=_issue(locale, late_working_days=1),
+            escalation=esc(102, "interview", ("刘副镇长", "陈支书")),
+            next_step="包村领导于 1 个工作日内约谈村党支部书记，查明超期原因、明确完成时限，"
             "并在系统中记录约谈情况" if zh else "the liaison leader interviews the village"
             " secretary within one working day, finds out why the stage is late, sets a new"
             " completion date and records the interview in the system",
-        }
+        ), "刘副镇长"
     if kind == "accountability":
-        return {
-            "town": town, "recipient": {"name": "王书记"},
-            "issue": _issue(locale, late_working_days=5),
-            "escalation": esc(103, "accountability", ["王书记", "孙组长"]),
-            "next_step": "镇党委研究提出问责意见，在系统中记录问责决定，并督促责任人立即完成整改"
+        return EscalationMessage(
+            town=town, issue=_issue(locale, late_working_days=5),
+            escalation=esc(103, "accountability", ("王书记", "孙组长")),
+            next_step="镇党委研究提出问责意见，在系统中记录问责决定，并督促责任人立即完成整改"
             if zh else "the town Party committee decides on accountability, records the"
             " decision in the system and sees that the repair is done at once",
-        }
+        ), "王书记"
     if kind == "assignment":
-        return {
-            "town": town, "recipient": {"name": "陈支书"},
-            "issue": _issue(locale, late_working_days=0),
-            "next_step": "按整改方案“维修屋面”组织整改，2020-10-12 前在系统中提交“整改”并上传"
+        return AssignmentMessage(
+            town=town, issue=_issue(locale, late_working_days=0),
+            plan="维修屋面" if zh else "repair the roof",
+            next_step="按整改方案“维修屋面”组织整改，2020-10-12 前在系统中提交“整改”并上传"
             "整改前后照片" if zh else "carry out the plan \"repair the roof\" and submit"
             " the rectification with before-and-after photos by 2020-10-12",
-        }
+        ), "陈支书"
     if kind == "rejection":
-        return {
-            "town": town, "recipient": {"name": "陈支书"},
-            "issue": _issue(locale, late_working_days=0,
-                            due="2020-10-19 止" if zh else "by 2020-10-19"),
-            "reason": "屋面西侧仍有渗水，照片未见整改后全貌" if zh
+        return RejectionMessage(
+            town=town, issue=_issue(locale, late_working_days=0,
+                                    due="2020-10-19 止" if zh else "by 2020-10-19"),
+            reason="屋面西侧仍有渗水，照片未见整改后全貌" if zh
             else "the west side of the roof still leaks; the photos do not show the whole roof",
-            "next_step": "重新组织维修，补拍整改后全貌照片，2020-10-19 前再次提交“整改”" if zh
+            next_step="重新组织维修，补拍整改后全貌照片，2020-10-19 前再次提交“整改”" if zh
             else "repair again, photograph the whole roof and submit the rectification again by"
             " 2020-10-19",
-        }
+        ), "陈支书"
     if kind == "extension":
-        return {
-            "town": town, "recipient": {"name": "陈支书"},
-            "issue": _issue(locale, late_working_days=0,
-                            due="2020-10-20 止" if zh else "by 2020-10-20"),
-            "reason": "瓦片材料未到货" if zh else "the roof tiles have not been delivered",
-            "extension": {"to": "2020-10-20", "status": "approved",
-                          "note": "同意延期，请按新时限完成" if zh
-                          else "approved; finish by the new date"},
-            "next_step": "2020-10-20 前完成屋面维修并在系统中提交“整改”" if zh
+        note = "同意延期，请按新时限完成" if zh else "approved; finish by the new date"
+        return ExtensionMessage(
+            town=town, issue=_issue(locale, late_working_days=0,
+                                    due="2020-10-20 止" if zh else "by 2020-10-20"),
+            reason="瓦片材料未到货" if zh else "the roof tiles have not been delivered",
+            extension=ExtensionContext(to="2020-10-20", status="approved", note=note),
+            note=note,
+            next_step="2020-10-20 前完成屋面维修并在系统中提交“整改”" if zh
             else "finish the repair and submit the rectification by 2020-10-20",
-        }
+        ), "陈支书"
     if kind == "interview_recorded":
-        return {
-            "town": town, "recipient": {"name": "陈支书"},
-            "issue": _issue(locale),
-            "escalation": esc(102, "interview", ["刘副镇长", "陈支书"]),
-            "note": "已约谈石板村党支部书记，明确 10 月 16 日前完成屋面维修" if zh
+        return InterviewRecordedMessage(
+            town=town, issue=_issue(locale),
+            escalation=esc(102, "interview", ("刘副镇长", "陈支书")),
+            note="已约谈石板村党支部书记，明确 10 月 16 日前完成屋面维修" if zh
             else "interviewed the secretary of 石板村; the roof is to be repaired by 16 October",
-            "next_step": "按约谈要求 10 月 16 日前完成屋面维修并提交“整改”" if zh
+            next_step="按约谈要求 10 月 16 日前完成屋面维修并提交“整改”" if zh
             else "repair the roof by 16 October as agreed and submit the rectification",
-        }
+        ), "陈支书"
     overdue = _issue(locale)
     cleared = _issue(locale, id=37, title="饮水不稳定", village="v-hekou", village_name="河口村",
                      household="李某某户", category="drinking_water", stage="cleared",
                      stage_label="销号", due="", late_working_days=0, assignee_name="赵主任")
-    return {
-        "town": town, "recipient": {"name": "王书记"},
-        "briefing": {
-            "since": "2020-10-12", "until": "2020-10-19",
-            "by_village": [
-                {"village_name": "石板村", "counts": {"found": 1, "reported": 2, "studied": 3,
-                                                      "rectified": 1, "verified": 0,
-                                                      "cleared": 5}},
-                {"village_name": "河口村", "counts": {"found": 0, "reported": 1, "studied": 2,
-                                                      "rectified": 2, "verified": 1,
-                                                      "cleared": 8}},
-            ],
-            "newly_overdue": [overdue],
-            "cleared": [cleared],
-            "open_interviews": [{"issue": overdue, "recipients": ["刘副镇长", "陈支书"],
-                                 "raised": "2020-10-14 00:00"}],
-            "open_accountability": [],
-        },
-    }
+    return BriefingMessage(
+        town=town,
+        briefing=BriefingContext(
+            since="2020-10-12", until="2020-10-19",
+            by_village=(
+                VillageCounts("石板村", {"found": 1, "reported": 2, "studied": 3,
+                                         "rectified": 1, "verified": 0, "cleared": 5}),
+                VillageCounts("河口村", {"found": 0, "reported": 1, "studied": 2,
+                                         "rectified": 2, "verified": 1, "cleared": 8}),
+            ),
+            newly_overdue=(overdue,),
+            cleared=(cleared,),
+            open_interviews=(CaseContext(overdue, ("刘副镇长", "陈支书"), "2020-10-14 00:00"),),
+            open_accountability=(),
+        ),
+    ), "王书记"
+
+
+def sample_context(kind: str, locale: str = "zh_CN") -> dict[str, Any]:
+    """The context of `sample_message(kind, locale)` for its recipient, as a template sees it."""
+    message, recipient = sample_message(kind, locale)
+    return message.to_dict(recipient)
 
 
 HOSTILE = ("@all @所有人 @everyone <@U123> <!channel> [点我](http://evil) ![x](http://evil/x.png)"
@@ -485,4 +506,5 @@ __all__ = [
     "inert",
     "locales",
     "sample_context",
+    "sample_message",
 ]

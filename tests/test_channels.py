@@ -4,25 +4,16 @@ plays the webhook receiver, the DingTalk robot and the WeCom robot. Both stop at
 from __future__ import annotations
 
 import base64
-import email
 import hashlib
 import hmac
 import json
-import socket
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from email.message import EmailMessage
-from email.policy import default as default_policy
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from notifications.channels import (
     Channel,
@@ -34,9 +25,20 @@ from notifications.channels import (
     WeComChannel,
     build,
 )
+from notifications.channels.http import USER_AGENT, http_retryable, json_body, redact
+from notifications.channels.settings import Settings
 from notifications.channels.smtp import message_id
 from notifications.channels.wecom import MARKDOWN_LIMIT, TEXT_LIMIT, fit
-from notifications.message import ConfigError, Outgoing, Recipient, Rendered, SendError
+from notifications.errors import ConfigError, SendError
+from notifications.message import Outgoing, Recipient, Rendered
+from tests.support import (
+    HttpServer,
+    SmtpServer,
+    free_port,
+    mail_of,
+    running_http_server,
+    running_smtp_server,
+)
 
 SUBJECT = "【整改提醒】石板村：问题 #42 整改期限将至"
 TEXT = "王书记：\n石板村问题 #42「村务公开栏未按时更新」将于 2025年3月15日 到期。\n请及时处理。"
@@ -56,60 +58,13 @@ def outgoing(*, email_: str | None = "wang@huangjia.example", mobile: str | None
     )
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 # -- SMTP ----------------------------------------------------------------------------------------
-
-
-class Inbox:
-    """aiosmtpd handler: keeps what it receives; refuses some recipients."""
-
-    def __init__(self) -> None:
-        self.envelopes: list[Envelope] = []
-
-    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
-                          address: str, rcpt_options: list[str]) -> str:
-        if address.startswith("unknown@"):
-            return "550 5.1.1 no such mailbox"
-        if address.startswith("busy@"):
-            return "451 4.3.0 try again later"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        self.envelopes.append(envelope)
-        return "250 Message accepted for delivery"
-
-
-@dataclass
-class SmtpServer:
-    controller: Controller
-    inbox: Inbox
-    port: int
 
 
 @pytest.fixture(scope="module")
 def smtp_server() -> Iterator[SmtpServer]:
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield SmtpServer(controller, inbox, port)
-    finally:
-        controller.stop()
-
-
-def received(envelope: Envelope) -> EmailMessage:
-    assert isinstance(envelope.content, bytes)
-    parsed = email.message_from_bytes(envelope.content, policy=default_policy)
-    assert isinstance(parsed, EmailMessage)
-    return parsed
+    with running_smtp_server() as server:
+        yield server
 
 
 def test_smtp_delivers_chinese_subject_and_bodies(smtp_server: SmtpServer) -> None:
@@ -123,7 +78,7 @@ def test_smtp_delivers_chinese_subject_and_bodies(smtp_server: SmtpServer) -> No
     envelope = smtp_server.inbox.envelopes[-1]
     assert envelope.mail_from == "zhenggai@huangjia.example"
     assert envelope.rcpt_tos == ["wang@huangjia.example"]
-    mail = received(envelope)
+    mail = mail_of(envelope)
     assert mail["Subject"] == SUBJECT
     assert mail["To"].addresses[0].display_name == "王书记"
     assert mail["From"].addresses[0].display_name == "整改办"
@@ -148,7 +103,7 @@ def test_smtp_same_key_same_message_id(smtp_server: SmtpServer) -> None:
     odd_key = "outbox 43 / 王"  # not a dot-atom: hashed, but stable
     channel.send(outgoing(key=odd_key))
     channel.send(outgoing(key=odd_key))
-    first, second = (received(e) for e in smtp_server.inbox.envelopes[-2:])
+    first, second = (mail_of(e) for e in smtp_server.inbox.envelopes[-2:])
     assert first["Message-ID"] == second["Message-ID"] == message_id(odd_key)
     assert message_id(odd_key).endswith("@rectify>")
     assert " " not in first["Message-ID"]
@@ -180,10 +135,8 @@ def test_smtp_5xx_is_not_retryable_4xx_is(smtp_server: SmtpServer) -> None:
 
 
 def test_smtp_to_a_stopped_server_is_retryable() -> None:
-    port = free_port()
-    controller = Controller(Inbox(), hostname="127.0.0.1", port=port)
-    controller.start()
-    controller.stop()
+    with running_smtp_server() as stopped:
+        port = stopped.port
     channel = SmtpChannel("mail", "127.0.0.1", "zhenggai@huangjia.example", port=port,
                           timeout=2)
     with pytest.raises(SendError) as caught:
@@ -208,91 +161,13 @@ def test_smtp_security_follows_port_and_username() -> None:
     assert make(username="a", password="x", security="none", port=25).security == "none"
 
 
-# -- HTTP: webhook receiver and robots ------------------------------------------------------------
-
-
-@dataclass
-class Seen:
-    path: str
-    query: dict[str, list[str]]
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body.decode("utf-8"))
-
-
-@dataclass
-class Script:
-    status: int = 200
-    body: bytes = b'{"errcode":0,"errmsg":"ok"}'
-    delay: float = 0.0
-
-
-@dataclass
-class HttpState:
-    seen: list[Seen] = field(default_factory=list)
-    scripts: dict[str, Script] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    release: threading.Event = field(default_factory=threading.Event)
-
-
-class Handler(BaseHTTPRequestHandler):
-    state: HttpState  # set on a subclass per server
-
-    def do_POST(self) -> None:
-        parts = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length", "0"))
-        body = self.rfile.read(length)
-        with self.state.lock:
-            self.state.seen.append(Seen(parts.path, parse_qs(parts.query),
-                                        {k: v for k, v in self.headers.items()}, body))
-            script = self.state.scripts.get(parts.path, Script())
-        if script.delay:
-            self.state.release.wait(script.delay)
-        try:
-            self.send_response(script.status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(script.body)))
-            self.end_headers()
-            self.wfile.write(script.body)
-        except OSError:  # the client gave up (the timeout test)
-            pass
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-@dataclass
-class HttpServer:
-    base: str
-    state: HttpState
-
-    def last(self, path: str) -> Seen:
-        with self.state.lock:
-            return [s for s in self.state.seen if s.path == path][-1]
-
-    def script(self, path: str, status: int = 200, body: bytes | str | None = None,
-               delay: float = 0.0) -> str:
-        raw = body.encode("utf-8") if isinstance(body, str) else body
-        self.state.scripts[path] = Script(status, raw if raw is not None else Script.body, delay)
-        return self.base + path
+# -- HTTP: the shared POST, webhook receiver and robots --------------------------------------------
 
 
 @pytest.fixture(scope="module")
 def http_server() -> Iterator[HttpServer]:
-    state = HttpState()
-    handler = type("BoundHandler", (Handler,), {"state": state})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield HttpServer(f"http://127.0.0.1:{server.server_address[1]}", state)
-    finally:
-        state.release.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with running_http_server() as server:
+        yield server
 
 
 @pytest.fixture(autouse=True)
@@ -587,3 +462,24 @@ def test_config_defaults_and_extra_keys() -> None:
     assert isinstance(robot, WeComChannel)
     assert robot.timeout == 2.5 and robot.per_minute == 10
     assert "k" not in repr(robot).replace("WeComChannel", "")
+
+
+def test_settings_errors_carry_the_key_path() -> None:
+    reader = Settings("hook", {"headers": {"X-T": "env:NOPE"}}, {})
+    with pytest.raises(ConfigError) as caught:
+        reader.text_mapping("headers")
+    assert str(caught.value) == "channels.hook.headers.X-T: environment variable NOPE is not set"
+    assert caught.value.path == ("channels", "hook", "headers", "X-T")
+
+
+def test_http_helpers() -> None:
+    assert redact("https://u:pw@oapi.example:8443/robot/send?access_token=t#x") == (
+        "https://oapi.example:8443/robot/send")
+    statuses = (200, 302, 400, 404, 408, 429, 500, 503)
+    assert [s for s in statuses if http_retryable(s)] == [408, 429, 500, 503]
+    assert json_body({"a": "整改", "b": [1]}) == '{"a":"整改","b":[1]}'.encode()
+
+
+def test_every_post_names_its_user_agent(http_server: HttpServer) -> None:
+    WebhookChannel("hook", http_server.script("/hook/agent")).send(outgoing())
+    assert http_server.last("/hook/agent").headers["User-Agent"] == USER_AGENT

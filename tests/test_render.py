@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from notifications.message import ConfigError
+from notifications.errors import ConfigError
 from notifications.render import (
     KINDS,
     SUBJECT_MAX,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from notifications.channels.base import Settings
+from notifications.channels.settings import Settings
 from notifications.message import Outgoing, SendError
 
 

@@ -16,7 +16,7 @@ Replies: HTTP 200 with `errcode` 0 is a success; any other errcode is a SendErro
 errcode and errmsg. Not retryable: 310000 (signature, keyword or IP check failed), 300001 and
 400101 (unknown access token), 400013 (group dissolved), 400102 (robot disabled), 400105
 (unsupported message type), 400106 (robot gone). Retryable: 130101 and 410100 (sending too
-fast) and every other code (see base.robot_error). HTTP errors and timeouts: as in base.post.
+fast) and every other code (see http.robot_error). HTTP errors and timeouts: as in http.post.
 A robot takes no idempotency key, so it never dedupes.
 """
 
@@ -29,13 +29,8 @@ import time
 from typing import Any, Final
 from urllib.parse import quote_plus, urlsplit, urlunsplit
 
-from notifications.channels.base import (
-    DEFAULT_TIMEOUT,
-    Settings,
-    json_body,
-    post,
-    robot_error,
-)
+from notifications.channels.http import json_body, post, robot_error
+from notifications.channels.settings import DEFAULT_TIMEOUT, Settings
 from notifications.message import Outgoing
 
 PER_MINUTE: Final = 20

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from notifications.channels.base import Settings
+from notifications.channels.settings import Settings
 from notifications.message import Outgoing, SendError
 
 

@@ -30,7 +30,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
 from typing import Final
 
-from notifications.channels.base import DEFAULT_TIMEOUT, Settings
+from notifications.channels.settings import DEFAULT_TIMEOUT, Settings
 from notifications.message import Outgoing, SendError
 
 SECURITY: Final = ("starttls", "ssl", "none")
@@ -59,7 +59,7 @@ def _one_line(text: str) -> str:
 
 class SmtpChannel:
     dedupes: bool = True
-    """The Message-ID is derived from the idempotency key (see notifications.channels.base)."""
+    """The Message-ID is derived from the idempotency key (see notifications.channels.protocol)."""
 
     def __init__(self, name: str, host: str, sender: str, *, port: int | None = None,
                  security: str | None = None, username: str | None = None,

@@ -20,7 +20,8 @@ import hmac
 import re
 from typing import Any
 
-from notifications.channels.base import DEFAULT_TIMEOUT, Settings, json_body, post
+from notifications.channels.http import json_body, post
+from notifications.channels.settings import DEFAULT_TIMEOUT, Settings
 from notifications.message import Outgoing
 
 SIGNATURE_HEADER = "X-Rectify-Signature"

@@ -21,7 +21,7 @@ a character boundary and ends with a short note, with a link to the rest when th
 Replies: errcode 0 is a success. Not retryable: 93000 (invalid webhook URL or key), 40058
 (invalid parameter, e.g. content too long), 44004 (empty content), 40008 (invalid message
 type). Retryable: 45009 (over the rate limit), -1 (busy) and every other code (see
-base.robot_error). HTTP errors and timeouts: as in base.post. Never dedupes.
+http.robot_error). HTTP errors and timeouts: as in http.post. Never dedupes.
 """
 
 from __future__ import annotations
@@ -29,13 +29,8 @@ from __future__ import annotations
 from typing import Any, Final
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
-from notifications.channels.base import (
-    DEFAULT_TIMEOUT,
-    Settings,
-    json_body,
-    post,
-    robot_error,
-)
+from notifications.channels.http import json_body, post, robot_error
+from notifications.channels.settings import DEFAULT_TIMEOUT, Settings
 from notifications.message import Outgoing
 
 DEFAULT_URL: Final = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send"

@@ -1,0 +1,282 @@
+"""The context every kind of message is rendered with, as frozen dataclasses.
+
+This is the contract between whoever tells (the application, when it queues a message) and the
+templates (see notifications.render). A message dataclass per kind holds what its templates
+read; `to_dict(recipient)` gives the plain dict they are rendered with, which is also what a
+queue stores as a JSON snapshot: lists as lists, the keys below and nothing else.
+
+    kind                                     dataclass
+    reminder, interview, accountability      EscalationMessage (kind: escalation.level)
+    assignment                               AssignmentMessage
+    rejection                                RejectionMessage
+    extension                                ExtensionMessage
+    interview_recorded                       InterviewRecordedMessage
+    briefing                                 BriefingMessage
+
+The recipient is not part of a message: one message goes to several people, so the caller
+names the person when it makes the dict, `message.to_dict("陈支书")`, which adds
+`recipient: {name}`. `to_dict()` without a name gives the shared part, the same for everyone.
+
+Every text is plain text, never markup: the templates make it inert.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+ESCALATION_LEVELS = ("reminder", "interview", "accountability")
+
+
+@dataclass(frozen=True)
+class TownContext:
+    name: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name}
+
+
+@dataclass(frozen=True)
+class RecipientContext:
+    name: str
+    """The name of the person the message goes to."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name}
+
+
+@dataclass(frozen=True)
+class IssueContext:
+    """An issue as it stood when the message was queued."""
+
+    id: int
+    title: str
+    village: str
+    """The unit id (e.g. v-shiban)."""
+    village_name: str
+    household: str | None
+    category: str
+    """The category id (e.g. housing_safety); templates label it per locale."""
+    stage: str
+    """The state id (e.g. studied)."""
+    stage_label: str
+    """The workflow's label of the state (e.g. 研究)."""
+    due: str
+    """The due moment as text (notifications.render.due_text); "" when there is none."""
+    late_working_days: int
+    """Working days past due when queued; 0 when not late."""
+    assignee_name: str | None
+    listed: bool
+    """挂牌督战: the issue or its village is under listed supervision."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "title": self.title, "village": self.village,
+            "village_name": self.village_name, "household": self.household,
+            "category": self.category, "stage": self.stage, "stage_label": self.stage_label,
+            "due": self.due, "late_working_days": self.late_working_days,
+            "assignee_name": self.assignee_name, "listed": self.listed,
+        }
+
+
+@dataclass(frozen=True)
+class EscalationContext:
+    id: int
+    level: str
+    """reminder | interview | accountability"""
+    level_label: str
+    """The level as the locale says it (e.g. 约谈)."""
+    recipients: tuple[str, ...]
+    """The names of everyone the escalation goes to."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "level": self.level, "level_label": self.level_label,
+                "recipients": list(self.recipients)}
+
+
+@dataclass(frozen=True)
+class ExtensionContext:
+    to: str
+    """The date asked for, as text (e.g. 2020-10-20)."""
+    status: str
+    """pending | approved | denied | superseded"""
+    note: str | None
+    """The decision's note."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"to": self.to, "status": self.status, "note": self.note}
+
+
+# --- the briefing ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class VillageCounts:
+    village_name: str
+    counts: dict[str, int]
+    """Open issues by state id, the states in the workflow's order."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"village_name": self.village_name, "counts": dict(self.counts)}
+
+
+@dataclass(frozen=True)
+class CaseContext:
+    """An open interview or accountability case."""
+
+    issue: IssueContext
+    recipients: tuple[str, ...]
+    raised: str
+    """When it was raised, as text (e.g. 2020-10-14 00:00)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"issue": self.issue.to_dict(), "recipients": list(self.recipients),
+                "raised": self.raised}
+
+
+@dataclass(frozen=True)
+class BriefingContext:
+    since: str
+    until: str
+    by_village: tuple[VillageCounts, ...]
+    newly_overdue: tuple[IssueContext, ...]
+    cleared: tuple[IssueContext, ...]
+    open_interviews: tuple[CaseContext, ...]
+    open_accountability: tuple[CaseContext, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "since": self.since, "until": self.until,
+            "by_village": [v.to_dict() for v in self.by_village],
+            "newly_overdue": [i.to_dict() for i in self.newly_overdue],
+            "cleared": [i.to_dict() for i in self.cleared],
+            "open_interviews": [c.to_dict() for c in self.open_interviews],
+            "open_accountability": [c.to_dict() for c in self.open_accountability],
+        }
+
+
+# --- one message per kind ---------------------------------------------------------------------
+def _with_recipient(context: dict[str, Any], recipient: str | None) -> dict[str, Any]:
+    if recipient is not None:
+        context["recipient"] = RecipientContext(recipient).to_dict()
+    return context
+
+
+@dataclass(frozen=True)
+class _IssueMessage:
+    town: TownContext
+    issue: IssueContext
+    next_step: str
+    """What the recipient should do now."""
+
+    def _dict(self) -> dict[str, Any]:
+        return {"town": self.town.to_dict(), "issue": self.issue.to_dict(),
+                "next_step": self.next_step}
+
+
+@dataclass(frozen=True)
+class EscalationMessage(_IssueMessage):
+    """A rung of the escalation ladder: kind reminder, interview or accountability."""
+
+    escalation: EscalationContext
+
+    def __post_init__(self) -> None:
+        if self.escalation.level not in ESCALATION_LEVELS:
+            raise ValueError(f"escalation level {self.escalation.level!r} is not one of "
+                             f"{', '.join(ESCALATION_LEVELS)}")
+
+    @property
+    def kind(self) -> str:
+        return self.escalation.level
+
+    def to_dict(self, recipient: str | None = None) -> dict[str, Any]:
+        return _with_recipient({**self._dict(), "escalation": self.escalation.to_dict()},
+                               recipient)
+
+
+@dataclass(frozen=True)
+class AssignmentMessage(_IssueMessage):
+    """The issue's plan is decided and it is the recipient's to carry out."""
+
+    kind: ClassVar[str] = "assignment"
+    plan: str
+
+    def to_dict(self, recipient: str | None = None) -> dict[str, Any]:
+        return _with_recipient({**self._dict(), "plan": self.plan}, recipient)
+
+
+@dataclass(frozen=True)
+class RejectionMessage(_IssueMessage):
+    """The verifier sent the issue back."""
+
+    kind: ClassVar[str] = "rejection"
+    reason: str
+
+    def to_dict(self, recipient: str | None = None) -> dict[str, Any]:
+        return _with_recipient({**self._dict(), "reason": self.reason}, recipient)
+
+
+@dataclass(frozen=True)
+class ExtensionMessage(_IssueMessage):
+    """A request for more time, and what became of it."""
+
+    kind: ClassVar[str] = "extension"
+    reason: str
+    """The request's reason."""
+    extension: ExtensionContext
+    note: str
+    """The decision's note again ("" when there is none)."""
+
+    def to_dict(self, recipient: str | None = None) -> dict[str, Any]:
+        return _with_recipient({**self._dict(), "extension": self.extension.to_dict(),
+                                "reason": self.reason, "note": self.note}, recipient)
+
+
+@dataclass(frozen=True)
+class InterviewRecordedMessage(_IssueMessage):
+    """The interview of an escalation was held and recorded."""
+
+    kind: ClassVar[str] = "interview_recorded"
+    note: str
+    """The interview record."""
+    escalation: EscalationContext
+
+    def to_dict(self, recipient: str | None = None) -> dict[str, Any]:
+        return _with_recipient({**self._dict(), "note": self.note,
+                                "escalation": self.escalation.to_dict()}, recipient)
+
+
+@dataclass(frozen=True)
+class BriefingMessage:
+    """The meeting briefing (定期例会)."""
+
+    kind: ClassVar[str] = "briefing"
+    town: TownContext
+    briefing: BriefingContext
+
+    def to_dict(self, recipient: str | None = None) -> dict[str, Any]:
+        return _with_recipient({"town": self.town.to_dict(),
+                                "briefing": self.briefing.to_dict()}, recipient)
+
+
+Message = (EscalationMessage | AssignmentMessage | RejectionMessage | ExtensionMessage
+           | InterviewRecordedMessage | BriefingMessage)
+"""Any message; `message.kind` is the kind it renders as."""
+
+
+__all__ = [
+    "ESCALATION_LEVELS",
+    "AssignmentMessage",
+    "BriefingContext",
+    "BriefingMessage",
+    "CaseContext",
+    "EscalationContext",
+    "EscalationMessage",
+    "ExtensionContext",
+    "ExtensionMessage",
+    "InterviewRecordedMessage",
+    "IssueContext",
+    "Message",
+    "RecipientContext",
+    "RejectionMessage",
+    "TownContext",
+    "VillageCounts",
+]
