@@ -1,15 +1,17 @@
-"""Working days and deadlines, DOMAIN.md's worked examples included."""
+"""Working days and deadlines, DOMAIN.md's worked examples included; a town's holidays file."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from engine.calendar_cn import national
+from engine.config.holidays import build, local_adjustments, national
 from engine.domain.calendar import CalendarData, WorkingCalendar
 from engine.domain.ladder import Ladder, Rung, moments
+from engine.errors import BadFile
 
 TZ = ZoneInfo("Asia/Shanghai")
 CST = timezone(timedelta(hours=8))
@@ -120,3 +122,93 @@ def test_ladder_across_the_holiday_week(cn: WorkingCalendar) -> None:
     assert got["reminder"] == town(2020, 9, 30)
     assert got["interview"] == town(2020, 10, 10)
     assert got["accountability"] == town(2020, 10, 15)
+
+
+# --- the holidays file -----------------------------------------------------------------------
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def refused(path: Path) -> str:
+    with pytest.raises(BadFile) as e:
+        local_adjustments(path)
+    assert e.value.exit_code == 2
+    message = str(e.value)
+    assert "\n" not in message
+    return message
+
+
+def test_a_holidays_file_gives_its_days_and_years(tmp_path: Path) -> None:
+    path = write(tmp_path / "local.yaml", """\
+# 2027: the county's own days
+holidays: [2027-01-01, 2027-02-05]   # extra days off
+workdays:
+  - 2027-02-14                       # a Sunday made a working day
+  - "2027-02-20"
+years: [2027]
+""")
+    assert local_adjustments(path) == {
+        "holidays": ["2027-01-01", "2027-02-05"],
+        "workdays": ["2027-02-14", "2027-02-20"],
+        "years": [2027],
+    }
+
+
+def test_an_empty_holidays_file_adjusts_nothing(tmp_path: Path) -> None:
+    nothing: dict[str, list[object]] = {"holidays": [], "workdays": [], "years": []}
+    for text in ("", "# nothing this year\n", "holidays:\nworkdays: []\n"):
+        assert local_adjustments(write(tmp_path / "local.yaml", text)) == nothing
+
+
+def test_the_adjustments_reach_the_calendar(tmp_path: Path) -> None:
+    path = write(tmp_path / "local.yaml",
+                 "holidays: [2027-02-05]\nworkdays: [2027-02-14]\nyears: [2027]\n")
+    cal = WorkingCalendar(build(2027, local_adjustments(path)), TZ)
+    assert not cal.is_working_day(date(2027, 2, 5))  # a Friday made a day off
+    assert cal.is_working_day(date(2027, 2, 14))  # a Sunday made a working day
+    assert cal.is_working_day(date(2020, 10, 10))  # the national make-up days are still there
+    assert 2027 not in cal.fallback_years
+
+
+def test_each_problem_of_a_holidays_file_names_its_line(tmp_path: Path) -> None:
+    path = write(tmp_path / "local.yaml", """\
+holidays:
+  - 2027-01-01
+  - 2020-02-30
+  - 2027/02/05
+workdays: 2027-02-14
+years: [2027, 1800, "2028"]
+weekends: [2027-02-06]
+""")
+    assert refused(path) == (
+        f"{path}:3: holidays[1]: not a date: 2020-02-30 (day is out of range for month) "
+        f"(and 5 more: "
+        f"{path}:4: holidays[2]: not a date: '2027/02/05' (use YYYY-MM-DD); "
+        f"{path}:5: workdays: expected a list, not the date 2027-02-14; "
+        f"{path}:6: years[1]: not a year: the number 1800 (one from 1901 to 2199); "
+        f"{path}:6: years[2]: not a year: '2028' (one from 1901 to 2199); "
+        f"{path}:7: unknown key 'weekends')"
+    )
+
+
+def test_a_day_both_off_and_on_is_refused_at_its_line(tmp_path: Path) -> None:
+    path = write(tmp_path / "local.yaml", """\
+holidays: [2027-02-05, 2027-02-06]
+workdays:
+  - 2027-02-14
+  - 2027-02-06
+""")
+    assert refused(path) == f"{path}:4: 2027-02-06 is both a holiday (line 1) and a workday"
+
+
+def test_a_holidays_file_that_cannot_be_read(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.yaml"
+    assert refused(missing).startswith(f"{missing}: cannot read: ")
+    gbk = tmp_path / "gbk.yaml"
+    gbk.write_bytes("# 春节\nholidays: [2027-02-05]\n".encode("gbk"))
+    assert refused(gbk) == f"{gbk}: not UTF-8 text (line 1, byte 0xb4; save it as UTF-8)"
+    bad = write(tmp_path / "bad.yaml", "holidays: [2027-02-05\n")
+    assert refused(bad).startswith(f"{bad}:2: not valid YAML: ")
+    listed = write(tmp_path / "list.yaml", "- 2027-02-05\n")
+    assert refused(listed) == f"{listed}:1: expected a mapping with holidays, workdays, years"

@@ -1,7 +1,8 @@
 """Load a workflow definition from YAML and check it whole.
 
 Every problem is reported as `FILE:LINE: what is wrong`: unknown states or roles, unreachable
-states, dead ends, bad deadlines, a malformed ladder.
+states, dead ends, bad deadlines, a malformed ladder, notices of unknown kinds or to unknown
+roles, actions the engine does not know.
 """
 
 from __future__ import annotations
@@ -10,21 +11,22 @@ from collections import deque
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from engine.config.source import Problems, Where, parse_yaml, read_text
 from engine.domain.ladder import LEVELS, Ladder, Rung
 from engine.domain.workflow import (
+    ACTIONS,
     FIELDS,
+    NOTICE_KINDS,
     ROLES,
     Deadline,
+    Notice,
     StateDef,
     TransitionDef,
     Workflow,
 )
 from engine.errors import DefinitionError
-
-Path_ = tuple[str | int, ...]
 
 
 class _Strict(BaseModel):
@@ -44,6 +46,12 @@ class StateModel(_Strict):
     deadline: DeadlineModel | None = None
 
 
+class NoticeModel(_Strict):
+    kind: str
+    to: list[str]
+    if_given: str | None = None
+
+
 class TransitionModel(_Strict):
     name: str
     label: str = ""
@@ -53,6 +61,7 @@ class TransitionModel(_Strict):
     requires: list[str] = []
     optional: list[str] = []
     forbid_actors_of: list[str] = []
+    notify: list[NoticeModel] = []
 
 
 class RungModel(_Strict):
@@ -74,85 +83,32 @@ class WorkflowModel(_Strict):
     states: list[StateModel]
     transitions: list[TransitionModel]
     escalation: LadderModel
-
-
-# --- line numbers --------------------------------------------------------------------------
-def _lines(node: yaml.Node, path: Path_ = (), out: dict[Path_, int] | None = None) -> dict[
-    Path_, int
-]:
-    """Map each path in the document to the line (1-based) where its value starts."""
-    out = {} if out is None else out
-    out[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            k = key.value
-            out[(*path, k)] = key.start_mark.line + 1
-            _lines(value, (*path, k), out)
-            out[(*path, k)] = key.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _lines(item, (*path, i), out)
-    return out
-
-
-class _Problems:
-    def __init__(self, source: str, lines: dict[Path_, int]) -> None:
-        self.source, self.lines = source, lines
-        self.items: list[tuple[int, str]] = []
-
-    def add(self, path: Path_, message: str) -> None:
-        p = path
-        while p and p not in self.lines:
-            p = p[:-1]
-        self.items.append((self.lines.get(p, 1), message))
-
-    def raise_if_any(self) -> None:
-        if self.items:
-            first, *rest = self.all()
-            more = f" (and {len(rest)} more: {'; '.join(rest)})" if rest else ""
-            raise DefinitionError(f"{first}{more}")
-
-    def all(self) -> list[str]:
-        return [f"{self.source}:{line}: {msg}" for line, msg in sorted(self.items)]
+    actions: dict[str, list[str]] = {}
 
 
 def parse(text: str, source: str = "<workflow>") -> Workflow:
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 1
-        raise DefinitionError(f"{source}:{line}: not valid YAML: {e}") from None
-    if node is None or not isinstance(data, dict):
+    """The workflow written in `text`; `source` names the file in messages."""
+    data, lines = parse_yaml(text, source, DefinitionError)
+    if not isinstance(data, dict):
         raise DefinitionError(f"{source}:1: a workflow definition must be a mapping")
-    lines = _lines(node)
-    problems = _Problems(source, lines)
+    problems = Problems(source, lines)
     try:
         model = WorkflowModel.model_validate(data)
     except ValidationError as e:
-        for err in e.errors():
-            loc = tuple(err["loc"])
-            problems.add(loc, f"{'.'.join(map(str, loc)) or 'document'}: {err['msg']}")
-        problems.raise_if_any()
+        problems.add_validation_error(e)
+        problems.raise_if_any(DefinitionError)
         raise AssertionError("unreachable") from None
     _check(model, problems)
-    problems.raise_if_any()
+    problems.raise_if_any(DefinitionError)
     return _to_domain(model)
 
 
 def load(path: str | Path) -> Workflow:
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as e:
-        raise DefinitionError(f"{p}: cannot read: {e.strerror}") from None
-    except UnicodeDecodeError:
-        raise DefinitionError(f"{p}: not UTF-8 text") from None
-    return parse(text, str(p))
+    """The workflow in the file at `path`; DefinitionError (exit 2) naming every problem."""
+    return parse(read_text(path, DefinitionError), str(path))
 
 
-def _check(m: WorkflowModel, problems: _Problems) -> None:
+def _check(m: WorkflowModel, problems: Problems) -> None:
     names = [s.name for s in m.states]
     known = set(names)
     for i, s in enumerate(m.states):
@@ -167,7 +123,7 @@ def _check(m: WorkflowModel, problems: _Problems) -> None:
         problems.add(("final",), "a workflow needs at least one final state")
     tnames = [t.name for t in m.transitions]
     for i, t in enumerate(m.transitions):
-        where: Path_ = ("transitions", i)
+        where: Where = ("transitions", i)
         if tnames.index(t.name) != i:
             problems.add((*where, "name"), f"transition {t.name!r} is defined twice")
         for key, ref in (("from", t.source), ("to", t.dest)):
@@ -191,6 +147,20 @@ def _check(m: WorkflowModel, problems: _Problems) -> None:
                     (*where, "forbid_actors_of", j),
                     f"transition {t.name!r}: unknown transition {other!r}",
                 )
+        for j, n in enumerate(t.notify):
+            at: Where = (*where, "notify", j)
+            if n.kind not in NOTICE_KINDS:
+                problems.add((*at, "kind"), f"transition {t.name!r}: unknown notice kind"
+                             f" {n.kind!r} (one of {', '.join(NOTICE_KINDS)})")
+            _check_specs(n.to, (*at, "to"), f"transition {t.name!r}: notice", problems)
+            if n.if_given is not None and n.if_given not in FIELDS:
+                problems.add((*at, "if_given"), f"transition {t.name!r}: unknown field"
+                             f" {n.if_given!r} (one of {', '.join(FIELDS)})")
+    for action, specs in m.actions.items():
+        if action not in ACTIONS:
+            problems.add(("actions", action),
+                         f"unknown action {action!r} (one of {', '.join(ACTIONS)})")
+        _check_specs(specs, ("actions", action), f"action {action!r}", problems)
     for i, s in enumerate(m.states):
         _check_deadline(s, i, s.name in m.final, problems)
     _check_graph(m, problems)
@@ -215,8 +185,16 @@ def _check(m: WorkflowModel, problems: _Problems) -> None:
                         )
 
 
-def _check_deadline(s: StateModel, i: int, final: bool, problems: _Problems) -> None:
-    where: Path_ = ("states", i, "deadline")
+def _check_specs(specs: list[str], where: Where, what: str, problems: Problems) -> None:
+    """Role specs (`a|b`: the holders of a if any, else of b) name known roles."""
+    for j, spec in enumerate(specs):
+        for role in spec.split("|"):
+            if role not in ROLES:
+                problems.add((*where, j), f"{what}: unknown role {role!r}")
+
+
+def _check_deadline(s: StateModel, i: int, final: bool, problems: Problems) -> None:
+    where: Where = ("states", i, "deadline")
     d = s.deadline
     if d is None:
         if not final:
@@ -234,7 +212,7 @@ def _check_deadline(s: StateModel, i: int, final: bool, problems: _Problems) -> 
             )
 
 
-def _check_graph(m: WorkflowModel, problems: _Problems) -> None:
+def _check_graph(m: WorkflowModel, problems: Problems) -> None:
     names = {s.name for s in m.states}
     out: dict[str, set[str]] = {n: set() for n in names}
     back: dict[str, set[str]] = {n: set() for n in names}
@@ -290,10 +268,12 @@ def _to_domain(m: WorkflowModel) -> Workflow:
                 optional=tuple(t.optional),
                 forbid_actors_of=tuple(t.forbid_actors_of),
                 label=t.label,
+                notify=tuple(Notice(n.kind, tuple(n.to), n.if_given) for n in t.notify),
             )
             for t in m.transitions
         ),
         ladder=Ladder(default=rungs(m.escalation.default), listed=rungs(m.escalation.listed)),
+        actions={a: tuple(specs) for a, specs in m.actions.items()},
     )
 
 
