@@ -15,7 +15,11 @@
         ├── BadOption                 an option value that cannot be parsed
         ├── BadFile                   a file that cannot be read or parsed
         ├── DefinitionError           a workflow definition that fails validation (file:line)
-        └── OrgError                  an org file that names unknown people, units or kinds
+        ├── OrgError                  an org file that fails validation (file:line)
+        └── BadConfig                 a notification configuration or template that is wrong
+
+The notifications package has its own small root (notifications.errors); the application
+tells its configuration errors as BadConfig at the boundary (engine.app.notify).
 """
 
 from __future__ import annotations
@@ -84,4 +88,8 @@ class DefinitionError(Malformed):
 
 
 class OrgError(Malformed):
+    pass
+
+
+class BadConfig(Malformed):
     pass

@@ -1,76 +1,164 @@
-"""The only importer of `transitions`: one Machine per workflow version, fired on a light holder.
+"""The only importer of `transitions`: one Machine per workflow version, with the workflow's
+rules attached as named conditions, fired on a light model (a state name and a decision).
 
-The machine knows states and transitions only. Roles, fields and deadlines are the domain's
-(`engine.domain.issue.decide_move`), and side effects belong to the service: no callbacks here.
+Each transition of the definition becomes a machine transition whose conditions are the
+guards `engine.domain.guards.guards_of` names (`permitted`, `complete`, `separate`,
+`within_cap`); each action a person may take on an issue without moving it
+(`request_extension`, `decide_extension`, `record_interview`, `decide_accountability`) is an
+internal transition (no change of state) from every open state, guarded by `may_act`. A guard
+raises the domain error that says why not when the machine fires; when the machine is only
+asked what a person may fire (`permitted`), the guards about who acts answer yes or no and
+the ones about what was given are left to the form that collects it.
+
+No callbacks and no side effects: the handlers write what the decision says.
 """
 
 from __future__ import annotations
 
-from transitions import Machine, MachineError
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from engine.domain.issue import Fire
-from engine.domain.workflow import Workflow
-from engine.errors import InvalidTransition
+from transitions import EventData, Machine, MachineError
+
+from engine.domain import guards
+from engine.domain.calendar import WorkingCalendar
+from engine.domain.guards import Decision
+from engine.domain.issue import Issue
+from engine.domain.org import Org
+from engine.domain.workflow import ACTIONS, Workflow
+from engine.errors import InvalidTransition, Refused
+
+ISSUE_ACTIONS = tuple(a for a in ACTIONS if a != "list_village")
+"""The actions taken on one issue (listing a village is town-wide)."""
 
 
-class _Holder:
-    """What the machine fires on: just a state name, never an ORM row."""
+@dataclass(frozen=True, slots=True)
+class Asked:
+    """Who asks what they may do on an issue now, with what they hold."""
 
-    __slots__ = ("state",)
+    issue: Issue
+    actor: str
+    roles: frozenset[str]
+    org: Org
+    calendar: WorkingCalendar
+    prior_actors: Mapping[str, frozenset[str]]
 
-    def __init__(self, state: str) -> None:
+
+class _Model:
+    """What the machine fires on: a state name and the decision being checked, never a row.
+
+    Its methods are the machine's named conditions."""
+
+    __slots__ = ("asked", "decision", "state", "wf")
+
+    def __init__(self, state: str, wf: Workflow, decision: Decision | None,
+                 asked: Asked | None = None) -> None:
         self.state = state
+        self.wf = wf
+        self.decision = decision
+        self.asked = asked
+
+    def _check(self, guard: Callable[[Decision], None], who: bool) -> bool:
+        d = self.decision
+        assert d is not None
+        if self.asked is None:
+            guard(d)  # raises the reason
+            return True
+        if not who:
+            return True  # asked: what is given is the form's to collect
+        try:
+            guard(d)
+        except Refused:
+            return False
+        return True
+
+    def permitted(self, _e: EventData) -> bool:
+        return self._check(guards.permitted, who=True)
+
+    def complete(self, _e: EventData) -> bool:
+        return self._check(guards.complete, who=False)
+
+    def separate(self, _e: EventData) -> bool:
+        return self._check(guards.separate, who=True)
+
+    def within_cap(self, _e: EventData) -> bool:
+        wf = self.wf
+        return self._check(lambda d: guards.within_cap(d, wf), who=False)
+
+    def may_act(self, e: EventData) -> bool:
+        asked = self.asked
+        if asked is None:
+            return False
+        try:
+            guards.may_act(asked.org, self.wf, e.event.name, asked.actor, asked.issue.village,
+                           asked.issue.assignee)
+        except Refused:
+            return False
+        return True
 
 
 class WorkflowMachine:
+    """One workflow version's machine: fires transitions with their guards, answers what a
+    person may fire."""
+
     def __init__(self, workflow: Workflow) -> None:
         self.workflow = workflow
+        open_states = [s.name for s in workflow.states if not workflow.is_final(s.name)]
+        specs: list[dict[str, object]] = [
+            {"trigger": t.name, "source": t.source, "dest": t.dest,
+             "conditions": list(guards.guards_of(t, workflow))}
+            for t in workflow.transitions
+        ]
+        specs += [{"trigger": a, "source": open_states, "dest": None, "conditions": ["may_act"]}
+                  for a in ISSUE_ACTIONS if workflow.action_roles(a)]
         self._machine = Machine(
-            model=None,
-            states=[s.name for s in workflow.states],
-            transitions=[
-                {"trigger": t.name, "source": t.source, "dest": t.dest}
-                for t in workflow.transitions
-            ],
-            initial=workflow.initial,
-            auto_transitions=False,
-            ignore_invalid_triggers=False,
-        )
-        self._fired: dict[tuple[str, str], str] = {}
+            model=None, states=[s.name for s in workflow.states], transitions=specs,
+            initial=workflow.initial, auto_transitions=False, ignore_invalid_triggers=False,
+            send_event=True)
 
-    def fire(self, state: str, transition: str) -> str:
-        """The state after `transition` from `state`; InvalidTransition names the allowed.
-
-        The machine has no conditions or callbacks, so its answer for (state, transition) never
-        changes: it is asked once and remembered (a dict lookup instead of ~17 µs per move).
-        """
-        key = (state, transition)
-        dest = self._fired.get(key)
-        if dest is None:
-            dest = self._fired[key] = self._fire(state, transition)
-        return dest
-
-    def _fire(self, state: str, transition: str) -> str:
-        event = self._machine.events.get(transition)
-        holder = _Holder(state)
+    def fire(self, decision: Decision) -> str:
+        """The state after the decision's transition; InvalidTransition naming the allowed
+        ones, or the error of the first guard that fails."""
+        name = decision.transition.name
+        model = _Model(decision.issue.state, self.workflow, decision)
+        event = self._machine.events.get(name)
         try:
-            if event is None or not event.trigger(holder):
-                raise MachineError(transition)
+            if event is None or not event.trigger(model):
+                raise MachineError(name)
         except MachineError:
-            allowed = self._machine.get_triggers(state)
+            allowed = [t for t in self._machine.get_triggers(decision.issue.state)
+                       if self.workflow.transition(t) is not None]
             names = ", ".join(allowed) if allowed else "none: the issue is closed"
-            raise InvalidTransition(
-                f"cannot {transition} an issue in state {state!r}; allowed: {names}"
-            ) from None
-        return holder.state
+            raise InvalidTransition(f"cannot {name} an issue in state"
+                                    f" {decision.issue.state!r}; allowed: {names}") from None
+        return model.state
 
+    def permitted(self, asked: Asked) -> list[str]:
+        """The transitions and actions this person may fire on this issue now, in the
+        definition's order (the fields a transition needs are not asked)."""
+        state = asked.issue.state
+        out = []
+        for name in self._machine.get_triggers(state):
+            t = self.workflow.transition(name)
+            decision = None if t is None else Decision(
+                t, asked.issue, None, asked.actor, asked.roles, asked.calendar, _NO_TIME,
+                asked.prior_actors)
+            model = _Model(state, self.workflow, decision, asked)
+            if self._machine.events[name].trigger(model):
+                out.append(name)
+        return out
+
+
+_NO_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+"""Asking needs no moment: the guards asked (who acts) do not read it."""
 
 _machines: dict[str, WorkflowMachine] = {}
 
 
-def machine_for(workflow: Workflow) -> Fire:
+def machine_for(workflow: Workflow) -> WorkflowMachine:
     """The machine of one workflow version, built once per process."""
     m = _machines.get(workflow.key)
     if m is None or m.workflow is not workflow:
         m = _machines[workflow.key] = WorkflowMachine(workflow)
-    return m.fire
+    return m

@@ -15,8 +15,20 @@ from datetime import datetime
 from typing import Any
 
 from engine.domain.chain import GENESIS
-from engine.domain.escalation import Escalation, Extension, initial_status
-from engine.domain.issue import Event, Issue, changes, created_fields, payload_moment
+from engine.domain.escalation import Escalation, Extension
+from engine.domain.events import Event, EventType
+from engine.domain.issue import Issue, changes, created_fields, payload_moment
+from engine.domain.ladder import initial_status
+
+# the fold compares each event's type: plain strings compare faster than enum members
+_FIRST = frozenset({EventType.CREATED.value, EventType.IMPORTED.value})
+_TRANSITION = EventType.TRANSITION.value
+_ESCALATED = EventType.ESCALATED.value
+_RECORDED = EventType.INTERVIEW_RECORDED.value
+_CLOSING = frozenset({_RECORDED, EventType.ACCOUNTABILITY_DECIDED.value})
+_REQUESTED = EventType.EXTENSION_REQUESTED.value
+_APPROVED = EventType.EXTENSION_APPROVED.value
+_DECIDING = frozenset({_APPROVED, EventType.EXTENSION_DENIED.value})
 
 BACKDATED_SECONDS = 60
 """An event whose clock time and write time differ by more than this is back-dated."""
@@ -60,19 +72,19 @@ class Replay:
         if late:
             self.backdated += 1
         self._issue = None
-        if kind in ("created", "imported"):
+        if kind in _FIRST:
             self.fields = created_fields(issue_id, version, actor, at, p, workflow, to_state)
             return
         if not f:
             raise ValueError(f"event {kind} before the issue was created")
-        if kind == "transition":
+        if kind == _TRANSITION:
             f.update(changes(kind, version, at, p, workflow, to_state))
             for x in p.get("superseded_escalations") or ():
                 self._close(int(x), "superseded", seq, actor, at, None, ())
             for x in p.get("superseded_extensions") or ():
                 self._decide(int(x), "superseded", seq, actor, at, None)
             return
-        if kind == "escalated":
+        if kind == _ESCALATED:
             level = str(p["level"])
             eid = int(p["escalation"])
             due = payload_moment(p.get("due_at")) or f["due_at"]
@@ -81,11 +93,11 @@ class Replay:
                 stage_version=f["stage_version"], level=level, due_at=due,
                 moment=datetime.fromisoformat(p["moment"]), raised_at=at,
                 recipients=tuple(p.get("recipients") or ()), status=initial_status(level))
-        elif kind in ("interview_recorded", "accountability_decided"):
-            status = "recorded" if kind == "interview_recorded" else "decided"
+        elif kind in _CLOSING:
+            status = "recorded" if kind == _RECORDED else "decided"
             self._close(int(p["escalation"]), status, seq, actor, at, p.get("note"),
                         p.get("with") or ())
-        elif kind == "extension_requested":
+        elif kind == _REQUESTED:
             xid = int(p["extension"])
             if f["due_at"] is None:
                 raise ValueError(f"event {seq} asks to extend a stage without a deadline")
@@ -93,8 +105,8 @@ class Replay:
                 id=xid, issue_id=issue_id, stage=f["state"], stage_version=f["stage_version"],
                 requested_by=actor, requested_at=at, old_due_at=f["due_at"],
                 to_date=str(p["to"]), reason=str(p["reason"]), status="pending")
-        elif kind in ("extension_approved", "extension_denied"):
-            status = "approved" if kind == "extension_approved" else "denied"
+        elif kind in _DECIDING:
+            status = "approved" if kind == _APPROVED else "denied"
             self._decide(int(p["extension"]), status, seq, actor, at, p.get("note"))
         f.update(changes(kind, version, at, p, workflow, to_state))
 

@@ -1,94 +1,17 @@
-"""Escalations: which levels of the ladder have come due, who receives them, the issue's light.
+"""Escalations and extension requests as records, and the light of an issue.
 
-Pure: the sweep (engine.sweep) reads the due issues, asks these functions, and writes what
-they say in one transaction.
+Pure. The ladder's arithmetic is in `engine.domain.ladder`; who a rung reaches is
+`Org.reach(rung.recipients, …)`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 from engine.domain.calendar import WorkingCalendar
 from engine.domain.issue import Issue
-from engine.domain.ladder import Ladder, Rung
-from engine.domain.org import Org
-
-STATUSES = ("done", "open", "recorded", "decided", "superseded")
-"""A reminder is done when raised; an interview is open until recorded; accountability is open
-until the party secretary records a decision; leaving the stage supersedes what is open."""
-
-LIGHTS = ("green", "yellow", "red")
-
-
-@dataclass(frozen=True)
-class Due:
-    """A level of the ladder that has come due for one stage visit."""
-
-    level: str
-    moment: datetime
-    recipients: tuple[str, ...]
-
-
-def initial_status(level: str) -> str:
-    return "done" if level == "reminder" else "open"
-
-
-def plan(
-    calendar: WorkingCalendar, ladder: Ladder, due: datetime | None, listed: bool
-) -> list[tuple[Rung, datetime]]:
-    """Every rung of the issue's ladder with its moment, in ladder order."""
-    if due is None:
-        return []
-    return [(r, calendar.moment_from_due(due, r.offset)) for r in ladder.rungs(listed)]
-
-
-def come_due(
-    steps: Iterable[tuple[Rung, datetime]], now: datetime, raised: Collection[str]
-) -> list[tuple[Rung, datetime]]:
-    """The rungs whose moment has passed and that were not raised in this stage visit."""
-    return [(r, m) for r, m in steps if m <= now and r.level not in raised]
-
-
-def next_moment(
-    steps: Iterable[tuple[Rung, datetime]], raised: Collection[str]
-) -> datetime | None:
-    """When the next sweep has something to do for this issue (None: nothing more)."""
-    pending = [m for r, m in steps if r.level not in raised]
-    return min(pending) if pending else None
-
-
-def recipients(org: Org, rung: Rung, village: str, assignee: str | None) -> tuple[str, ...]:
-    """The people a rung reaches: each spec is a role or `a|b` (a if there is one, else b).
-
-    Each person appears once, in the order of the specs.
-    """
-    out: list[str] = []
-    for spec in rung.recipients:
-        for role in spec.split("|"):
-            people = holders(org, role, village, assignee)
-            if people:
-                out.extend(p for p in people if p not in out)
-                break
-    return tuple(out)
-
-
-def holders(org: Org, role: str, village: str, assignee: str | None) -> list[str]:
-    """Who holds a role for an issue of `village` with `assignee`."""
-    unit = org.units.get(village)
-    if role == "assignee":
-        return [assignee] if assignee else []
-    if role == "village_secretary":
-        return [unit.secretary] if unit is not None and unit.secretary else []
-    if role == "liaison":
-        return [unit.liaison] if unit is not None and unit.liaison else []
-    if role == "party_secretary":
-        return [org.town.party_secretary] if org.town.party_secretary else []
-    if role.endswith("_leader"):
-        kind = role[: -len("_leader")]
-        return sorted({g.leader for g in org.groups.values() if g.kind == kind and g.leader})
-    return sorted({m for g in org.groups.values() if g.kind == role for m in g.members})
+from engine.domain.ladder import Ladder
 
 
 def issue_light(

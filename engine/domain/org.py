@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from engine.domain.workflow import GROUP_KINDS
@@ -79,11 +79,9 @@ class Org:
                 person(m, f"group {g.id!r} member")
         return out
 
-    def villages(self) -> list[Unit]:
-        return list(self.units.values())
-
     def groups_of(self, person: str) -> list[Group]:
-        return [g for g in self.groups.values() if person in g.members]
+        """The groups a person belongs to (a group's leader is one of its members)."""
+        return [g for g in self.groups.values() if person in g.members or g.leader == person]
 
     def roles_of(self, person: str) -> frozenset[str]:
         """The roles a person holds town-wide."""
@@ -110,3 +108,35 @@ class Org:
 
     def may_add_issues(self, person: str) -> bool:
         return bool(self.groups_of(person)) or self.town.party_secretary == person
+
+    def holders(self, role: str, village: str, assignee: str | None) -> list[str]:
+        """Who holds a role for an issue of `village` with `assignee` (the inverse of
+        `roles_for_issue`): whom a ladder rung or a notice reaches."""
+        unit = self.units.get(village)
+        if role == "assignee":
+            return [assignee] if assignee else []
+        if role == "village_secretary":
+            return [unit.secretary] if unit is not None and unit.secretary else []
+        if role == "liaison":
+            return [unit.liaison] if unit is not None and unit.liaison else []
+        if role == "party_secretary":
+            return [self.town.party_secretary] if self.town.party_secretary else []
+        if role.endswith("_leader"):
+            kind = role[: -len("_leader")]
+            return sorted({g.leader for g in self.groups.values()
+                           if g.kind == kind and g.leader})
+        return sorted({m for g in self.groups.values() if g.kind == role
+                       for m in (*g.members, *([g.leader] if g.leader else []))})
+
+    def reach(self, specs: Iterable[str], village: str, assignee: str | None
+              ) -> tuple[str, ...]:
+        """The people a list of role specs reaches, each once, in the order of the specs
+        (`a|b`: the holders of a if there are any, else those of b)."""
+        out: list[str] = []
+        for spec in specs:
+            for role in spec.split("|"):
+                people = self.holders(role, village, assignee)
+                if people:
+                    out.extend(p for p in people if p not in out)
+                    break
+        return tuple(out)

@@ -1,7 +1,15 @@
-"""A workflow definition, as plain data (loaded and checked by `workflows.definition`)."""
+"""A workflow definition, as plain data (loaded and checked by `workflows.definition`).
+
+Besides its states, transitions and ladder, a definition says who is told when a transition is
+fired (`TransitionDef.notify`) and who may take the actions that record facts about an issue
+without moving it (`Workflow.actions`: asking for and deciding extensions, recording an
+interview, deciding accountability, listing a village). Roles are written as in the ladder:
+`a|b` means the holders of a if there are any, else those of b.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -25,6 +33,17 @@ ROLES = (
     "party_secretary",
     *CONTEXT_ROLES,
 )
+NOTICE_KINDS = ("assignment", "rejection")
+"""The messages a transition may send (escalations and decisions send their own)."""
+ACTIONS = (
+    "request_extension",
+    "decide_extension",
+    "record_interview",
+    "decide_accountability",
+    "list_village",
+)
+"""What a person may do besides firing a transition, each allowed to the roles the workflow
+names."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +66,16 @@ class StateDef:
 
 
 @dataclass(frozen=True)
+class Notice:
+    """A message a transition sends: its kind, to whom (role specs), and, when `if_given`
+    names a field, only when the mover gave that field."""
+
+    kind: str
+    to: tuple[str, ...]
+    if_given: str | None = None
+
+
+@dataclass(frozen=True)
 class TransitionDef:
     name: str
     source: str
@@ -57,6 +86,7 @@ class TransitionDef:
     forbid_actors_of: tuple[str, ...] = ()
     """Separation of duties: whoever ever fired one of these on the issue may not fire this."""
     label: str = ""
+    notify: tuple[Notice, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -68,6 +98,8 @@ class Workflow:
     transitions: tuple[TransitionDef, ...]
     ladder: Ladder
     final: tuple[str, ...] = ()
+    actions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """action -> the role specs that may take it (see ACTIONS)."""
     _states: dict[str, StateDef] = field(init=False, repr=False, compare=False)
     _transitions: dict[str, TransitionDef] = field(init=False, repr=False, compare=False)
 
@@ -92,23 +124,27 @@ class Workflow:
     def transitions_from(self, state: str) -> list[str]:
         return [t.name for t in self.transitions if t.source == state]
 
-    def final_states(self) -> list[str]:
-        return list(self.final)
-
     def is_final(self, state: str) -> bool:
         return state in self.final
 
     # --- serialisation (the database keeps each registered version as JSON) --------------
+    def action_roles(self, action: str) -> tuple[str, ...]:
+        """The role specs allowed to take `action` (none: nobody may)."""
+        return tuple(self.actions.get(action, ()))
+
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "name": self.name,
             "version": self.version,
             "initial": self.initial,
             "states": [asdict(s) for s in self.states],
-            "transitions": [asdict(t) for t in self.transitions],
+            "transitions": [_transition_dict(t) for t in self.transitions],
             "ladder": asdict(self.ladder),
             "final": list(self.final),
         }
+        if self.actions:
+            out["actions"] = {k: list(v) for k, v in self.actions.items()}
+        return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Workflow:
@@ -139,6 +175,8 @@ class Workflow:
                     optional=tuple(t.get("optional", ())),
                     forbid_actors_of=tuple(t.get("forbid_actors_of", ())),
                     label=t.get("label", ""),
+                    notify=tuple(Notice(n["kind"], tuple(n["to"]), n.get("if_given"))
+                                 for n in t.get("notify", ())),
                 )
                 for t in d["transitions"]
             ),
@@ -146,12 +184,25 @@ class Workflow:
                 default=rungs(d["ladder"]["default"]), listed=rungs(d["ladder"]["listed"])
             ),
             final=tuple(d.get("final", ())),
+            actions={k: tuple(v) for k, v in (d.get("actions") or {}).items()},
         )
 
     def mermaid(self) -> str:
         lines = ["stateDiagram-v2", f"    [*] --> {self.initial}"]
         for t in self.transitions:
             lines.append(f"    {t.source} --> {t.dest}: {t.name}")
-        for s in self.final_states():
+        for s in self.final:
             lines.append(f"    {s} --> [*]")
         return "\n".join(lines) + "\n"
+
+
+def _transition_dict(t: TransitionDef) -> dict[str, Any]:
+    """A transition's stored form; `notify` only when it has notices, so that a definition
+    without any keeps the body (and digest) it was registered with."""
+    out = asdict(t)
+    if not t.notify:
+        del out["notify"]
+    else:
+        out["notify"] = [{k: v for k, v in asdict(n).items() if v is not None}
+                         for n in t.notify]
+    return out

@@ -2,12 +2,12 @@
 rows it must reproduce, in one snapshot, memory flat (a server-side cursor on PostgreSQL).
 
 Rows come straight from the driver: on SQLite times are the stored text, on PostgreSQL aware
-datetimes; `Reads.when` (the store's own conversion) turns either into aware UTC.
+datetimes; the store's one decoder turns either into aware UTC, and the row mappers of
+`engine.store.rows` make the records.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import suppress
 from datetime import datetime
@@ -17,35 +17,26 @@ from typing import Any
 from engine.domain.audit import Replay, backdated
 from engine.domain.chain import GENESIS, row_hash
 from engine.domain.escalation import Escalation, Extension
-from engine.domain.issue import Event, Issue
+from engine.domain.events import Event
+from engine.domain.issue import Issue
 from engine.errors import Refused
-from engine.store.uow import CHAIN_HEAD, HISTORY_COLUMNS, ISSUE_COLUMNS, Tx
+from engine.store import rows
+from engine.store.dialect import decode_time
+from engine.store.history import CHAIN_HEAD
+from engine.store.repository import Transaction
 
 _BATCH = 2000
-_scan = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
-
-
-def payload(text: str) -> dict[str, Any]:
-    """A stored payload (canonical JSON: no leading space), parsed without json.loads's
-    whitespace checks; anything else goes the slow way."""
-    try:
-        found: dict[str, Any] = _scan(text, 0)[0]
-        return found
-    except (StopIteration, TypeError):
-        return dict(json.loads(text))
-
-
 _names = count()
+_HISTORY = rows.select_list(rows.HISTORY_COLUMNS)
 
 
 class Reads:
-    def __init__(self, tx: Tx) -> None:
+    def __init__(self, tx: Transaction) -> None:
         self.tx = tx
-        self.sqlite = tx.d.sqlite
+        self.sqlite = tx.dialect.sqlite
         self.raw: Any = tx.conn.connection.driver_connection
         if not self.sqlite:  # one snapshot for every pass
             tx.conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        self.when = tx.d.when_in
 
     def _stream(self, sql: str, params: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
         if self.sqlite:
@@ -61,7 +52,7 @@ class Reads:
         cur = self.raw.cursor(name=f"audit_{next(_names)}")
         cur.itersize = _BATCH
         try:
-            cur.execute(sql.replace("?", "%s"), params)
+            cur.execute(self.tx.dialect.sql(sql), params)
             yield from cur
         finally:
             with suppress(Exception):
@@ -77,7 +68,7 @@ class Reads:
     def _all(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         cur = self.raw.cursor()
         try:
-            cur.execute(sql if self.sqlite else sql.replace("?", "%s"), params)
+            cur.execute(self.tx.dialect.sql(sql), params)
             rows: list[tuple[Any, ...]] = cur.fetchall()
             return rows
         finally:
@@ -120,8 +111,23 @@ class Reads:
         return int(row[0]) if row else 0
 
     def event_row(self, seq: int) -> tuple[Any, ...] | None:
-        return self._one(f"SELECT {', '.join(HISTORY_COLUMNS)} FROM history WHERE seq = ?",
-                         (seq,))
+        return self._one(f"SELECT {_HISTORY} FROM history WHERE seq = ?", (seq,))
+
+    def content_ok(self, seq: int) -> bool:
+        """Whether the event at seq still matches its own hash."""
+        row = self.event_row(seq)
+        return row is not None and self.row_hash(row) == row[13]
+
+    def renumbered_by(self, seq: int) -> int | None:
+        """k when the event stored at seq matches its hash as event seq + k (k = 1..8): the
+        events after a deleted one renumbered to close the gap."""
+        row = self.event_row(seq)
+        if row is None:
+            return None
+        for k in range(1, 9):
+            if self.row_hash(row, seq + k) == row[13]:
+                return k
+        return None
 
     def seq_of_hash(self, digest: str) -> int | None:
         row = self._one("SELECT min(seq) FROM history WHERE hash = ?", (digest,))
@@ -137,8 +143,8 @@ class Reads:
             params.append(issue_id)
         if until is not None:
             where.append("at <= ?")
-            params.append(self.tx.d.when_out(until))
-        sql = f"SELECT {', '.join(HISTORY_COLUMNS)} FROM history"
+            params.append(self.tx.dialect.time(until))
+        sql = f"SELECT {_HISTORY} FROM history"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY issue_id, version" if by_issue else " ORDER BY seq"
@@ -147,30 +153,23 @@ class Reads:
     def villages(self) -> dict[int, str]:
         """Each issue's village, from its first event (the history, not the table)."""
         sql = ("SELECT issue_id, payload FROM history WHERE type IN ('created', 'imported')")
-        return {int(i): str(payload(p).get("village")) for i, p in self._all(sql)}
+        return {int(i): str(rows.json_value(p).get("village")) for i, p in self._all(sql)}
 
     def event(self, row: tuple[Any, ...]) -> Event:
         try:
-            return self._event(row)
-        except (ValueError, TypeError, StopIteration) as e:
+            return rows.event(row)
+        except (ValueError, TypeError, StopIteration, AttributeError) as e:
             raise Refused(f"event {row[0]} cannot be read ({e}): run `rectify audit verify`"
                           ) from None
 
-    def _event(self, row: tuple[Any, ...]) -> Event:
-        when = self.when
-        return Event(
-            seq=row[0], issue_id=row[1], version=row[2], type=row[3], transition=row[4],
-            from_state=row[5], to_state=row[6], actor=row[7], at=when(row[8]),  # type: ignore[arg-type]
-            recorded_at=when(row[9]), payload=payload(row[10]), workflow=row[11],
-            prev_hash=row[12], hash=row[13])
-
-    def fold(self, replay: Replay, rows: Iterable[tuple[Any, ...]]) -> str | None:
+    def fold(self, replay: Replay, history: Iterable[tuple[Any, ...]]) -> str | None:
         """Fold one issue's history rows (in version order) into `replay` without making
         Events: the audit's hot loop. Stops at a gap in the versions and says so."""
-        sqlite, when, apply = self.sqlite, self.when, replay.apply_row
+        sqlite, when, apply = self.sqlite, decode_time, replay.apply_row
+        payload = rows.json_value
         fromiso = datetime.fromisoformat
         expected = replay.events + 1
-        for row in rows:
+        for row in history:
             if row[2] != expected:
                 return (f"issue {row[1]}'s history jumps from version {expected - 1} to"
                         f" {row[2]}: an event is missing")
@@ -188,31 +187,15 @@ class Reads:
 
     # --- what the history must reproduce ----------------------------------------------------
     def issues(self) -> Iterator[Issue]:
-        mapping = self.tx._issue
-        for row in self._stream(f"SELECT {', '.join(ISSUE_COLUMNS)} FROM issues ORDER BY id"):
-            yield mapping(row)
+        sql = f"SELECT {rows.select_list(rows.ISSUE_COLUMNS)} FROM issues ORDER BY id"
+        return map(rows.issue, self._stream(sql))
 
     def escalations(self) -> Iterator[Escalation]:
-        when = self.when
-        sql = ("SELECT id, issue_id, stage, stage_version, level, due_at, moment, raised_at,"
-               " recipients, status, closed_at, closed_by, note, attendees FROM escalations"
+        sql = (f"SELECT {rows.select_list(rows.ESCALATION_COLUMNS)} FROM escalations"
                " ORDER BY issue_id, id")
-        for r in self._stream(sql):
-            yield Escalation(
-                id=r[0], issue_id=r[1], stage=r[2], stage_version=r[3], level=r[4],
-                due_at=when(r[5]), moment=when(r[6]), raised_at=when(r[7]),  # type: ignore[arg-type]
-                recipients=tuple(_scan(r[8], 0)[0]), status=r[9], closed_at=when(r[10]),
-                closed_by=r[11], note=r[12],
-                attendees=tuple(_scan(r[13], 0)[0]) if r[13] else ())
+        return map(rows.escalation, self._stream(sql))
 
     def extensions(self) -> Iterator[Extension]:
-        when = self.when
-        sql = ("SELECT id, issue_id, stage, stage_version, requested_by, requested_at,"
-               " old_due_at, to_date, reason, status, decided_by, decided_at, note"
-               " FROM extensions ORDER BY issue_id, id")
-        for r in self._stream(sql):
-            yield Extension(
-                id=r[0], issue_id=r[1], stage=r[2], stage_version=r[3], requested_by=r[4],
-                requested_at=when(r[5]), old_due_at=when(r[6]),  # type: ignore[arg-type]
-                to_date=r[7], reason=r[8], status=r[9], decided_by=r[10],
-                decided_at=when(r[11]), note=r[12])
+        sql = (f"SELECT {rows.select_list(rows.EXTENSION_COLUMNS)} FROM extensions"
+               " ORDER BY issue_id, id")
+        return map(rows.extension, self._stream(sql))

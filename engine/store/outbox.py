@@ -1,58 +1,44 @@
-"""The outbox's statements: add rows with the event, claim due rows, mark what happened."""
+"""The outbox table: messages written with the event they tell of, claimed by dispatchers
+(SKIP LOCKED on PostgreSQL), marked with what happened.
+
+A message's status: pending (due at next_attempt_at), claimed (taken by a dispatcher, not yet
+attempted), sending (the attempt is under way), sent, dead (gave up), unknown (cut off while
+sending on a channel that cannot drop repeats: a person checks).
+"""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Select, select, update
 
 from engine.store import tables as t
-from engine.store.uow import Tx
+from engine.store.repository import Repository
+from engine.store.rows import OUTBOX_COLUMNS, OutboxEntry, outbox_entry
 
-STATUSES = ("pending", "claimed", "sending", "sent", "dead", "unknown")
-"""claimed: taken by a dispatcher, not yet attempted; sending: the attempt is under way."""
+__all__ = ["Message", "OutboxEntry", "OutboxRepository"]
 
 
 @dataclass(frozen=True)
-class OutboxEntry:
-    id: int
+class Message:
+    """A message to write: one recipient on one channel, with its idempotency key and the
+    context its template will be rendered with (JSON text)."""
+
     key: str
     kind: str
     channel: str
     person: str
     issue_id: int | None
     escalation_id: int | None
-    context: dict[str, Any]
-    status: str
-    attempts: int
-    next_attempt_at: datetime
-    claimed_at: datetime | None
-    sent_at: datetime | None
-    last_error: str | None
-    created_at: datetime
+    context: str
 
 
-def _entry(r: Any) -> OutboxEntry:
-    return OutboxEntry(
-        id=r.id, key=r.key, kind=r.kind, channel=r.channel, person=r.person,
-        issue_id=r.issue_id, escalation_id=r.escalation_id, context=json.loads(r.context),
-        status=r.status, attempts=r.attempts, next_attempt_at=r.next_attempt_at,
-        claimed_at=r.claimed_at, sent_at=r.sent_at, last_error=r.last_error,
-        created_at=r.created_at,
-    )
-
-
-class OutboxTx:
-    def __init__(self, tx: Tx) -> None:
-        self.conn = tx.conn
-        self.pg = not tx.d.sqlite
-
-    def add(self, rows: Sequence[Any], now: datetime) -> None:
-        """Rows from engine.notify; a key already present is skipped (never sent twice)."""
+class OutboxRepository(Repository):
+    def add(self, rows: Sequence[Message], now: datetime) -> None:
+        """New messages; a key already present is skipped (never sent twice)."""
         if not rows:
             return
         values = [{
@@ -60,7 +46,7 @@ class OutboxTx:
             "issue_id": r.issue_id, "escalation_id": r.escalation_id, "context": r.context,
             "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now,
         } for r in rows]
-        if self.pg:
+        if not self.d.sqlite:
             from sqlalchemy.dialects.postgresql import insert as dialect_insert
         else:
             from sqlalchemy.dialects.sqlite import insert as dialect_insert  # type: ignore[assignment]
@@ -69,11 +55,11 @@ class OutboxTx:
     def claim(self, now: datetime, limit: int) -> list[OutboxEntry]:
         """Due pending rows, marked `claimed` (PostgreSQL: FOR UPDATE SKIP LOCKED)."""
         o = t.outbox.c
-        q = (select(t.outbox).where(o.status == "pending", o.next_attempt_at <= now)
+        q = (_select().where(o.status == "pending", o.next_attempt_at <= now)
              .order_by(o.next_attempt_at, o.id).limit(limit))
-        if self.pg:
+        if not self.d.sqlite:
             q = q.with_for_update(skip_locked=True)
-        rows = [_entry(r) for r in self.conn.execute(q)]
+        rows = [outbox_entry(r) for r in self.conn.execute(q)]
         if rows:
             self.conn.execute(
                 update(t.outbox).where(o.id.in_([r.id for r in rows]))
@@ -126,23 +112,19 @@ class OutboxTx:
     def entries(self, statuses: Sequence[str] = (), limit: int | None = None,
                 issue_id: int | None = None) -> list[OutboxEntry]:
         o = t.outbox.c
-        q = select(t.outbox).order_by(o.id)
+        q = _select().order_by(o.id)
         if statuses:
             q = q.where(o.status.in_(list(statuses)))
         if issue_id is not None:
             q = q.where(o.issue_id == issue_id)
         if limit:
             q = q.limit(limit)
-        return [_entry(r) for r in self.conn.execute(q)]
+        return [outbox_entry(r) for r in self.conn.execute(q)]
 
     def entry(self, row_id: int) -> OutboxEntry | None:
-        r = self.conn.execute(select(t.outbox).where(t.outbox.c.id == row_id)).first()
-        return None if r is None else _entry(r)
-
-    def counts(self) -> dict[str, int]:
-        o = t.outbox.c
-        return {s: int(n) for s, n in
-                self.conn.execute(select(o.status, func.count()).group_by(o.status))}
+        r = self.conn.execute(_select().where(t.outbox.c.id == row_id)).first()
+        return None if r is None else outbox_entry(r)
 
 
-__all__ = ["STATUSES", "OutboxEntry", "OutboxTx", "insert"]
+def _select() -> Select[tuple[object, ...]]:
+    return select(*(getattr(t.outbox.c, n) for n in OUTBOX_COLUMNS))

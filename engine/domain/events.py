@@ -1,0 +1,255 @@
+"""What happens to an issue, as history events: their types and the payloads they carry.
+
+An `Event` is stored as one history row and hashed into the chain. Its `payload` is the stored
+form (a JSON object); the payload classes below are the only writers of that form, so each
+event type has one shape, written in one place. Readers of old rows read the mapping (the
+history is the truth, whatever wrote it). Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+
+class EventType(StrEnum):
+    """Every kind of history event (stored as its value)."""
+
+    CREATED = "created"
+    """Added by a cadre: the issue starts in the workflow's initial state."""
+    IMPORTED = "imported"
+    """Taken from a ledger: the issue starts in the state the ledger gives."""
+    TRANSITION = "transition"
+    """A workflow transition (fix, report, study, …): the issue changes stage."""
+    ESCALATED = "escalated"
+    """A rung of the ladder came due and was raised by a sweep."""
+    RESCHEDULED = "rescheduled"
+    """The ladder's next moment moved (e.g. after a calendar update)."""
+    EXTENSION_REQUESTED = "extension_requested"
+    EXTENSION_APPROVED = "extension_approved"
+    EXTENSION_DENIED = "extension_denied"
+    INTERVIEW_RECORDED = "interview_recorded"
+    ACCOUNTABILITY_DECIDED = "accountability_decided"
+    VILLAGE_LISTED = "village_listed"
+    VILLAGE_UNLISTED = "village_unlisted"
+
+
+FIRST = frozenset({EventType.CREATED, EventType.IMPORTED})
+"""The event types that start an issue."""
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    issue_id: int
+    version: int
+    type: str
+    """An EventType value (rows read back carry the stored text, which compares equal)."""
+    actor: str
+    at: datetime
+    payload: Mapping[str, Any]
+    """The stored form: written by the payload classes below."""
+    workflow: str
+    transition: str | None = None
+    from_state: str | None = None
+    to_state: str | None = None
+    recorded_at: datetime | None = None
+    seq: int | None = None
+    prev_hash: str | None = None
+    hash: str | None = None
+    """The chain's links, once stored (engine.domain.chain)."""
+
+
+def moment_text(value: datetime | None) -> str | None:
+    """A moment as payloads carry it: ISO 8601 with its offset (UTC), or None."""
+    return None if value is None else value.isoformat()
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """A file that shows what was done: its SHA-256, its name and its size in bytes."""
+
+    sha256: str
+    name: str
+    size: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"sha256": self.sha256, "name": self.name, "size": self.size}
+
+
+# --- payloads -------------------------------------------------------------------------------
+# The payload classes are made and dropped within one decision (a million of them in an
+# import): slotted but not frozen, since a frozen dataclass pays ~0.25 µs per field to be made.
+class Payload(Protocol):
+    def to_payload(self) -> dict[str, Any]:
+        """The stored form (a JSON object)."""
+        ...
+
+
+@dataclass(slots=True)
+class Created:
+    """created: the issue's fields, its first due moment and ladder pointer."""
+
+    title: str
+    category: str
+    village: str
+    description: str | None
+    group: str | None
+    household: str | None
+    severity: str
+    listed: bool
+    listed_by_village: bool
+    due_at: datetime | None
+    next_escalation_at: datetime | None
+
+    def to_payload(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "title": self.title, "category": self.category, "village": self.village,
+            "description": self.description, "group": self.group,
+            "household": self.household, "severity": self.severity, "listed": self.listed,
+            "due_at": moment_text(self.due_at),
+            "next_escalation_at": moment_text(self.next_escalation_at),
+        }
+        if self.listed_by_village:  # written only when true
+            out["listed_by_village"] = True
+        return out
+
+
+@dataclass(slots=True)
+class Imported:
+    """imported: as created, plus when it entered its stage and who is responsible."""
+
+    created: Created
+    entered_at: datetime
+    assignee: str | None
+
+    def to_payload(self) -> dict[str, Any]:
+        return {**self.created.to_payload(), "entered_at": moment_text(self.entered_at),
+                "assignee": self.assignee}
+
+
+@dataclass(slots=True)
+class Moved:
+    """transition: what the mover gave (only what was given), the new stage's due moment and
+    ladder pointer, the village's listing, and what leaving the old stage ended."""
+
+    due_at: datetime | None
+    listed_by_village: bool
+    next_escalation_at: datetime | None
+    note: str | None = None
+    plan: str | None = None
+    assignee: str | None = None
+    reason: str | None = None
+    due: date | None = None
+    evidence: tuple[Evidence, ...] = ()
+    superseded_escalations: tuple[int, ...] = ()
+    superseded_extensions: tuple[int, ...] = ()
+
+    def to_payload(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name in ("note", "plan", "assignee", "reason"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        if self.evidence:
+            out["evidence"] = [e.to_dict() for e in self.evidence]
+        if self.due is not None:
+            out["due"] = self.due.isoformat()
+        out["due_at"] = moment_text(self.due_at)
+        out["listed_by_village"] = self.listed_by_village
+        out["next_escalation_at"] = moment_text(self.next_escalation_at)
+        if self.superseded_escalations or self.superseded_extensions:
+            out["superseded_escalations"] = list(self.superseded_escalations)
+            out["superseded_extensions"] = list(self.superseded_extensions)
+        return out
+
+
+@dataclass(slots=True)
+class Escalated:
+    """escalated: the rung raised, to whom, and where the ladder's pointer goes next."""
+
+    escalation: int
+    level: str
+    stage: str
+    recipients: tuple[str, ...]
+    moment: datetime
+    due_at: datetime
+    next_escalation_at: datetime | None
+
+    def to_payload(self) -> dict[str, Any]:
+        return {
+            "escalation": self.escalation, "level": self.level, "stage": self.stage,
+            "recipients": list(self.recipients), "moment": self.moment.isoformat(),
+            "due_at": self.due_at.isoformat(),
+            "next_escalation_at": moment_text(self.next_escalation_at),
+        }
+
+
+@dataclass(slots=True)
+class Rescheduled:
+    """rescheduled: the ladder's pointer moved under the issue (the calendar changed)."""
+
+    due_at: datetime | None
+    next_escalation_at: datetime | None
+
+    def to_payload(self) -> dict[str, Any]:
+        return {"due_at": moment_text(self.due_at),
+                "next_escalation_at": moment_text(self.next_escalation_at)}
+
+
+@dataclass(slots=True)
+class ExtensionRequested:
+    extension: int
+    to: date
+    reason: str
+
+    def to_payload(self) -> dict[str, Any]:
+        return {"extension": self.extension, "to": self.to.isoformat(), "reason": self.reason}
+
+
+@dataclass(slots=True)
+class ExtensionDecided:
+    """extension_approved (with the new due moment and pointer) or extension_denied."""
+
+    extension: int
+    note: str | None
+    approved: bool
+    due_at: datetime | None = None
+    next_escalation_at: datetime | None = None
+
+    @property
+    def type(self) -> EventType:
+        return EventType.EXTENSION_APPROVED if self.approved else EventType.EXTENSION_DENIED
+
+    def to_payload(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"extension": self.extension, "note": self.note}
+        if self.approved:
+            out["due_at"] = moment_text(self.due_at)
+            out["next_escalation_at"] = moment_text(self.next_escalation_at)
+        return out
+
+
+@dataclass(slots=True)
+class EscalationClosed:
+    """interview_recorded or accountability_decided: the record, and who took part."""
+
+    escalation: int
+    note: str
+    attendees: tuple[str, ...]
+
+    def to_payload(self) -> dict[str, Any]:
+        return {"escalation": self.escalation, "note": self.note, "with": list(self.attendees)}
+
+
+@dataclass(slots=True)
+class VillageListing:
+    """village_listed or village_unlisted: the issue follows the other ladder from now on."""
+
+    village: str
+    next_escalation_at: datetime | None
+
+    def to_payload(self) -> dict[str, Any]:
+        return {"village": self.village,
+                "next_escalation_at": moment_text(self.next_escalation_at)}

@@ -1,0 +1,96 @@
+"""The escalations table: one row per rung raised in a stage visit, closed by a record."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, select, update
+
+from engine.domain.escalation import Escalation
+from engine.store import rows
+from engine.store import tables as t
+from engine.store.repository import Repository
+
+_INSERT_COLUMNS = rows.ESCALATION_COLUMNS[1:10]
+_INSERT = (
+    f"INSERT INTO escalations ({rows.select_list(_INSERT_COLUMNS)})"
+    f" VALUES ({', '.join(':' + c for c in _INSERT_COLUMNS)})"
+    " ON CONFLICT (issue_id, stage_version, level) DO NOTHING RETURNING id"
+)
+_RAISED = "SELECT level FROM escalations WHERE issue_id = :id AND stage_version = :sv"
+_SUPERSEDE = (
+    "UPDATE escalations SET status = 'superseded', closed_at = :at, closed_by = :by"
+    " WHERE issue_id = :id AND stage_version = :sv AND status = 'open' RETURNING id"
+)
+
+
+@dataclass(frozen=True)
+class EscalationFilter:
+    open_only: bool = False
+    level: str | None = None
+    to: str | None = None
+    issue_id: int | None = None
+    limit: int | None = None
+
+
+class EscalationRepository(Repository):
+    def raised_levels(self, issue_id: int, stage_version: int) -> set[str]:
+        return {r[0] for r in self.rows(_RAISED, {"id": issue_id, "sv": stage_version})}
+
+    def insert(self, e: Escalation) -> int | None:
+        """The new escalation's id, or None when (issue, stage visit, level) already exists
+        (raised by another worker meanwhile). `e.id` is not used."""
+        time = self.d.time
+        got = self.run(_INSERT, {
+            "issue_id": e.issue_id, "stage": e.stage, "stage_version": e.stage_version,
+            "level": e.level, "due_at": time(e.due_at), "moment": time(e.moment),
+            "raised_at": time(e.raised_at),
+            "recipients": json.dumps(list(e.recipients), ensure_ascii=False),
+            "status": e.status}).fetchone()
+        return None if got is None else int(got[0])
+
+    def supersede_open(self, issue_id: int, stage_version: int, at: datetime,
+                       by: str) -> list[int]:
+        """End what is open of a stage visit the issue leaves; the ids ended."""
+        cur = self.run(_SUPERSEDE, {"id": issue_id, "sv": stage_version,
+                                    "at": self.d.time(at), "by": by})
+        return sorted(int(r[0]) for r in cur.fetchall())
+
+    def get(self, escalation_id: int, for_update: bool = False) -> Escalation | None:
+        q = _select().where(t.escalations.c.id == escalation_id)
+        if for_update and not self.d.sqlite:
+            q = q.with_for_update()
+        r = self.conn.execute(q).first()
+        return None if r is None else rows.escalation(r)
+
+    def close(self, escalation_id: int, status: str, at: datetime, by: str, note: str,
+              attendees: Sequence[str]) -> None:
+        self.conn.execute(
+            update(t.escalations).where(t.escalations.c.id == escalation_id).values(
+                status=status, closed_at=at, closed_by=by, note=note,
+                attendees=json.dumps(list(attendees), ensure_ascii=False)))
+
+    def matching(self, f: EscalationFilter) -> list[Escalation]:
+        e = t.escalations.c
+        q = _select().order_by(e.id)
+        if f.open_only:
+            q = q.where(e.status == "open")
+        if f.level:
+            q = q.where(e.level == f.level)
+        if f.issue_id is not None:
+            q = q.where(e.issue_id == f.issue_id)
+        if f.to:
+            # recipients is a JSON list of ids: narrow by text, then match exactly
+            q = q.where(e.recipients.contains(json.dumps(f.to, ensure_ascii=False),
+                                              autoescape=True))
+        found = [rows.escalation(r) for r in self.conn.execute(q)]
+        if f.to:
+            found = [x for x in found if f.to in x.recipients]
+        return found[: f.limit] if f.limit else found
+
+
+def _select() -> Select[tuple[object, ...]]:
+    return select(*(getattr(t.escalations.c, n) for n in rows.ESCALATION_COLUMNS))

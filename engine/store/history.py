@@ -1,0 +1,100 @@
+"""The history table: events written hash-chained in commit order, and read back.
+
+Nothing here updates or deletes (the database's triggers refuse it). `write` links each event
+to the chain's head as this transaction sees it: on PostgreSQL the head is read under an
+advisory lock held to the commit, so appends are serialized and seq order is commit order
+(SQLite's write lock does the same); seq is head + 1, so a gap means a deletion.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from engine.domain.chain import GENESIS, row_hash
+from engine.domain.events import Event
+from engine.errors import VersionConflict
+from engine.store import rows
+from engine.store import tables as t
+from engine.store.repository import Repository, Transaction
+
+CHAIN_HEAD = "SELECT seq, hash FROM history ORDER BY seq DESC LIMIT 1"
+"""The last event's seq and hash."""
+CHAIN_LOCK = 0x72656374  # 'rect': the advisory lock that serializes appends on PostgreSQL
+_INSERT = (
+    f"INSERT INTO history ({rows.select_list(rows.HISTORY_COLUMNS)})"
+    f" VALUES ({', '.join('?' * len(rows.HISTORY_COLUMNS))})"
+)
+_PRIOR_ACTOR = "SELECT DISTINCT actor FROM history WHERE issue_id = :id AND transition = :t"
+PAYLOAD = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+"""Payloads as stored: sorted keys, UTF-8 text, compact (the chain hashes this text)."""
+
+
+class HistoryRepository(Repository):
+    def __init__(self, tx: Transaction) -> None:
+        super().__init__(tx)
+        self._head: tuple[int, str] | None = None
+        """The chain's head as this transaction sees it, once it has appended."""
+
+    def head(self) -> tuple[int, str]:
+        """The last event's (seq, hash), read once per transaction; on PostgreSQL after
+        taking the chain's advisory lock, held to the commit."""
+        if self._head is None:
+            if not self.d.sqlite:
+                self.run("SELECT pg_advisory_xact_lock(:k)", {"k": CHAIN_LOCK})
+            row = self.run(CHAIN_HEAD).fetchone()
+            self._head = (0, GENESIS) if row is None else (int(row[0]), str(row[1]))
+        return self._head
+
+    def write(self, events: Sequence[tuple[Event, datetime]]) -> None:
+        """Insert events (with their write times), each chained to the one before."""
+        memo: dict[datetime | None, Any] = {}
+        encode = self.d.time
+
+        def when(value: datetime | None) -> Any:
+            if value in memo:
+                return memo[value]
+            memo[value] = converted = encode(value)
+            return converted
+
+        sqlite, to_json = self.d.sqlite, PAYLOAD.encode
+        seq, prev = self.head()
+        out = []
+        for e, recorded in events:
+            seq += 1
+            row = (seq, e.issue_id, e.version, str(e.type), e.transition, e.from_state,
+                   e.to_state, e.actor, when(e.at), when(recorded), to_json(e.payload),
+                   e.workflow, prev)
+            prev = row_hash(row, sqlite=sqlite)
+            out.append((*row, prev))
+        try:
+            self.tx.cursor().executemany(self.d.sql(_INSERT), out)
+        except Exception as err:  # the driver's IntegrityError: (issue_id, version) taken
+            self._head = None
+            text = str(err).lower()
+            if "unique" in text or "duplicate" in text:
+                ids = sorted({ev.issue_id for ev, _ in events})
+                raise VersionConflict(f"issue {', '.join(map(str, ids))} was changed by someone"
+                                      " else; try again") from None
+            raise
+        self._head = (seq, prev)
+
+    def of_issue(self, issue_id: int) -> list[Event]:
+        """An issue's events, oldest first."""
+        self.tx.flush()
+        h = t.history.c
+        q = (select(*(getattr(h, n) for n in rows.HISTORY_COLUMNS))
+             .where(h.issue_id == issue_id).order_by(h.version))
+        return [rows.event(r) for r in self.conn.execute(q)]
+
+    def prior_actors(self, issue_id: int, transitions: Iterable[str]
+                     ) -> dict[str, frozenset[str]]:
+        """Everyone who fired each of `transitions` on the issue (separation of duties)."""
+        self.tx.flush()
+        return {name: frozenset(r[0] for r in self.rows(_PRIOR_ACTOR, {"id": issue_id,
+                                                                       "t": name}))
+                for name in transitions}

@@ -1,0 +1,186 @@
+"""The issues table: load, insert, update with a version check, list, and the sweep's claim.
+
+The hot statements (load by id, versioned update, insert) are raw SQL on the driver cursor,
+like eventsourcing's recorders; listing goes through SQLAlchemy Core.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, select
+
+from engine.domain.issue import Issue
+from engine.errors import VersionConflict
+from engine.store import rows
+from engine.store import tables as t
+from engine.store.repository import Repository
+
+_COLUMNS = rows.select_list(rows.ISSUE_COLUMNS)
+_SELECT = f"SELECT {_COLUMNS} FROM issues WHERE id = :id"
+_UPDATE = (
+    "UPDATE issues SET state = :state, version = :version, assignee = :assignee, plan = :plan,"
+    " due_at = :due_at, stage_entered_at = :stage_entered_at, workflow = :workflow,"
+    " stage_version = :stage_version, next_escalation_at = :next_escalation_at,"
+    " listed_by_village = :listed_by_village"
+    " WHERE id = :id AND version = :expected"
+)
+_INSERT = (
+    f"INSERT INTO issues ({rows.select_list(rows.ISSUE_COLUMNS[1:])}) VALUES"
+    f" ({', '.join(':' + c for c in rows.ISSUE_COLUMNS[1:])}) RETURNING id"
+)
+_INSERT_MANY = (
+    f"INSERT INTO issues ({_COLUMNS}) VALUES ({', '.join('?' * len(rows.ISSUE_COLUMNS))})"
+)
+_ADVANCE = (
+    "UPDATE issues SET version = :version, next_escalation_at = :next"
+    " WHERE id = :id AND version = :expected"
+)
+
+
+@dataclass(frozen=True)
+class IssueFilter:
+    state: str | None = None
+    village: str | None = None
+    assignee: str | None = None
+    overdue_at: datetime | None = None
+    """Only issues whose due moment has passed at this time."""
+    final_states: tuple[str, ...] = ()
+    limit: int | None = None
+
+
+class IssueRepository(Repository):
+    def get(self, issue_id: int, for_update: bool = False) -> Issue | None:
+        """One issue; `for_update` locks its row (PostgreSQL; SQLite's write lock is held)."""
+        sql = _SELECT + (" FOR UPDATE" if for_update and not self.d.sqlite else "")
+        row = self.run(sql, {"id": issue_id}).fetchone()
+        return None if row is None else rows.issue(row)
+
+    def insert(self, issue: Issue) -> int:
+        params = self._params(issue)
+        del params["id"]
+        return int(self.run(_INSERT, params).fetchone()[0])
+
+    def update(self, issue: Issue, expected_version: int) -> None:
+        """Write the issue's changing fields, if it is still at `expected_version`."""
+        time = self.d.time
+        params = {
+            "id": issue.id, "state": issue.state, "version": issue.version,
+            "assignee": issue.assignee, "plan": issue.plan, "due_at": time(issue.due_at),
+            "stage_entered_at": time(issue.stage_entered_at), "workflow": issue.workflow,
+            "stage_version": issue.stage_version,
+            "next_escalation_at": time(issue.next_escalation_at),
+            "listed_by_village": self.d.flag(issue.listed_by_village),
+            "expected": expected_version,
+        }
+        if self.run(_UPDATE, params).rowcount != 1:
+            raise VersionConflict(f"issue {issue.id} was changed by someone else; try again")
+
+    def advance(self, issue: Issue, expected_version: int) -> None:
+        """The sweep's update: only the version and the ladder's pointer change."""
+        cur = self.run(_ADVANCE, {"id": issue.id, "version": issue.version,
+                                  "expected": expected_version,
+                                  "next": self.d.time(issue.next_escalation_at)})
+        if cur.rowcount != 1:
+            raise VersionConflict(f"issue {issue.id} was changed by someone else; try again")
+
+    def _params(self, i: Issue) -> dict[str, Any]:
+        time, flag = self.d.time, self.d.flag
+        return {
+            "id": i.id, "title": i.title, "description": i.description,
+            "category": i.category, "village": i.village, "grp": i.group,
+            "household": i.household, "severity": i.severity, "listed": flag(i.listed),
+            "state": i.state, "version": i.version, "assignee": i.assignee, "plan": i.plan,
+            "due_at": time(i.due_at), "stage_entered_at": time(i.stage_entered_at),
+            "created_at": time(i.created_at), "created_by": i.created_by,
+            "workflow": i.workflow, "stage_version": i.stage_version,
+            "next_escalation_at": time(i.next_escalation_at),
+            "listed_by_village": flag(i.listed_by_village),
+        }
+
+    # --- many at once (import) ---------------------------------------------------------------
+    def allocate_ids(self, count: int) -> list[int]:
+        """Reserve `count` ids; safe because the write transaction holds the lock."""
+        if self.d.sqlite:
+            top = self.conn.execute(select(func.coalesce(func.max(t.issues.c.id), 0))).scalar()
+            first = int(top or 0) + 1
+            return list(range(first, first + count))
+        found = self.conn.exec_driver_sql(
+            "SELECT nextval(pg_get_serial_sequence('issues', 'id'))"
+            " FROM generate_series(1, %(n)s)", {"n": count})
+        return [int(r[0]) for r in found]
+
+    def insert_many(self, issues: Sequence[Issue]) -> None:
+        """New issues with their ids, as positional rows, each moment converted once."""
+        memo: dict[datetime | None, Any] = {}
+        encode = self.d.time
+
+        def when(value: datetime | None) -> Any:
+            if value in memo:
+                return memo[value]
+            memo[value] = converted = encode(value)
+            return converted
+
+        flag = self.d.flag
+        self.tx.cursor().executemany(self.d.sql(_INSERT_MANY), [
+            (i.id, i.title, i.description, i.category, i.village, i.group, i.household,
+             i.severity, flag(i.listed), i.state, i.version, i.assignee, i.plan,
+             when(i.due_at), when(i.stage_entered_at), when(i.created_at), i.created_by,
+             i.workflow, i.stage_version, when(i.next_escalation_at), flag(i.listed_by_village))
+            for i in issues])
+
+    # --- reading many ------------------------------------------------------------------------
+    def matching(self, f: IssueFilter) -> list[Issue]:
+        c = t.issues.c
+        conds = []
+        if f.state:
+            conds.append(c.state == f.state)
+        if f.village:
+            conds.append(c.village == f.village)
+        if f.assignee:
+            conds.append(c.assignee == f.assignee)
+        if f.overdue_at is not None:
+            conds.append(c.due_at <= f.overdue_at)
+            if f.final_states:
+                conds.append(c.state.not_in(f.final_states))
+        q = select(*(getattr(c, n) for n in rows.ISSUE_COLUMNS)).order_by(c.id)
+        if conds:
+            q = q.where(and_(*conds))
+        if f.limit:
+            q = q.limit(f.limit)
+        return [rows.issue(r) for r in self.conn.execute(q)]
+
+    def count_by_village_state(self) -> list[tuple[str, str, int]]:
+        c = t.issues.c
+        q = select(c.village, c.state, func.count()).group_by(c.village, c.state)
+        return [(v, s, int(n)) for v, s, n in self.conn.execute(q)]
+
+    def claim_due(self, now: datetime, limit: int) -> list[Issue]:
+        """Issues whose next ladder moment has come; on PostgreSQL locked, skipping rows that
+        another worker holds (FOR UPDATE SKIP LOCKED)."""
+        c = t.issues.c
+        q = (select(*(getattr(c, n) for n in rows.ISSUE_COLUMNS))
+             .where(c.next_escalation_at <= now)
+             .order_by(c.next_escalation_at, c.id).limit(limit))
+        if not self.d.sqlite:
+            q = q.with_for_update(skip_locked=True)
+        return [rows.issue(r) for r in self.conn.execute(q)]
+
+    def open_ids(self, village: str, final_states: Sequence[str]) -> list[int]:
+        c = t.issues.c
+        q = select(c.id).where(c.village == village, c.state.not_in(final_states)).order_by(c.id)
+        return [int(r[0]) for r in self.conn.execute(q)]
+
+    def open_references(self, final_states: Sequence[str]) -> tuple[set[str], set[str]]:
+        """Assignees and villages of issues still open (an org update must keep them)."""
+        c = t.issues.c
+        q = select(c.assignee, c.village).where(c.state.not_in(final_states)).distinct()
+        people, villages = set(), set()
+        for a, v in self.conn.execute(q):
+            if a:
+                people.add(a)
+            villages.add(v)
+        return people, villages

@@ -1,0 +1,40 @@
+"""What every repository stands on: the transaction it runs in (connection, dialect, the
+driver cursor of the raw path) — a protocol, so that the repositories and the unit of work
+that offers them do not import each other."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from sqlalchemy.engine import Connection
+
+from engine.store.dialect import Dialect
+
+
+class Transaction(Protocol):
+    conn: Connection
+    dialect: Dialect
+
+    def cursor(self) -> Any: ...
+
+    def flush(self) -> None: ...
+
+
+class Repository:
+    """The statements of one aggregate, on a transaction's connection."""
+
+    def __init__(self, tx: Transaction) -> None:
+        self.tx = tx
+        self.conn = tx.conn
+        self.d = tx.dialect
+
+    def run(self, sql: str, params: Any = ()) -> Any:
+        """Run a raw statement (`:name` or `?` placeholders) on the shared driver cursor."""
+        cur = self.tx.cursor()
+        cur.execute(self.d.sql(sql), params)
+        return cur
+
+    def rows(self, sql: str, params: Any = ()) -> list[Sequence[Any]]:
+        rows: list[Sequence[Any]] = self.run(sql, params).fetchall()
+        return rows

@@ -1,0 +1,132 @@
+"""One mapper per row type: the columns read, in order, and the domain record they make.
+
+Every reader of a table selects these columns in this order (raw driver rows or Core rows
+alike) and maps them here, so that a row type is turned into its record in one place. Times
+go through the dialect's one decoder (SQLite text or a driver's datetime in, aware UTC out).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from engine.domain.escalation import Escalation, Extension
+from engine.domain.events import Event
+from engine.domain.issue import Issue
+from engine.store.dialect import decode_time
+
+Row = Sequence[Any]
+
+ISSUE_COLUMNS = (
+    "id", "title", "description", "category", "village", "grp", "household", "severity",
+    "listed", "state", "version", "assignee", "plan", "due_at", "stage_entered_at",
+    "created_at", "created_by", "workflow", "stage_version", "next_escalation_at",
+    "listed_by_village",
+)
+HISTORY_COLUMNS = (
+    "seq", "issue_id", "version", "type", "transition", "from_state", "to_state", "actor",
+    "at", "recorded_at", "payload", "workflow", "prev_hash", "hash",
+)
+ESCALATION_COLUMNS = (
+    "id", "issue_id", "stage", "stage_version", "level", "due_at", "moment", "raised_at",
+    "recipients", "status", "closed_at", "closed_by", "note", "attendees",
+)
+EXTENSION_COLUMNS = (
+    "id", "issue_id", "stage", "stage_version", "requested_by", "requested_at", "old_due_at",
+    "to_date", "reason", "status", "decided_by", "decided_at", "note",
+)
+OUTBOX_COLUMNS = (
+    "id", "key", "kind", "channel", "person", "issue_id", "escalation_id", "context",
+    "status", "attempts", "next_attempt_at", "claimed_at", "sent_at", "last_error",
+    "created_at",
+)
+
+_scan = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+
+def json_value(text: str) -> Any:
+    """Stored JSON (canonical: no leading space) parsed without json.loads's whitespace
+    checks: the audit parses a million payloads; anything unusual goes the slow way."""
+    try:
+        return _scan(text, 0)[0]
+    except (StopIteration, TypeError):
+        return json.loads(text)
+
+
+def select_list(columns: Sequence[str]) -> str:
+    return ", ".join(columns)
+
+
+def issue(row: Row) -> Issue:
+    when = decode_time
+    return Issue(
+        id=row[0], title=row[1], description=row[2], category=row[3], village=row[4],
+        group=row[5], household=row[6], severity=row[7], listed=bool(row[8]),
+        state=row[9], version=row[10], assignee=row[11], plan=row[12],
+        due_at=when(row[13]), stage_entered_at=when(row[14]),  # type: ignore[arg-type]
+        created_at=when(row[15]), created_by=row[16], workflow=row[17],  # type: ignore[arg-type]
+        stage_version=row[18], next_escalation_at=when(row[19]),
+        listed_by_village=bool(row[20]),
+    )
+
+
+def event(row: Row) -> Event:
+    when = decode_time
+    return Event(
+        seq=row[0], issue_id=row[1], version=row[2], type=row[3], transition=row[4],
+        from_state=row[5], to_state=row[6], actor=row[7],
+        at=when(row[8]), recorded_at=when(row[9]),  # type: ignore[arg-type]
+        payload=dict(json_value(row[10])), workflow=row[11], prev_hash=row[12], hash=row[13])
+
+
+def escalation(row: Row) -> Escalation:
+    when = decode_time
+    return Escalation(
+        id=row[0], issue_id=row[1], stage=row[2], stage_version=row[3], level=row[4],
+        due_at=when(row[5]), moment=when(row[6]), raised_at=when(row[7]),  # type: ignore[arg-type]
+        recipients=tuple(json_value(row[8])), status=row[9], closed_at=when(row[10]),
+        closed_by=row[11], note=row[12],
+        attendees=tuple(json_value(row[13])) if row[13] else ())
+
+
+def extension(row: Row) -> Extension:
+    when = decode_time
+    return Extension(
+        id=row[0], issue_id=row[1], stage=row[2], stage_version=row[3], requested_by=row[4],
+        requested_at=when(row[5]), old_due_at=when(row[6]),  # type: ignore[arg-type]
+        to_date=row[7], reason=row[8], status=row[9], decided_by=row[10],
+        decided_at=when(row[11]), note=row[12])
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    """One message waiting, sent or failed: one recipient on one channel."""
+
+    id: int
+    key: str
+    kind: str
+    channel: str
+    person: str
+    issue_id: int | None
+    escalation_id: int | None
+    context: dict[str, Any]
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    claimed_at: datetime | None
+    sent_at: datetime | None
+    last_error: str | None
+    created_at: datetime
+
+
+def outbox_entry(row: Row) -> OutboxEntry:
+    when = decode_time
+    return OutboxEntry(
+        id=row[0], key=row[1], kind=row[2], channel=row[3], person=row[4], issue_id=row[5],
+        escalation_id=row[6], context=json.loads(row[7]), status=row[8], attempts=row[9],
+        next_attempt_at=when(row[10]), claimed_at=when(row[11]),  # type: ignore[arg-type]
+        sent_at=when(row[12]), last_error=row[13], created_at=when(row[14]),  # type: ignore[arg-type]
+    )
