@@ -18,38 +18,37 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from engine.service import Rectify
+    from engine.app.session import App, Session
 
 DEFAULT_DB = "sqlite:///rectify.db"
 
 
 @dataclass
 class Settings:
+    """The global options; `session()` wires the app (engine.bootstrap) and opens the one
+    session of this command."""
+
     db: str
     actor: str | None
     now: datetime | None
     as_json: bool
     data_dir: Path | None
     config: Path | None = None
-    service: Rectify | None = None
+    app: App | None = None
+    current: Session | None = None
 
-    def open(self) -> Rectify:
-        if self.service is None:
-            from engine.service import Rectify
-            from engine.store.db import data_dir_for, make_engine
-            from engine.store.uow import Store
+    def session(self) -> Session:
+        if self.current is None:
+            from engine.bootstrap import build
 
-            store = Store(make_engine(self.db))
-            self.service = Rectify(
-                store, actor=self.actor, now=self.now,
-                data_dir=self.data_dir or data_dir_for(self.db), config_path=self.config,
-            )
-        return self.service
+            self.app = build(self.db, self.config, self.data_dir)
+            self.current = self.app.session(actor=self.actor, at=self.now, channel="cli")
+        return self.current
 
     def close(self) -> None:
-        if self.service is not None:
-            self.service.store.close()
-            self.service = None
+        if self.app is not None:
+            self.app.close()
+            self.app = self.current = None
 
 
 def _emit(settings: Settings, data: Any, text: Any) -> None:
@@ -57,10 +56,10 @@ def _emit(settings: Settings, data: Any, text: Any) -> None:
 
     Warnings (e.g. a year without holiday data) go to stderr, only for a command that worked.
     """
-    if settings.service is not None:
-        for w in settings.service.warnings:
+    if settings.current is not None:
+        for w in settings.current.warnings:
             click.echo(f"warning: {w}", err=True)
-        settings.service.warnings.clear()
+        settings.current.warnings.clear()
     if settings.as_json:
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
     elif isinstance(text, str):
@@ -89,7 +88,7 @@ def _emit(settings: Settings, data: Any, text: Any) -> None:
 def cli(ctx: click.Context, db: str, actor: str | None, now: str | None, as_json: bool,
         data_dir: Path | None, config: Path | None) -> None:
     """Track every problem a self-assessment finds until it is rectified and cleared."""
-    from engine.service import parse_time
+    from engine.app.moments import parse_time
 
     settings = Settings(db=db, actor=actor, now=parse_time(now, "--now") if now else None,
                         as_json=as_json, data_dir=data_dir, config=config)
@@ -112,14 +111,16 @@ pass_settings = click.make_pass_decorator(Settings)
 def init(settings: Settings, org_path: Path, workflow_path: Path | None,
          holidays_path: Path | None) -> None:
     """Create or upgrade the database and load (or update) the org."""
-    result = settings.open().init(org_path, workflow_path, holidays_path)
-    years = result["calendar_years"]
+    from engine.app import setup
+
+    done = setup.init(settings.session(), org_path, workflow_path, holidays_path)
+    years = done.calendar_years
     text = (
-        f"initialised {settings.db}: town {result['town']}, {result['units']} units,"
-        f" {result['people']} people, {result['groups']} groups; workflow {result['workflow']};"
+        f"initialised {settings.db}: town {done.town}, {done.units} units,"
+        f" {done.people} people, {done.groups} groups; workflow {done.workflow};"
         f" calendar {years[0]}–{years[1]}" if years else "initialised"
     )
-    _emit(settings, result, text)
+    _emit(settings, done.to_json(), text)
 
 
 # --- workflow -----------------------------------------------------------------------------
@@ -195,17 +196,25 @@ def issue_add(settings: Settings, title: str, category: str, village: str, group
               household: str | None, severity: str, description: str | None,
               listed: bool) -> None:
     """Add an issue found in self-assessment (state `found`)."""
+    from engine.app import issues
     from engine.domain.issue import NewIssue
-    from engine.present import issue_json, issue_text
 
-    svc = settings.open()
-    new = svc.add_issue(NewIssue(
+    s = settings.session()
+    new = issues.add(s, NewIssue(
         title=title, category=category, village=village, group=group, household=household,
         severity=severity, description=description, listed=listed,
     ))
-    tz = svc.town_tz
-    light = svc.lights([new])[new.id]
-    _emit(settings, issue_json(new, tz, light), issue_text(new, tz, light))
+    _emit_issue(settings, new)
+
+
+def _emit_issue(settings: Settings, issue: Any) -> None:
+    from engine.app import issues
+    from engine.present import issue_json, issue_text
+
+    s = settings.session()
+    light = issues.lights(s, [issue])[issue.id]
+    tz = s.town_tz
+    _emit(settings, issue_json(issue, tz, light), issue_text(issue, tz, light))
 
 
 @issue.command("move")
@@ -224,20 +233,18 @@ def issue_move(settings: Settings, issue_id: int, transition: str, note: str | N
                evidence: Sequence[Path], reason: str | None,
                expect_version: int | None) -> None:
     """Fire TRANSITION on an issue (fix, report, study, rectify, verify, reject, clear, reopen)."""
+    from engine.app import issues
+    from engine.app.moments import parse_day
     from engine.domain.issue import Move
-    from engine.present import issue_json, issue_text
-    from engine.service import parse_day
 
-    svc = settings.open()
-    moved = svc.move(
+    moved = issues.move(
+        settings.session(),
         Move(issue_id=issue_id, transition=transition, note=note, plan=plan,
              assignee=assignee, due=parse_day(due, "--due") if due else None,
              reason=reason, expect_version=expect_version),
         list(evidence),
     )
-    tz = svc.town_tz
-    light = svc.lights([moved])[moved.id]
-    _emit(settings, issue_json(moved, tz, light), issue_text(moved, tz, light))
+    _emit_issue(settings, moved)
 
 
 @issue.command("show")
@@ -245,13 +252,9 @@ def issue_move(settings: Settings, issue_id: int, transition: str, note: str | N
 @pass_settings
 def issue_show(settings: Settings, issue_id: int) -> None:
     """One issue."""
-    from engine.present import issue_json, issue_text
+    from engine.app import issues
 
-    svc = settings.open()
-    found = svc.show(issue_id)
-    tz = svc.town_tz
-    light = svc.lights([found])[found.id]
-    _emit(settings, issue_json(found, tz, light), issue_text(found, tz, light))
+    _emit_issue(settings, issues.show(settings.session(), issue_id))
 
 
 @issue.command("list")
@@ -263,12 +266,13 @@ def issue_show(settings: Settings, issue_id: int) -> None:
 def issue_list(settings: Settings, state: str | None, village: str | None,
                assignee: str | None, overdue: bool) -> None:
     """The ledger (台账), filtered."""
+    from engine.app import issues
     from engine.present import issue_json, issues_table
 
-    svc = settings.open()
-    found = svc.list(state=state, village=village, assignee=assignee, overdue=overdue)
-    tz = svc.town_tz
-    lights = svc.lights(found)
+    s = settings.session()
+    found = issues.listing(s, state=state, village=village, assignee=assignee, overdue=overdue)
+    tz = s.town_tz
+    lights = issues.lights(s, found)
     _emit(settings, [issue_json(i, tz, lights[i.id]) for i in found],
           issues_table(found, tz, f"{len(found)} issue(s)", lights))
 
@@ -278,12 +282,26 @@ def issue_list(settings: Settings, state: str | None, village: str | None,
 @pass_settings
 def issue_history(settings: Settings, issue_id: int) -> None:
     """Every event of an issue, oldest first."""
+    from engine.app import issues
     from engine.present import event_json, history_table
 
-    svc = settings.open()
-    events = svc.history(issue_id)
-    tz = svc.town_tz
+    s = settings.session()
+    events = issues.history(s, issue_id)
+    tz = s.town_tz
     _emit(settings, [event_json(e, tz) for e in events], history_table(events, tz))
+
+
+@issue.command("allowed")
+@click.argument("issue_id", type=int)
+@pass_settings
+def issue_allowed(settings: Settings, issue_id: int) -> None:
+    """What PERSON (--as) may do on the issue now: its transitions and actions."""
+    from engine.app import issues
+
+    s = settings.session()
+    allowed = issues.permitted(s, issue_id)
+    _emit(settings, {"issue": issue_id, "person": s.actor, "allowed": allowed},
+          ", ".join(allowed) if allowed else "nothing")
 
 
 @issue.command("import")
@@ -291,7 +309,9 @@ def issue_history(settings: Settings, issue_id: int) -> None:
 @pass_settings
 def issue_import(settings: Settings, file: Path) -> None:
     """Import a ledger (CSV, UTF-8): all rows or none."""
-    ids = settings.open().import_csv(file)
+    from engine.app import importing
+
+    ids = importing.import_csv(settings.session(), file)
     first, last = (ids[0], ids[-1]) if ids else (None, None)
     _emit(settings, {"imported": len(ids), "first_id": first, "last_id": last},
           f"imported {len(ids)} issue(s), #{first}–#{last}")
@@ -304,13 +324,13 @@ def issue_import(settings: Settings, file: Path) -> None:
 @pass_settings
 def issue_extend(settings: Settings, issue_id: int, to: str, reason: str) -> None:
     """Ask for more time (延期申请), before the due moment; a leader decides."""
+    from engine.app import extensions
+    from engine.app.moments import parse_day
     from engine.present import extension_json, extension_text
-    from engine.service import parse_day
 
-    svc = settings.open()
-    made = svc.extend(issue_id, parse_day(to, "--to"), reason)
-    tz = svc.town_tz
-    _emit(settings, extension_json(made, tz), extension_text(made, tz))
+    s = settings.session()
+    made = extensions.request(s, issue_id, parse_day(to, "--to"), reason)
+    _emit(settings, extension_json(made, s.town_tz), extension_text(made, s.town_tz))
 
 
 # --- extensions ---------------------------------------------------------------------------
@@ -320,12 +340,12 @@ def extension() -> None:
 
 
 def _decide(settings: Settings, extension_id: int, approve: bool, note: str | None) -> None:
+    from engine.app import extensions
     from engine.present import extension_json, extension_text
 
-    svc = settings.open()
-    decided = svc.decide_extension(extension_id, approve, note)
-    tz = svc.town_tz
-    _emit(settings, extension_json(decided, tz), extension_text(decided, tz))
+    s = settings.session()
+    decided = extensions.decide(s, extension_id, approve, note)
+    _emit(settings, extension_json(decided, s.town_tz), extension_text(decided, s.town_tz))
 
 
 @extension.command("approve")
@@ -352,11 +372,12 @@ def extension_deny(settings: Settings, extension_id: int, note: str | None) -> N
 @pass_settings
 def extension_list(settings: Settings, issue_id: int | None, pending: bool) -> None:
     """Extension requests."""
+    from engine.app import extensions
     from engine.present import extension_json, extension_text
 
-    svc = settings.open()
-    items = svc.extensions(issue_id, pending)
-    tz = svc.town_tz
+    s = settings.session()
+    items = extensions.listing(s, issue_id, pending)
+    tz = s.town_tz
     _emit(settings, [extension_json(x, tz) for x in items],
           "\n\n".join(extension_text(x, tz) for x in items) or "no extension requests")
 
@@ -368,11 +389,12 @@ def extension_list(settings: Settings, issue_id: int | None, pending: bool) -> N
 @pass_settings
 def escalate(settings: Settings, batch: int) -> None:
     """One sweep at the clock's time: raise every escalation that has come due, once."""
+    from engine.app import supervision
     from engine.present import escalation_json, escalations_table
 
-    svc = settings.open()
-    raised = svc.escalate(batch)
-    tz = svc.town_tz
+    s = settings.session()
+    raised = supervision.escalate(s, batch)
+    tz = s.town_tz
     _emit(settings, {"raised": [
         {k: v for k, v in escalation_json(e, tz).items()
          if k in ("id", "issue", "level", "stage", "recipients", "due_at", "raised_at",
@@ -395,13 +417,14 @@ def escalation() -> None:
 def escalation_list(settings: Settings, open_only: bool, level: str | None, to: str | None,
                     issue_id: int | None) -> None:
     """The escalations board."""
+    from engine.app import supervision
     from engine.present import escalation_json, escalations_table
-    from engine.store.uow import EscalationFilter
+    from engine.store.escalations import EscalationFilter
 
-    svc = settings.open()
-    items = svc.escalations(EscalationFilter(open_only=open_only, level=level, to=to,
-                                             issue_id=issue_id))
-    tz = svc.town_tz
+    s = settings.session()
+    items = supervision.escalations(s, EscalationFilter(open_only=open_only, level=level,
+                                                        to=to, issue_id=issue_id))
+    tz = s.town_tz
     _emit(settings, [escalation_json(e, tz) for e in items],
           escalations_table(items, tz, f"{len(items)} escalation(s)"))
 
@@ -411,11 +434,15 @@ def escalation_list(settings: Settings, open_only: bool, level: str | None, to: 
 @pass_settings
 def escalation_show(settings: Settings, escalation_id: int) -> None:
     """One escalation."""
+    from engine.app import supervision
+
+    _emit_escalation(settings, supervision.escalation(settings.session(), escalation_id))
+
+
+def _emit_escalation(settings: Settings, e: Any) -> None:
     from engine.present import escalation_json, escalation_text
 
-    svc = settings.open()
-    e = svc.escalation(escalation_id)
-    tz = svc.town_tz
+    tz = settings.session().town_tz
     _emit(settings, escalation_json(e, tz), escalation_text(e, tz))
 
 
@@ -428,12 +455,10 @@ def escalation_show(settings: Settings, escalation_id: int) -> None:
 def escalation_record(settings: Settings, escalation_id: int, note: str,
                       attendees: Sequence[str]) -> None:
     """Record the interview (约谈): the liaison leader or the party secretary."""
-    from engine.present import escalation_json, escalation_text
+    from engine.app import supervision
 
-    svc = settings.open()
-    e = svc.record_escalation(escalation_id, note, list(attendees))
-    tz = svc.town_tz
-    _emit(settings, escalation_json(e, tz), escalation_text(e, tz))
+    _emit_escalation(settings, supervision.record_interview(
+        settings.session(), escalation_id, note, list(attendees)))
 
 
 @escalation.command("decide")
@@ -442,12 +467,10 @@ def escalation_record(settings: Settings, escalation_id: int, note: str,
 @pass_settings
 def escalation_decide(settings: Settings, escalation_id: int, note: str) -> None:
     """Record the accountability decision (问责): the party secretary."""
-    from engine.present import escalation_json, escalation_text
+    from engine.app import supervision
 
-    svc = settings.open()
-    e = svc.record_escalation(escalation_id, note, decide=True)
-    tz = svc.town_tz
-    _emit(settings, escalation_json(e, tz), escalation_text(e, tz))
+    _emit_escalation(settings, supervision.decide_accountability(
+        settings.session(), escalation_id, note))
 
 
 # --- villages -----------------------------------------------------------------------------
@@ -461,7 +484,9 @@ def village() -> None:
 @pass_settings
 def village_list(settings: Settings, village_id: str) -> None:
     """List VILLAGE: its open issues follow the listed ladder from now on."""
-    changed = settings.open().list_village(village_id, True)
+    from engine.app import supervision
+
+    changed = supervision.list_village(settings.session(), village_id, True)
     _emit(settings, {"village": village_id, "listed": True, "issues": changed},
           f"{village_id} listed; {len(changed)} open issue(s) now follow the listed ladder")
 
@@ -471,7 +496,9 @@ def village_list(settings: Settings, village_id: str) -> None:
 @pass_settings
 def village_unlist(settings: Settings, village_id: str) -> None:
     """Unlist VILLAGE."""
-    changed = settings.open().list_village(village_id, False)
+    from engine.app import supervision
+
+    changed = supervision.list_village(settings.session(), village_id, False)
     _emit(settings, {"village": village_id, "listed": False, "issues": changed},
           f"{village_id} unlisted; {len(changed)} open issue(s) back on their own ladder")
 
@@ -481,7 +508,9 @@ def village_unlist(settings: Settings, village_id: str) -> None:
 @pass_settings
 def dispatch(settings: Settings) -> None:
     """One pass of the dispatcher: send what the outbox holds, retry what failed."""
-    result = settings.open().dispatch()
+    from engine.app import dispatch as handlers
+
+    result = handlers.dispatch(settings.session()).to_dict()
     _emit(settings, result,
           f"sent {len(result['sent'])}, retrying {len(result['retrying'])},"
           f" dead {len(result['dead'])}, recovered {len(result['recovered'])}")
@@ -501,12 +530,13 @@ def outbox() -> None:
 def outbox_list(settings: Settings, failed: bool, status: Sequence[str],
                 issue_id: int | None) -> None:
     """Outbox messages (one per recipient and channel)."""
+    from engine.app import dispatch as handlers
     from engine.present import when
 
-    svc = settings.open()
+    s = settings.session()
     statuses = list(status) + (["dead", "unknown"] if failed else [])
-    items = svc.outbox(statuses, issue_id)
-    tz = svc.town_tz
+    items = handlers.messages(s, statuses, issue_id)
+    tz = s.town_tz
     data = [{"id": e.id, "key": e.key, "kind": e.kind, "channel": e.channel,
              "person": e.person, "issue": e.issue_id, "escalation": e.escalation_id,
              "status": e.status, "attempts": e.attempts,
@@ -522,7 +552,9 @@ def outbox_list(settings: Settings, failed: bool, status: Sequence[str],
 @pass_settings
 def outbox_retry(settings: Settings, row_id: int) -> None:
     """Put a dead or unknown message back in the queue."""
-    e = settings.open().outbox_retry(row_id)
+    from engine.app import dispatch as handlers
+
+    e = handlers.retry(settings.session(), row_id)
     _emit(settings, {"id": e.id, "status": e.status}, f"message {e.id} is {e.status} again")
 
 
@@ -535,16 +567,10 @@ def template() -> None:
 @pass_settings
 def template_check(settings: Settings) -> None:
     """Render every template against a sample; exit 2 on any error."""
-    from engine.errors import Malformed
-    from notifications.config import load
-    from notifications.render import check
+    from engine.app import briefing as handlers
 
-    cfg = load(settings.config)
-    problems = check(cfg.locale, cfg.templates)
-    if problems:
-        raise Malformed(f"{len(problems)} template problem(s): {'; '.join(problems)}")
-    _emit(settings, {"ok": True, "locale": cfg.locale},
-          f"ok: every template renders ({cfg.locale})")
+    locale = handlers.check_templates(settings.session())
+    _emit(settings, {"ok": True, "locale": locale}, f"ok: every template renders ({locale})")
 
 
 @cli.command()
@@ -552,14 +578,12 @@ def template_check(settings: Settings) -> None:
 @pass_settings
 def briefing(settings: Settings, since: str | None) -> None:
     """The meeting briefing (定期例会): where things stand, what changed, what is open."""
-    from engine.service import parse_time
-    from notifications.render import Renderer
+    from engine.app import briefing as handlers
+    from engine.app.moments import parse_time
 
-    svc = settings.open()
-    context = svc.briefing(parse_time(since, "--since") if since else None)
-    cfg = svc.notification_config()
-    rendered = Renderer(cfg.locale, cfg.templates).render("briefing", context)
-    _emit(settings, context["briefing"], rendered.text)
+    s = settings.session()
+    message = handlers.briefing(s, parse_time(since, "--since") if since else None)
+    _emit(settings, message.briefing.to_dict(), handlers.printed(s, message))
 
 
 # --- audit --------------------------------------------------------------------------------
@@ -568,53 +592,18 @@ def audit() -> None:
     """Check the history is untouched, replay the ledger at any moment, take it away."""
 
 
-def _auditor(settings: Settings) -> tuple[Any, Any]:
-    from engine.audit import Audit
-
-    svc = settings.open()
-    with svc._tx(write=False) as tx:  # the town's time zone, for every time shown
-        svc.timezone(tx)
-    return svc, Audit(svc)
+def _auditor(settings: Settings) -> Session:
+    """The session, with the town's time zone read (every time shown is in it)."""
+    s = settings.session()
+    s.zone()
+    return s
 
 
-def _moment(svc: Rectify, text: str | None, what: str, end: bool = False) -> datetime | None:
-    """A time option: ISO 8601, town time without an offset; a bare date is the day's start
-    (or, for the end of a period, the day's end)."""
-    from datetime import timedelta
-
-    from engine.service import parse_time
-
-    if text is None:
-        return None
-    value = parse_time(text, what)
-    if end and _is_date(text):
-        value += timedelta(days=1, microseconds=-1)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=svc.town_tz)  # read by _auditor
-    return value
-
-
-def _period(svc: Rectify, start: str | None, end: str | None
+def _period(s: Session, start: str | None, end: str | None
             ) -> tuple[datetime | None, datetime | None]:
-    """--from and --to (a bare date for --to: to the end of that day), in order."""
-    from engine.errors import BadOption
+    from engine.app.moments import period
 
-    t0 = _moment(svc, start, "--from")
-    t1 = _moment(svc, end, "--to", end=True)
-    if t0 is not None and t1 is not None and t0 > t1:
-        raise BadOption(f"--from {start} is after --to {end}")
-    return t0, t1
-
-
-def _is_date(text: str) -> bool:
-    """A bare date (2020-09-30 or 20200930), not a moment."""
-    from datetime import date
-
-    try:
-        date.fromisoformat(text.strip())
-    except ValueError:
-        return False
-    return True
+    return period(start, end, s.town_tz)
 
 
 @audit.command("verify")
@@ -632,8 +621,9 @@ def audit_verify(settings: Settings, anchor: str | None) -> None:
             given = parse_anchor(anchor)
         except ValueError as e:
             raise BadOption(str(e)) from None
-    _, auditor = _auditor(settings)
-    verdict = auditor.verify(given)
+    from engine.app import audit as handlers
+
+    verdict = handlers.verify(_auditor(settings), given)
     if verdict.ok:
         text = (f"ok: {verdict.events} events chained and replayed, {verdict.issues} issues"
                 f" agree with their history; head {verdict.head}")
@@ -650,8 +640,9 @@ def audit_verify(settings: Settings, anchor: str | None) -> None:
 @pass_settings
 def audit_anchor(settings: Settings) -> None:
     """Print the chain's head SEQ:HASH, to keep outside the database."""
-    _, auditor = _auditor(settings)
-    seq, digest = auditor.anchor()
+    from engine.app import audit as handlers
+
+    seq, digest = handlers.anchor(_auditor(settings))
     head = f"{seq}:{digest}"
     _emit(settings, {"anchor": head, "seq": seq, "hash": digest}, head)
 
@@ -665,13 +656,14 @@ def audit_anchor(settings: Settings) -> None:
 def audit_replay(settings: Settings, as_of: str, issue_id: int | None,
                  village: str | None) -> None:
     """The ledger as it stood at a moment, rebuilt from the history alone."""
+    from engine.app import audit as handlers
+    from engine.app.moments import moment_option
     from engine.present import escalation_json, issue_json, issues_table
 
-    svc, auditor = _auditor(settings)
-    moment = _moment(svc, as_of, "--as-of")
-    assert moment is not None
-    found = auditor.replay(moment, issue_id, village)
-    tz = svc.town_tz
+    s = _auditor(settings)
+    moment = moment_option(as_of, "--as-of", s.town_tz)
+    found = handlers.replay(s, moment, issue_id, village)
+    tz = s.town_tz
     data = []
     for r in found:
         item = issue_json(r.issue, tz, r.light)
@@ -697,17 +689,18 @@ def audit_export(settings: Settings, fmt: str, start: str | None, end: str | Non
                  village: str | None, out: Path | None) -> None:
     """The history to take away: JSON lines, CSV, or one self-contained HTML file."""
     from engine import reports
+    from engine.app import audit as handlers
 
-    svc, auditor = _auditor(settings)
-    t0, t1 = _period(svc, start, end)
-    tz = svc.town_tz
+    s = _auditor(settings)
+    t0, t1 = _period(s, start, end)
+    tz = s.town_tz
     chunks: Any
     if fmt == "html":
-        timelines, total, verdict, town = auditor.timelines(t0, t1, village)
-        chunks = [reports.html(timelines, total, verdict, tz, town, svc.clock.now(), t0, t1,
+        timelines, total, verdict, town = handlers.timelines(s, t0, t1, village)
+        chunks = [reports.html(timelines, total, verdict, tz, town, s.app.clock.now(), t0, t1,
                                village)]
     else:
-        events = auditor.events(t0, t1, village)
+        events = handlers.events(s, t0, t1, village)
         chunks = reports.jsonl(events, tz) if fmt == "jsonl" else reports.csv_lines(events, tz)
     _write_out(chunks, out)
 
@@ -751,11 +744,12 @@ def report_person(settings: Settings, person: str, start: str | None, end: str |
     """专项述职: what PERSON reported, studied, rectified, verified and cleared, how much on
     time, the escalations they received and the interviews they recorded."""
     from engine import reports
+    from engine.app import audit as handlers
 
-    svc, auditor = _auditor(settings)
-    t0, t1 = _period(svc, start, end)
-    found = auditor.person(person, t0, t1)
-    tz = svc.town_tz
+    s = _auditor(settings)
+    t0, t1 = _period(s, start, end)
+    found = handlers.person(s, person, t0, t1)
+    tz = s.town_tz
     _emit(settings, reports.person_json(found, tz), reports.person_text(found, tz).rstrip())
 
 
@@ -768,8 +762,7 @@ def serve(settings: Settings, interval: float) -> None:
     """Run the scheduler: a sweep every --interval seconds until SIGINT/SIGTERM."""
     from engine.scheduler import serve as run
 
-    run(settings.db, settings.data_dir, settings.now, interval, settings.config,
-        echo=None if settings.as_json else click.echo,
+    run(settings.session(), interval, echo=None if settings.as_json else click.echo,
         emit_json=(lambda d: click.echo(json.dumps(d, ensure_ascii=False)))
         if settings.as_json else None)
 
@@ -785,7 +778,7 @@ def demo(settings: Settings, count: int, seed: int, write_org: Path | None) -> N
     """Build the Huangjia demo (org and a seeded campaign) and show where it stands."""
     from engine.demo import run_demo
 
-    result = run_demo(settings.open(), count=count, seed=seed, write_org=write_org,
+    result = run_demo(settings.session(), count=count, seed=seed, write_org=write_org,
                       echo=None if settings.as_json else click.echo)
     if settings.as_json:
         _emit(settings, result, "")

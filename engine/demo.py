@@ -3,7 +3,8 @@
 10 villages and communities, 101 cadres, 38 two-person self-assessment groups and the four
 special groups. Issues are found over the first weeks of the campaign (which runs across the
 2020 National Day holiday and its make-up Saturday) and moved through the stages by the right
-people at simulated times, through the same service every command uses.
+people at simulated times, through the same handlers every command uses: each step is a
+session of its own, by the cadre who acts, at the simulated moment.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from engine.app import issues, setup, supervision
+from engine.app.session import Session
 from engine.domain.calendar import WorkingCalendar
 from engine.domain.issue import Move, NewIssue
 from engine.errors import RectifyError, Refused
-from engine.service import Rectify
 
 TOWN = {"id": "huangjia", "name": "黄家镇", "timezone": "Asia/Shanghai", "party_secretary": "wang"}
 UNITS = [
@@ -140,7 +142,7 @@ Step = tuple[datetime, int, str, dict[str, Any]]
 
 
 def run_demo(
-    svc: Rectify,
+    command: Session,
     count: int = 300,
     seed: int = 2020,
     write_org: Path | None = None,
@@ -152,10 +154,9 @@ def run_demo(
         org_path = write_org or work / "huangjia.yaml"
         cast = globals()["write_org"](org_path)
         start = datetime(2020, 9, 21, 8, 0)  # Monday: the campaign runs across National Day
-        svc.set_now(start)
-        svc.actor = "wang"
-        svc.init(org_path)
-        existing = sum(n for _, _, n in svc.summary())
+        first = command.next("wang", start)
+        setup.init(first, org_path)
+        existing = sum(n for _, _, n in issues.summary(first))
         if existing:
             raise Refused(f"the database already holds {existing} issues: use a fresh --db")
         say(f"org: {len(cast.org['units'])} units, {len(cast.org['people'])} cadres,"
@@ -171,29 +172,28 @@ def run_demo(
         for when, number, action, args in sorted(steps, key=lambda s: (s[0], s[1])):
             if last_sweep is None or when - last_sweep >= timedelta(hours=1):
                 # the scheduler's sweep, as `rectify serve` runs it, every simulated hour
-                svc.set_now(when)
-                r, n = _sweep(svc, rng)
+                r, n = _sweep(first.next(None, when), rng, cast)
                 raised, recorded, last_sweep = raised + r, recorded + n, when
-            svc.set_now(when)
-            svc.actor = args.pop("actor")
+            step = first.next(args.pop("actor"), when)
             try:
                 if action == "add":
-                    ids[number] = svc.add_issue(NewIssue(**args)).id
+                    ids[number] = issues.add(step, NewIssue(**args)).id
                     continue
                 evidence = []
                 if args.pop("evidence", False):
                     photo = work / f"issue-{number}-{action}.jpg.txt"
                     photo.write_text(f"photo of issue {number}, {action}, {when}", "utf-8")
                     evidence.append(photo)
-                svc.move(Move(issue_id=ids[number], transition=action, **args), evidence)
+                issues.move(step, Move(issue_id=ids[number], transition=action, **args),
+                            evidence)
                 moves += 1
             except RectifyError:
                 refused += 1  # a cadre late past a rule: the demo lets the engine refuse
-        svc.set_now(end)
-        r, n = _sweep(svc, rng)
+        last = first.next(None, end)
+        r, n = _sweep(last, rng, cast)
         raised, recorded = raised + r, recorded + n
-        counts = svc.summary()
-        overdue = svc.list(overdue=True)
+        counts = issues.summary(last)
+        overdue = issues.listing(last, overdue=True)
     wf_states = ["found", "reported", "studied", "rectified", "verified", "cleared"]
     say(f"campaign 2020-09-21 – 2020-10-30: {len(ids)} issues found, {moves} moves"
         f" ({refused} refused by the rules); town time {end.replace(tzinfo=tz):%Y-%m-%d %H:%M}")
@@ -212,25 +212,19 @@ def run_demo(
     }
 
 
-def _sweep(svc: Rectify, rng: random.Random) -> tuple[int, int]:
+def _sweep(s: Session, rng: random.Random, cast: Cast) -> tuple[int, int]:
     """Run a sweep; liaison leaders record most interviews it raised, the same day."""
-    from engine.domain.org import Org
-
-    raised = svc.escalate()
+    raised = supervision.escalate(s)
     recorded = 0
-    org: Org | None = None
+    liaison_of = {u["id"]: u["liaison"] for u in cast.org["units"]}
     for e in raised:
         if e.level != "interview" or rng.random() < 0.3:
             continue
-        if org is None:
-            with svc.store.transaction(write=False) as tx:
-                org = tx.load_org()
-        issue = svc.show(e.issue_id)
-        liaison = org.units[issue.village].liaison
+        liaison = liaison_of.get(issues.show(s, e.issue_id).village)
         if liaison is None:
             continue
-        svc.actor = liaison
-        svc.record_escalation(e.id, "约谈村支书，督促限期整改", [e.recipients[-1]])
+        supervision.record_interview(s.next(liaison, s.at), e.id, "约谈村支书，督促限期整改",
+                                     [e.recipients[-1]])
         recorded += 1
     return len(raised), recorded
 
@@ -238,7 +232,7 @@ def _sweep(svc: Rectify, rng: random.Random) -> tuple[int, int]:
 @cache
 def _calendar() -> WorkingCalendar:
     """The national calendar the engine itself is initialised with, for planning the steps."""
-    from engine.calendar_cn import national
+    from engine.config.holidays import national
 
     return WorkingCalendar(national(range(2020, 2022)), ZoneInfo(TOWN["timezone"]))
 

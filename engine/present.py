@@ -8,7 +8,8 @@ from typing import Any
 
 from engine.domain.audit import backdated
 from engine.domain.escalation import Escalation, Extension
-from engine.domain.issue import Event, Issue
+from engine.domain.events import FIRST, Event, EventType
+from engine.domain.issue import Issue
 from notifications.labels import LABELS
 
 
@@ -220,11 +221,11 @@ def history_table(events: Iterable[Event], tz: tzinfo) -> Any:
 
 def event_what(e: Event) -> str:
     """An event in a few words: `study: reported → studied`, `escalated: interview`."""
-    if e.type == "transition":
+    if e.type == EventType.TRANSITION:
         return f"{e.transition}: {e.from_state} → {e.to_state}"
-    if e.type in ("created", "imported"):
+    if e.type in FIRST:
         return f"{e.type}: {e.to_state}"
-    if e.type == "escalated":
+    if e.type == EventType.ESCALATED:
         return f"escalated: {LEVEL_LABELS.get(str(e.payload.get('level')), '')}".strip()
     return e.type
 
@@ -238,7 +239,7 @@ def event_details(e: Event) -> list[str]:
             details.append(f"{key}: {p[key]}")
     if p.get("with"):
         details.append(f"with: {', '.join(p['with'])}")
-    if e.type == "escalated" and p.get("recipients"):
+    if e.type == EventType.ESCALATED and p.get("recipients"):
         details.append(f"to: {', '.join(p['recipients'])}")
     for ev in p.get("evidence") or []:
         details.append(f"evidence: {ev['name']} sha256:{ev['sha256']}")

@@ -11,8 +11,9 @@ from datetime import datetime, tzinfo
 from importlib.resources import files
 from typing import Any
 
-from engine.audit import PersonReport, Verdict
-from engine.domain.issue import Event, Issue
+from engine.app.audit import PersonReport, Verdict
+from engine.domain.events import Event
+from engine.domain.issue import Issue
 from engine.present import (
     LEVEL_LABELS,
     escalation_json,

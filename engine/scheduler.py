@@ -1,8 +1,8 @@
 """`rectify serve`: APScheduler runs the sweep on an interval until SIGINT or SIGTERM.
 
 No APScheduler job per deadline and no pickled job store: deadlines live in the issues table
-(`next_escalation_at`), and one interval job sweeps what has come due. Each run builds a fresh
-service, so an org updated meanwhile is seen at the next sweep.
+(`next_escalation_at`), and one interval job sweeps what has come due. Each run is a fresh
+session of the same app, so an org updated meanwhile is seen at the next sweep.
 """
 
 from __future__ import annotations
@@ -12,73 +12,55 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from types import FrameType
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from engine.clock import Clock
+from engine.app.session import App, Session
+from engine.clock import DrillClock
 from engine.errors import RectifyError
 
 
-class DrillClock:
-    """For drills: starts at the given time and runs on with the real one."""
-
-    def __init__(self, start: datetime) -> None:
-        self._start = start
-        self._t0 = time.monotonic()
-
-    def now(self) -> datetime:
-        return self._start + timedelta(seconds=time.monotonic() - self._t0)
-
-
 def serve(
-    db: str,
-    data_dir: Path | None,
-    now: datetime | None,
+    command: Session,
     interval: float,
-    config_path: Path | None = None,
     echo: Callable[[str], None] | None = None,
     emit_json: Callable[[dict[str, Any]], None] | None = None,
 ) -> None:
+    """Run the sweep, the dispatcher and the briefing on the command's app until a signal.
+
+    `command.at` (serve --now) starts a drill clock there that runs on with the real time."""
     from apscheduler.schedulers.blocking import BlockingScheduler
 
-    from engine.service import Rectify
-    from engine.store.db import data_dir_for, make_engine
-    from engine.store.uow import Store
-    from notifications.config import load
-    from notifications.dispatch import Pacer, build_channels, dispatch_pass
-    from notifications.render import Renderer
+    from engine.app import briefing, dispatch, supervision
 
     say = echo or (lambda _text: None)
-    config = load(config_path)  # a bad configuration is refused here, before anything runs
-    channels = build_channels(config)
-    renderer = Renderer(config.locale, config.templates)
-    pacer = Pacer()
-    probe = Rectify(Store(make_engine(db)))
-    try:
-        with probe.store.transaction(write=False) as tx:
-            tz_name = tx.town_timezone() or "Asia/Shanghai"
-    finally:
-        probe.store.close()
-    tz = ZoneInfo(tz_name)
-    clock: Clock | None = None
-    if now is not None:
-        start = now.replace(tzinfo=tz) if now.tzinfo is None else now
-        clock = DrillClock(start.astimezone(UTC))
+    app = command.app
+    config = app.config()  # a bad configuration is refused here, before anything runs
+    sender = dispatch.sender(command)
+    tz = command.zone()
+    app.store.release()
+    if command.at is not None:
+        start = command.at.replace(tzinfo=tz) if command.at.tzinfo is None else command.at
+        app = App(store=app.store, data_dir=app.data_dir,
+                  clock=DrillClock(start.astimezone(UTC)), config_path=app.config_path,
+                  config_given=config, workflows=app.workflows)
 
-    engine = make_engine(db)
+    def job(what: str, work: Callable[[Session], Any]) -> Any:
+        """One run: a fresh session (an org updated meanwhile is seen), its connection given
+        back after; a refusal is said, not raised."""
+        try:
+            return work(app.session(channel="scheduler"))
+        except RectifyError as problem:
+            say(f"error: {what}: {problem}")
+            return None
+        finally:
+            app.store.release()
 
     def sweep() -> None:
-        svc = Rectify(Store(engine), clock=clock, data_dir=data_dir or data_dir_for(db))
-        try:
-            raised = svc.escalate()
-        except RectifyError as problem:
-            say(f"error: sweep: {problem}")
+        raised = job("sweep", supervision.escalate)
+        if raised is None:
             return
-        finally:
-            svc.store.release()
-        at = (clock.now() if clock else datetime.now(UTC)).astimezone(tz)
+        at = app.clock.now().astimezone(tz)
         if emit_json is not None:
             from engine.present import escalation_json
 
@@ -89,32 +71,15 @@ def serve(
                 f" ({e.stage}) to {', '.join(e.recipients) or 'nobody'}")
 
     def send() -> None:
-        svc = Rectify(Store(engine), clock=clock, data_dir=data_dir or data_dir_for(db),
-                      config_path=config_path)
-        svc._config = config
-        try:
-            result = dispatch_pass(svc, config, channels, renderer, pacer)
-        except RectifyError as problem:
-            say(f"error: dispatch: {problem}")
-            return
-        finally:
-            svc.store.release()
-        if any(result.to_dict().values()):
+        result = job("dispatch", lambda s: dispatch.dispatch(s, sender))
+        if result is not None and any(result.to_dict().values()):
             say(f"dispatched: sent {len(result.sent)}, retrying {len(result.retrying)},"
                 f" dead {len(result.dead)}, recovered {len(result.recovered)}")
 
     def brief() -> None:
-        svc = Rectify(Store(engine), clock=clock, data_dir=data_dir or data_dir_for(db),
-                      config_path=config_path)
-        svc._config = config
-        try:
-            queued = svc.send_briefing()
-        except RectifyError as problem:
-            say(f"error: briefing: {problem}")
-            return
-        finally:
-            svc.store.release()
-        say(f"briefing queued for {queued} message(s)")
+        queued = job("briefing", briefing.send)
+        if queued is not None:
+            say(f"briefing queued for {queued} message(s)")
 
     scheduler = BlockingScheduler(timezone=tz)
     common: dict[str, Any] = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
@@ -143,7 +108,8 @@ def serve(
     runner = threading.Thread(target=scheduler.start, name="rectify-scheduler", daemon=True)
     try:
         runner.start()
-        say(f"serving {db}: a sweep every {interval:g} s (town time {tz_name}); Ctrl-C stops")
+        say(f"serving {app.store.engine.url.render_as_string(hide_password=True)}: a sweep"
+            f" every {interval:g} s (town time {tz}); Ctrl-C stops")
         while not stop_requested.wait(0.5):
             if not runner.is_alive():
                 raise RectifyError("the scheduler stopped unexpectedly")
@@ -154,7 +120,7 @@ def serve(
             scheduler.shutdown(wait=True)
         runner.join()
     finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-        engine.dispose()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        app.store.close()
     say("stopped")

@@ -1,0 +1,124 @@
+"""Sending the outbox: a dispatch pass, the list of messages, and putting one back in line.
+
+A pass first recovers rows left `sending` by a dispatcher that was cut off between sending and
+marking (older than the lease): channels whose receivers drop repeats by the idempotency key
+(the email Message-ID, the webhook header) get them again; for the others the row becomes
+`unknown` for a person to check, never a silent double send. Then it claims due rows in
+batches and hands each to `notifications.delivery.deliver`, one transaction to mark it
+`sending` and one to record what came of it, so a message is never out unrecorded for longer
+than its send.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from engine.app.session import Session
+from engine.errors import NotFound, Refused
+from engine.store.outbox import OutboxEntry
+from notifications.message import Recipient
+
+if TYPE_CHECKING:
+    from notifications.channels import Channel
+    from notifications.delivery import MessageRenderer, Pacer, PassResult
+
+
+@dataclass
+class Sender:
+    """What a pass sends with: the channels, the renderer and the pacer (built once by the
+    scheduler, or per command)."""
+
+    channels: Mapping[str, Channel]
+    renderer: MessageRenderer
+    pacer: Pacer
+    rng: random.Random = field(default_factory=random.Random)
+
+
+def sender(s: Session) -> Sender:
+    """The configured channels and templates; a wrong setting is refused (exit 2)."""
+    from engine.errors import BadConfig
+    from notifications.delivery import Pacer, build_channels
+    from notifications.errors import ConfigError
+    from notifications.render import Renderer
+
+    cfg = s.app.config()
+    try:
+        return Sender(build_channels(cfg), Renderer(cfg.locale, cfg.templates), Pacer())
+    except ConfigError as e:
+        raise BadConfig(str(e)) from None
+
+
+def dispatch(s: Session, using: Sender | None = None) -> PassResult:
+    """One pass: recover, then claim and send in batches until nothing is due."""
+    from notifications.delivery import PassResult, backoff, deliver
+
+    using = using or sender(s)
+    cfg = s.app.config()
+    result = PassResult()
+    with s.transaction(write=True) as tx:
+        now = s.now(tx)
+        cutoff = now - timedelta(seconds=cfg.dispatch.lease_seconds)
+        dedupes = {name: bool(ch.dedupes) for name, ch in using.channels.items()}
+        result.recovered = tx.outbox.recover(cutoff, dedupes, now)
+    while True:
+        with s.transaction(write=True) as tx:
+            claimed_at = s.now(tx)
+            claimed = tx.outbox.claim(claimed_at, cfg.dispatch.batch)
+            org = tx.org.load() if claimed else None
+        for entry in claimed:
+            assert org is not None
+            with s.transaction(write=True) as tx:  # from here on it may be out
+                mine = tx.outbox.start(entry.id, claimed_at, s.now(tx))
+            if not mine:
+                continue  # taken over after our lease ran out
+            person = org.people.get(entry.person)
+            recipient = None if person is None else Recipient(
+                person=person.id, name=person.name, email=person.email, mobile=person.mobile)
+            outcome = deliver(entry, recipient, using.channels, using.renderer, using.pacer)
+            with s.transaction(write=True) as tx:
+                now = s.now(tx)
+                tries = entry.attempts + 1
+                status, error = outcome.status, outcome.error
+                if status == "sent":
+                    tx.outbox.mark(entry.id, "sent", now)
+                    result.sent.append(entry.id)
+                elif status == "unknown":
+                    tx.outbox.mark(entry.id, "unknown", now, error)
+                    result.unknown.append(entry.id)
+                elif status == "retry" and tries < cfg.dispatch.max_tries:
+                    later = now + timedelta(seconds=backoff(cfg, tries, using.rng))
+                    tx.outbox.mark(entry.id, "pending", now, error, later)
+                    result.retrying.append(entry.id)
+                else:
+                    tx.outbox.mark(entry.id, "dead", now, error)
+                    result.dead.append(entry.id)
+        if len(claimed) < cfg.dispatch.batch:
+            return result
+
+
+def messages(s: Session, statuses: Sequence[str] = (),
+             issue_id: int | None = None) -> list[OutboxEntry]:
+    """Outbox messages (one per recipient and channel), by status and issue."""
+    with s.transaction(write=False) as tx:
+        s.timezone(tx)
+        return tx.outbox.entries(statuses, issue_id=issue_id)
+
+
+def retry(s: Session, row_id: int) -> OutboxEntry:
+    """Put a dead or unknown message back in the queue, to be sent at the next pass."""
+    with s.transaction(write=True) as tx:
+        now = s.now(tx)
+        entry = tx.outbox.entry(row_id)
+        if entry is None:
+            raise NotFound(f"no outbox message {row_id}")
+        if entry.status not in ("dead", "unknown"):
+            raise Refused(f"outbox message {row_id} is {entry.status}: only a dead or unknown"
+                          " one is retried")
+        tx.outbox.mark(row_id, "pending", now, entry.last_error, now, attempts=0)
+        again = tx.outbox.entry(row_id)
+    assert again is not None
+    return again

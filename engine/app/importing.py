@@ -1,0 +1,151 @@
+"""Importing a ledger (CSV, UTF-8): every row or none; a bad row is refused with its number.
+
+Columns (header names, any order, case-insensitive): title, category, village (required),
+group, household, severity, description, listed, state, entered_at, assignee, due. Other
+columns are ignored with a warning.
+"""
+
+from __future__ import annotations
+
+import csv
+import gc
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, tzinfo
+from pathlib import Path
+
+from engine.app.issues import check_refs, context
+from engine.app.moments import parse_day, parse_time
+from engine.app.session import Session
+from engine.domain.decide import Context, Entry, created_event
+from engine.domain.events import Event
+from engine.domain.issue import Issue, NewIssue, check_new_issue, evolve
+from engine.domain.org import Org
+from engine.domain.workflow import Workflow
+from engine.errors import BadFile, BadOption, NotFound, NotPermitted, RectifyError
+
+COLUMNS = (
+    "title", "category", "village", "group", "household", "severity", "description", "listed",
+    "state", "entered_at", "assignee", "due",
+)
+_TRUE = {"1", "true", "yes", "y", "是", "x", "✓"}
+_FALSE = {"", "0", "false", "no", "n", "否"}
+
+
+def import_csv(s: Session, path: Path) -> list[int]:
+    """Every row or none: a bad row is refused with its row number. The new issues' ids."""
+    header, numbered = _read(path)
+    ignored = [h for h in header if h not in COLUMNS]
+    if ignored:
+        s.warnings.append(f"{path.name}: ignored column(s) {', '.join(ignored)}")
+    index = {h: i for i, h in enumerate(header) if h in COLUMNS}
+    with s.transaction(write=True) as tx:
+        org = s.org(tx)
+        actor = s.actor_in(org)
+        if not org.may_add_issues(actor):
+            raise NotPermitted(f"{actor} may not add issues: not a member of any group")
+        wf = s.current_workflow(tx)
+        ctx = context(s, tx, wf, actor, org.roles_of(actor))
+        if not numbered:
+            raise BadFile(f"{path}: no rows to import")
+        ids = tx.issues.allocate_ids(len(numbered))
+        rows = _Rows(index, org, wf, ctx, s.timezone(tx))
+        items: list[tuple[Issue, Event]] = []
+        # hundreds of thousands of young objects: the cyclic collector would rescan them all
+        # again and again without finding a cycle
+        gc_was_on = gc.isenabled()
+        gc.disable()
+        try:
+            for issue_id, (number, row) in zip(ids, numbered, strict=True):
+                try:
+                    items.append(rows.item(issue_id, row))
+                except RectifyError as e:
+                    raise type(e)(f"{path.name}: row {number}: {e}") from None
+            tx.issues.insert_many([i for i, _ in items])
+            recorded = s.recorded_at()
+            tx.flush()
+            tx.history.write([(e, recorded) for _, e in items])
+        finally:
+            if gc_was_on:
+                gc.enable()
+        s.warn_calendar()
+    return ids
+
+
+def _read(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """The header (lower case) and the non-empty rows with their row numbers."""
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            rows = list(csv.reader(f))
+    except OSError as e:
+        raise BadFile(f"{path}: cannot read: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise BadFile(f"{path}: not UTF-8 text (save the sheet as CSV UTF-8)") from None
+    except csv.Error as e:
+        raise BadFile(f"{path}: not CSV: {e}") from None
+    if not rows:
+        raise BadFile(f"{path}: empty file")
+    header = [h.strip().lower() for h in rows[0]]
+    for need in ("title", "category", "village"):
+        if need not in header:
+            raise BadFile(f"{path}: row 1: missing column {need!r}")
+    numbered = [(number, row) for number, row in enumerate(rows[1:], start=2)
+                if any(cell.strip() for cell in row)]
+    return header, numbered
+
+
+@dataclass
+class _Rows:
+    """Turns ledger rows into new issues with their first events."""
+
+    index: dict[str, int]
+    org: Org
+    wf: Workflow
+    ctx: Context
+    tz: tzinfo
+
+    def item(self, issue_id: int, row: list[str]) -> tuple[Issue, Event]:
+        width = len(row)
+        cells = {name: row[i].strip() for name, i in self.index.items() if i < width}
+
+        def cell(name: str) -> str | None:
+            return cells.get(name) or None
+
+        new = NewIssue(
+            title=cell("title") or "", category=cell("category") or "",
+            village=cell("village") or "", description=cell("description"),
+            group=cell("group"), household=cell("household"),
+            severity=cell("severity") or "medium", listed=_yes_no(cell("listed")))
+        check_new_issue(new)
+        check_refs(self.org, new.village, new.group)
+        event = created_event(issue_id, new, self.ctx, self._entry(cell),
+                              village_listed=self.org.units[new.village].listed)
+        return evolve(None, event), event
+
+    def _entry(self, cell: Callable[[str], str | None]) -> Entry:
+        state = cell("state")
+        entered, assignee, due = cell("entered_at"), cell("assignee"), cell("due")
+        wf, now = self.wf, self.ctx.now
+        if state is not None and not wf.has_state(state):
+            names = ", ".join(x.name for x in wf.states)
+            raise BadOption(f"unknown state {state!r} (one of {names})")
+        when = now
+        if entered is not None:
+            given = parse_time(entered, "entered_at")
+            given = given.replace(tzinfo=self.tz) if given.tzinfo is None else given
+            if given > now:
+                raise BadOption(f"entered_at {entered} is in the future")
+            when = given.astimezone(UTC)
+        if assignee is not None and assignee not in self.org.people:
+            raise NotFound(f"unknown person {assignee!r} for assignee")
+        return Entry(state=state or wf.initial, entered_at=when, assignee=assignee,
+                     due=parse_day(due, "due") if due is not None else None)
+
+
+def _yes_no(text: str | None) -> bool:
+    value = (text or "").lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise BadOption(f"listed {value!r} is not yes/no")

@@ -1,0 +1,182 @@
+"""Issues: add one, move one through the workflow, look at them, and ask what a person may do.
+
+A move is one transaction: lock the issue, ask the workflow's machine (its guards check the
+rules), end what the stage visit left open, write the row and the event, queue the messages
+the workflow names, and keep the evidence files by content.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+
+from engine.app import evidence, notify
+from engine.app.session import Session
+from engine.domain.decide import Context, created_event, decide_move
+from engine.domain.escalation import issue_light
+from engine.domain.events import Event
+from engine.domain.issue import Issue, Move, NewIssue, check_new_issue, evolve
+from engine.domain.org import Org
+from engine.domain.workflow import Workflow
+from engine.errors import NotFound, NotPermitted
+from engine.store.issues import IssueFilter
+from engine.store.unit_of_work import Tx
+
+
+def add(s: Session, new: NewIssue) -> Issue:
+    """A problem found: the issue starts in the workflow's first stage."""
+    check_new_issue(new)
+    with s.transaction(write=True, fast=True) as tx:
+        org = s.org(tx)
+        actor = s.actor_in(org)
+        if not org.may_add_issues(actor):
+            raise NotPermitted(f"{actor} may not add issues: not a member of any group")
+        check_refs(org, new.village, new.group)
+        ctx = context(s, tx, s.current_workflow(tx), actor, org.roles_of(actor))
+        event = created_event(0, new, ctx, village_listed=org.units[new.village].listed)
+        issue = evolve(None, event)
+        issue_id = tx.issues.insert(issue)
+        tx.append(replace(event, issue_id=issue_id), s.recorded_at())
+        s.warn_calendar()
+    return replace(issue, id=issue_id)
+
+
+def check_refs(org: Org, village: str, group: str | None) -> None:
+    if village not in org.units:
+        raise NotFound(f"unknown village {village!r}")
+    if group is not None and group not in org.groups:
+        raise NotFound(f"unknown group {group!r}")
+
+
+def context(s: Session, tx: Tx, wf: Workflow, actor: str, roles: frozenset[str],
+            prior: dict[str, frozenset[str]] | None = None,
+            village: str | None = None) -> Context:
+    """What a decision by `actor` (the session's, known to the org) needs, now."""
+    unit = s.org(tx).units.get(village) if village else None
+    return Context(workflow=wf, machine=s.machine(wf), calendar=s.calendar(tx), now=s.now(tx),
+                   actor=actor, roles=roles, prior_actors=prior or {},
+                   village_listed=bool(unit and unit.listed))
+
+
+def move(s: Session, command: Move, files: Sequence[Path] = ()) -> Issue:
+    """Fire a transition on an issue, with its evidence files."""
+    staged = [evidence.hashed(p) for p in files]
+    if staged:
+        command = replace(command, evidence=tuple(e for e, _ in staged))
+    written: list[Path] = []
+    try:
+        with s.transaction(write=True, fast=True) as tx:
+            org = s.org(tx)
+            actor = s.actor_in(org)
+            issue = tx.issues.get(command.issue_id, for_update=True)
+            if issue is None:
+                raise NotFound(f"no issue {command.issue_id}")
+            if command.assignee is not None and command.assignee not in org.people:
+                raise NotFound(f"unknown person {command.assignee!r} for --assignee")
+            wf = s.workflow(tx, issue.workflow)
+            t = wf.transition(command.transition)
+            prior = tx.history.prior_actors(issue.id, t.forbid_actors_of) if t else {}
+            roles = org.roles_for_issue(actor, issue.village, issue.assignee)
+            ctx = context(s, tx, wf, actor, roles, prior, issue.village)
+            event = decide_move(issue, command, ctx, supersede(tx, issue, ctx.now, actor))
+            after = evolve(issue, event)
+            tx.issues.update(after, issue.version)
+            tx.append(event, s.recorded_at())
+            if t is not None and t.notify:
+                notify.tell(tx, notify.Notifier(s, tx).transition(wf, t, after, event),
+                            event.at)
+            for e, source in staged:
+                path = evidence.keep(s.app.data_dir, e.sha256, source)
+                if path is not None:
+                    written.append(path)
+            s.warn_calendar()
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
+    return after
+
+
+def supersede(tx: Tx, issue: Issue, at: datetime, by: str
+              ) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """End what is still open of the stage visit the issue leaves: (escalations, extension
+    requests). Only events after entering the stage can have left something open: when the
+    issue's version is still the stage's, nothing is run."""
+    if issue.version == issue.stage_version:
+        return (), ()
+    return (tuple(tx.escalations.supersede_open(issue.id, issue.stage_version, at, by)),
+            tuple(tx.extensions.supersede_pending(issue.id, issue.stage_version, at, by)))
+
+
+# --- reading ------------------------------------------------------------------------------------
+def show(s: Session, issue_id: int) -> Issue:
+    with s.transaction(write=False) as tx:
+        s.timezone(tx)
+        issue = tx.issues.get(issue_id)
+    if issue is None:
+        raise NotFound(f"no issue {issue_id}")
+    return issue
+
+
+def history(s: Session, issue_id: int) -> list[Event]:
+    with s.transaction(write=False) as tx:
+        s.timezone(tx)
+        events = tx.history.of_issue(issue_id)
+    if not events:
+        raise NotFound(f"no issue {issue_id}")
+    return events
+
+
+def listing(s: Session, state: str | None = None, village: str | None = None,
+            assignee: str | None = None, overdue: bool = False) -> list[Issue]:
+    """The ledger (台账), filtered; `overdue`: open issues past their due moment now."""
+    with s.transaction(write=False) as tx:
+        s.timezone(tx)
+        final: tuple[str, ...] = ()
+        now = None
+        if overdue:
+            final = s.current_workflow(tx).final
+            now = s.now(tx)
+        return tx.issues.matching(IssueFilter(state=state, village=village, assignee=assignee,
+                                          overdue_at=now, final_states=final))
+
+
+def summary(s: Session) -> list[tuple[str, str, int]]:
+    """(village, state, count) of every issue."""
+    with s.transaction(write=False) as tx:
+        s.timezone(tx)
+        return tx.issues.count_by_village_state()
+
+
+def lights(s: Session, issues: Sequence[Issue]) -> dict[int, str | None]:
+    """Each issue's light at the session's time (green, yellow, red; None when closed)."""
+    if not issues:
+        return {}
+    with s.transaction(write=False) as tx:
+        cal = s.calendar(tx)
+        now = s.now(tx)
+        out: dict[int, str | None] = {}
+        for i in issues:
+            wf = s.workflow(tx, i.workflow)
+            out[i.id] = issue_light(cal, wf.ladder, i, now, wf.is_final(i.state))
+        return out
+
+
+def permitted(s: Session, issue_id: int) -> list[str]:
+    """What the session's actor may fire on the issue now: its transitions and actions (the
+    buttons of a page), as the workflow's machine answers."""
+    from engine.statemachine import Asked
+
+    with s.transaction(write=False) as tx:
+        org = s.org(tx)
+        actor = s.actor_in(org)
+        issue = tx.issues.get(issue_id)
+        if issue is None:
+            raise NotFound(f"no issue {issue_id}")
+        wf = s.workflow(tx, issue.workflow)
+        forbidding = {o for t in wf.transitions for o in t.forbid_actors_of}
+        prior = tx.history.prior_actors(issue.id, sorted(forbidding))
+        roles = org.roles_for_issue(actor, issue.village, issue.assignee)
+        return s.machine(wf).permitted(Asked(issue, actor, roles, org, s.calendar(tx), prior))

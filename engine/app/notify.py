@@ -1,0 +1,176 @@
+"""Who is told what: outbox messages written in the same transaction as the event they tell of.
+
+One row per recipient and channel (routing from the configuration), each with a stable
+idempotency key and the context its template will be rendered with (the typed contexts of
+`notifications.contexts`): a snapshot of the issue as it stood when the event happened. Which
+transition tells whom is the workflow's data (`TransitionDef.notify`); how each kind of message
+is made is here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+
+from engine.app.session import Session
+from engine.domain.escalation import Escalation
+from engine.domain.events import Event
+from engine.domain.issue import Issue
+from engine.domain.workflow import Notice, TransitionDef, Workflow
+from engine.store.outbox import Message
+from engine.store.unit_of_work import Tx
+from notifications.contexts import (
+    AssignmentMessage,
+    EscalationContext,
+    EscalationMessage,
+    ExtensionContext,
+    ExtensionMessage,
+    InterviewRecordedMessage,
+    IssueContext,
+    RejectionMessage,
+    TownContext,
+)
+from notifications.contexts import Message as Context
+from notifications.labels import LABELS
+
+NEXT_STEP = {
+    "zh_CN": {
+        "reminder": "请在截止前完成本阶段工作；确有困难的，请在截止前提出延期申请。",
+        "interview": "请按时参加约谈，说明未按期完成的原因，并提出限期整改措施。",
+        "accountability": "请按考核问责制度研究处理意见，并督促立即整改到位。",
+        "assignment": "请按整改方案在截止日前完成整改，并上传佐证材料。",
+        "rejection": "请按退回意见重新整改，并在截止日前重新上传佐证材料。",
+        "extension": "请按新的截止日期完成整改。",
+        "interview_recorded": "请按约谈要求抓好整改落实。",
+    },
+    "en": {
+        "reminder": "Finish this stage before the deadline, or ask for an extension before it.",
+        "interview": "Attend the interview, explain the delay and commit to a date.",
+        "accountability": "Decide on accountability and see that it is put right at once.",
+        "assignment": "Carry out the plan before the due date and upload the evidence.",
+        "rejection": "Rectify again as the rejection says and upload new evidence in time.",
+        "extension": "Finish by the due date now in force.",
+        "interview_recorded": "See that what the interview asked for is done.",
+    },
+}
+
+
+def tell(tx: Tx, messages: Sequence[Message], now: datetime) -> None:
+    if messages:
+        tx.outbox.add(messages, now)
+
+
+class Notifier:
+    """Makes outbox messages; knows the org, the calendar, the routing and the language."""
+
+    def __init__(self, s: Session, tx: Tx, routed: bool = True) -> None:
+        cfg = s.app.config()
+        self.org = s.org(tx)
+        self.calendar = s.calendar(tx)
+        self.tz = s.timezone(tx)
+        self.routing = cfg.routing if routed else {}
+        self.locale = cfg.locale if cfg.locale in NEXT_STEP else "zh_CN"
+
+    # --- contexts -------------------------------------------------------------------------------
+    def issue_context(self, issue: Issue, wf: Workflow, now: datetime) -> IssueContext:
+        unit = self.org.units.get(issue.village)
+        assignee = self.org.people.get(issue.assignee or "")
+        due_text, late = "", 0
+        if issue.due_at is not None:
+            last_day = (issue.due_at.astimezone(self.tz) - timedelta(seconds=1)).date()
+            due_text = (f"{last_day.isoformat()} 止" if self.locale == "zh_CN"
+                        else f"by {last_day.isoformat()}")
+            if now >= issue.due_at:  # working days fully past the due moment (at least 1)
+                yesterday = self.calendar.local_date(now) - timedelta(days=1)
+                late = max(1, self.calendar.working_days_between(last_day, yesterday))
+        label = wf.state(issue.state).label if wf.has_state(issue.state) else issue.state
+        return IssueContext(
+            id=issue.id, title=issue.title, village=issue.village,
+            village_name=unit.name if unit else issue.village,
+            household=issue.household or "", category=issue.category, stage=issue.state,
+            stage_label=label or issue.state, due=due_text, late_working_days=late,
+            assignee_name=assignee.name if assignee else "", listed=issue.supervised)
+
+    def names(self, people: Iterable[str]) -> tuple[str, ...]:
+        return tuple(self.org.people[p].name for p in people if p in self.org.people)
+
+    def _escalation(self, e: Escalation) -> EscalationContext:
+        return EscalationContext(
+            id=e.id, level=e.level,
+            level_label=LABELS[self.locale]["level"].get(e.level, e.level),
+            recipients=self.names(e.recipients))
+
+    def _base(self, kind: str, issue: Issue, wf: Workflow, now: datetime
+              ) -> tuple[TownContext, IssueContext, str]:
+        return (TownContext(self.org.town.name), self.issue_context(issue, wf, now),
+                NEXT_STEP[self.locale].get(kind, ""))
+
+    def messages(self, kind: str, people: Iterable[str], base_key: str, context: Context,
+                 issue_id: int | None, escalation_id: int | None = None) -> list[Message]:
+        """One message per person (each once, known to the org) and routed channel."""
+        out: list[Message] = []
+        seen: set[str] = set()
+        for person in people:
+            if person in seen or person not in self.org.people:
+                continue
+            seen.add(person)
+            # in the context's own order: a briefing's stages stay in the workflow's order
+            text = json.dumps(context.to_dict(self.org.people[person].name), ensure_ascii=False)
+            out += [Message(key=f"{base_key}:{person}:{channel}", kind=kind, channel=channel,
+                            person=person, issue_id=issue_id, escalation_id=escalation_id,
+                            context=text)
+                    for channel in self.routing.get(kind, ())]
+        return out
+
+    # --- what is told -----------------------------------------------------------------------------
+    def transition(self, wf: Workflow, t: TransitionDef, after: Issue,
+                   event: Event) -> list[Message]:
+        """The notices the workflow attaches to the transition just fired."""
+        out: list[Message] = []
+        for notice in t.notify:
+            if notice.if_given and not event.payload.get(notice.if_given):
+                continue
+            people = self.org.reach(notice.to, after.village, after.assignee)
+            out += self._notice(notice, wf, after, event, people)
+        return out
+
+    def _notice(self, notice: Notice, wf: Workflow, issue: Issue, event: Event,
+                people: Sequence[str]) -> list[Message]:
+        town, ctx, step = self._base(notice.kind, issue, wf, event.at)
+        key = f"{notice.kind}:{issue.id}:{issue.version}"
+        if notice.kind == "assignment":
+            message: Context = AssignmentMessage(town, ctx, step, plan=issue.plan or "")
+        else:
+            message = RejectionMessage(town, ctx, step,
+                                       reason=str(event.payload.get("reason", "")))
+        return self.messages(notice.kind, people, key, message, issue.id)
+
+    def escalation(self, issue: Issue, wf: Workflow, e: Escalation,
+                   now: datetime) -> list[Message]:
+        town, ctx, step = self._base(e.level, issue, wf, now)
+        message = EscalationMessage(town, ctx, step, self._escalation(e))
+        return self.messages(e.level, e.recipients, f"escalation:{e.id}", message, issue.id,
+                             e.id)
+
+    def extension(self, issue: Issue, wf: Workflow, to_date: str, status: str,
+                  note: str | None, requester: str, reason: str,
+                  now: datetime) -> list[Message]:
+        town, ctx, step = self._base("extension", issue, wf, now)
+        message = ExtensionMessage(town, ctx, step, reason=reason,
+                                   extension=ExtensionContext(to_date, status, note or ""),
+                                   note=note or "")
+        return self.messages("extension", [requester], f"extension:{issue.id}:{issue.version}",
+                             message, issue.id)
+
+    def interview_recorded(self, issue: Issue, wf: Workflow, e: Escalation, note: str,
+                           actor: str, now: datetime) -> list[Message]:
+        """To those interviewed and the party secretary (not to who recorded it)."""
+        town, ctx, step = self._base("interview_recorded", issue, wf, now)
+        message = InterviewRecordedMessage(town, ctx, step, note=note,
+                                           escalation=self._escalation(e))
+        people = [p for p in e.recipients if p != actor]
+        if self.org.town.party_secretary != actor:
+            people.append(self.org.town.party_secretary)
+        return self.messages("interview_recorded", people, f"recorded:{e.id}", message,
+                             issue.id, e.id)

@@ -1,0 +1,215 @@
+"""The application's two objects: the `App` (what `engine.bootstrap.build` wires once per
+process) and the `Session` (one command: who acts, when, and what it has read).
+
+Every handler of `engine.app` takes a Session as its first argument and runs in one
+transaction (a sweep or a dispatch pass: one per batch). A Session is made per command (a CLI
+run, a web request, a scheduler job) and is never changed by a handler: actor and time are
+given when it is made. What it reads once — the town's time zone, the org, the working
+calendar, the current workflow — is kept in its `Definitions`, which a later session of the
+same process may share (`Session.next`) until a handler that changes them resets them.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
+from pathlib import Path
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from engine.clock import Clock, SystemClock
+from engine.domain.calendar import CalendarData, WorkingCalendar
+from engine.domain.org import Org
+from engine.domain.workflow import Workflow
+from engine.errors import BadConfig, BadOption, NotFound, NotInitialized, NotPermitted
+from engine.store.unit_of_work import Store, Tx
+
+if TYPE_CHECKING:
+    from engine.statemachine import WorkflowMachine
+    from notifications.config import Config
+
+DEFAULT_TZ = "Asia/Shanghai"
+
+
+@dataclass
+class App:
+    """The wired parts of one process: the store, the evidence folder, the clock, the
+    notification configuration (read when first needed) and the registered workflows (which
+    never change once registered)."""
+
+    store: Store
+    data_dir: Path
+    clock: Clock = field(default_factory=SystemClock)
+    config_path: Path | None = None
+    config_given: Config | None = None
+    workflows: dict[str, Workflow] = field(default_factory=dict)
+    machines: dict[str, WorkflowMachine] = field(default_factory=dict)
+
+    def config(self) -> Config:
+        """The notification configuration: given, or --config / RECTIFY_CONFIG /
+        ./rectify.toml, or console only. A malformed file is refused (exit 2)."""
+        if self.config_given is None:
+            from notifications.config import load
+            from notifications.errors import ConfigError
+
+            try:
+                self.config_given = load(self.config_path)
+            except ConfigError as e:  # told as the application's own (exit 2)
+                raise BadConfig(str(e)) from None
+        return self.config_given
+
+    def session(self, actor: str | None = None, at: datetime | None = None,
+                channel: str = "cli", definitions: Definitions | None = None) -> Session:
+        """A session for one command by `actor` at `at` (None: the clock's time; a naive
+        time is town time)."""
+        return Session(self, actor, at, channel, definitions or Definitions())
+
+    def close(self) -> None:
+        self.store.close()
+
+
+@dataclass
+class Definitions:
+    """What a session reads once: the town's zone, the org, the calendar, the current
+    workflow's key. Reset by the handlers that change them (init, listing a village)."""
+
+    tz: tzinfo | None = None
+    org: Org | None = None
+    calendar: WorkingCalendar | None = None
+    current_workflow: str | None = None
+
+    def reset(self) -> None:
+        self.tz = self.org = self.calendar = self.current_workflow = None
+
+
+@dataclass
+class Session:
+    """One command: the app it runs on, who acts, at what time, through which door."""
+
+    app: App
+    actor: str | None
+    at: datetime | None
+    """The command's moment (`--now`): None for the clock's time; naive means town time."""
+    channel: str
+    """cli | web | api | scheduler: where the command came from."""
+    defs: Definitions
+    warnings: list[str] = field(default_factory=list)
+    """What the command should tell besides its result (e.g. a year without holiday data)."""
+
+    @property
+    def store(self) -> Store:
+        return self.app.store
+
+    def next(self, actor: str | None = None, at: datetime | None = None) -> Session:
+        """A session for the next command of the same process, sharing what this one read
+        (a demo or a test script: nothing else changes the org between them)."""
+        return Session(self.app, actor, at, self.channel, self.defs, self.warnings)
+
+    def transaction(self, write: bool, fast: bool = False) -> AbstractContextManager[Tx]:
+        """One transaction of the app's store (see Store.transaction)."""
+        return self.app.store.transaction(write=write, fast=fast)
+
+    # --- time ---------------------------------------------------------------------------------
+    def now(self, tx: Tx) -> datetime:
+        """The rules' clock: the session's moment (a naive one in town time) or the app's."""
+        if self.at is None:
+            return self.app.clock.now()
+        if self.at.tzinfo is None:
+            return self.at.replace(tzinfo=self.timezone(tx)).astimezone(UTC)
+        return self.at.astimezone(UTC)
+
+    @staticmethod
+    def recorded_at() -> datetime:
+        """When an event is written: always the real time, whatever the rules' clock says,
+        so that back-dated entries show."""
+        return SystemClock().now()
+
+    def timezone(self, tx: Tx) -> tzinfo:
+        """The town's time zone (read once)."""
+        if self.defs.tz is None:
+            self.defs.tz = ZoneInfo(tx.org.timezone() or DEFAULT_TZ)
+        return self.defs.tz
+
+    def zone(self) -> tzinfo:
+        """The town's time zone, read now if this session has not read it yet."""
+        if self.defs.tz is None:
+            with self.transaction(write=False) as tx:
+                self.timezone(tx)
+        return self.town_tz
+
+    @property
+    def town_tz(self) -> tzinfo:
+        """The town's time zone once the session has read it (UTC before that)."""
+        return self.defs.tz or UTC
+
+    # --- what decisions need --------------------------------------------------------------------
+    def org(self, tx: Tx) -> Org:
+        if self.defs.org is None:
+            org = tx.org.load()
+            self.defs.org = org
+            self.defs.tz = ZoneInfo(org.town.timezone)
+        return self.defs.org
+
+    def calendar(self, tx: Tx) -> WorkingCalendar:
+        """The working calendar from the database (read once)."""
+        if self.defs.calendar is None:
+            d = tx.definitions
+            days = d.calendar_days()
+            years = json.loads(d.get_meta("calendar_years") or "[]")
+            data = CalendarData(
+                off_days=frozenset(day for day, k in days if k == "off"),
+                make_up_days=frozenset(day for day, k in days if k == "work"),
+                known_years=frozenset(int(y) for y in years))
+            self.defs.calendar = WorkingCalendar(data, self.timezone(tx))
+        return self.defs.calendar
+
+    def current_workflow(self, tx: Tx) -> Workflow:
+        """The workflow new issues follow."""
+        if self.defs.current_workflow is None:
+            key = tx.definitions.get_meta("workflow")
+            if key is None:
+                raise NotInitialized("the database has no workflow: run `rectify init`")
+            self.defs.current_workflow = key
+        return self.workflow(tx, self.defs.current_workflow)
+
+    def workflow(self, tx: Tx, key: str) -> Workflow:
+        """A registered workflow version (kept for the life of the app: it never changes)."""
+        wf = self.app.workflows.get(key)
+        if wf is None:
+            body = tx.definitions.workflow_body(key)
+            if body is None:
+                raise NotFound(f"workflow {key} is not registered in this database")
+            wf = self.app.workflows[key] = Workflow.from_dict(json.loads(body))
+        return wf
+
+    def machine(self, wf: Workflow) -> WorkflowMachine:
+        """The workflow's state machine (built once per app: `transitions` loads only when a
+        command needs it)."""
+        machine = self.app.machines.get(wf.key)
+        if machine is None:
+            from engine.statemachine import machine_for
+
+            machine = self.app.machines[wf.key] = machine_for(wf)
+        return machine
+
+    def actor_in(self, org: Org) -> str:
+        """Who acts, known to the org; refused otherwise."""
+        if not self.actor:
+            raise BadOption("say who you are: --as PERSON (or RECTIFY_USER)")
+        if self.actor not in org.people:
+            raise NotPermitted(f"unknown person {self.actor!r}: not in the org")
+        return self.actor
+
+    def warn_calendar(self) -> None:
+        """Warn once about years the calendar had no data for (counted Monday to Friday)."""
+        cal = self.defs.calendar
+        if cal is None or not cal.fallback_years:
+            return
+        years = ", ".join(str(y) for y in sorted(cal.fallback_years))
+        msg = (f"no holiday data for {years}: counted Monday to Friday as working days"
+               " (add a local calendar with `rectify init --holidays FILE`)")
+        if msg not in self.warnings:
+            self.warnings.append(msg)
+        cal.fallback_years.clear()

@@ -1,0 +1,217 @@
+"""Supervision: the sweep that raises escalations, the board, the records that close them, and
+listing a village (挂牌督战).
+
+The sweep works through the due issues in batches, one transaction each; several processes may
+sweep at once (PostgreSQL: FOR UPDATE SKIP LOCKED; the unique key on (issue, stage visit,
+level) makes each escalation exactly once whatever the interleaving).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+
+from engine.app import notify
+from engine.app.session import Session
+from engine.domain import ladder
+from engine.domain.decide import fact_event
+from engine.domain.escalation import Escalation
+from engine.domain.events import (
+    Escalated,
+    EscalationClosed,
+    Event,
+    EventType,
+    Rescheduled,
+    VillageListing,
+)
+from engine.domain.guards import may_act
+from engine.domain.issue import Issue, evolve
+from engine.errors import MissingField, NotFound, Refused
+from engine.store.escalations import EscalationFilter
+from engine.store.unit_of_work import Tx
+
+SYSTEM = "system"
+"""The actor of what the sweep writes."""
+
+
+def escalate(s: Session, batch: int = 200) -> list[Escalation]:
+    """One sweep at the session's time: raise every level that has come due, once."""
+    raised: list[Escalation] = []
+    while True:
+        with s.transaction(write=True, fast=True) as tx:
+            now = s.now(tx)
+            claimed = tx.issues.claim_due(now, batch)
+            for issue in claimed:
+                raised += _escalate_one(s, tx, issue, now)
+            s.warn_calendar()
+        if len(claimed) < batch:
+            return raised
+
+
+def _escalate_one(s: Session, tx: Tx, issue: Issue, now: datetime) -> list[Escalation]:
+    org, wf = s.org(tx), s.workflow(tx, issue.workflow)
+    steps = ladder.plan(s.calendar(tx), wf.ladder, issue.due_at, issue.supervised)
+    done = tx.escalations.raised_levels(issue.id, issue.stage_version)
+    current = issue
+    out: list[Escalation] = []
+    recorded_at = s.recorded_at()
+    for rung, moment in ladder.come_due(steps, now, done):
+        assert issue.due_at is not None
+        made = Escalation(
+            id=0, issue_id=issue.id, stage=issue.state, stage_version=issue.stage_version,
+            level=rung.level, due_at=issue.due_at, moment=moment, raised_at=now,
+            recipients=org.reach(rung.recipients, issue.village, issue.assignee),
+            status=ladder.initial_status(rung.level))
+        new_id = tx.escalations.insert(made)
+        done.add(rung.level)
+        if new_id is None:  # raised by another worker meanwhile
+            continue
+        made = replace(made, id=new_id)
+        event = fact_event(current, EventType.ESCALATED, SYSTEM, now, Escalated(
+            escalation=new_id, level=rung.level, stage=issue.state, recipients=made.recipients,
+            moment=moment, due_at=issue.due_at,
+            next_escalation_at=ladder.next_moment(steps, done)))
+        current = evolve(current, event)
+        tx.append(event, recorded_at)
+        out.append(made)
+        notify.tell(tx, notify.Notifier(s, tx).escalation(current, wf, made, now), now)
+    nxt = ladder.next_moment(steps, done)
+    if current.next_escalation_at != nxt:
+        # the ladder moved under the pointer (e.g. the calendar was updated): say so in the
+        # history, so that folding it still gives the row
+        event = fact_event(current, EventType.RESCHEDULED, SYSTEM, now,
+                           Rescheduled(issue.due_at, nxt))
+        current = evolve(current, event)
+        tx.append(event, recorded_at)
+    if current != issue:
+        tx.issues.advance(current, issue.version)
+    return out
+
+
+# --- the board ---------------------------------------------------------------------------------
+def escalations(s: Session, f: EscalationFilter) -> list[Escalation]:
+    with s.transaction(write=False) as tx:
+        s.timezone(tx)
+        return tx.escalations.matching(f)
+
+
+def escalation(s: Session, escalation_id: int) -> Escalation:
+    with s.transaction(write=False) as tx:
+        s.timezone(tx)
+        found = tx.escalations.get(escalation_id)
+    if found is None:
+        raise NotFound(f"no escalation {escalation_id}")
+    return found
+
+
+# --- closing an escalation ----------------------------------------------------------------------
+def record_interview(s: Session, escalation_id: int, note: str,
+                     attendees: Sequence[str] = ()) -> Escalation:
+    """Record the interview (约谈) an interview escalation asked for."""
+    return _close(s, escalation_id, note, attendees, decide=False)
+
+
+def decide_accountability(s: Session, escalation_id: int, note: str) -> Escalation:
+    """Record the party secretary's accountability decision (问责)."""
+    return _close(s, escalation_id, note, (), decide=True)
+
+
+def _close(s: Session, escalation_id: int, note: str, attendees: Sequence[str],
+           decide: bool) -> Escalation:
+    if not note.strip():
+        raise MissingField("--note is required")
+    with s.transaction(write=True) as tx:
+        org = s.org(tx)
+        actor = s.actor_in(org)  # who asks is checked first
+        found = tx.escalations.get(escalation_id, for_update=True)
+        if found is None:
+            raise NotFound(f"no escalation {escalation_id}")
+        issue = acting_on(tx, found.issue_id)
+        wf = s.workflow(tx, issue.workflow)
+        if decide:
+            if found.level != "accountability":
+                raise Refused(f"escalation {escalation_id} is a {found.level}: only an"
+                              " accountability case takes a decision")
+            may_act(org, wf, "decide_accountability", actor, issue.village, issue.assignee)
+            status, kind = "decided", EventType.ACCOUNTABILITY_DECIDED
+        else:
+            if found.level != "interview":
+                raise Refused(f"escalation {escalation_id} is a {found.level}, not an"
+                              " interview" + (": use `escalation decide`"
+                                              if found.level == "accountability" else ""))
+            may_act(org, wf, "record_interview", actor, issue.village, issue.assignee)
+            status, kind = "recorded", EventType.INTERVIEW_RECORDED
+        if found.status != "open":
+            raise Refused(f"escalation {escalation_id} is {found.status}, not open")
+        for person in attendees:
+            if person not in org.people:
+                raise NotFound(f"unknown person {person!r} for --with")
+        now = s.now(tx)
+        tx.escalations.close(escalation_id, status, now, actor, note, attendees)
+        record(s, tx, issue, fact_event(issue, kind, actor, now,
+                                        EscalationClosed(escalation_id, note, tuple(attendees))))
+        if not decide:
+            notify.tell(tx, notify.Notifier(s, tx).interview_recorded(
+                issue, wf, found, note, actor, now), now)
+        closed = tx.escalations.get(escalation_id)
+    assert closed is not None
+    return closed
+
+
+def acting_on(tx: Tx, issue_id: int) -> Issue:
+    """The issue a leader's command acts on, locked."""
+    issue = tx.issues.get(issue_id, for_update=True)
+    if issue is None:
+        raise NotFound(f"no issue {issue_id}")
+    return issue
+
+
+def record(s: Session, tx: Tx, issue: Issue, event: Event,
+           recorded_at: datetime | None = None) -> Issue:
+    """Write an event and the issue row it gives, with the version check."""
+    after = evolve(issue, event)
+    tx.issues.update(after, issue.version)
+    tx.append(event, recorded_at or s.recorded_at())
+    return after
+
+
+def next_escalation(s: Session, tx: Tx, issue: Issue, due: datetime | None,
+                    listed: bool) -> datetime | None:
+    """The ladder's next moment for this stage visit, levels already raised left out."""
+    wf = s.workflow(tx, issue.workflow)
+    steps = ladder.plan(s.calendar(tx), wf.ladder, due, listed)
+    return ladder.next_moment(steps, tx.escalations.raised_levels(issue.id,
+                                                                  issue.stage_version))
+
+
+# --- listing a village (挂牌督战) -------------------------------------------------------------
+def list_village(s: Session, village: str, listed: bool) -> list[int]:
+    """List or unlist a village; its open issues follow the ladder that goes with it. The ids
+    of the issues that changed ladder."""
+    with s.transaction(write=True) as tx:
+        org = s.org(tx)
+        actor = s.actor_in(org)
+        wf = s.current_workflow(tx)
+        may_act(org, wf, "list_village", actor, None, None)
+        unit = org.units.get(village)
+        if unit is None:
+            raise NotFound(f"unknown village {village!r}")
+        if unit.listed == listed:
+            raise Refused(f"{village} is already {'listed' if listed else 'not listed'}")
+        tx.org.set_village_listed(village, listed)
+        now = s.now(tx)
+        changed: list[int] = []
+        recorded_at = s.recorded_at()
+        kind = EventType.VILLAGE_LISTED if listed else EventType.VILLAGE_UNLISTED
+        for issue_id in tx.issues.open_ids(village, wf.final):
+            issue = acting_on(tx, issue_id)
+            if issue.listed_by_village == listed:
+                continue
+            nxt = next_escalation(s, tx, issue, issue.due_at, issue.listed or listed)
+            record(s, tx, issue, fact_event(issue, kind, actor, now,
+                                            VillageListing(village, nxt)), recorded_at)
+            changed.append(issue_id)
+        s.defs.org = None  # the village's listing changed
+        s.warn_calendar()
+    return changed
