@@ -3,8 +3,10 @@
     .venv/bin/python -m benchmarks [--quick] [--profile] [--only transitions import show]
     .venv/bin/python -m benchmarks.bench_import --quick          # one benchmark alone
 
-Run them from the project folder (they use `tests.support` for the small org). They print
-figures and assert nothing. The absolute rates depend on the machine; the ratios compare the
+Run them from the project folder. Each engine side is wired by the composition root
+(`engine.bootstrap.build`) and initialised with the small org of `tests/data/small-org.yaml`,
+and calls the same handlers the CLI calls. They print figures and assert nothing. The absolute
+rates depend on the machine; the ratios compare the
 engine with a hand-written `sqlite3` (or bare interpreter) baseline measured in the same run, on
 the same kind of file, so they travel better. `--profile` adds a cProfile table of the engine's
 side (from a separate pass, so the timed figures are not distorted) or, for `show`, the
@@ -21,17 +23,20 @@ import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from time import perf_counter, process_time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from engine.service import Rectify
+    from engine.app.session import App
 
 ROOT = Path(__file__).resolve().parent.parent
 """The project folder (where cli.py is)."""
-if str(ROOT) not in sys.path:  # `tests.support` is not installed: make it importable
+if str(ROOT) not in sys.path:  # run as `python -m benchmarks` from elsewhere
     sys.path.insert(0, str(ROOT))
+SMALL_ORG = ROOT / "tests" / "data" / "small-org.yaml"
+"""The org every benchmark database is initialised with."""
 
 ACTOR = "sa1"
 """Who acts in every benchmark: a member of the self-assessment group of the small org."""
@@ -132,23 +137,21 @@ def run_child(module: str, path: Path, what: str) -> dict[str, Any]:
     return got
 
 
-def new_service(folder: Path, name: str) -> Rectify:
-    """An engine on the SQLite file folder/name, initialised with the tests' small org."""
-    from tests.support import SMALL_ORG, service, write_org
+def new_app(folder: Path, name: str, at: datetime | None = None) -> App:
+    """The engine on a new SQLite file folder/name, initialised with the small org (at `at`,
+    town time; None: now)."""
+    from engine.app import setup
 
-    org = folder / "org.yaml"
-    if not org.exists():
-        write_org(org, SMALL_ORG)
-    svc = service(f"sqlite:///{folder / name}", folder / f"{Path(name).stem}-data", actor=ACTOR)
-    svc.init(org)
-    return svc
+    app = open_app(folder / name)
+    setup.init(app.session("wang", at), SMALL_ORG)
+    return app
 
 
-def open_service(path: Path) -> Rectify:
-    """An engine on an existing (initialised) SQLite file, acting as ACTOR."""
-    from tests.support import service
+def open_app(path: Path) -> App:
+    """The engine on an SQLite file, wired by the composition root."""
+    from engine.bootstrap import build
 
-    return service(f"sqlite:///{path}", path.with_name(f"{path.stem}-data"), actor=ACTOR)
+    return build(f"sqlite:///{path}", data_dir=path.with_name(f"{path.stem}-data"))
 
 
 def raw_connect(path: Path) -> sqlite3.Connection:

@@ -1,6 +1,6 @@
-"""The audit over a long history: `Audit.verify` and `Audit.replay`, in events per second.
+"""The audit over a long history: `audit.verify` and `audit.replay`, in events per second.
 
-An SQLite database is initialised with the tests' small org (`Rectify.init`), then its history
+An SQLite database is initialised with the tests' small org (`setup.init`), then its history
 is filled by hand with sqlite3 executemany: 1,000,000 events (50,000 with --quick) over about
 100,000 issues of about 10 events each, created ten minutes apart from January 2023. Each issue
 follows the default workflow (created, report, study, rectify, reject, rectify, verify, clear);
@@ -11,15 +11,15 @@ the keys the engine writes (due_at, next_escalation_at, listed_by_village, assig
 note, evidence, reason, superseded_*), as canonical JSON. An issue lives about three weeks, so
 the chain interleaves a few thousand issues at a time: chain order is not issue order. The
 events are chained in time order (seq 1..N, prev_hash and hash computed with
-engine.domain.chain as `Tx._chained` does) and the issue and escalation rows are what folding
-each issue's events with `engine.domain.audit.Replay` gives. `verify()` must say ok before
+engine.domain.chain as the history repository does) and the issue and escalation rows are what
+folding each issue's events with `engine.domain.audit.Replay` gives. `verify()` must say ok before
 anything is timed (see below). No ANALYZE is run (the engine runs none).
 
 Timed, on the same file, in alternating order, median of 3 (2 with --quick):
 
-- `Audit(svc).verify()` against a plain loop that reads every history row in seq order with
+- `audit.verify` against a plain loop that reads every history row in seq order with
   sqlite3 and hashes each row's fields joined (hashlib.sha256);
-- `Audit(svc).replay(as_of)`, at a moment after every event, against a plain loop that runs
+- `audit.replay(as_of)`, at a moment after every event, against a plain loop that runs
   the same query as the engine (every history column, `at <= as_of`, ORDER BY issue_id,
   version) and only reads the rows.
 
@@ -60,20 +60,21 @@ from benchmarks import (
     figure,
     heading,
     main_for,
-    new_service,
-    open_service,
+    new_app,
+    open_app,
     raw_connect,
     report_peak_rss,
     run_child,
     show_ratio,
     stopwatch,
 )
-from engine.audit import Audit
+from engine.app import audit
 from engine.domain.audit import Replay
 from engine.domain.chain import GENESIS, row_hash
 from engine.domain.escalation import Escalation
-from engine.domain.issue import CATEGORIES, SEVERITIES, Event, Issue
-from engine.store.uow import HISTORY_COLUMNS, ISSUE_COLUMNS
+from engine.domain.events import Event
+from engine.domain.issue import CATEGORIES, SEVERITIES, Issue
+from engine.store.rows import HISTORY_COLUMNS, ISSUE_COLUMNS
 
 EVENTS_FULL = 1_000_000
 EVENTS_QUICK = 50_000
@@ -275,7 +276,7 @@ class Built:
 def build(folder: Path, name: str, events: int) -> Built:
     """An initialised database whose history holds `events` events; closed, in WAL mode."""
     with stopwatch() as took:
-        new_service(folder, name).store.close()
+        new_app(folder, name).close()
         path = folder / name
         with closing(sqlite3.connect(path, isolation_level=None)) as conn:
             # loading only: no journal, no syncs, a big cache; WAL again before handing it over
@@ -345,32 +346,32 @@ def _load(conn: sqlite3.Connection, events: int) -> tuple[int, int, datetime]:
 
 # --- the timed sides ---------------------------------------------------------------------------
 def engine_verify(path: Path, events: int, prof: Profiler | None = None) -> Took:
-    svc = open_service(path)
+    app = open_app(path)
     try:
         with stopwatch() as took:
             if prof is None:
-                v = Audit(svc).verify()
+                v = audit.verify(app.session())
             else:
                 with prof.on():
-                    v = Audit(svc).verify()
+                    v = audit.verify(app.session())
     finally:
-        svc.store.close()
+        app.close()
     if not v.ok or v.events != events:
         raise RuntimeError(f"verify: {v}")
     return took
 
 
 def engine_replay(path: Path, issues: int, prof: Profiler | None = None) -> Took:
-    svc = open_service(path)
+    app = open_app(path)
     try:
         with stopwatch() as took:
             if prof is None:
-                out = Audit(svc).replay(AS_OF)
+                out = audit.replay(app.session(), AS_OF)
             else:
                 with prof.on():
-                    out = Audit(svc).replay(AS_OF)
+                    out = audit.replay(app.session(), AS_OF)
     finally:
-        svc.store.close()
+        app.close()
     if len(out) != issues:
         raise RuntimeError(f"replay gave {len(out)} issues of {issues}")
     return took
@@ -430,15 +431,15 @@ def raw_verify_reads(path: Path, events: int) -> Took:
 
 def traced_replay(built: Built) -> dict[str, int]:
     """tracemalloc: the peak of replay, and what its result holds (bytes)."""
-    svc = open_service(built.path)
+    app = open_app(built.path)
     try:
-        audit = Audit(svc)
-        audit.anchor()  # the connection and the town's zone, before measuring
+        s = app.session()
+        audit.anchor(s)  # the connection and the town's zone, before measuring
         tracemalloc.start()
         try:
             base = tracemalloc.get_traced_memory()[0]
             tracemalloc.reset_peak()
-            out = audit.replay(AS_OF)
+            out = audit.replay(s, AS_OF)
             current, peak = tracemalloc.get_traced_memory()
         finally:
             tracemalloc.stop()
@@ -446,20 +447,20 @@ def traced_replay(built: Built) -> dict[str, int]:
             raise RuntimeError(f"traced replay gave {len(out)} issues of {built.issues}")
         del out
     finally:
-        svc.store.close()
+        app.close()
     return {"peak": peak - base, "result": current - base}
 
 
 def child() -> None:
     """In a new interpreter (`python -c`): verify sys.argv[1], print the verdict and the peak
     RSS around it."""
-    svc = open_service(Path(sys.argv[1]))
+    app = open_app(Path(sys.argv[1]))
     try:
-        audit = Audit(svc)
-        audit.anchor()  # the connection and the town's zone, before measuring
-        report_peak_rss(lambda: {"verdict": audit.verify().to_json()})
+        s = app.session()
+        audit.anchor(s)  # the connection and the town's zone, before measuring
+        report_peak_rss(lambda: {"verdict": audit.verify(s).to_json()})
     finally:
-        svc.store.close()
+        app.close()
 
 
 def child_verify(built: Built) -> dict[str, Any]:
@@ -552,8 +553,8 @@ def run(quick: bool, profile: bool = False) -> dict[str, float]:
     def runs(name: str) -> str:
         return ", ".join(f"{t.wall:.2f}" for t in times[name])
 
-    for name, label in (("verify", "Audit.verify"), ("verify_raw", "raw: seq order + sha256"),
-                        ("replay", "Audit.replay"), ("replay_raw", "raw: same query, read"),
+    for name, label in (("verify", "audit.verify"), ("verify_raw", "raw: seq order + sha256"),
+                        ("replay", "audit.replay"), ("replay_raw", "raw: same query, read"),
                         ("verify_reads_raw", "(info) raw: verify's two reads")):
         figure(label, f"{events / wall[name]:,.0f} ev/s",
                f"({wall[name]:.2f} s, {cpu[name]:.2f} s CPU; runs {runs(name)} s)")
@@ -576,8 +577,8 @@ def run(quick: bool, profile: bool = False) -> dict[str, float]:
                f" MiB for {built.issues:,} issues)")
     for what, plan in plans.items():
         print(f"    EXPLAIN QUERY PLAN ({what} order): {plan}")
-    prof_verify.report(f"Audit.verify, {events:,} events")
-    prof_replay.report(f"Audit.replay, {events:,} events")
+    prof_verify.report(f"audit.verify, {events:,} events")
+    prof_replay.report(f"audit.replay, {events:,} events")
     return figures
 
 

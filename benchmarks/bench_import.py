@@ -1,4 +1,4 @@
-"""Ledger import: `Rectify.import_csv` against hand-written csv + sqlite3 executemany.
+"""Ledger import: the `importing.import_csv` handler against hand-written csv + executemany.
 
 One CSV (title, category, village, group, household, severity, description, listed) is written
 once. Each repeat copies a freshly initialised database twice and imports the file into each,
@@ -35,13 +35,14 @@ from benchmarks import (
     figure,
     heading,
     main_for,
-    new_service,
-    open_service,
+    new_app,
+    open_app,
     raw_connect,
     scalar,
     show_ratio,
     stopwatch,
 )
+from engine.app import importing
 from engine.domain.issue import CATEGORIES, SEVERITIES
 
 ROWS_FULL = 100_000
@@ -159,18 +160,18 @@ def raw_import(conn: sqlite3.Connection, path: Path) -> int:
 
 
 def engine_import(db: Path, path: Path, prof: Profiler | None = None) -> tuple[Took, int]:
-    """Time taken by Rectify.import_csv (the service is built before the clock starts)."""
-    svc = open_service(db)
+    """Time taken by importing.import_csv (the app is wired before the clock starts)."""
+    app = open_app(db)
     try:
         with stopwatch() as took:
             if prof is None:
-                ids = svc.import_csv(path)
+                ids = importing.import_csv(app.session(ACTOR), path)
             else:
                 with prof.on():
-                    ids = svc.import_csv(path)
+                    ids = importing.import_csv(app.session(ACTOR), path)
         return took, len(ids)
     finally:
-        svc.store.close()
+        app.close()
 
 
 def raw_timed(db: Path, path: Path) -> tuple[Took, int]:
@@ -194,7 +195,7 @@ def run(quick: bool, profile: bool = False) -> dict[str, float]:
         folder = Path(tmp)
         ledger = folder / "ledger.csv"
         write_csv(ledger, rows)
-        new_service(folder, "empty.db").store.close()
+        new_app(folder, "empty.db").close()
         for k in range(REPEATS):
             order = ("engine", "raw") if k % 2 == 0 else ("raw", "engine")
             for side in order:
@@ -219,14 +220,14 @@ def run(quick: bool, profile: bool = False) -> dict[str, float]:
     figures["ratio_best_runs"] = (min(t.wall for t in times["raw"])
                                   / min(t.wall for t in times["engine"]))
     spread = {side: ", ".join(f"{t.wall:.2f}" for t in ts) for side, ts in times.items()}
-    figure("engine Rectify.import_csv", f"{figures['engine_rows_per_s']:,.0f} rows/s",
+    figure("engine importing.import_csv", f"{figures['engine_rows_per_s']:,.0f} rows/s",
            f"({wall['engine']:.2f} s; runs {spread['engine']} s)")
     figure("raw csv + sqlite3 executemany", f"{figures['raw_rows_per_s']:,.0f} rows/s",
            f"({wall['raw']:.2f} s; runs {spread['raw']} s)")
     show_ratio(figures, AIM, "engine/raw")
     figure("(info) ratio by CPU time", f"{figures['ratio_cpu']:.2f}", "(medians)")
     figure("(info) ratio of the best runs", f"{figures['ratio_best_runs']:.2f}")
-    prof.report(f"Rectify.import_csv of {rows:,} rows")
+    prof.report(f"importing.import_csv of {rows:,} rows")
     return figures
 
 

@@ -28,7 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from time import perf_counter
 
-from benchmarks import ROOT, Aim, figure, heading, main_for, new_service, show_ratio
+from benchmarks import ACTOR, ROOT, Aim, figure, heading, main_for, new_app, show_ratio
+from engine.app import issues
 from engine.domain.issue import Move, NewIssue
 
 RUNS_FULL = 7
@@ -113,13 +114,15 @@ def run(quick: bool, profile: bool = False) -> dict[str, float]:
     heading(f"show: `rectify issue show 1` in a new process, median of {runs} runs")
     with tempfile.TemporaryDirectory(prefix="rectify-bench-") as tmp:
         folder = Path(tmp)
-        svc = new_service(folder, "show.db")
+        app = new_app(folder, "show.db")
         try:
-            issue = svc.add_issue(NewIssue(title="饮水不稳定", category="drinking_water",
-                                           village="v-shiban", group="sa-01", household="户主"))
-            svc.move(Move(issue_id=issue.id, transition="report", note="上报镇整改组"))
+            issue = issues.add(app.session(ACTOR), NewIssue(
+                title="饮水不稳定", category="drinking_water", village="v-shiban",
+                group="sa-01", household="户主"))
+            issues.move(app.session(ACTOR), Move(issue_id=issue.id, transition="report",
+                                                 note="上报镇整改组"))
         finally:
-            svc.store.close()
+            app.close()
         env = bench_env(folder / "pycache")
         py = python()
         commands = {

@@ -1,6 +1,6 @@
 """The escalation sweep: its cost follows the issues due, not the issues stored.
 
-Two SQLite databases are initialised with the tests' small org (`Rectify.init` as wang, at
+Two SQLite databases are initialised with the small org (`setup.init` as wang, at
 2020-09-28 09:00 town time), then filled by hand with sqlite3 executemany (one `imported`
 history row per issue) and ANALYZEd: a small one with 10,000 issues and a large one with
 1,000,000 (100,000 with --quick). In both, exactly 1,000 issues, spread evenly over the ids, are
@@ -8,10 +8,10 @@ due: `found` since 2020-09-28, due 2020-10-01 00:00 town time, their ladder poin
 (`next_escalation_at`) a day before. Of the others 70 % are `cleared` (no due moment, no
 pointer) and 30 % are open with due moments and pointers in 2031-2035.
 
-One sweep (`Rectify.escalate()` at 2020-11-30 09:00) then raises all three levels of the
+One sweep (`supervision.escalate` at 2020-11-30 09:00) then raises all three levels of the
 default ladder for each due issue: 3,000 escalations. Each timed sweep runs on a fresh copy of
 the loaded file (written and fsynced before the clock starts, so no write-back of the copy is
-charged to the sweep), with a new `Rectify`; the sizes alternate and the figures are medians.
+charged to the sweep), by a new app; the sizes alternate and the figures are medians.
 The aim is large/small <= 1.5.
 
 Memory is shown two ways, each in an untimed pass on another copy: the tracemalloc peak of
@@ -49,14 +49,18 @@ from benchmarks import (
     figure,
     heading,
     main_for,
+    new_app,
+    open_app,
     report_peak_rss,
     run_child,
     scalar,
     show_ratio,
     stopwatch,
 )
+from engine.app import supervision
+from engine.app.session import App, Session
 from engine.domain.issue import CATEGORIES, SEVERITIES
-from engine.service import Rectify
+from engine.store.rows import ISSUE_COLUMNS
 
 STORED_SMALL = 10_000
 STORED_FULL = 1_000_000
@@ -77,7 +81,6 @@ INIT_NOW = datetime(2020, 9, 28, 9, 0)
 """Town time (naive: the town's zone) of `init`."""
 SWEEP_NOW = datetime(2020, 11, 30, 9, 0)
 """Town time of the sweep: all three levels of the due issues have come by then."""
-INIT_ACTOR = "wang"
 
 WORKFLOW = "rectification@1"
 CREATED = "2020-09-28 01:00:00.000000"
@@ -88,20 +91,14 @@ OPEN_STATES = ("found", "reported", "studied", "rectified", "verified")
 VILLAGES = ("v-shiban", "c-jiezi")
 PROBLEMS = ("住房安全待鉴定", "饮水不稳定", "医保未参保", "辍学风险")
 
-_ISSUE_COLUMNS = (
-    "id", "title", "description", "category", "village", "grp", "household", "severity",
-    "listed", "state", "version", "assignee", "plan", "due_at", "stage_entered_at",
-    "created_at", "created_by", "workflow", "stage_version", "next_escalation_at",
-    "listed_by_village",
-)
-"""engine.store.uow.ISSUE_COLUMNS."""
 _HISTORY_COLUMNS = (
     "issue_id", "version", "type", "transition", "from_state", "to_state", "actor",
     "at", "recorded_at", "payload", "workflow",
 )
-"""engine.store.uow.HISTORY_COLUMNS without seq."""
-_INSERT_ISSUE = (f"INSERT INTO issues ({', '.join(_ISSUE_COLUMNS)})"
-                 f" VALUES ({', '.join('?' * len(_ISSUE_COLUMNS))})")
+"""engine.store.rows.HISTORY_COLUMNS without seq (and without the chain: the sweep does not
+read it)."""
+_INSERT_ISSUE = (f"INSERT INTO issues ({', '.join(ISSUE_COLUMNS)})"
+                 f" VALUES ({', '.join('?' * len(ISSUE_COLUMNS))})")
 _INSERT_HISTORY = (f"INSERT INTO history ({', '.join(_HISTORY_COLUMNS)})"
                    f" VALUES ({', '.join('?' * len(_HISTORY_COLUMNS))})")
 
@@ -153,18 +150,8 @@ def _rows(stored: int, due: frozenset[int]) -> Iterator[tuple[tuple[Any, ...], t
 
 def build(folder: Path, name: str, stored: int) -> Path:
     """An initialised database with `stored` issues, DUE of them due; ANALYZEd; closed."""
-    from tests.support import SMALL_ORG, service, write_org
-
     path = folder / name
-    org = folder / "org.yaml"
-    if not org.exists():
-        write_org(org, SMALL_ORG)
-    svc = service(f"sqlite:///{path}", folder / f"{path.stem}-data", actor=INIT_ACTOR,
-                  now=INIT_NOW)
-    try:
-        svc.init(org)
-    finally:
-        svc.store.close()
+    new_app(folder, name, at=INIT_NOW).close()
     rows = _rows(stored, due_ids(stored, DUE))
     with closing(sqlite3.connect(path, isolation_level=None)) as conn:
         # loading only: no journal, no syncs, a big cache; WAL again before handing it over
@@ -197,11 +184,10 @@ def remove(path: Path) -> None:
         p.unlink(missing_ok=True)
 
 
-def open_for_sweep(path: Path) -> Rectify:
-    """A new service on the file with its clock at SWEEP_NOW (no actor: the sweep needs none)."""
-    from tests.support import service
-
-    return service(f"sqlite:///{path}", path.with_name(f"{path.stem}-data"), now=SWEEP_NOW)
+def open_for_sweep(path: Path) -> tuple[App, Session]:
+    """The engine on the file, and a session at SWEEP_NOW (no actor: the sweep needs none)."""
+    app = open_app(path)
+    return app, app.session(at=SWEEP_NOW, channel="scheduler")
 
 
 def check(path: Path, raised: int, side: str) -> None:
@@ -218,25 +204,25 @@ def check(path: Path, raised: int, side: str) -> None:
 
 # --- sweeping -------------------------------------------------------------------------------
 def timed_sweep(path: Path, prof: Profiler | None = None) -> tuple[Took, int]:
-    """One sweep by a new service (built before the clock starts)."""
-    svc = open_for_sweep(path)
+    """One sweep by a new app (wired before the clock starts)."""
+    app, s = open_for_sweep(path)
     try:
         with stopwatch() as took:
             if prof is None:
-                raised = svc.escalate()
+                raised = supervision.escalate(s)
             else:
                 with prof.on():
-                    raised = svc.escalate()
-        if svc.warnings:
-            raise RuntimeError(f"sweep warned: {svc.warnings}")
+                    raised = supervision.escalate(s)
+        if s.warnings:
+            raise RuntimeError(f"sweep warned: {s.warnings}")
         return took, len(raised)
     finally:
-        svc.store.close()
+        app.close()
 
 
 def traced_sweep(path: Path) -> tuple[int, list[tuple[str, Sequence[Any]]]]:
     """The tracemalloc peak (bytes) of a sweep, and the claim statements it sent."""
-    svc = open_for_sweep(path)
+    app, s = open_for_sweep(path)
     claims: list[tuple[str, Sequence[Any]]] = []
 
     def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any,
@@ -244,12 +230,12 @@ def traced_sweep(path: Path) -> tuple[int, list[tuple[str, Sequence[Any]]]]:
         if not claims and "next_escalation_at <=" in statement and "LIMIT" in statement:
             claims.append((statement, tuple(parameters)))
 
-    event.listen(svc.store.engine, "before_cursor_execute", capture)
+    event.listen(app.store.engine, "before_cursor_execute", capture)
     try:
         tracemalloc.start()
         try:
             tracemalloc.reset_peak()
-            raised = svc.escalate()
+            raised = supervision.escalate(s)
             _, peak = tracemalloc.get_traced_memory()
         finally:
             tracemalloc.stop()
@@ -257,17 +243,17 @@ def traced_sweep(path: Path) -> tuple[int, list[tuple[str, Sequence[Any]]]]:
             raise RuntimeError(f"traced sweep raised {len(raised)}")
         return peak, claims
     finally:
-        svc.store.close()
+        app.close()
 
 
 def child() -> None:
     """In a new interpreter (`python -c`): sweep sys.argv[1], print the peak RSS around it."""
     path = Path(sys.argv[1])
-    svc = open_for_sweep(path)
+    app, s = open_for_sweep(path)
     try:
-        report_peak_rss(lambda: {"raised": len(svc.escalate())})
+        report_peak_rss(lambda: {"raised": len(supervision.escalate(s))})
     finally:
-        svc.store.close()
+        app.close()
 
 
 def child_sweep(path: Path) -> dict[str, Any]:
@@ -388,7 +374,7 @@ def run(quick: bool, profile: bool = False) -> dict[str, float]:
     print(f"    EXPLAIN QUERY PLAN: {' | '.join(plan)}")
     figure(f"uses {INDEX}", "yes" if index_used else "NO",
            "(and a temporary B-tree for ORDER BY)" if temp_tree else "(no temporary B-tree)")
-    prof.report(f"Rectify.escalate, {DUE:,} due among {large:,} stored")
+    prof.report(f"supervision.escalate, {DUE:,} due among {large:,} stored")
     return figures
 
 

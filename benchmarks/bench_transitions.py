@@ -1,8 +1,9 @@
-"""Persisted transitions per second: `Rectify.move` against hand-written sqlite3.
+"""Persisted transitions per second: the `issues.move` handler against hand-written sqlite3.
 
 Both sides start from the same database (the engine's, copied by the backup API after the
 issues were added) and fire `report` (found → reported) as sa1 on every issue, one transaction
-each. The engine side reuses one `Rectify`, so the org and the workflow are loaded once. The
+each. The engine side runs each move as a session of its own (as a long-running process does
+per request), sharing what the first read, so the org and the workflow are loaded once. The
 baseline does the same writes by hand: BEGIN IMMEDIATE, read the row by id, UPDATE it with a
 version check, INSERT the history row with a JSON payload chained to the head (read the last
 event, SHA-256 over the fields and its hash), COMMIT. It has no calendar (its due
@@ -35,14 +36,15 @@ from benchmarks import (
     figure,
     heading,
     main_for,
-    new_service,
+    new_app,
     raw_connect,
     scalar,
     show_ratio,
     stopwatch,
 )
+from engine.app import issues
+from engine.app.session import Session
 from engine.domain.issue import CATEGORIES, Move, NewIssue
-from engine.service import Rectify
 
 ISSUES_FULL = 2_000
 ISSUES_QUICK = 300
@@ -101,18 +103,18 @@ def raw_report(conn: sqlite3.Connection, issue_id: int) -> None:
         raise
 
 
-def engine_report(svc: Rectify, issue_id: int) -> None:
-    svc.move(Move(issue_id=issue_id, transition="report"))
+def engine_report(first: Session, issue_id: int) -> None:
+    issues.move(first.next(ACTOR), Move(issue_id=issue_id, transition="report"))
 
 
-def add_issues(svc: Rectify, count: int) -> list[int]:
+def add_issues(first: Session, count: int) -> list[int]:
     ids = []
     for k in range(count):
         new = NewIssue(
             title=f"问题 {k}", category=CATEGORIES[k % len(CATEGORIES)],
             village=("v-shiban", "c-jiezi")[k % 2], group="sa-01", household=f"户 {k}",
         )
-        ids.append(svc.add_issue(new).id)
+        ids.append(issues.add(first.next(ACTOR), new).id)
     return ids
 
 
@@ -140,7 +142,8 @@ def run(quick: bool, profile: bool = False) -> dict[str, float]:
             " (SQLite file, WAL, synchronous=NORMAL)")
     with tempfile.TemporaryDirectory(prefix="rectify-bench-") as tmp:
         folder = Path(tmp)
-        svc = new_service(folder, "engine.db")
+        app = new_app(folder, "engine.db")
+        svc = app.session(ACTOR)
         try:
             t0 = perf_counter()
             ids = add_issues(svc, WARMUP + n)
@@ -177,7 +180,7 @@ def run(quick: bool, profile: bool = False) -> dict[str, float]:
                     for issue_id in more:
                         engine(issue_id)
         finally:
-            svc.store.close()
+            app.close()
 
     engine_s, raw_s = spent["engine"], spent["raw"]
     figures = {
@@ -188,7 +191,7 @@ def run(quick: bool, profile: bool = False) -> dict[str, float]:
     figures["ratio"] = figures["engine_per_s"] / figures["raw_per_s"]
     figures["ratio_median_of_chunks"] = statistics.median(pair_ratios)
     figures["ratio_cpu"] = raw_s.cpu / engine_s.cpu
-    figure("engine Rectify.move", f"{figures['engine_per_s']:,.0f} /s",
+    figure("engine issues.move", f"{figures['engine_per_s']:,.0f} /s",
            f"({engine_s.wall / n * 1000:.3f} ms each, {engine_s.cpu / n * 1000:.3f} ms CPU)")
     figure("raw sqlite3", f"{figures['raw_per_s']:,.0f} /s",
            f"({raw_s.wall / n * 1000:.3f} ms each, {raw_s.cpu / n * 1000:.3f} ms CPU)")
@@ -196,8 +199,8 @@ def run(quick: bool, profile: bool = False) -> dict[str, float]:
     figure("(info) ratio, median of chunk pairs", f"{figures['ratio_median_of_chunks']:.2f}",
            f"({len(pair_ratios)} interleaved chunks of {CHUNK})")
     figure("(info) ratio by CPU time", f"{figures['ratio_cpu']:.2f}")
-    figure("(info) engine Rectify.add_issue", f"{add_rate:,.0f} /s", "(no baseline)")
-    prof.report(f"Rectify.move × {n:,} (report)")
+    figure("(info) engine issues.add", f"{add_rate:,.0f} /s", "(no baseline)")
+    prof.report(f"issues.move × {n:,} (report)")
     return figures
 
 

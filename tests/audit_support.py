@@ -15,8 +15,8 @@ from engine.domain.chain import row_hash
 from engine.domain.issue import Move, NewIssue
 from engine.errors import RectifyError
 from engine.present import issue_json
-from engine.service import Rectify
-from engine.store.uow import EscalationFilter
+from engine.store.escalations import EscalationFilter
+from tests.support import Scenario
 
 VILLAGES = ("v-shiban", "c-jiezi")
 START = datetime(2020, 9, 21, 8, 0)  # town time, a Monday
@@ -30,7 +30,7 @@ class Campaign:
     steps: int = 0
 
 
-def snapshot(svc: Rectify) -> dict[int, dict[str, Any]]:
+def snapshot(svc: Scenario) -> dict[int, dict[str, Any]]:
     issues = svc.list()
     lights = svc.lights(issues)
     tz = svc.town_tz
@@ -41,7 +41,7 @@ def snapshot(svc: Rectify) -> dict[int, dict[str, Any]]:
                    "open_escalations": sorted(open_by_issue.get(i.id, []))} for i in issues}
 
 
-def run_campaign(svc: Rectify, seed: int, issues: int = 12, days: int = 30,
+def run_campaign(svc: Scenario, seed: int, issues: int = 12, days: int = 30,
                  watch: bool = True) -> Campaign:
     """Issues found over the first days, then worked (or left to run late) day by day, with a
     sweep every morning, interviews recorded, extensions asked and decided, a village listed
@@ -107,7 +107,7 @@ def run_campaign(svc: Rectify, seed: int, issues: int = 12, days: int = 30,
     return out
 
 
-def _work(svc: Rectify, rng: random.Random, issue_id: int, now: datetime, step: Any) -> None:
+def _work(svc: Scenario, rng: random.Random, issue_id: int, now: datetime, step: Any) -> None:
     issue = svc.show(issue_id)
     state = issue.state
     today = now.date()
@@ -127,7 +127,7 @@ def _work(svc: Rectify, rng: random.Random, issue_id: int, now: datetime, step: 
             step(issue.assignee or "chen", lambda: svc.extend(issue_id, to, "材料未到"))
         elif roll < 0.8:
             # evidence is required: a file's hash, made up here (no file is stored)
-            from engine.domain.issue import Evidence
+            from engine.domain.events import Evidence
 
             ev = (Evidence(sha256=f"{issue_id:064x}", name="photo.jpg", size=10),)
             mv(issue.assignee or "rc1", "rectify", note="已整改", evidence=ev)

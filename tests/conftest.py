@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.service import Rectify
-from tests.support import service, write_org
+from tests.support import Scenario, scenario, write_org
 
 _counter = itertools.count(1)
 
@@ -79,9 +78,9 @@ START = datetime(2020, 9, 28, 9, 0)  # Monday before the 2020 National Day holid
 
 
 @pytest.fixture
-def svc(db_url: str, org_file: Path, tmp_path: Path) -> Iterator[Rectify]:
+def svc(db_url: str, org_file: Path, tmp_path: Path) -> Iterator[Scenario]:
     """An initialised database (the small org) on both back ends, the clock at START."""
-    s = service(db_url, tmp_path / "data", actor="wang", now=START)
+    s = scenario(db_url, tmp_path / "data", actor="wang", now=START)
     s.init(org_file)
     yield s
     s.store.close()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import json
 import shutil
 import sqlite3
@@ -23,13 +22,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import create_engine, inspect, text
 
-import cli
-from engine.audit import Audit
+from engine.app import audit
 from engine.domain.chain import GENESIS, parse_anchor
 from engine.present import issue_json
-from engine.service import Rectify
 from tests import audit_support as s
-from tests.support import service
+from tests.support import Scenario, run_cli, scenario
 
 CST = timezone(timedelta(hours=8))
 
@@ -41,7 +38,7 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, s.Campaign
 
     folder = tmp_path_factory.mktemp("campaign")
     org = write_org(folder / "org.yaml")
-    svc = service(f"sqlite:///{folder / 'rectify.db'}", folder / "data", actor="wang",
+    svc = scenario(f"sqlite:///{folder / 'rectify.db'}", folder / "data", actor="wang",
                   now=s.START)
     svc.init(org)
     campaign = s.run_campaign(svc, seed=7)
@@ -59,17 +56,13 @@ def copy_of(recorded: tuple[Path, s.Campaign], tmp_path: Path) -> Path:
     return target
 
 
-def auditor(path: Path, tmp_path: Path) -> Audit:
-    return Audit(service(f"sqlite:///{path}", tmp_path / "data"))
+def auditor(path: Path, tmp_path: Path) -> Scenario:
+    return scenario(f"sqlite:///{path}", tmp_path / "data")
 
 
 def run(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    import contextlib
-
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = cli.main(list(argv))
-    return code, out.getvalue(), err.getvalue()
+    r = run_cli(*argv)
+    return r.code, r.out, r.err
 
 
 # --- the chain ---------------------------------------------------------------------------------
@@ -136,10 +129,10 @@ def test_the_database_refuses_to_change_or_delete_history_on_postgresql(
         pg_url: str, tmp_path: Path) -> None:
     from tests.support import write_org
 
-    svc = service(pg_url, tmp_path / "data", actor="wang", now=s.START)
+    svc = scenario(pg_url, tmp_path / "data", actor="wang", now=s.START)
     svc.init(write_org(tmp_path / "org.yaml"))
     s.run_campaign(svc, seed=3, issues=4, days=8, watch=False)
-    assert Audit(svc).verify().ok
+    assert svc.verify().ok
     svc.store.close()
     engine = create_engine(pg_url.replace("postgresql://", "postgresql+psycopg://", 1))
     try:
@@ -153,8 +146,8 @@ def test_the_database_refuses_to_change_or_delete_history_on_postgresql(
             conn.execute(text("UPDATE history SET actor = 'nobody' WHERE seq = 3"))
     finally:
         engine.dispose()
-    svc = service(pg_url, tmp_path / "data")
-    verdict = Audit(svc).verify()
+    svc = scenario(pg_url, tmp_path / "data")
+    verdict = svc.verify()
     svc.store.close()
     assert (verdict.ok, verdict.first_bad, verdict.kind) == (False, 3, "edited")
 
@@ -281,7 +274,7 @@ def histories(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     out = []
     for seed in (11, 12, 13):
         folder = tmp_path_factory.mktemp(f"history-{seed}")
-        svc = service(f"sqlite:///{folder / 'rectify.db'}", folder / "data", actor="wang",
+        svc = scenario(f"sqlite:///{folder / 'rectify.db'}", folder / "data", actor="wang",
                       now=s.START)
         svc.init(write_org(folder / "org.yaml"))
         s.run_campaign(svc, seed=seed, issues=6, days=14, watch=False)
@@ -304,8 +297,8 @@ def test_no_random_tampering_goes_unnoticed(histories: list[Path], tmp_path: Pat
     the first bad event is the one tampered with (a deletion: the missing one)."""
     path = tmp_path / f"t-{which}-{kind}-{where}.db"
     shutil.copy(histories[which], path)
-    audit = auditor(path, tmp_path)
-    anchor = audit.anchor()
+    auditing = auditor(path, tmp_path)
+    anchor = audit.anchor(auditing.session())
     conn = s.open_raw(path)
     top = s.last_seq(conn)
     seq = 1 + int(where * (top - 2))  # 1 … top-1 (a swap needs a next event)
@@ -315,8 +308,8 @@ def test_no_random_tampering_goes_unnoticed(histories: list[Path], tmp_path: Pat
     else:
         _tamper_row(conn, kind, where)
     conn.close()
-    verdict = audit.verify(anchor)
-    audit.svc.store.close()
+    verdict = auditing.verify(anchor)
+    auditing.close()
     assert not verdict.ok, (kind, seq)
     if expected is not None:
         assert verdict.first_bad == expected, (kind, seq, verdict)
@@ -347,10 +340,10 @@ def _tamper_row(conn: sqlite3.Connection, kind: str, where: float) -> None:
 
 
 # --- replay ------------------------------------------------------------------------------------
-def replayed_view(svc: Rectify, moment: datetime) -> dict[int, dict[str, Any]]:
+def replayed_view(svc: Scenario, moment: datetime) -> dict[int, dict[str, Any]]:
     tz = svc.town_tz
     out = {}
-    for r in Audit(svc).replay(moment):
+    for r in audit.replay(svc.session(), moment):
         item = issue_json(r.issue, tz, r.light)
         item["open_escalations"] = sorted(x.id for x in r.open_escalations)
         out[r.issue.id] = item
@@ -361,7 +354,7 @@ def test_replay_at_every_step_equals_what_the_live_commands_showed(
         db_url: str, tmp_path: Path) -> None:
     from tests.support import write_org
 
-    svc = service(db_url, tmp_path / "data", actor="wang", now=s.START)
+    svc = scenario(db_url, tmp_path / "data", actor="wang", now=s.START)
     svc.init(write_org(tmp_path / "org.yaml"))
     campaign = s.run_campaign(svc, seed=5, issues=8, days=24)
     assert campaign.steps > 60 and len(campaign.seen) == campaign.steps
@@ -552,7 +545,7 @@ def test_upgrading_an_older_database_chains_its_history_as_if_it_had_always_been
     from tests.support import write_org
 
     org = write_org(tmp_path / "org.yaml")
-    svc = service(db_url, tmp_path / "data", actor="wang", now=s.START)
+    svc = scenario(db_url, tmp_path / "data", actor="wang", now=s.START)
     svc.init(org)
     s.run_campaign(svc, seed=9, issues=4, days=10, watch=False)
     with svc.store.transaction() as tx:
@@ -570,13 +563,13 @@ def test_upgrading_an_older_database_chains_its_history_as_if_it_had_always_been
     assert "hash" not in columns and len(before) > 20
     svc.store.close()
 
-    svc = service(db_url, tmp_path / "data", actor="wang", now=s.START)
-    assert svc.init(org)["schema"] == "0004"
+    svc = scenario(db_url, tmp_path / "data", actor="wang", now=s.START)
+    assert svc.init(org).schema == "0005"
     with svc.store.transaction(write=False) as tx:
         after = [tuple(r) for r in tx.conn.exec_driver_sql(
             "SELECT seq, prev_hash, hash FROM history ORDER BY seq")]
     assert after == before
-    assert Audit(svc).verify().ok
+    assert svc.verify().ok
     with pytest.raises(Exception, match="append-only"), svc.store.transaction() as tx:
         tx.conn.exec_driver_sql("DELETE FROM history")
     svc.store.close()

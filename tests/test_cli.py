@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 import cli
-from tests.support import SMALL_ORG, write_org
+from tests.support import SMALL_ORG, Ran, run_cli, write_org
 from workflows import default_path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -32,16 +32,6 @@ T_STUDY = "2020-10-09T10:00"  # the first working day after the holiday
 T_RECTIFY = "2020-10-12T10:00"
 T_VERIFY = "2020-10-13T10:00"
 T_CLEAR = "2020-10-14T10:00"
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> Any:
-        return json.loads(self.out)
 
 
 @dataclass(frozen=True)
@@ -72,7 +62,7 @@ class Town:
 
     # --- running ------------------------------------------------------------------------
     def run(self, *args: str, who: str | None = None, now: str | None = None,
-            as_json: bool = True) -> Result:
+            as_json: bool = True) -> Ran:
         argv = ["--db", self.url, "--data-dir", str(self.data)]
         if who is not None:
             argv += ["--as", who]
@@ -80,10 +70,7 @@ class Town:
             argv += ["--now", now]
         if as_json:
             argv.append("--json")
-        self.capsys.readouterr()
-        code = cli.main([*argv, *args])
-        out, err = self.capsys.readouterr()
-        return Result(code, out, err)
+        return run_cli(*argv, *args)
 
     def ok(self, *args: str, who: str | None = None, now: str | None = None) -> Any:
         r = self.run(*args, who=who, now=now)

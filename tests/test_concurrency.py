@@ -25,8 +25,7 @@ from typing import Any
 
 import pytest
 
-import cli
-from tests.support import write_org
+from tests.support import run_cli, write_org
 
 REPO = Path(__file__).resolve().parents[1]
 RACERS = 4
@@ -42,7 +41,7 @@ from pathlib import Path
 sys.path.insert(0, os.getcwd())
 import cli
 # the imports a move needs, so that the round races on the database, not on import time
-import engine.present, engine.service, engine.statemachine, engine.store.db, engine.store.uow
+import engine.present, engine.bootstrap, engine.app.issues, engine.statemachine, engine.store.db
 
 job = json.loads(Path(sys.argv[1]).read_text())
 for r in job["rounds"]:
@@ -104,11 +103,9 @@ class Db:
             argv += ["--as", who]
         if now is not None:
             argv += ["--now", now]
-        self.capsys.readouterr()
-        code = cli.main([*argv, "--json", *args])
-        out, err = self.capsys.readouterr()
-        assert code == 0, err
-        return json.loads(out)
+        ran = run_cli(*argv, "--json", *args)
+        assert ran.code == 0, ran.err
+        return ran.json()
 
     def init(self) -> None:
         self.ok("init", "--org", str(write_org(self.folder / "org.yaml")), now=T0)

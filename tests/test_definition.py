@@ -117,16 +117,71 @@ def test_missing_file_is_malformed_input(tmp_path: Path) -> None:
 
 
 def test_one_machine_fires_on_plain_state_names() -> None:
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from engine.domain.calendar import CalendarData, WorkingCalendar
+    from engine.domain.guards import Decision
+    from engine.domain.issue import Issue, Move
+    from engine.domain.workflow import ROLES
     from engine.errors import InvalidTransition
 
     wf = load(default_path())
-    fire = machine_for(wf)
+    machine = machine_for(wf)
+    assert machine_for(wf) is machine, "one machine per workflow version"
+    at = datetime(2020, 9, 30, 2, tzinfo=UTC)
+    calendar = WorkingCalendar(CalendarData(), ZoneInfo("Asia/Shanghai"))
+
+    def fire(state: str, transition: str) -> str:
+        issue = Issue(id=1, title="t", category="food", village="v", state=state, version=1,
+                      created_at=at, created_by="sa1", stage_entered_at=at)
+        t = wf.transition(transition)
+        assert t is not None
+        given = Move(1, transition, reason="r" if "reason" in t.requires else None)
+        return machine.fire(Decision(t, issue, given, "x", frozenset(ROLES), calendar, at))
+
     assert fire("found", "report") == "reported"
     assert fire("rectified", "reject") == "studied"
-    assert machine_for(wf) is not None
     with pytest.raises(InvalidTransition) as e:
         fire("found", "verify")
     assert "allowed: fix, report" in str(e.value)
     with pytest.raises(InvalidTransition) as e:
         fire("cleared", "clear")
     assert "allowed: reopen" in str(e.value)
+
+
+def test_the_packaged_workflow_says_who_is_told_and_who_may_act() -> None:
+    wf = load(default_path())
+    study, reject = wf.transition("study"), wf.transition("reject")
+    assert study is not None and reject is not None
+    assert [(n.kind, n.to, n.if_given) for n in study.notify] == [
+        ("assignment", ("assignee",), None)]
+    assert [(n.kind, n.to, n.if_given) for n in reject.notify] == [
+        ("rejection", ("assignee|village_secretary",), None),
+        ("assignment", ("assignee",), "assignee")]
+    assert wf.action_roles("decide_accountability") == ("party_secretary",)
+    assert wf.action_roles("request_extension") == ("assignee|village_secretary",)
+    assert wf.action_roles("unheard_of") == ()
+
+
+@pytest.mark.parametrize(("old", "new", "needle", "says"), [
+    ("      - {kind: assignment, to: [assignee]}\n",
+     "      - {kind: praise, to: [assignee]}\n", "kind: praise", "unknown notice kind 'praise'"),
+    ("      - {kind: assignment, to: [assignee]}\n",
+     "      - {kind: assignment, to: [assignee|mayor]}\n", "assignee|mayor",
+     "unknown role 'mayor'"),
+    ("      - {kind: assignment, to: [assignee], if_given: assignee}\n",
+     "      - {kind: assignment, to: [assignee], if_given: colour}\n", "if_given: colour",
+     "unknown field 'colour'"),
+    ("  decide_accountability: [party_secretary]\n",
+     "  decide_fate: [party_secretary]\n", "decide_fate", "unknown action 'decide_fate'"),
+    ("  list_village: [party_secretary, quality_supervision_leader]\n",
+     "  list_village: [party_secretary, emperor]\n", "emperor", "unknown role 'emperor'"),
+])
+def test_notices_and_actions_are_checked_with_their_line(old: str, new: str, needle: str,
+                                                         says: str) -> None:
+    text = broken(old, new)
+    with pytest.raises(DefinitionError) as e:
+        parse(text, "wf.yaml")
+    assert str(e.value).startswith(f"wf.yaml:{line_of(text, needle)}:"), str(e.value)
+    assert says in str(e.value)

@@ -17,46 +17,50 @@ from __future__ import annotations
 
 import base64
 import copy
-import email
 import hashlib
 import hmac
 import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from email.message import EmailMessage
-from email.policy import default as default_policy
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
 
-import cli
 from engine.domain.escalation import Escalation
-from engine.domain.issue import Event, Issue, Move, NewIssue
+from engine.domain.events import Event
+from engine.domain.issue import Issue, Move, NewIssue
 from engine.errors import NotPermitted
-from engine.service import Rectify
-from engine.store.outbox import OutboxEntry, OutboxTx
-from engine.store.uow import EscalationFilter, SupervisionTx, Tx
+from engine.store.escalations import EscalationFilter
+from engine.store.issues import IssueRepository
+from engine.store.outbox import OutboxEntry, OutboxRepository
+from engine.store.unit_of_work import Tx
 from notifications.channels.smtp import message_id
 from notifications.config import load, parse
-from notifications.dispatch import Pacer, backoff
+from notifications.delivery import Pacer, backoff
 from notifications.render import Renderer
 from tests.conftest import START
-from tests.support import SMALL_ORG, service, write_org
+from tests.support import (
+    SMALL_ORG,
+    HttpServer,
+    Scenario,
+    Seen,
+    SmtpServer,
+    free_port,
+    run_cli,
+    running_http_server,
+    running_smtp_server,
+    scenario,
+    write_org,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 CST = timezone(timedelta(hours=8))
@@ -103,20 +107,19 @@ def toml_str(value: object) -> str:
     return json.dumps(str(value), ensure_ascii=False)
 
 
-def configure(svc: Rectify, path: Path, text: str) -> Path:
+def configure(svc: Scenario, path: Path, text: str) -> Path:
     """Write the TOML configuration at `path` and make `svc` use it."""
     path.write_text(text, encoding="utf-8")
-    svc.config_path = path
-    svc._config = load(path)
+    svc.configure(load(path))
     return path
 
 
-def reach(svc: Rectify, tmp_path: Path) -> None:
+def reach(svc: Scenario, tmp_path: Path) -> None:
     """Load the org whose people have addresses (an org update: nobody is dropped)."""
     svc.init(write_org(tmp_path / "org-reachable.yaml", ORG))
 
 
-def reported(svc: Rectify, title: str = "房屋漏雨", village: str = "v-shiban") -> Issue:
+def reported(svc: Scenario, title: str = "房屋漏雨", village: str = "v-shiban") -> Issue:
     """Added and reported on 2020-09-30 10:00: due 2020-10-13 00:00."""
     svc.set_now(datetime(2020, 9, 30, 10, 0))
     svc.actor = "sa1"
@@ -125,45 +128,20 @@ def reported(svc: Rectify, title: str = "房屋漏雨", village: str = "v-shiban
     return svc.move(Move(issue_id=new.id, transition="report"))
 
 
-def sweep(svc: Rectify, at: datetime) -> list[Escalation]:
+def sweep(svc: Scenario, at: datetime) -> list[Escalation]:
     svc.set_now(at)
     return svc.escalate()
 
 
-def dispatch_at(svc: Rectify, at: datetime) -> dict[str, list[int]]:
+def dispatch_at(svc: Scenario, at: datetime) -> dict[str, list[int]]:
     """One pass at `at`; the ids in each list sorted (rows retried with jitter come due in no
     fixed order)."""
     svc.set_now(at)
     return {k: sorted(v) for k, v in svc.dispatch().items()}
 
 
-def by_id(svc: Rectify) -> dict[int, OutboxEntry]:
+def by_id(svc: Scenario) -> dict[int, OutboxEntry]:
     return {e.id: e for e in svc.outbox()}
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> Any:
-        return json.loads(self.out)
-
-
-def rectify(capsys: pytest.CaptureFixture[str], *args: str) -> Run:
-    """`rectify ARGS` in this process."""
-    capsys.readouterr()
-    code = cli.main(list(args))
-    out, err = capsys.readouterr()
-    return Run(code, out, err)
 
 
 @pytest.fixture(autouse=True)
@@ -178,51 +156,19 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def lite(sqlite_url: str, tmp_path: Path) -> Iterator[Rectify]:
+def lite(sqlite_url: str, tmp_path: Path) -> Iterator[Scenario]:
     """An initialised SQLite database with the reachable org, the clock at START."""
-    s = service(sqlite_url, tmp_path / "data", actor="wang", now=START)
+    s = scenario(sqlite_url, tmp_path / "data", actor="wang", now=START)
     s.init(write_org(tmp_path / "org-reachable.yaml", ORG))
     yield s
     s.store.close()
 
 
-# --- SMTP ---------------------------------------------------------------------------------
-class Inbox:
-    """aiosmtpd handler: keeps every message it accepts."""
-
-    def __init__(self) -> None:
-        self.envelopes: list[Envelope] = []
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        self.envelopes.append(envelope)
-        return "250 Message accepted for delivery"
-
-    def mails(self) -> list[EmailMessage]:
-        out = []
-        for envelope in self.envelopes:
-            assert isinstance(envelope.content, bytes)
-            parsed = email.message_from_bytes(envelope.content, policy=default_policy)
-            assert isinstance(parsed, EmailMessage)
-            out.append(parsed)
-        return out
-
-
-@dataclass
-class SmtpServer:
-    inbox: Inbox
-    port: int
-
-
+# --- SMTP (tests.support.running_smtp_server) --------------------------------------------
 @pytest.fixture
 def smtp_server() -> Iterator[SmtpServer]:
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield SmtpServer(inbox, port)
-    finally:
-        controller.stop()
+    with running_smtp_server() as server:
+        yield server
 
 
 def parts(mail: EmailMessage) -> tuple[str, str]:
@@ -234,95 +180,11 @@ def parts(mail: EmailMessage) -> tuple[str, str]:
     return plain.get_content().rstrip("\n"), html.get_content().rstrip("\n")
 
 
-# --- HTTP: the webhook receiver and the two robots ------------------------------------------
-OK_REPLY = b'{"errcode":0,"errmsg":"ok"}'
-
-
-@dataclass
-class Request:
-    path: str
-    query: dict[str, list[str]]
-    headers: dict[str, str]  # names in lower case
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body.decode("utf-8"))
-
-
-@dataclass
-class Answer:
-    status: int = 200
-    body: bytes = OK_REPLY
-    delay: float = 0.0
-    """Hold the answer this long (or until `release`): past the client's timeout, or until
-    the test has killed the client."""
-
-
-@dataclass
-class Receiver:
-    base: str = ""
-    requests: list[Request] = field(default_factory=list)
-    answers: dict[str, Answer] = field(default_factory=dict)
-    cond: threading.Condition = field(default_factory=threading.Condition)
-    release: threading.Event = field(default_factory=threading.Event)
-
-    def answer(self, path: str, status: int = 200, body: bytes = OK_REPLY,
-               delay: float = 0.0) -> None:
-        with self.cond:
-            self.answers[path] = Answer(status, body, delay)
-
-    def seen(self, path: str) -> list[Request]:
-        with self.cond:
-            return [r for r in self.requests if r.path == path]
-
-    def wait_for(self, path: str, count: int, timeout: float) -> bool:
-        with self.cond:
-            return self.cond.wait_for(
-                lambda: sum(r.path == path for r in self.requests) >= count, timeout)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    receiver: Receiver  # set on a subclass per server
-
-    def do_POST(self) -> None:
-        where = urlsplit(self.path)
-        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        r = self.receiver
-        with r.cond:
-            r.requests.append(Request(where.path, parse_qs(where.query),
-                                      {k.lower(): v for k, v in self.headers.items()}, body))
-            answer = r.answers.get(where.path, Answer())
-            r.cond.notify_all()
-        if answer.delay:
-            r.release.wait(answer.delay)
-        try:
-            self.send_response(answer.status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(answer.body)))
-            self.end_headers()
-            self.wfile.write(answer.body)
-        except OSError:  # the client gave up or was killed
-            pass
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
+# --- HTTP: the webhook receiver and the two robots (tests.support.running_http_server) -------
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    handler = type("BoundHandler", (_Handler,), {"receiver": r})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    r.base = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
-        yield r
-    finally:
-        r.release.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+def receiver() -> Iterator[HttpServer]:
+    with running_http_server() as server:
+        yield server
 
 
 def ding_sign(secret: str, timestamp: str) -> str:
@@ -354,7 +216,7 @@ assignment = ["mail"]
 """
 
 
-def test_a_sweep_writes_one_row_per_recipient_and_channel_once(svc: Rectify,
+def test_a_sweep_writes_one_row_per_recipient_and_channel_once(svc: Scenario,
                                                                tmp_path: Path) -> None:
     configure(svc, tmp_path / "rectify.toml", ROUTED)
     issue = reported(svc)
@@ -410,7 +272,7 @@ def test_a_sweep_writes_one_row_per_recipient_and_channel_once(svc: Rectify,
 
 
 @pytest.mark.parametrize("fail_at", ["append", "advance"])
-def test_a_rolled_back_sweep_leaves_no_outbox_row(svc: Rectify, tmp_path: Path,
+def test_a_rolled_back_sweep_leaves_no_outbox_row(svc: Scenario, tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch,
                                                   fail_at: str) -> None:
     """The rows are added, then the transaction fails: on the third escalated event (after the
@@ -421,13 +283,13 @@ def test_a_rolled_back_sweep_leaves_no_outbox_row(svc: Rectify, tmp_path: Path,
 
     added: list[int] = []
     armed = [True]
-    add = OutboxTx.add
+    add = OutboxRepository.add
 
-    def counting_add(self: OutboxTx, rows: Sequence[Any], now: datetime) -> None:
+    def counting_add(self: OutboxRepository, rows: Sequence[Any], now: datetime) -> None:
         added.append(len(rows))
         add(self, rows, now)
 
-    monkeypatch.setattr(OutboxTx, "add", counting_add)
+    monkeypatch.setattr(OutboxRepository, "add", counting_add)
     if fail_at == "append":
         append = Tx.append
 
@@ -439,14 +301,14 @@ def test_a_rolled_back_sweep_leaves_no_outbox_row(svc: Rectify, tmp_path: Path,
 
         monkeypatch.setattr(Tx, "append", failing_append)
     else:
-        advance = SupervisionTx.advance
+        advance = IssueRepository.advance
 
-        def failing_advance(self: SupervisionTx, current: Issue, version: int) -> None:
+        def failing_advance(self: IssueRepository, current: Issue, version: int) -> None:
             if armed[0]:
                 raise Injected("the disk is full")
             advance(self, current, version)
 
-        monkeypatch.setattr(SupervisionTx, "advance", failing_advance)
+        monkeypatch.setattr(IssueRepository, "advance", failing_advance)
 
     with pytest.raises(Injected):
         sweep(svc, LATE)
@@ -462,7 +324,7 @@ def test_a_rolled_back_sweep_leaves_no_outbox_row(svc: Rectify, tmp_path: Path,
 
 
 def test_assignment_rejection_extension_and_interview_records_tell_the_right_people(
-        lite: Rectify, tmp_path: Path) -> None:
+        lite: Scenario, tmp_path: Path) -> None:
     svc = lite
     configure(svc, tmp_path / "rectify.toml", f"""
 [channels.log]
@@ -518,7 +380,7 @@ path = {toml_str(tmp_path / "log.jsonl")}
 
 
 def test_without_a_configuration_every_message_goes_to_the_console(
-        lite: Rectify, capsys: pytest.CaptureFixture[str]) -> None:
+        lite: Scenario, capsys: pytest.CaptureFixture[str]) -> None:
     svc = lite
     reported(svc)
     [reminder] = sweep(svc, REMINDER_AT)
@@ -534,7 +396,7 @@ def test_without_a_configuration_every_message_goes_to_the_console(
 
 # === 2: a real SMTP server ==================================================================
 def test_smtp_delivers_each_message_once_and_a_stopped_server_loses_nothing(
-        svc: Rectify, tmp_path: Path) -> None:
+        svc: Scenario, tmp_path: Path) -> None:
     reach(svc, tmp_path)
     port = free_port()  # nothing listens here yet
     configure(svc, tmp_path / "rectify.toml", f"""
@@ -569,16 +431,11 @@ accountability = ["mail"]
     assert dispatch_at(svc, first) == NOTHING  # not due again yet
     assert [e.attempts for e in svc.outbox()] == [1, 1, 1]
 
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    with running_smtp_server(port) as restarted:
         later = first + timedelta(minutes=2)
         assert dispatch_at(svc, later) == {**NOTHING, "sent": ids}
         assert dispatch_at(svc, later + timedelta(hours=1)) == NOTHING
-    finally:
-        controller.stop()
-
+    inbox = restarted.inbox
     mails = inbox.mails()
     assert Counter(m["Message-ID"] for m in mails) == Counter(
         {message_id(e.key): 1 for e in queued})
@@ -638,7 +495,7 @@ reminder = ["hook", "ding", "wecom"]
 """
 
 
-def check_hook(request: Request, row: OutboxEntry, expected_text: str) -> None:
+def check_hook(request: Seen, row: OutboxEntry, expected_text: str) -> None:
     assert request.headers["content-type"].startswith("application/json")
     assert request.headers["x-rectify-key"] == row.key
     assert request.headers["x-rectify-signature"] == hook_signature(HOOK_SECRET, request.body)
@@ -650,7 +507,7 @@ def check_hook(request: Request, row: OutboxEntry, expected_text: str) -> None:
     assert body["text"] == expected_text
 
 
-def check_ding(request: Request, subject: str, markdown: str) -> None:
+def check_ding(request: Seen, subject: str, markdown: str) -> None:
     assert request.query["access_token"] == ["ding-token"]
     [timestamp] = request.query["timestamp"]
     assert abs(int(timestamp) - time.time() * 1000) < 3_600_000
@@ -662,14 +519,14 @@ def check_ding(request: Request, subject: str, markdown: str) -> None:
     }
 
 
-def check_wecom(request: Request, text: str) -> None:
+def check_wecom(request: Seen, text: str) -> None:
     assert request.query == {"key": ["wecom-key"]}
     assert request.json() == {"msgtype": "text", "text": {
         "content": text, "mentioned_mobile_list": [MOBILES["chen"]]}}
 
 
 def test_robots_and_webhook_retry_with_growing_back_off_then_dead_then_retry(
-        lite: Rectify, receiver: Receiver, tmp_path: Path, sqlite_url: str,
+        lite: Scenario, receiver: HttpServer, tmp_path: Path, sqlite_url: str,
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     svc = lite
     monkeypatch.setenv("RECTIFY_TEST_HOOK_SECRET", HOOK_SECRET)
@@ -677,9 +534,9 @@ def test_robots_and_webhook_retry_with_growing_back_off_then_dead_then_retry(
     config = configure(svc, tmp_path / "rectify.toml", robots_config(receiver.base))
     # The timeout goes to the webhook: it dedupes, so sending again after an answer that never
     # came is safe. For a robot it is not (see the test below).
-    receiver.answer("/hook", delay=2.0)  # no answer within the channel's 0.5 s
-    receiver.answer("/ding", body=b'{"errcode":130101,"errmsg":"send too fast"}')
-    receiver.answer("/wecom", status=500, body=b"upstream busy")
+    receiver.script("/hook", delay=2.0)  # no answer within the channel's 0.5 s
+    receiver.script("/ding", body=b'{"errcode":130101,"errmsg":"send too fast"}')
+    receiver.script("/wecom", status=500, body=b"upstream busy")
 
     reported(svc)
     [reminder] = sweep(svc, REMINDER_AT)
@@ -727,7 +584,7 @@ def test_robots_and_webhook_retry_with_growing_back_off_then_dead_then_retry(
         check_wecom(request, expected.text)
 
     common = ("--db", sqlite_url, "--config", str(config), "--json")
-    failed = rectify(capsys, *common, "outbox", "list", "--failed")
+    failed = run_cli(*common, "outbox", "list", "--failed")
     assert (failed.code, failed.err) == (0, ""), failed
     assert [(x["id"], x["channel"], x["status"], x["attempts"], x["key"], x["kind"])
             for x in failed.json()] == [
@@ -737,11 +594,11 @@ def test_robots_and_webhook_retry_with_growing_back_off_then_dead_then_retry(
 
     # the servers answer again; one message is put back and the next pass sends it, only it
     for path in ("/hook", "/ding", "/wecom"):
-        receiver.answer(path)
+        receiver.script(path)
     later = "2020-10-12T10:00"
-    back = rectify(capsys, *common, "--now", later, "outbox", "retry", str(rows["hook"].id))
+    back = run_cli(*common, "--now", later, "outbox", "retry", str(rows["hook"].id))
     assert (back.code, back.json()) == (0, {"id": rows["hook"].id, "status": "pending"}), back
-    sent = rectify(capsys, *common, "--now", later, "dispatch")
+    sent = run_cli(*common, "--now", later, "dispatch")
     assert (sent.code, sent.json()) == (0, {**NOTHING, "sent": [rows["hook"].id]}), sent
     hook = by_id(svc)[rows["hook"].id]
     # `outbox retry` starts the count again: the revived message gets its full tries
@@ -750,18 +607,18 @@ def test_robots_and_webhook_retry_with_growing_back_off_then_dead_then_retry(
     assert len(receiver.seen("/hook")) == 4
     check_hook(receiver.seen("/hook")[-1], rows["hook"], expected.text)
     assert [(x["channel"], x["status"]) for x in
-            rectify(capsys, *common, "outbox", "list", "--failed").json()] == [
+            run_cli(*common, "outbox", "list", "--failed").json()] == [
         ("ding", "dead"), ("wecom", "dead")]
-    assert rectify(capsys, *common, "--now", later, "dispatch").json() == NOTHING
+    assert run_cli(*common, "--now", later, "dispatch").json() == NOTHING
 
     # a message that is not dead or unknown is not put back
-    again = rectify(capsys, *common, "--now", later, "outbox", "retry", str(rows["hook"].id))
+    again = run_cli(*common, "--now", later, "outbox", "retry", str(rows["hook"].id))
     assert again.code == 1 and again.out == ""
     assert again.err.startswith("error: ") and "sent" in again.err
 
 
 def test_a_robot_that_answers_too_late_does_not_get_the_message_twice(
-        lite: Rectify, receiver: Receiver, tmp_path: Path) -> None:
+        lite: Scenario, receiver: HttpServer, tmp_path: Path) -> None:
     svc = lite
     configure(svc, tmp_path / "rectify.toml", f"""
 [dispatch]
@@ -775,7 +632,7 @@ timeout = 0.3
 [routing]
 reminder = ["wecom"]
 """)
-    receiver.answer("/wecom", delay=1.0)  # the robot posts, then answers too late
+    receiver.script("/wecom", delay=1.0)  # the robot posts, then answers too late
     reported(svc)
     sweep(svc, REMINDER_AT)
     t0 = datetime(2020, 10, 12, 9, 0)
@@ -790,7 +647,7 @@ reminder = ["wecom"]
 # === 4: a dispatcher killed between sending and marking ====================================
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["webhook", "dingtalk"])
-def test_a_dispatcher_killed_between_send_and_mark(lite: Rectify, receiver: Receiver,
+def test_a_dispatcher_killed_between_send_and_mark(lite: Scenario, receiver: HttpServer,
                                                    tmp_path: Path, sqlite_url: str,
                                                    capsys: pytest.CaptureFixture[str],
                                                    kind: str) -> None:
@@ -818,7 +675,7 @@ accountability = ["out"]
     assert [e.person for e in rows] == ["chen", "liu", "chen", "wang"]
     first = rows[0]
 
-    receiver.answer("/out", delay=60)  # hold the first request open
+    receiver.script("/out", delay=60)  # hold the first request open
     env = {k: v for k, v in os.environ.items() if not k.startswith("RECTIFY_")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "cli", "--db", sqlite_url, "--config", str(config),
@@ -826,7 +683,7 @@ accountability = ["out"]
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         arrived = receiver.wait_for("/out", 1, timeout=60)
-        receiver.answer("/out")  # every later request is answered at once
+        receiver.script("/out")  # every later request is answered at once
         if not arrived:
             proc.kill()
             _, err = proc.communicate(timeout=10)
@@ -848,12 +705,12 @@ accountability = ["out"]
 
     common = ("--db", sqlite_url, "--config", str(config), "--json")
     # within the lease, the row is left alone (its dispatcher might still be at work)
-    within = rectify(capsys, *common, "--now", "2020-11-30T10:00", "dispatch")
+    within = run_cli(*common, "--now", "2020-11-30T10:00", "dispatch")
     assert (within.code, within.json()) == (
         0, {**NOTHING, "sent": [e.id for e in rows[1:]]}), within
     assert by_id(svc)[first.id].status == "sending"
     # past the lease
-    after = rectify(capsys, *common, "--now", "2020-11-30T10:00:05", "dispatch")
+    after = run_cli(*common, "--now", "2020-11-30T10:00:05", "dispatch")
     assert after.code == 0, after
     final = by_id(svc)
     assert [final[e.id].status for e in rows[1:]] == ["sent"] * 3
@@ -872,7 +729,7 @@ accountability = ["out"]
         lost = final[first.id]
         assert (lost.status, lost.attempts, lost.sent_at) == ("unknown", 1, None)
         assert lost.last_error == "cut off while sending: check whether it arrived"
-        assert rectify(capsys, *common, "--now", "2020-11-30T10:00:10",
+        assert run_cli(*common, "--now", "2020-11-30T10:00:10",
                        "dispatch").json() == NOTHING
         # the group got each message exactly once, the cut-off one included
         renderer = Renderer("zh_CN")
@@ -881,7 +738,7 @@ accountability = ["out"]
         matched = Counter(row_id for text in posted for row_id, md in texts.items()
                           if text.startswith(md))
         assert matched == Counter({e.id: 1 for e in rows})
-        failed = rectify(capsys, *common, "outbox", "list", "--failed").json()
+        failed = run_cli(*common, "outbox", "list", "--failed").json()
         assert [(x["id"], x["status"]) for x in failed] == [(first.id, "unknown")]
 
 
@@ -897,7 +754,7 @@ def assert_inert(text: str, what: str) -> None:
 
 
 def test_template_injection_in_titles_and_notes_is_inert_end_to_end(
-        lite: Rectify, receiver: Receiver, smtp_server: SmtpServer, tmp_path: Path) -> None:
+        lite: Scenario, receiver: HttpServer, smtp_server: SmtpServer, tmp_path: Path) -> None:
     svc = lite
     log = tmp_path / "log.jsonl"
     configure(svc, tmp_path / "rectify.toml", f"""
@@ -982,7 +839,7 @@ interview_recorded = ["ding", "wecom", "log", "mail"]
     ('[channels.log\ntype = "file"\n', ["not TOML"]),
 ], ids=["unknown-type", "unknown-channel", "missing-secret", "max-tries", "not-toml"])
 def test_a_bad_configuration_is_refused_with_the_key_that_is_wrong(
-        lite: Rectify, tmp_path: Path, sqlite_url: str, capsys: pytest.CaptureFixture[str],
+        lite: Scenario, tmp_path: Path, sqlite_url: str, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch, text: str, names: list[str]) -> None:
     svc = lite
     monkeypatch.delenv("RECTIFY_TEST_MISSING", raising=False)
@@ -992,7 +849,7 @@ def test_a_bad_configuration_is_refused_with_the_key_that_is_wrong(
     assert len(before) == 1
     bad = tmp_path / "bad.toml"
     bad.write_text(text, encoding="utf-8")
-    run = rectify(capsys, "--db", sqlite_url, "--config", str(bad), "--now",
+    run = run_cli("--db", sqlite_url, "--config", str(bad), "--now",
                   "2020-10-12T09:00", "dispatch")
     assert (run.code, run.out) == (2, ""), run
     lines = run.err.splitlines()
@@ -1002,18 +859,18 @@ def test_a_bad_configuration_is_refused_with_the_key_that_is_wrong(
         assert name in lines[0], (name, lines[0])
     assert svc.outbox() == before  # nothing was claimed
 
-    missing = rectify(capsys, "--db", sqlite_url, "--config", str(tmp_path / "nope.toml"),
+    missing = run_cli("--db", sqlite_url, "--config", str(tmp_path / "nope.toml"),
                       "dispatch")
     assert missing.code == 2 and "no such configuration file" in missing.err
 
 
 def test_template_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    plain = rectify(capsys, "template", "check")
+    plain = run_cli("template", "check")
     assert (plain.code, plain.out.strip(), plain.err) == (
         0, "ok: every template renders (zh_CN)", "")
     english = tmp_path / "en.toml"
     english.write_text('locale = "en"\n', encoding="utf-8")
-    run = rectify(capsys, "--config", str(english), "--json", "template", "check")
+    run = run_cli("--config", str(english), "--json", "template", "check")
     assert (run.code, run.json()) == (0, {"ok": True, "locale": "en"})
 
     # an override that lets user text through is caught
@@ -1022,7 +879,7 @@ def test_template_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     (overrides / "reminder.md.j2").write_text("### {{ issue.title }}\n", encoding="utf-8")
     leaky = tmp_path / "leaky.toml"
     leaky.write_text('templates = "local-templates"\n', encoding="utf-8")
-    bad = rectify(capsys, "--config", str(leaky), "template", "check")
+    bad = run_cli("--config", str(leaky), "template", "check")
     assert bad.code == 2 and bad.out == "", bad
     assert len(bad.err.splitlines()) == 1
     assert "reminder.md.j2 (override) lets user text through" in bad.err
@@ -1030,7 +887,7 @@ def test_template_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
 
 # === 7: the meeting briefing ===============================================================
 def test_the_briefing_is_printed_and_queued_for_the_configured_people(
-        lite: Rectify, tmp_path: Path, sqlite_url: str,
+        lite: Scenario, tmp_path: Path, sqlite_url: str,
         capsys: pytest.CaptureFixture[str]) -> None:
     svc = lite
     log = tmp_path / "briefing.jsonl"
@@ -1050,7 +907,7 @@ to = ["party_secretary", "liaison"]
     assert svc.outbox() == []  # escalations are not routed anywhere in this configuration
 
     now = "2020-10-14T09:00"
-    printed = rectify(capsys, "--db", sqlite_url, "--config", str(config), "--now", now,
+    printed = run_cli("--db", sqlite_url, "--config", str(config), "--now", now,
                       "briefing")
     assert (printed.code, printed.err) == (0, ""), printed
     text = printed.out
@@ -1067,7 +924,7 @@ to = ["party_secretary", "liaison"]
     assert "对象 刘镇长、陈支书" in section and "对象 刘镇长、周支书" in section
     assert "五、尚未作出决定的问责（0 个）" in text
 
-    data = rectify(capsys, "--db", sqlite_url, "--config", str(config), "--now", now,
+    data = run_cli("--db", sqlite_url, "--config", str(config), "--now", now,
                    "--json", "briefing").json()
     assert [v["village_name"] for v in data["by_village"]] == ["街子社区", "石板村"]
     assert sorted(c["issue"]["id"] for c in data["open_interviews"]) == [roof.id, water.id]
@@ -1100,7 +957,7 @@ to = ["party_secretary", "liaison"]
 
 
 def test_two_schedulers_firing_the_same_briefing_slot_queue_it_once(
-        lite: Rectify, sqlite_url: str, tmp_path: Path) -> None:
+        lite: Scenario, sqlite_url: str, tmp_path: Path) -> None:
     svc = lite
     configure(svc, tmp_path / "rectify.toml", f"""
 [channels.log]
@@ -1112,8 +969,8 @@ briefing = ["log"]
 cron = "30 8 * * mon"
 to = ["party_secretary"]
 """)
-    other = service(sqlite_url, tmp_path / "data", actor="wang")  # the second scheduler
-    other._config = svc.notification_config()
+    other = scenario(sqlite_url, tmp_path / "data", actor="wang")  # the second scheduler
+    other.configure(svc.app.config())
     try:
         # Monday 2020-10-19 08:30: each process's clock reads the fire time a little late
         svc.set_now(datetime(2020, 10, 19, 8, 30, 0, 120_000))

@@ -10,7 +10,6 @@ make-up working days (调休).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -19,9 +18,9 @@ from typing import Any
 
 import pytest
 
-import cli
 from engine.domain.escalation import Escalation, Extension
-from engine.domain.issue import Event, Issue, Move, NewIssue, fold
+from engine.domain.events import Event
+from engine.domain.issue import Issue, Move, NewIssue, fold
 from engine.errors import (
     DeadlineRefused,
     MissingField,
@@ -30,10 +29,9 @@ from engine.errors import (
     RectifyError,
     Refused,
 )
-from engine.service import Rectify
-from engine.store.uow import EscalationFilter
+from engine.store.escalations import EscalationFilter
 from tests.conftest import START
-from tests.support import service
+from tests.support import Ran, Scenario, run_cli, scenario
 
 CST = timezone(timedelta(hours=8))
 MINUTE = timedelta(minutes=1)
@@ -61,7 +59,7 @@ def aware(naive: datetime) -> datetime:
     return naive.replace(tzinfo=CST)
 
 
-def add(svc: Rectify, at: datetime, village: str = "v-shiban", listed: bool = False,
+def add(svc: Scenario, at: datetime, village: str = "v-shiban", listed: bool = False,
         actor: str = "sa1") -> Issue:
     svc.set_now(at)
     svc.actor = actor
@@ -69,7 +67,7 @@ def add(svc: Rectify, at: datetime, village: str = "v-shiban", listed: bool = Fa
                                   group="sa-01", listed=listed))
 
 
-def move(svc: Rectify, actor: str, issue_id: int, transition: str, *,
+def move(svc: Scenario, actor: str, issue_id: int, transition: str, *,
          note: str | None = None, plan: str | None = None, assignee: str | None = None,
          due: date | None = None, reason: str | None = None,
          files: list[Path] | None = None) -> Issue:
@@ -78,26 +76,26 @@ def move(svc: Rectify, actor: str, issue_id: int, transition: str, *,
                          assignee=assignee, due=due, reason=reason), files)
 
 
-def reported(svc: Rectify, village: str = "v-shiban", listed: bool = False) -> Issue:
+def reported(svc: Scenario, village: str = "v-shiban", listed: bool = False) -> Issue:
     """The worked example: an issue that enters `reported` on 2020-09-30 10:00 town time,
     due 2020-10-13 00:00 (three working days: 9 Oct, Saturday 10 Oct, 12 Oct)."""
     new = add(svc, datetime(2020, 9, 30, 10, 0), village, listed)
     return move(svc, "sa1", new.id, "report")
 
 
-def studied(svc: Rectify, due: date = date(2020, 10, 16), assignee: str = "rc2") -> Issue:
+def studied(svc: Scenario, due: date = date(2020, 10, 16), assignee: str = "rc2") -> Issue:
     """Reported on 30 Sep, studied on 9 Oct 10:00 with --due (end of that day)."""
     issue = reported(svc)
     svc.set_now(datetime(2020, 10, 9, 10, 0))
     return move(svc, "rc1", issue.id, "study", plan="new roof", assignee=assignee, due=due)
 
 
-def sweep(svc: Rectify, at: datetime, batch: int = 200) -> list[Escalation]:
+def sweep(svc: Scenario, at: datetime, batch: int = 200) -> list[Escalation]:
     svc.set_now(at)
     return svc.escalate(batch)
 
 
-def light(svc: Rectify, issue_id: int) -> str | None:
+def light(svc: Scenario, issue_id: int) -> str | None:
     return svc.lights([svc.show(issue_id)])[issue_id]
 
 
@@ -110,12 +108,12 @@ def levels(items: Sequence[Escalation]) -> list[tuple[int, str]]:
     return [(e.issue_id, e.level) for e in items]
 
 
-def statuses(svc: Rectify, issue_id: int) -> list[tuple[str, str, str]]:
+def statuses(svc: Scenario, issue_id: int) -> list[tuple[str, str, str]]:
     return [(e.stage, e.level, e.status)
             for e in svc.escalations(EscalationFilter(issue_id=issue_id))]
 
 
-def assert_folds(svc: Rectify, *issue_ids: int) -> None:
+def assert_folds(svc: Scenario, *issue_ids: int) -> None:
     """The history is the truth: replaying it gives the stored row."""
     for issue_id in issue_ids:
         assert fold(svc.history(issue_id)) == svc.show(issue_id), issue_id
@@ -133,12 +131,12 @@ class State:
     extensions: list[Extension]
 
 
-def state(svc: Rectify, issue_id: int) -> State:
+def state(svc: Scenario, issue_id: int) -> State:
     return State(svc.show(issue_id), svc.history(issue_id),
                  svc.escalations(EscalationFilter()), svc.extensions())
 
 
-def refused(svc: Rectify, issue_id: int, actor: str, error: type[RectifyError],
+def refused(svc: Scenario, issue_id: int, actor: str, error: type[RectifyError],
             action: Callable[[], object]) -> RectifyError:
     """`action` as `actor` raises exactly `error` and changes nothing."""
     before = state(svc, issue_id)
@@ -174,7 +172,7 @@ def worked_light(now: datetime) -> str:
 
 
 @pytest.mark.parametrize("listed", [False, True], ids=["default", "listed"])
-def test_the_worked_example_sweep_by_sweep(svc: Rectify, listed: bool) -> None:
+def test_the_worked_example_sweep_by_sweep(svc: Scenario, listed: bool) -> None:
     issue = reported(svc, listed=listed)
     due = town(2020, 10, 13)
     assert issue.state == "reported" and issue.version == 2 and issue.stage_version == 2
@@ -272,7 +270,7 @@ QUIET_SWEEPS = [datetime(2020, 10, 1, 12), datetime(2020, 10, 5, 12), datetime(2
 """Sweeps inside the holiday week: nothing new has come due then."""
 
 
-def test_ladders_across_the_holiday_week_and_make_up_days(svc: Rectify) -> None:
+def test_ladders_across_the_holiday_week_and_make_up_days(svc: Scenario) -> None:
     # a timeline: each issue is added at its time; a sweep one minute before and one exactly
     # at every ladder moment, in time order
     timeline: list[tuple[datetime, int, HolidayCase | None]] = [
@@ -310,7 +308,7 @@ def test_ladders_across_the_holiday_week_and_make_up_days(svc: Rectify) -> None:
     assert_folds(svc, *ids.values())
 
 
-def test_lights_through_the_holiday_week(svc: Rectify) -> None:
+def test_lights_through_the_holiday_week(svc: Scenario) -> None:
     # due at the end of Friday 9 Oct (entered 30 Sep): green through the holiday, yellow on
     # 9 Oct (its last working day), red from Saturday 10 Oct 00:00 (a make-up working day)
     issue = add(svc, datetime(2020, 9, 30, 10))
@@ -328,7 +326,7 @@ def test_lights_through_the_holiday_week(svc: Rectify) -> None:
 
 
 # --- 4: idempotence and late sweeps -------------------------------------------------------
-def test_a_late_sweep_raises_every_level_once_in_ladder_order(svc: Rectify) -> None:
+def test_a_late_sweep_raises_every_level_once_in_ladder_order(svc: Scenario) -> None:
     issue = reported(svc)
     late = datetime(2020, 11, 30, 10, 0)
     raised = sweep(svc, late)
@@ -354,7 +352,7 @@ def test_a_late_sweep_raises_every_level_once_in_ladder_order(svc: Rectify) -> N
     assert_folds(svc, issue.id)
 
 
-def test_a_late_sweep_in_small_batches_covers_every_issue(svc: Rectify) -> None:
+def test_a_late_sweep_in_small_batches_covers_every_issue(svc: Scenario) -> None:
     ids = [reported(svc).id, reported(svc, village="c-jiezi").id, reported(svc, listed=True).id]
     raised = sweep(svc, datetime(2020, 11, 30, 10, 0), batch=1)
     assert sorted(levels(raised)) == sorted(
@@ -370,7 +368,7 @@ def test_a_late_sweep_in_small_batches_covers_every_issue(svc: Rectify) -> None:
     assert_folds(svc, *ids)
 
 
-def test_an_issue_without_a_due_moment_is_never_escalated(svc: Rectify, tmp_path: Path) -> None:
+def test_an_issue_without_a_due_moment_is_never_escalated(svc: Scenario, tmp_path: Path) -> None:
     photo = tmp_path / "photo.jpg"
     photo.write_bytes(b"the new roof")
     issue = add(svc, datetime(2020, 9, 28, 10))
@@ -384,7 +382,7 @@ def test_an_issue_without_a_due_moment_is_never_escalated(svc: Rectify, tmp_path
 
 # --- 5: moving on ------------------------------------------------------------------------
 def test_moving_on_supersedes_the_open_interview_and_starts_a_fresh_ladder(
-        svc: Rectify) -> None:
+        svc: Scenario) -> None:
     issue = reported(svc)
     raised = sweep(svc, datetime(2020, 10, 14, 0, 0))
     assert levels(raised) == [(issue.id, "reminder"), (issue.id, "interview")]
@@ -426,7 +424,7 @@ def test_moving_on_supersedes_the_open_interview_and_starts_a_fresh_ladder(
     assert_folds(svc, issue.id)
 
 
-def test_a_move_without_open_escalations_records_no_supersession(svc: Rectify) -> None:
+def test_a_move_without_open_escalations_records_no_supersession(svc: Scenario) -> None:
     issue = reported(svc)
     assert levels(sweep(svc, datetime(2020, 10, 12))) == [(issue.id, "reminder")]
     svc.set_now(datetime(2020, 10, 12, 10))
@@ -436,7 +434,7 @@ def test_a_move_without_open_escalations_records_no_supersession(svc: Rectify) -
 
 
 # --- 6: interviews and accountability ------------------------------------------------------
-def test_recording_interviews_and_deciding_accountability(svc: Rectify) -> None:
+def test_recording_interviews_and_deciding_accountability(svc: Scenario) -> None:
     issue = reported(svc)
     other = reported(svc, village="c-jiezi")
     raised = sweep(svc, datetime(2020, 10, 20, 0, 0))
@@ -517,7 +515,7 @@ def test_recording_interviews_and_deciding_accountability(svc: Rectify) -> None:
     assert_folds(svc, issue.id, other.id)
 
 
-def test_escalation_filters(svc: Rectify) -> None:
+def test_escalation_filters(svc: Scenario) -> None:
     issue = reported(svc)
     other = reported(svc, village="c-jiezi")
     raised = sweep(svc, datetime(2020, 10, 14, 0, 0))
@@ -540,7 +538,7 @@ def test_escalation_filters(svc: Rectify) -> None:
     assert ids(limit=1) == [(issue.id, "reminder")]
 
 
-def test_escalation_filter_to_matches_the_person_id_literally(svc: Rectify) -> None:
+def test_escalation_filter_to_matches_the_person_id_literally(svc: Scenario) -> None:
     reported(svc)
     assert len(sweep(svc, datetime(2020, 10, 14, 0, 0))) == 2
     assert svc.escalations(EscalationFilter(to="c_en")) == []
@@ -549,7 +547,7 @@ def test_escalation_filter_to_matches_the_person_id_literally(svc: Rectify) -> N
 
 def test_escalation_filter_to_is_case_sensitive_on_sqlite(
         sqlite_url: str, org_file: Path, tmp_path: Path) -> None:
-    svc = service(sqlite_url, tmp_path / "data", actor="wang", now=START)
+    svc = scenario(sqlite_url, tmp_path / "data", actor="wang", now=START)
     svc.init(org_file)
     try:
         reported(svc)
@@ -560,7 +558,7 @@ def test_escalation_filter_to_is_case_sensitive_on_sqlite(
 
 
 # --- 6: extensions -------------------------------------------------------------------------
-def test_an_approved_extension_moves_the_due_moment_and_the_ladder(svc: Rectify) -> None:
+def test_an_approved_extension_moves_the_due_moment_and_the_ladder(svc: Scenario) -> None:
     issue = studied(svc)  # due the end of Friday 16 Oct
     assert issue.due_at == town(2020, 10, 17)
     assert issue.next_escalation_at == town(2020, 10, 16)
@@ -637,7 +635,7 @@ def test_an_approved_extension_moves_the_due_moment_and_the_ladder(svc: Rectify)
 
 
 def test_a_denied_extension_keeps_the_due_moment_and_requests_end_at_due(
-        svc: Rectify, tmp_path: Path) -> None:
+        svc: Scenario, tmp_path: Path) -> None:
     issue = studied(svc)  # due 2020-10-17 00:00
     svc.set_now(datetime(2020, 10, 15, 10, 0))
     svc.actor = "rc2"
@@ -680,7 +678,7 @@ def test_a_denied_extension_keeps_the_due_moment_and_requests_end_at_due(
 
 # --- 6: listing a village ------------------------------------------------------------------
 def test_listing_a_village_switches_its_open_issues_to_the_listed_ladder(
-        svc: Rectify) -> None:
+        svc: Scenario) -> None:
     a = reported(svc)  # v-shiban, default ladder
     b = reported(svc, village="c-jiezi")
     c = reported(svc, listed=True)  # v-shiban, listed itself
@@ -739,7 +737,7 @@ def test_listing_a_village_switches_its_open_issues_to_the_listed_ladder(
 
 
 def test_an_issue_reopened_in_a_listed_village_follows_the_listed_ladder(
-        svc: Rectify, tmp_path: Path) -> None:
+        svc: Scenario, tmp_path: Path) -> None:
     photo = tmp_path / "photo.jpg"
     photo.write_bytes(b"the new roof")
     issue = add(svc, datetime(2020, 9, 28, 10))
@@ -759,7 +757,7 @@ def test_an_issue_reopened_in_a_listed_village_follows_the_listed_ladder(
 
 
 def test_the_history_still_folds_to_the_row_after_a_calendar_update(
-        svc: Rectify, org_file: Path, tmp_path: Path) -> None:
+        svc: Scenario, org_file: Path, tmp_path: Path) -> None:
     issue = reported(svc)
     assert levels(sweep(svc, datetime(2020, 10, 12, 0, 0))) == [(issue.id, "reminder")]
     assert svc.show(issue.id).next_escalation_at == town(2020, 10, 14)
@@ -774,16 +772,6 @@ def test_the_history_still_folds_to_the_row_after_a_calendar_update(
 
 
 # --- 7: the command line ---------------------------------------------------------------------
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> Any:
-        return json.loads(self.out)
-
-
 def test_the_command_line(db_url: str, org_file: Path, tmp_path: Path,
                           capsys: pytest.CaptureFixture[str],
                           monkeypatch: pytest.MonkeyPatch) -> None:
@@ -791,16 +779,13 @@ def test_the_command_line(db_url: str, org_file: Path, tmp_path: Path,
                  "RECTIFY_DEBUG"):
         monkeypatch.delenv(name, raising=False)
 
-    def run(*args: str, who: str | None = None, now: str | None = None) -> Run:
+    def run(*args: str, who: str | None = None, now: str | None = None) -> Ran:
         argv = ["--db", db_url, "--data-dir", str(tmp_path / "data"), "--json"]
         if who is not None:
             argv += ["--as", who]
         if now is not None:
             argv += ["--now", now]
-        capsys.readouterr()
-        code = cli.main([*argv, *args])
-        out, err = capsys.readouterr()
-        return Run(code, out, err)
+        return run_cli(*argv, *args)
 
     def ok(*args: str, who: str | None = None, now: str | None = None) -> Any:
         r = run(*args, who=who, now=now)

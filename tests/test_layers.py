@@ -1,36 +1,86 @@
-"""The domain core stays pure: no I/O, no clock, no SQLAlchemy, no CLI."""
+"""The house's rules, checked on the source: layers point one way, the domain stays pure,
+notifications stand on their own, no import cycles, only the state machine imports
+`transitions`, nobody reaches into another module's underscored names, handler modules stay
+small, and a quick command loads nothing heavy."""
 
 from __future__ import annotations
 
 import ast
 import subprocess
 import sys
+from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("engine", "workflows", "notifications")
 FORBIDDEN_IN_DOMAIN = {
     "sqlalchemy", "alembic", "click", "rich", "yaml", "pydantic", "holidays", "transitions",
-    "psycopg", "os", "io", "pathlib", "subprocess", "socket", "time", "random", "sqlite3",
-    "engine.store", "engine.service", "cli",
+    "psycopg", "jinja2", "apscheduler", "os", "io", "pathlib", "subprocess", "socket", "time",
+    "random", "sqlite3", "engine.store", "engine.app", "engine.bootstrap",
+    "engine.statemachine", "engine.scheduler", "notifications", "workflows", "cli",
 }
+HANDLER_LINES = 400
+
+
+def project_files() -> list[Path]:
+    files = [ROOT / "cli.py"]
+    for package in PACKAGES:
+        files += [p for p in sorted((ROOT / package).rglob("*.py"))
+                  if "migrations" not in p.parts]
+    return files
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+@cache
+def modules() -> dict[str, Path]:
+    return {module_name(p): p for p in project_files()}
+
+
+@cache
+def tree(path: Path) -> ast.Module:
+    return ast.parse(path.read_text(encoding="utf-8"))
 
 
 def imports_of(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    names: set[str] = set()
-    for node in ast.walk(tree):
+    """Every module a file imports (inside functions too), `from a import b` giving a.b
+    when b is a module of the project, else a."""
+    found: set[str] = set()
+    package = module_name(path).rsplit(".", 1)[0] if path.name != "__init__.py" \
+        else module_name(path)
+    for node in ast.walk(tree(path)):
         if isinstance(node, ast.Import):
-            names.update(a.name for a in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module)
-    return names
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1]
+                                + ([base] if base else []))
+            for a in node.names:
+                sub = f"{base}.{a.name}"
+                found.add(sub if sub in modules() else base)
+    return found
 
 
+def project_imports(path: Path) -> set[str]:
+    return {m for m in imports_of(path) if m in modules()}
+
+
+def under(name: str, prefix: str) -> bool:
+    return name == prefix or name.startswith(prefix + ".")
+
+
+# --- layers ------------------------------------------------------------------------------------
 def test_the_domain_imports_nothing_impure() -> None:
     for path in sorted((ROOT / "engine" / "domain").glob("*.py")):
         for name in imports_of(path):
             for bad in FORBIDDEN_IN_DOMAIN:
-                assert not (name == bad or name.startswith(bad + ".")), f"{path.name}: {name}"
+                assert not under(name, bad), f"{path.name} imports {name}"
 
 
 def test_the_domain_never_reads_the_clock() -> None:
@@ -40,18 +90,109 @@ def test_the_domain_never_reads_the_clock() -> None:
             assert call not in text, f"{path.name} calls {call}"
 
 
+def test_notifications_import_nothing_from_the_engine() -> None:
+    for path in project_files():
+        if under(module_name(path), "notifications"):
+            for name in imports_of(path):
+                for other in ("engine", "workflows", "cli"):
+                    assert not under(name, other), f"{module_name(path)} imports {name}"
+
+
+def test_layers_point_one_way() -> None:
+    """domain ← store ← app ← doors (cli, scheduler, demo): nothing imports a layer above."""
+    above = {
+        "engine.store": ("engine.app", "engine.bootstrap", "engine.scheduler", "engine.demo",
+                         "cli", "notifications"),
+        "engine.app": ("engine.bootstrap", "engine.scheduler", "engine.demo", "cli"),
+        "engine.config": ("engine.app", "engine.store", "engine.bootstrap", "cli"),
+        "workflows": ("engine.app", "engine.store", "engine.bootstrap", "cli"),
+    }
+    for path in project_files():
+        me = module_name(path)
+        for layer, forbidden in above.items():
+            if under(me, layer):
+                for name in project_imports(path):
+                    assert not any(under(name, f) for f in forbidden), f"{me} imports {name}"
+
+
+def test_no_import_cycles_among_project_modules() -> None:
+    graph = {m: project_imports(p) - {m} for m, p in modules().items()}
+    seen: dict[str, int] = {}  # 1: on the current path, 2: done
+    stack: list[str] = []
+
+    def visit(m: str) -> None:
+        seen[m] = 1
+        stack.append(m)
+        for n in sorted(graph[m]):
+            if seen.get(n) == 1:
+                cycle = [*stack[stack.index(n):], n]
+                raise AssertionError("import cycle: " + " → ".join(cycle))
+            if n not in seen:
+                visit(n)
+        stack.pop()
+        seen[m] = 2
+
+    for m in sorted(graph):
+        if m not in seen:
+            visit(m)
+
+
 def test_only_the_statemachine_module_imports_transitions() -> None:
-    users = [
-        p.relative_to(ROOT).as_posix()
-        for p in [*sorted(ROOT.glob("engine/**/*.py")), ROOT / "cli.py"]
-        if any(n == "transitions" or n.startswith("transitions.") for n in imports_of(p))
-    ]
-    assert users == ["engine/statemachine.py"]
+    users = [module_name(p) for p in project_files()
+             if any(under(n, "transitions") for n in imports_of(p))]
+    assert users == ["engine.statemachine"]
 
 
+# --- modules keep their insides ------------------------------------------------------------------
+def test_no_module_reaches_into_another_modules_underscored_names() -> None:
+    """`from m import _x`, `m._x` on an imported module, and `obj._x` on anything but self,
+    cls or an instance the module's own class made, are all refused."""
+    problems = []
+    for path in project_files():
+        me = module_name(path)
+        aliases: set[str] = set()
+        for node in ast.walk(tree(path)):
+            if isinstance(node, ast.ImportFrom) and node.module and (
+                    node.module.split(".")[0] in (*PACKAGES, "cli")):
+                for a in node.names:
+                    if a.name.startswith("_"):
+                        problems.append(f"{me}: from {node.module} import {a.name}")
+                    if f"{node.module}.{a.name}" in modules():
+                        aliases.add(a.asname or a.name)
+            elif isinstance(node, ast.Import):
+                aliases.update((a.asname or a.name).split(".")[0] for a in node.names)
+        own = {n.name for n in ast.walk(tree(path)) if isinstance(n, ast.ClassDef)}
+        for node in ast.walk(tree(path)):
+            if (isinstance(node, ast.Attribute) and node.attr.startswith("_")
+                    and not node.attr.startswith("__") and isinstance(node.value, ast.Name)):
+                owner = node.value.id
+                if owner in aliases or (owner not in ("self", "cls", *own) and not _local_instance(
+                        tree(path), owner, own)):
+                    problems.append(f"{me}:{node.lineno}: {owner}.{node.attr}")
+    assert problems == []
+
+
+def _local_instance(module: ast.Module, name: str, classes: set[str]) -> bool:
+    """Whether `name` is bound somewhere in the module to an instance of its own classes (a
+    class reaching into another instance of itself, e.g. in `__eq__`)."""
+    for node in ast.walk(module):
+        if isinstance(node, ast.arg) and node.arg == name and node.annotation is not None:
+            text = ast.unparse(node.annotation)
+            if any(c in text for c in classes):
+                return True
+    return False
+
+
+def test_handler_modules_stay_small() -> None:
+    for path in sorted((ROOT / "engine" / "app").glob("*.py")):
+        lines = len(path.read_text(encoding="utf-8").splitlines())
+        assert lines <= HANDLER_LINES, f"{path.name}: {lines} lines"
+
+
+# --- start-up ------------------------------------------------------------------------------------
 def test_a_quick_command_does_not_load_the_heavy_libraries() -> None:
     code = (
-        "import sys, cli, engine.service, engine.present;"
+        "import sys, cli, engine.bootstrap, engine.app.issues, engine.present;"
         "heavy = [m for m in ('transitions', 'alembic', 'holidays', 'yaml', 'pydantic',"
         " 'jinja2', 'apscheduler', 'tomllib')"
         " if m in sys.modules];"

@@ -1,4 +1,4 @@
-"""Property tests: random transition sequences against a real database, through `Rectify`.
+"""Property tests: random transition sequences against a real database, through the handlers.
 
 Each hypothesis example creates one or two fresh issues in a database initialised once per
 test (the small org), then fires a random sequence of moves at them: random actors (including
@@ -43,7 +43,9 @@ import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from engine.domain.issue import CATEGORIES, Event, Issue, Move, NewIssue, fold
+from engine.app.moments import parse_day
+from engine.domain.events import Event
+from engine.domain.issue import CATEGORIES, Issue, Move, NewIssue, fold
 from engine.errors import (
     BadFile,
     BadOption,
@@ -56,8 +58,7 @@ from engine.errors import (
     SeparationOfDuties,
     VersionConflict,
 )
-from engine.service import Rectify, parse_day
-from tests.support import SMALL_ORG, service, write_org
+from tests.support import SMALL_ORG, Scenario, scenario, write_org
 
 SQLITE_EXAMPLES = 150
 POSTGRES_EXAMPLES = 50
@@ -446,14 +447,14 @@ class Snapshot:
     summary: tuple[tuple[str, str, int], ...]
 
 
-def evidence_files(svc: Rectify) -> frozenset[str]:
+def evidence_files(svc: Scenario) -> frozenset[str]:
     root = svc.data_dir / "evidence"
     if not root.exists():
         return frozenset()
     return frozenset(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
 
 
-def snapshot(svc: Rectify, ids: Sequence[int]) -> Snapshot:
+def snapshot(svc: Scenario, ids: Sequence[int]) -> Snapshot:
     return Snapshot(
         rows=tuple(svc.show(i) for i in ids),
         histories=tuple(tuple(svc.history(i)) for i in ids),
@@ -485,7 +486,7 @@ def check_invariants(snap: Snapshot, model: Sequence[ModelIssue]) -> None:
             m.state, m.version, m.assignee, m.plan), (row, m)
 
 
-def check_accepted(svc: Rectify, step: Step, result: Issue, old: Snapshot, new: Snapshot,
+def check_accepted(svc: Scenario, step: Step, result: Issue, old: Snapshot, new: Snapshot,
                    m: ModelIssue, files: Sequence[Path], due: date | None,
                    now: datetime) -> None:
     i = step.issue
@@ -516,10 +517,10 @@ def check_accepted(svc: Rectify, step: Step, result: Issue, old: Snapshot, new: 
         row, now, due)
 
 
-class Scenario:
+class Walk:
     """One hypothesis example: fresh issues, a random walk of moves."""
 
-    def __init__(self, svc: Rectify, data: st.DataObject, number: int) -> None:
+    def __init__(self, svc: Scenario, data: st.DataObject, number: int) -> None:
         self.svc = svc
         self.data = data
         self.number = number
@@ -637,7 +638,7 @@ def test_model_matches_the_small_org() -> None:
     assert {u["id"]: (u["liaison"], u["secretary"]) for u in SMALL_ORG["units"]} == VILLAGES
 
 
-def test_random_moves(svc: Rectify) -> None:
+def test_random_moves(svc: Scenario) -> None:
     """Properties 1-4 over random move sequences (fresh issues per example)."""
     sqlite = svc.store.dialect.sqlite
     numbers = itertools.count(1)
@@ -650,7 +651,7 @@ def test_random_moves(svc: Rectify) -> None:
     )
     @given(data=st.data())
     def walk(data: st.DataObject) -> None:
-        Scenario(svc, data, next(numbers)).run()
+        Walk(svc, data, next(numbers)).run()
 
     walk()
 
@@ -668,7 +669,7 @@ def test_nul_in_a_plan_is_kept_or_refused(
     """Text with a NUL is stored as given or refused with a RectifyError, changing nothing."""
     url = (f"sqlite:///{tmp_path / 'rectify.db'}" if backend == "sqlite"
            else str(request.getfixturevalue("pg_url")))
-    svc = service(url, tmp_path / "data", actor="wang", now=START)
+    svc = scenario(url, tmp_path / "data", actor="wang", now=START)
     try:
         svc.init(write_org(tmp_path / "org.yaml"))
         issue = svc.add_issue(NewIssue(title="nul", category="food", village="v-shiban"))

@@ -26,8 +26,7 @@ from engine.errors import (
     SeparationOfDuties,
     VersionConflict,
 )
-from engine.service import Rectify
-from tests.support import SMALL_ORG, write_org
+from tests.support import SMALL_ORG, Scenario, write_org
 
 CST = timezone(timedelta(hours=8))
 
@@ -36,7 +35,7 @@ def town(y: int, m: int, d: int, h: int = 0, mi: int = 0) -> datetime:
     return datetime(y, m, d, h, mi, tzinfo=CST)
 
 
-def add(svc: Rectify, actor: str = "sa1", **kw: object) -> Issue:
+def add(svc: Scenario, actor: str = "sa1", **kw: object) -> Issue:
     svc.actor = actor
     fields: dict[str, object] = {"title": "房屋漏雨", "category": "housing_safety",
                                  "village": "v-shiban", "group": "sa-01"}
@@ -44,7 +43,7 @@ def add(svc: Rectify, actor: str = "sa1", **kw: object) -> Issue:
     return svc.add_issue(NewIssue(**fields))  # type: ignore[arg-type]
 
 
-def move(svc: Rectify, actor: str, issue_id: int, transition: str,
+def move(svc: Scenario, actor: str, issue_id: int, transition: str,
          evidence: list[Path] | None = None, **kw: object) -> Issue:
     svc.actor = actor
     return svc.move(Move(issue_id=issue_id, transition=transition, **kw),  # type: ignore[arg-type]
@@ -58,12 +57,12 @@ def photo(tmp_path: Path) -> Path:
     return p
 
 
-def snapshot(svc: Rectify, issue_id: int) -> tuple[Issue, list[object]]:
+def snapshot(svc: Scenario, issue_id: int) -> tuple[Issue, list[object]]:
     return svc.show(issue_id), [e for e in svc.history(issue_id)]
 
 
 def refused_changes_nothing(
-    svc: Rectify, issue_id: int, error: type[RectifyError], action: Callable[[], object]
+    svc: Scenario, issue_id: int, error: type[RectifyError], action: Callable[[], object]
 ) -> RectifyError:
     before = snapshot(svc, issue_id)
     with pytest.raises(error) as e:
@@ -73,7 +72,7 @@ def refused_changes_nothing(
 
 
 # --- adding -------------------------------------------------------------------------------
-def test_a_new_issue_is_found_and_due_in_one_working_day(svc: Rectify) -> None:
+def test_a_new_issue_is_found_and_due_in_one_working_day(svc: Scenario) -> None:
     svc.set_now(datetime(2020, 9, 30, 10, 0))
     issue = add(svc, household="张某某户", severity="high", listed=True)
     assert issue.id >= 1
@@ -88,7 +87,7 @@ def test_a_new_issue_is_found_and_due_in_one_working_day(svc: Rectify) -> None:
     assert abs(created.recorded_at - datetime.now(UTC)) < timedelta(minutes=5)
 
 
-def test_only_group_members_add_issues_to_known_villages(svc: Rectify) -> None:
+def test_only_group_members_add_issues_to_known_villages(svc: Scenario) -> None:
     with pytest.raises(NotPermitted):
         add(svc, actor="nobody")
     with pytest.raises(NotPermitted):
@@ -106,7 +105,7 @@ def test_only_group_members_add_issues_to_known_villages(svc: Rectify) -> None:
 
 # --- the whole life -------------------------------------------------------------------------
 def test_the_full_chain_with_deadlines_evidence_and_history(
-    svc: Rectify, photo: Path
+    svc: Scenario, photo: Path
 ) -> None:
     svc.set_now(datetime(2020, 9, 30, 9, 0))
     i = add(svc)
@@ -154,7 +153,7 @@ def test_the_full_chain_with_deadlines_evidence_and_history(
 
 
 def test_fixed_on_the_spot_then_verified_by_someone_else(
-    svc: Rectify, photo: Path, tmp_path: Path
+    svc: Scenario, photo: Path, tmp_path: Path
 ) -> None:
     # qs1 also visits households in sa-01: they may fix, but then not verify their own fix
     org = {**SMALL_ORG, "groups": [
@@ -175,7 +174,7 @@ def test_fixed_on_the_spot_then_verified_by_someone_else(
 
 
 def test_the_rectifier_may_not_verify_even_in_the_quality_group(
-    svc: Rectify, photo: Path
+    svc: Scenario, photo: Path
 ) -> None:
     i = add(svc)
     move(svc, "sa1", i.id, "report")
@@ -187,7 +186,7 @@ def test_the_rectifier_may_not_verify_even_in_the_quality_group(
 
 
 def test_reject_sends_it_back_with_five_working_days_and_reopen(
-    svc: Rectify, photo: Path
+    svc: Scenario, photo: Path
 ) -> None:
     svc.set_now(datetime(2020, 10, 12, 9, 0))
     i = add(svc)
@@ -207,7 +206,7 @@ def test_reject_sends_it_back_with_five_working_days_and_reopen(
 
 
 # --- refusals change nothing ---------------------------------------------------------------
-def test_each_refusal_changes_nothing(svc: Rectify, photo: Path) -> None:
+def test_each_refusal_changes_nothing(svc: Scenario, photo: Path) -> None:
     i = add(svc)
     err = refused_changes_nothing(
         svc, i.id, InvalidTransition, lambda: move(svc, "qs1", i.id, "verify", note="x"))
@@ -236,7 +235,7 @@ def test_each_refusal_changes_nothing(svc: Rectify, photo: Path) -> None:
         move(svc, "sa1", 424242, "report")
 
 
-def test_study_due_date_is_at_most_fifteen_working_days_out(svc: Rectify) -> None:
+def test_study_due_date_is_at_most_fifteen_working_days_out(svc: Scenario) -> None:
     svc.set_now(datetime(2020, 9, 28, 9, 0))
     i = add(svc)
     move(svc, "sa1", i.id, "report")
@@ -254,7 +253,7 @@ def test_study_due_date_is_at_most_fifteen_working_days_out(svc: Rectify) -> Non
     assert i.due_at == town(2020, 10, 27)
 
 
-def test_the_assignee_may_rectify_others_may_not(svc: Rectify, photo: Path) -> None:
+def test_the_assignee_may_rectify_others_may_not(svc: Scenario, photo: Path) -> None:
     i = add(svc)
     move(svc, "sa1", i.id, "report")
     move(svc, "rc1", i.id, "study", plan="p", assignee="chen", due=date(2020, 10, 9))
@@ -269,7 +268,7 @@ def test_the_assignee_may_rectify_others_may_not(svc: Rectify, photo: Path) -> N
 
 
 # --- reading ---------------------------------------------------------------------------------
-def test_list_filters_and_overdue(svc: Rectify) -> None:
+def test_list_filters_and_overdue(svc: Scenario) -> None:
     svc.set_now(datetime(2020, 9, 28, 9, 0))
     a = add(svc)
     b = add(svc, village="c-jiezi")
@@ -288,7 +287,7 @@ def test_list_filters_and_overdue(svc: Rectify) -> None:
     assert [x.id for x in svc.list(overdue=True)] == [a.id, b.id, c.id]
 
 
-def test_unknown_issue(svc: Rectify) -> None:
+def test_unknown_issue(svc: Scenario) -> None:
     with pytest.raises(NotFound):
         svc.show(99)
     with pytest.raises(NotFound):
@@ -297,7 +296,7 @@ def test_unknown_issue(svc: Rectify) -> None:
 
 # --- org updates ---------------------------------------------------------------------------
 def test_init_again_updates_the_org_but_keeps_what_open_issues_need(
-    svc: Rectify, tmp_path: Path
+    svc: Scenario, tmp_path: Path
 ) -> None:
     i = add(svc)
     move(svc, "sa1", i.id, "report")
@@ -326,7 +325,7 @@ def write_photo(tmp_path: Path) -> Path:
 
 
 # --- import --------------------------------------------------------------------------------
-def test_import_all_rows_or_none(svc: Rectify, tmp_path: Path) -> None:
+def test_import_all_rows_or_none(svc: Scenario, tmp_path: Path) -> None:
     good = tmp_path / "ledger.csv"
     good.write_text(
         "title,category,village,group,household,severity,description,listed,state,entered_at\n"
@@ -366,7 +365,7 @@ def test_import_all_rows_or_none(svc: Rectify, tmp_path: Path) -> None:
     assert len(svc.list()) == 2
 
 
-def test_import_ids_follow_existing_issues(svc: Rectify, tmp_path: Path) -> None:
+def test_import_ids_follow_existing_issues(svc: Scenario, tmp_path: Path) -> None:
     a = add(svc)
     ledger = tmp_path / "l.csv"
     ledger.write_text("title,category,village\nx,food,v-shiban\ny,food,c-jiezi\n", "utf-8")

@@ -41,7 +41,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
-from tests.support import service, write_org
+from tests.support import scenario, write_org
 
 REPO = Path(__file__).resolve().parents[1]
 CST = timezone(timedelta(hours=8))
@@ -60,8 +60,8 @@ from pathlib import Path
 sys.path.insert(0, os.getcwd())
 import cli
 # what a sweep needs, imported before the start, so that the workers race on the database
-import engine.present, engine.service, engine.statemachine, engine.store.db, engine.store.uow
-import workflows.definition
+import engine.present, engine.bootstrap, engine.app.supervision, engine.statemachine
+import engine.store.db, workflows.definition
 
 job = json.loads(Path(sys.argv[1]).read_text())
 pause_after = job.get("pause_after")
@@ -69,20 +69,21 @@ if pause_after is not None:
     # the victim of the kill test: after its pause_after-th escalation it writes down what its
     # open transaction has inserted so far and stops there, the transaction still open, until
     # the test kills it
-    from engine.store import uow
+    from engine.store.escalations import EscalationRepository
+    from engine.store.issues import IssueRepository
 
-    claim, insert = uow.SupervisionTx.claim_due, uow.SupervisionTx.insert_escalation
+    claim, insert = IssueRepository.claim_due, EscalationRepository.insert
     seen = {"inserted": 0, "open": []}
 
     def claim_due(self, now, limit):
         seen["open"] = []  # one claim per transaction: a new batch
         return claim(self, now, limit)
 
-    def insert_escalation(self, values):
-        new_id = insert(self, values)
+    def insert_escalation(self, made):
+        new_id = insert(self, made)
         if new_id is not None:
             seen["inserted"] += 1
-            seen["open"].append([values["issue_id"], values["level"], new_id])
+            seen["open"].append([made.issue_id, made.level, new_id])
             if seen["inserted"] == pause_after:
                 tmp = Path(job["paused"] + ".tmp")
                 tmp.write_text(json.dumps(seen["open"]))
@@ -90,8 +91,8 @@ if pause_after is not None:
                 time.sleep(float(job["wait"]))
         return new_id
 
-    uow.SupervisionTx.claim_due = claim_due
-    uow.SupervisionTx.insert_escalation = insert_escalation
+    IssueRepository.claim_due = claim_due
+    EscalationRepository.insert = insert_escalation
 
 Path(job["ready"]).touch()
 limit = time.monotonic() + float(job["wait"])
@@ -106,7 +107,7 @@ sys.exit(cli.main(job["argv"]))
 # --- setup ----------------------------------------------------------------------------------
 def seed(url: str, folder: Path, count: int) -> list[int]:
     """Initialise the database with the small org at T0 and import `count` issues as sa1."""
-    svc = service(url, folder / "data", actor="sa1", now=T0)
+    svc = scenario(url, folder / "data", actor="sa1", now=T0)
     try:
         svc.init(write_org(folder / "org.yaml"))
         sheet = folder / "issues.csv"

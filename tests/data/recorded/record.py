@@ -19,7 +19,7 @@ from pathlib import Path
 
 import cli
 from tests import audit_support as s
-from tests.support import service, write_org
+from tests.support import scenario, write_org
 
 HERE = Path(__file__).parent
 
@@ -36,7 +36,7 @@ def _cli(*argv: str) -> str:
 def record(name: str, seed: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        svc = service(f"sqlite:///{folder / 'work.db'}", folder / "data", actor="wang",
+        svc = scenario(f"sqlite:///{folder / 'work.db'}", folder / "data", actor="wang",
                       now=s.START)
         svc.init(write_org(folder / "org.yaml"))
         s.run_campaign(svc, seed=seed, issues=10, days=28, watch=False)
