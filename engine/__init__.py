@@ -1,1 +1,1 @@
-"""rectify: the rectification engine (domain, service, storage)."""
+"""rectify: the rectification engine (domain, application handlers, storage)."""

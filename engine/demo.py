@@ -1,4 +1,4 @@
-"""The Huangjia demo: the town of DOMAIN.md and a seeded hundred-day campaign.
+"""The Huangjia demo: the town of docs/domain.md and a seeded hundred-day campaign.
 
 10 villages and communities, 101 cadres, 38 two-person self-assessment groups and the four
 special groups. Issues are found over the first weeks of the campaign (which runs across the
@@ -61,7 +61,7 @@ class Cast:
 
 
 def build_org() -> Cast:
-    """The org of DOMAIN.md: 101 cadres."""
+    """The Huangjia org: 101 cadres."""
     rng = random.Random(7)
     names: set[str] = set()
 

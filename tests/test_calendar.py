@@ -1,4 +1,4 @@
-"""Working days and deadlines, DOMAIN.md's worked examples included; a town's holidays file."""
+"""Working days and deadlines, docs/domain.md's worked examples included; a town's holidays file."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Escalations (督办): the ladder, the sweep, interviews, accountability, extensions, listing.
 
-Every service test runs on SQLite and on PostgreSQL (the `svc` fixture). Times given to
+Every test here runs on SQLite and on PostgreSQL (the `svc` fixture). Times given to
 `set_now` are naive town time (Asia/Shanghai); expected moments are aware (+08:00) and compare
 equal to the UTC values the store gives back.
 

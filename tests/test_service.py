@@ -111,7 +111,7 @@ def test_the_full_chain_with_deadlines_evidence_and_history(
     i = add(svc)
     svc.set_now(datetime(2020, 9, 30, 10, 0))
     i = move(svc, "sa2", i.id, "report", note="needs the housing office")
-    # DOMAIN.md: entered reported Wed 2020-09-30 10:00, 3 working days -> 2020-10-13 00:00
+    # docs/domain.md: entered reported Wed 2020-09-30 10:00, 3 working days -> 2020-10-13 00:00
     assert i.state == "reported" and i.due_at == town(2020, 10, 13)
     svc.set_now(datetime(2020, 10, 9, 9, 0))
     i = move(svc, "rc1", i.id, "study", plan="repair the roof", assignee="chen",

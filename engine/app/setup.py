@@ -35,16 +35,15 @@ def init(s: Session, org_path: Path, workflow_path: Path | None = None,
          holidays_path: Path | None = None) -> Initialised:
     """Create or upgrade the schema, load (or update) the org, register the workflow version
     and install the working calendar (national data plus the town's adjustments)."""
-    from engine.config import holidays
-    from engine.config import org as orgfile
+    from engine.config import holidays, org
     from engine.store import migrate
     from workflows import default_path
     from workflows.definition import load as load_workflow
 
-    org = orgfile.load(org_path)
+    town = org.load(org_path)
     wf = load_workflow(workflow_path or default_path())
     adjustments = holidays.local_adjustments(holidays_path) if holidays_path else None
-    tz = ZoneInfo(org.town.timezone)
+    tz = ZoneInfo(town.town.timezone)
     s.defs.tz = tz
     s.store.allow_create = True
     with s.transaction(write=True) as tx:
@@ -54,8 +53,8 @@ def init(s: Session, org_path: Path, workflow_path: Path | None = None,
         if adjustments is None:
             kept = d.get_meta("calendar_local")
             adjustments = json.loads(kept) if kept else None
-        _check_org_update(tx, org)
-        tx.org.replace(org)
+        _check_org_update(tx, town)
+        tx.org.replace(town)
         body = json.dumps(wf.to_dict(), ensure_ascii=False, sort_keys=True)
         d.register_workflow(wf.key, hashlib.sha256(body.encode()).hexdigest(), body, now)
         d.set_meta("workflow", wf.key)
@@ -73,7 +72,8 @@ def init(s: Session, org_path: Path, workflow_path: Path | None = None,
     s.defs.reset()
     years = sorted(data.known_years)
     return Initialised(
-        town=org.town.id, units=len(org.units), people=len(org.people), groups=len(org.groups),
+        town=town.town.id, units=len(town.units), people=len(town.people),
+        groups=len(town.groups),
         workflow=wf.key, calendar_years=(years[0], years[-1]) if years else None,
         schema=revision)
 

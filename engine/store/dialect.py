@@ -11,6 +11,7 @@ per text. Times are stored in UTC: on SQLite as the fixed text SQLAlchemy's Date
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -59,6 +60,19 @@ class Dialect:
     def time(self, value: datetime | None) -> Any:
         """An aware moment as a parameter."""
         return encode_time(value, self.sqlite)
+
+    def remembering_time(self) -> Callable[[datetime | None], Any]:
+        """`time` that converts each distinct moment once (many rows sharing moments)."""
+        memo: dict[datetime | None, Any] = {}
+        sqlite = self.sqlite
+
+        def time(value: datetime | None) -> Any:
+            found = memo.get(value, memo)
+            if found is memo:
+                found = memo[value] = encode_time(value, sqlite)
+            return found
+
+        return time
 
     @staticmethod
     def moment(value: Any) -> datetime | None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 
@@ -52,15 +51,7 @@ class HistoryRepository(Repository):
 
     def write(self, events: Sequence[tuple[Event, datetime]]) -> None:
         """Insert events (with their write times), each chained to the one before."""
-        memo: dict[datetime | None, Any] = {}
-        encode = self.d.time
-
-        def when(value: datetime | None) -> Any:
-            if value in memo:
-                return memo[value]
-            memo[value] = converted = encode(value)
-            return converted
-
+        when = self.d.remembering_time()
         sqlite, to_json = self.d.sqlite, PAYLOAD.encode
         seq, prev = self.head()
         out = []

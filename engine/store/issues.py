@@ -115,15 +115,7 @@ class IssueRepository(Repository):
 
     def insert_many(self, issues: Sequence[Issue]) -> None:
         """New issues with their ids, as positional rows, each moment converted once."""
-        memo: dict[datetime | None, Any] = {}
-        encode = self.d.time
-
-        def when(value: datetime | None) -> Any:
-            if value in memo:
-                return memo[value]
-            memo[value] = converted = encode(value)
-            return converted
-
+        when = self.d.remembering_time()
         flag = self.d.flag
         self.tx.cursor().executemany(self.d.sql(_INSERT_MANY), [
             (i.id, i.title, i.description, i.category, i.village, i.group, i.household,
