@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from transitions import EventData, Machine, MachineError
 
@@ -43,6 +43,9 @@ class Asked:
     org: Org
     calendar: WorkingCalendar
     prior_actors: Mapping[str, frozenset[str]]
+    now: datetime
+    """When asked: an action tied to a moment (asking for more time before the due moment) is
+    offered only while it can be taken."""
 
 
 class _Model:
@@ -93,6 +96,8 @@ class _Model:
         try:
             guards.may_act(asked.org, self.wf, e.event.name, asked.actor, asked.issue.village,
                            asked.issue.assignee)
+            if e.event.name == "request_extension":
+                guards.extension_open(asked.issue, asked.now, asked.calendar.tz)
         except Refused:
             return False
         return True
@@ -142,16 +147,12 @@ class WorkflowMachine:
         for name in self._machine.get_triggers(state):
             t = self.workflow.transition(name)
             decision = None if t is None else Decision(
-                t, asked.issue, None, asked.actor, asked.roles, asked.calendar, _NO_TIME,
+                t, asked.issue, None, asked.actor, asked.roles, asked.calendar, asked.now,
                 asked.prior_actors)
             model = _Model(state, self.workflow, decision, asked)
             if self._machine.events[name].trigger(model):
                 out.append(name)
         return out
-
-
-_NO_TIME = datetime(1970, 1, 1, tzinfo=UTC)
-"""Asking needs no moment: the guards asked (who acts) do not read it."""
 
 _machines: dict[str, WorkflowMachine] = {}
 

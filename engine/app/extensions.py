@@ -11,7 +11,7 @@ from engine.app.supervision import acting_on, next_escalation, record
 from engine.domain.decide import fact_event
 from engine.domain.escalation import Extension
 from engine.domain.events import EventType, ExtensionDecided, ExtensionRequested
-from engine.domain.guards import may_act
+from engine.domain.guards import extension_open, may_act
 from engine.errors import DeadlineRefused, MissingField, NotFound, Refused
 
 
@@ -26,12 +26,8 @@ def request(s: Session, issue_id: int, to: date, reason: str) -> Extension:
         wf = s.workflow(tx, issue.workflow)
         may_act(org, wf, "request_extension", actor, issue.village, issue.assignee)
         now = s.now(tx)
-        if issue.due_at is None:
-            raise Refused(f"issue {issue_id} has no deadline in state {issue.state!r}")
-        if now >= issue.due_at:
-            due = issue.due_at.astimezone(s.timezone(tx)).strftime("%Y-%m-%d %H:%M")
-            raise DeadlineRefused(f"issue {issue_id} was due {due}: an extension must be"
-                                  " asked before the due moment")
+        extension_open(issue, now, s.timezone(tx))
+        assert issue.due_at is not None
         if s.calendar(tx).end_of(to) <= issue.due_at:
             raise DeadlineRefused(f"{to} is not later than the current due date")
         pending = tx.extensions.pending(issue.id, issue.stage_version)

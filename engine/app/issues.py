@@ -179,4 +179,5 @@ def permitted(s: Session, issue_id: int) -> list[str]:
         forbidding = {o for t in wf.transitions for o in t.forbid_actors_of}
         prior = tx.history.prior_actors(issue.id, sorted(forbidding))
         roles = org.roles_for_issue(actor, issue.village, issue.assignee)
-        return s.machine(wf).permitted(Asked(issue, actor, roles, org, s.calendar(tx), prior))
+        return s.machine(wf).permitted(Asked(issue, actor, roles, org, s.calendar(tx), prior,
+                                             s.now(tx)))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from typing import TYPE_CHECKING
 
 from engine.domain.calendar import WorkingCalendar
@@ -23,6 +23,7 @@ from engine.errors import (
     DeadlineRefused,
     MissingField,
     NotPermitted,
+    Refused,
     SeparationOfDuties,
 )
 
@@ -131,3 +132,13 @@ def may_act(org: Org, wf: Workflow, action: str, person: str, village: str | Non
         who = " or ".join(spec.replace("|", " (else ") + (")" if "|" in spec else "")
                           for spec in specs) or "nobody"
         raise NotPermitted(f"{person} may not {action.replace('_', ' ')}: {who} may")
+
+
+def extension_open(issue: Issue, now: datetime, tz: tzinfo) -> None:
+    """An extension may be asked only in a stage with a due moment, before that moment."""
+    if issue.due_at is None:
+        raise Refused(f"issue {issue.id} has no deadline in state {issue.state!r}")
+    if now >= issue.due_at:
+        due = issue.due_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+        raise DeadlineRefused(f"issue {issue.id} was due {due}: an extension must be asked"
+                              " before the due moment")

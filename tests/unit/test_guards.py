@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import pytest
 
@@ -284,10 +284,18 @@ def test_an_action_the_workflow_does_not_name_nobody_may(org: Org, workflow: Wor
 
 
 # --- what the machine offers ---------------------------------------------------------------------
+ASKED_AT = town(2020, 10, 9, 10)
+"""When the person asks (before the open stages' due moment, DUE)."""
+DUE = town(2020, 10, 13)
+
+
 def _offered(machine: WorkflowMachine, org: Org, calendar: WorkingCalendar, issue: Issue,
-             actor: str, prior: Mapping[str, frozenset[str]] | None = None) -> list[str]:
+             actor: str, prior: Mapping[str, frozenset[str]] | None = None,
+             now: datetime = ASKED_AT) -> list[str]:
+    if issue.due_at is None and issue.state != "cleared":
+        issue = replace(issue, due_at=DUE)  # an open stage has a due moment
     roles = org.roles_for_issue(actor, issue.village, issue.assignee)
-    return machine.permitted(Asked(issue, actor, roles, org, calendar, prior or {}))
+    return machine.permitted(Asked(issue, actor, roles, org, calendar, prior or {}, now))
 
 
 @pytest.mark.parametrize(("state", "actor", "offered"), [
@@ -350,3 +358,13 @@ def test_the_secretary_asks_for_extensions_when_there_is_no_assignee(
 def test_machine_for_builds_one_machine_per_workflow(workflow: Workflow) -> None:
     assert machine_for(workflow) is machine_for(workflow)
     assert machine_for(workflow).workflow is workflow
+
+
+def test_more_time_is_offered_only_before_the_due_moment(
+        machine: WorkflowMachine, org: Org, calendar: WorkingCalendar,
+        make_issue: MakeIssue) -> None:
+    studied = make_issue("studied")
+    assert "request_extension" in _offered(machine, org, calendar, studied, "zhang")
+    assert _offered(machine, org, calendar, studied, "zhang", now=DUE) == ["rectify"]
+    assert _offered(machine, org, calendar, studied, "zhang",
+                    now=DUE - timedelta(microseconds=1)) == ["rectify", "request_extension"]
