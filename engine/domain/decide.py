@@ -45,7 +45,7 @@ class Context:
     """For separation of duties: everyone who ever fired each transition on this issue."""
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Entry:
     """How an imported issue enters the workflow: its stage, since when, who is responsible
     and the stage's due date as the ledger gives them."""

@@ -105,12 +105,13 @@ class Created:
     next_escalation_at: datetime | None
 
     def to_payload(self) -> dict[str, Any]:
+        due, nxt = self.due_at, self.next_escalation_at
         out: dict[str, Any] = {
             "title": self.title, "category": self.category, "village": self.village,
             "description": self.description, "group": self.group,
             "household": self.household, "severity": self.severity, "listed": self.listed,
-            "due_at": moment_text(self.due_at),
-            "next_escalation_at": moment_text(self.next_escalation_at),
+            "due_at": None if due is None else due.isoformat(),
+            "next_escalation_at": None if nxt is None else nxt.isoformat(),
         }
         if self.listed_by_village:  # written only when true
             out["listed_by_village"] = True
@@ -126,8 +127,10 @@ class Imported:
     assignee: str | None
 
     def to_payload(self) -> dict[str, Any]:
-        return {**self.created.to_payload(), "entered_at": moment_text(self.entered_at),
-                "assignee": self.assignee}
+        out = self.created.to_payload()
+        out["entered_at"] = self.entered_at.isoformat()
+        out["assignee"] = self.assignee
+        return out
 
 
 @dataclass(slots=True)
