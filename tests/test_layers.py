@@ -163,12 +163,16 @@ def test_no_module_reaches_into_another_modules_underscored_names() -> None:
                 aliases.update((a.asname or a.name).split(".")[0] for a in node.names)
         own = {n.name for n in ast.walk(tree(path)) if isinstance(n, ast.ClassDef)}
         for node in ast.walk(tree(path)):
-            if (isinstance(node, ast.Attribute) and node.attr.startswith("_")
-                    and not node.attr.startswith("__") and isinstance(node.value, ast.Name)):
-                owner = node.value.id
-                if owner in aliases or (owner not in ("self", "cls", *own) and not _local_instance(
-                        tree(path), owner, own)):
-                    problems.append(f"{me}:{node.lineno}: {owner}.{node.attr}")
+            if not (isinstance(node, ast.Attribute) and node.attr.startswith("_")
+                    and not node.attr.startswith("__")):
+                continue
+            base = node.value
+            if isinstance(base, ast.Name):
+                if base.id in aliases or (base.id not in ("self", "cls", *own)
+                                          and not _local_instance(tree(path), base.id, own)):
+                    problems.append(f"{me}:{node.lineno}: {base.id}.{node.attr}")
+            else:  # something else's insides: a.b._c, f()._c
+                problems.append(f"{me}:{node.lineno}: {ast.unparse(node)}")
     assert problems == []
 
 
