@@ -20,6 +20,8 @@ from engine.domain.issue import Issue, Move, NewIssue, check_text
 from engine.domain.workflow import Deadline, Workflow
 from engine.errors import InvalidTransition, VersionConflict
 
+_CREATED, _IMPORTED = EventType.CREATED, EventType.IMPORTED
+
 
 class Machine(Protocol):
     """The workflow's state machine (engine.statemachine)."""
@@ -106,8 +108,8 @@ def created_event(issue_id: int, new: NewIssue, ctx: Context, entry: Entry | Non
         next_escalation_at=next_escalation(ctx, due, new.listed or village_listed))
     payload = (Imported(created, entered_at, entry.assignee).to_payload() if entry
                else created.to_payload())
-    return Event(issue_id=issue_id, version=1,
-                 type=EventType.IMPORTED if entry else EventType.CREATED, actor=ctx.actor,
+    return Event(issue_id=issue_id, version=1, type=_IMPORTED if entry else _CREATED,
+                 actor=ctx.actor,
                  at=ctx.now, payload=payload, workflow=wf.key, to_state=state)
 
 
