@@ -134,7 +134,7 @@ def workflow() -> None:
 @pass_settings
 def workflow_validate(settings: Settings, file: Path) -> None:
     """Check a definition whole (exit 0 sound, exit 2 with FILE:LINE: problem)."""
-    from workflows.definition import load
+    from engine.config.workflow import load
 
     wf = load(file)
     _emit(
@@ -151,8 +151,8 @@ def workflow_validate(settings: Settings, file: Path) -> None:
 @pass_settings
 def workflow_show(settings: Settings, file: Path | None, mermaid: bool) -> None:
     """Show a definition (default: the packaged one)."""
+    from engine.config.workflow import load
     from workflows import default_path
-    from workflows.definition import load
 
     wf = load(file or default_path())
     if mermaid:

@@ -16,11 +16,11 @@ from sqlalchemy import text
 
 from engine.app import issues, setup
 from engine.bootstrap import build
+from engine.config.workflow import load as load_workflow
 from engine.domain.issue import Move, NewIssue
 from engine.errors import NotFound, NotPermitted
 from tests.support import Scenario, run_cli, scenario, write_org
 from workflows import default_path
-from workflows.definition import load as load_workflow
 
 AT = datetime(2020, 9, 28, 9, 0)  # town time
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from engine.config.workflow import load, parse
 from engine.errors import DefinitionError
 from engine.statemachine import machine_for
 from workflows import default_path
-from workflows.definition import load, parse
 
 DEFAULT = default_path().read_text(encoding="utf-8")
 

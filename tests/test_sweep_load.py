@@ -61,7 +61,7 @@ sys.path.insert(0, os.getcwd())
 import cli
 # what a sweep needs, imported before the start, so that the workers race on the database
 import engine.present, engine.bootstrap, engine.app.supervision, engine.statemachine
-import engine.store.db, workflows.definition
+import engine.store.db, engine.config.workflow
 
 job = json.loads(Path(sys.argv[1]).read_text())
 pause_after = job.get("pause_after")

@@ -1,4 +1,5 @@
-"""Workflow definitions as data: the default `rectification.yaml` and its loader."""
+"""Workflow definitions as data: the default `rectification.yaml` (read and checked by
+`engine.config.workflow`)."""
 
 from importlib.resources import files
 from pathlib import Path

@@ -36,9 +36,9 @@ def init(s: Session, org_path: Path, workflow_path: Path | None = None,
     """Create or upgrade the schema, load (or update) the org, register the workflow version
     and install the working calendar (national data plus the town's adjustments)."""
     from engine.config import holidays, org
+    from engine.config.workflow import load as load_workflow
     from engine.store import migrate
     from workflows import default_path
-    from workflows.definition import load as load_workflow
 
     town = org.load(org_path)
     wf = load_workflow(workflow_path or default_path())

@@ -1,4 +1,4 @@
-"""A workflow definition, as plain data (loaded and checked by `workflows.definition`).
+"""A workflow definition, as plain data (loaded and checked by `engine.config.workflow`).
 
 Besides its states, transitions and ladder, a definition says who is told when a transition is
 fired (`TransitionDef.notify`) and who may take the actions that record facts about an issue

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
+from engine.config.workflow import load
 from engine.domain.calendar import WorkingCalendar
 from engine.domain.org import Group, Org, Person, Town, Unit
 from engine.domain.workflow import Workflow
 from engine.statemachine import WorkflowMachine, machine_for
 from tests.unit.support import MakeIssue, issue_in, national_day_calendar
 from workflows import default_path
-from workflows.definition import load
 
 
 def small_org() -> Org:
