@@ -15,9 +15,24 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import Scenario, scenario, write_org
+from tests.support import HttpServer, Scenario, running_http_server, scenario, write_org
 
 _counter = itertools.count(1)
+
+
+@pytest.fixture(autouse=True)
+def loopback_without_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Requests to the tests' servers on 127.0.0.1 never go through a proxy of the
+    environment."""
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+
+
+@pytest.fixture
+def http_server() -> Iterator[HttpServer]:
+    """A real HTTP server on 127.0.0.1 for the test (tests.support.running_http_server)."""
+    with running_http_server() as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ import io
 import json
 import socket
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
@@ -184,6 +184,18 @@ def scenario(url: str, data_dir: Path, actor: str | None = None,
              now: datetime | None = None, config: Path | Config | None = None) -> Scenario:
     """A scenario on the database at `url`, wired by the composition root."""
     return Scenario(build(url, config=config, data_dir=data_dir), actor, now)
+
+
+def one_line_refusal(error: type[Exception], action: Callable[[], object]) -> str:
+    """`action` raises `error`, a malformed-input error (exit 2) told on one line; that line."""
+    import pytest
+
+    with pytest.raises(error) as caught:
+        action()
+    assert getattr(caught.value, "exit_code", None) == 2
+    message = str(caught.value)
+    assert "\n" not in message
+    return message
 
 
 # --- the command line, in this process ----------------------------------------------------------

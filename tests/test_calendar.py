@@ -12,6 +12,7 @@ from engine.config.holidays import build, local_adjustments, national
 from engine.domain.calendar import CalendarData, WorkingCalendar
 from engine.domain.ladder import Ladder, Rung, moments
 from engine.errors import BadFile
+from tests.support import one_line_refusal
 
 TZ = ZoneInfo("Asia/Shanghai")
 CST = timezone(timedelta(hours=8))
@@ -131,12 +132,7 @@ def write(path: Path, text: str) -> Path:
 
 
 def refused(path: Path) -> str:
-    with pytest.raises(BadFile) as e:
-        local_adjustments(path)
-    assert e.value.exit_code == 2
-    message = str(e.value)
-    assert "\n" not in message
-    return message
+    return one_line_refusal(BadFile, lambda: local_adjustments(path))
 
 
 def test_a_holidays_file_gives_its_days_and_years(tmp_path: Path) -> None:

@@ -36,7 +36,6 @@ from tests.support import (
     SmtpServer,
     free_port,
     mail_of,
-    running_http_server,
     running_smtp_server,
 )
 
@@ -162,19 +161,6 @@ def test_smtp_security_follows_port_and_username() -> None:
 
 
 # -- HTTP: the shared POST, webhook receiver and robots --------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def http_server() -> Iterator[HttpServer]:
-    with running_http_server() as server:
-        yield server
-
-
-@pytest.fixture(autouse=True)
-def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Loopback requests never go through a proxy configured in the environment."""
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
 
 
 # webhook

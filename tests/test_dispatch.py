@@ -56,7 +56,6 @@ from tests.support import (
     SmtpServer,
     free_port,
     run_cli,
-    running_http_server,
     running_smtp_server,
     scenario,
     write_org,
@@ -150,8 +149,6 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in ("RECTIFY_DB", "RECTIFY_USER", "RECTIFY_NOW", "RECTIFY_DATA_DIR",
                  "RECTIFY_CONFIG", "RECTIFY_DEBUG"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.chdir(tmp_path)
 
 
@@ -182,9 +179,8 @@ def parts(mail: EmailMessage) -> tuple[str, str]:
 
 # --- HTTP: the webhook receiver and the two robots (tests.support.running_http_server) -------
 @pytest.fixture
-def receiver() -> Iterator[HttpServer]:
-    with running_http_server() as server:
-        yield server
+def receiver(http_server: HttpServer) -> HttpServer:
+    return http_server
 
 
 def ding_sign(secret: str, timestamp: str) -> str:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from notifications.config import parse
 from notifications.delivery import Outcome, Pacer, PassResult, backoff, deliver
 from notifications.message import Recipient
 from notifications.render import Renderer, sample_context
-from tests.support import HttpServer, free_port, running_http_server
+from tests.support import HttpServer, free_port
 
 CHEN = Recipient(person="chen", name="陈支书", email="chen@huangjia.example",
                  mobile="13800000003")
@@ -38,16 +37,9 @@ class Queued:
     attempts: int = 0
 
 
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[HttpServer]:
-    with running_http_server() as server:
-        yield server
-
-
-@pytest.fixture(autouse=True)
-def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+@pytest.fixture
+def receiver(http_server: HttpServer) -> HttpServer:
+    return http_server
 
 
 @pytest.fixture(scope="module")

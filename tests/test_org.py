@@ -12,7 +12,7 @@ import pytest
 from engine.config.org import load
 from engine.domain.org import Group, Org, Person, Town, Unit
 from engine.errors import OrgError
-from tests.support import SMALL_ORG, Scenario, scenario, write_org
+from tests.support import SMALL_ORG, Scenario, one_line_refusal, scenario, write_org
 
 
 def org(**changes: Any) -> dict[str, Any]:
@@ -32,12 +32,7 @@ def line_of(text: str, needle: str) -> int:
 
 
 def refused(path: Path) -> str:
-    with pytest.raises(OrgError) as e:
-        load(path)
-    assert e.value.exit_code == 2
-    message = str(e.value)
-    assert "\n" not in message
-    return message
+    return one_line_refusal(OrgError, lambda: load(path))
 
 
 def test_roles_come_from_groups_units_and_the_town(tmp_path: Path) -> None:
