@@ -4,8 +4,15 @@ and what a channel may answer (`SendError`, re-exported here from notifications.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Final
 
 from notifications.errors import ConfigError, NotificationError, SendError
+
+KINDS: Final = ("reminder", "interview", "accountability", "assignment", "rejection",
+                "extension", "interview_recorded", "briefing")
+"""Every kind of message: each has its templates and its routing."""
+LOCALES: Final = ("zh_CN", "en")
+"""The languages the packaged templates are written in."""
 
 
 @dataclass(frozen=True)

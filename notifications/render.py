@@ -91,18 +91,7 @@ from notifications.contexts import (
 )
 from notifications.errors import ConfigError
 from notifications.labels import LABELS
-from notifications.message import Rendered
-
-KINDS = (
-    "reminder",
-    "interview",
-    "accountability",
-    "assignment",
-    "rejection",
-    "extension",
-    "interview_recorded",
-    "briefing",
-)
+from notifications.message import KINDS, Rendered
 
 FORMS = {"subject": "subject", "text": "txt", "markdown": "md", "html": "html"}
 """Rendered field -> the form's part of the template name (`<kind>.<form>.j2`)."""

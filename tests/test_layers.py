@@ -205,3 +205,13 @@ def test_a_quick_command_does_not_load_the_heavy_libraries() -> None:
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                          text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_reading_no_configuration_file_loads_no_schema_library(tmp_path: Path) -> None:
+    """A command that tells people reads the notification configuration; without a file that
+    costs nothing heavy (pydantic checks a file only when there is one)."""
+    code = ("import sys, notifications.config as c; c.load(None);"
+            "print('pydantic' in sys.modules, 'jinja2' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                         text=True, check=True, env={"PYTHONPATH": str(ROOT)})
+    assert out.stdout.split() == ["False", "False"]
