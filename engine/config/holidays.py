@@ -22,9 +22,9 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict
 
-from engine.config.source import Problems, kind_of, parse_yaml, plain, read_text
+from engine.config.source import kind_of, none_is_empty, plain, read_text, validated
 from engine.domain.calendar import CalendarData
 from engine.errors import BadFile
 
@@ -77,10 +77,6 @@ def _year(value: Any) -> int:
     return value
 
 
-def _none_is_empty(value: Any) -> Any:
-    return [] if value is None else value
-
-
 Day = Annotated[date, BeforeValidator(_day)]
 Year = Annotated[int, BeforeValidator(_year)]
 
@@ -90,9 +86,9 @@ class Adjustments(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    holidays: Annotated[list[Day], BeforeValidator(_none_is_empty)] = []
-    workdays: Annotated[list[Day], BeforeValidator(_none_is_empty)] = []
-    years: Annotated[list[Year], BeforeValidator(_none_is_empty)] = []
+    holidays: Annotated[list[Day], BeforeValidator(none_is_empty)] = []
+    workdays: Annotated[list[Day], BeforeValidator(none_is_empty)] = []
+    years: Annotated[list[Year], BeforeValidator(none_is_empty)] = []
 
 
 def local_adjustments(path: str | Path) -> dict[str, list[Any]]:
@@ -104,19 +100,9 @@ def local_adjustments(path: str | Path) -> dict[str, list[Any]]:
 
 def parse(text: str, source: str = "<holidays>") -> dict[str, list[Any]]:
     """The adjustments written in `text`; `source` names the file in messages."""
-    data, lines = parse_yaml(text, source, BadFile)
-    problems = Problems(source, lines)
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        problems.add((), "expected a mapping with holidays, workdays, years")
-        problems.raise_if_any(BadFile)
-    try:
-        model = Adjustments.model_validate(data)
-    except ValidationError as e:
-        problems.add_validation_error(e, plain)
-        problems.raise_if_any(BadFile)
-        raise AssertionError("unreachable") from None
+    model, problems = validated(text, source, Adjustments, BadFile,
+                                "expected a mapping with holidays, workdays, years", plain,
+                                blank={})
     holidays = {day: i for i, day in reversed(list(enumerate(model.holidays)))}
     for j, day in enumerate(model.workdays):
         if day in holidays:

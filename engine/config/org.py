@@ -16,16 +16,17 @@ from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from engine.config.source import (
     Problems,
     Where,
     kind_of,
-    parse_yaml,
+    none_is_empty,
     place,
     plain,
     read_text,
+    validated,
 )
 from engine.domain.org import UNIT_KINDS, Group, Org, Person, Town, Unit
 from engine.domain.workflow import GROUP_KINDS
@@ -56,10 +57,6 @@ def _zone(value: Any) -> str:
     except Exception:  # not found, a directory, a path: each means the zone is unknown
         raise ValueError(f"unknown timezone {zone!r}") from None
     return zone
-
-
-def _none_is_empty(value: Any) -> Any:
-    return [] if value is None else value
 
 
 Text = Annotated[str, BeforeValidator(_text)]
@@ -96,16 +93,16 @@ class GroupModel(_Strict):
     id: Text
     kind: Text
     leader: Text | None = None
-    members: Annotated[list[Text], BeforeValidator(_none_is_empty)] = []
+    members: Annotated[list[Text], BeforeValidator(none_is_empty)] = []
 
 
 class OrgModel(_Strict):
     """The whole file. Each list must be there; an empty one may be left blank."""
 
     town: TownModel
-    units: Annotated[list[UnitModel], BeforeValidator(_none_is_empty)]
-    people: Annotated[list[PersonModel], BeforeValidator(_none_is_empty)]
-    groups: Annotated[list[GroupModel], BeforeValidator(_none_is_empty)]
+    units: Annotated[list[UnitModel], BeforeValidator(none_is_empty)]
+    people: Annotated[list[PersonModel], BeforeValidator(none_is_empty)]
+    groups: Annotated[list[GroupModel], BeforeValidator(none_is_empty)]
 
 
 def load(path: str | Path) -> Org:
@@ -115,17 +112,8 @@ def load(path: str | Path) -> Org:
 
 def parse(text: str, source: str = "<org>") -> Org:
     """The org written in `text`; `source` names the file in messages."""
-    data, lines = parse_yaml(text, source, OrgError)
-    problems = Problems(source, lines)
-    if not isinstance(data, dict):
-        problems.add((), "expected a mapping with town, units, people, groups")
-        problems.raise_if_any(OrgError)
-    try:
-        model = OrgModel.model_validate(data)
-    except ValidationError as e:
-        problems.add_validation_error(e, plain)
-        problems.raise_if_any(OrgError)
-        raise AssertionError("unreachable") from None
+    model, problems = validated(text, source, OrgModel, OrgError,
+                                "expected a mapping with town, units, people, groups", plain)
     _check(model, problems)
     problems.raise_if_any(OrgError)
     org = _to_domain(model)

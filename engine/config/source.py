@@ -15,10 +15,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from engine.errors import Malformed
@@ -31,6 +31,33 @@ Lines = dict[Where, int]
 
 Describe = Callable[[ErrorDetails], str]
 """Turns one pydantic error into the text of a problem (without FILE:LINE)."""
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def none_is_empty(value: Any) -> Any:
+    """A list left blank in the file (`units:`) is an empty list."""
+    return [] if value is None else value
+
+
+def validated(text: str, source: str, model: type[M], error: type[Malformed], shape: str,
+              describe: Describe | None = None, blank: Any = None) -> tuple[M, Problems]:
+    """The file's data checked by `model`, with the Problems collector the reader goes on
+    with; `error` names every problem found so far at its line. `shape` says what the
+    document must be when it is not a mapping; a blank document is `blank` (None: refused)."""
+    data, lines = parse_yaml(text, source, error)
+    problems = Problems(source, lines)
+    if data is None and blank is not None:
+        data = blank
+    if not isinstance(data, dict):
+        problems.add((), shape)
+        problems.raise_if_any(error)
+    try:
+        return model.model_validate(data), problems
+    except ValidationError as e:
+        problems.add_validation_error(e, describe)
+        problems.raise_if_any(error)
+        raise AssertionError("unreachable") from None
 
 
 # --- reading ----------------------------------------------------------------------------------

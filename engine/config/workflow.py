@@ -11,9 +11,9 @@ from collections import deque
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from engine.config.source import Problems, Where, parse_yaml, read_text
+from engine.config.source import Problems, Where, read_text, validated
 from engine.domain.ladder import LEVELS, Ladder, Rung
 from engine.domain.workflow import (
     ACTIONS,
@@ -88,16 +88,8 @@ class WorkflowModel(_Strict):
 
 def parse(text: str, source: str = "<workflow>") -> Workflow:
     """The workflow written in `text`; `source` names the file in messages."""
-    data, lines = parse_yaml(text, source, DefinitionError)
-    if not isinstance(data, dict):
-        raise DefinitionError(f"{source}:1: a workflow definition must be a mapping")
-    problems = Problems(source, lines)
-    try:
-        model = WorkflowModel.model_validate(data)
-    except ValidationError as e:
-        problems.add_validation_error(e)
-        problems.raise_if_any(DefinitionError)
-        raise AssertionError("unreachable") from None
+    model, problems = validated(text, source, WorkflowModel, DefinitionError,
+                                "a workflow definition must be a mapping")
     _check(model, problems)
     problems.raise_if_any(DefinitionError)
     return _to_domain(model)
