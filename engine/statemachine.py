@@ -62,14 +62,16 @@ class _Model:
         self.decision = decision
         self.asked = asked
 
-    def _check(self, guard: Callable[[Decision], None], who: bool) -> bool:
+    def _check(self, name: str, guard: Callable[[Decision], None]) -> bool:
+        """Fire: the guard raises its reason. Ask: a guard about the person (guards.WHO)
+        answers yes or no; one about what is given is the form's to collect."""
         d = self.decision
         assert d is not None
         if self.asked is None:
-            guard(d)  # raises the reason
+            guard(d)
             return True
-        if not who:
-            return True  # asked: what is given is the form's to collect
+        if name not in guards.WHO:
+            return True
         try:
             guard(d)
         except Refused:
@@ -77,17 +79,17 @@ class _Model:
         return True
 
     def permitted(self, _e: EventData) -> bool:
-        return self._check(guards.permitted, who=True)
+        return self._check("permitted", guards.permitted)
 
     def complete(self, _e: EventData) -> bool:
-        return self._check(guards.complete, who=False)
+        return self._check("complete", guards.complete)
 
     def separate(self, _e: EventData) -> bool:
-        return self._check(guards.separate, who=True)
+        return self._check("separate", guards.separate)
 
     def within_cap(self, _e: EventData) -> bool:
         wf = self.wf
-        return self._check(lambda d: guards.within_cap(d, wf), who=False)
+        return self._check("within_cap", lambda d: guards.within_cap(d, wf))
 
     def may_act(self, e: EventData) -> bool:
         asked = self.asked
@@ -96,8 +98,7 @@ class _Model:
         try:
             guards.may_act(asked.org, self.wf, e.event.name, asked.actor, asked.issue.village,
                            asked.issue.assignee)
-            if e.event.name == "request_extension":
-                guards.extension_open(asked.issue, asked.now, asked.calendar.tz)
+            guards.action_open(e.event.name, asked.issue, asked.now, asked.calendar.tz)
         except Refused:
             return False
         return True

@@ -42,14 +42,17 @@ def escalate(s: Session, batch: int = 200) -> list[Escalation]:
         with s.transaction(write=True, fast=True) as tx:
             now = s.now(tx)
             claimed = tx.issues.claim_due(now, batch)
+            told = notify.Notifier(s, tx) if claimed else None
             for issue in claimed:
-                raised += _escalate_one(s, tx, issue, now)
+                assert told is not None
+                raised += _escalate_one(s, tx, told, issue, now)
             s.warn_calendar()
         if len(claimed) < batch:
             return raised
 
 
-def _escalate_one(s: Session, tx: Tx, issue: Issue, now: datetime) -> list[Escalation]:
+def _escalate_one(s: Session, tx: Tx, told: notify.Notifier, issue: Issue,
+                  now: datetime) -> list[Escalation]:
     org, wf = s.org(tx), s.workflow(tx, issue.workflow)
     steps = ladder.plan(s.calendar(tx), wf.ladder, issue.due_at, issue.supervised)
     done = tx.escalations.raised_levels(issue.id, issue.stage_version)
@@ -75,7 +78,7 @@ def _escalate_one(s: Session, tx: Tx, issue: Issue, now: datetime) -> list[Escal
         current = evolve(current, event)
         tx.append(event, recorded_at)
         out.append(made)
-        notify.tell(tx, notify.Notifier(s, tx).escalation(current, wf, made, now), now)
+        notify.tell(tx, told.escalation(current, wf, made, now), now)
     nxt = ladder.next_moment(steps, done)
     if current.next_escalation_at != nxt:
         # the ladder moved under the pointer (e.g. the calendar was updated): say so in the

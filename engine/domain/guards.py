@@ -142,3 +142,10 @@ def extension_open(issue: Issue, now: datetime, tz: tzinfo) -> None:
         due = issue.due_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
         raise DeadlineRefused(f"issue {issue.id} was due {due}: an extension must be asked"
                               " before the due moment")
+
+
+def action_open(action: str, issue: Issue, now: datetime, tz: tzinfo) -> None:
+    """What an action needs of the issue's moment, besides who takes it: asking for more time
+    is open only before the due moment (the others, whenever their record is open)."""
+    if action == "request_extension":
+        extension_open(issue, now, tz)
