@@ -23,16 +23,19 @@ from engine.errors import Refused
 from engine.store import rows
 from engine.store.dialect import decode_time
 from engine.store.history import CHAIN_HEAD
-from engine.store.repository import Transaction
+from engine.store.repository import Repository, Transaction
 
 _BATCH = 2000
 _names = count()
 _HISTORY = rows.select_list(rows.HISTORY_COLUMNS)
 
 
-class Reads:
+class Reads(Repository):
+    """Streams on cursors of their own (several are open at once in verify); single answers
+    on the transaction's cursor."""
+
     def __init__(self, tx: Transaction) -> None:
-        self.tx = tx
+        super().__init__(tx)
         self.sqlite = tx.dialect.sqlite
         self.raw: Any = tx.conn.connection.driver_connection
         if not self.sqlite:  # one snapshot for every pass
@@ -52,27 +55,18 @@ class Reads:
         cur = self.raw.cursor(name=f"audit_{next(_names)}")
         cur.itersize = _BATCH
         try:
-            cur.execute(self.tx.dialect.sql(sql), params)
+            cur.execute(self.d.sql(sql), params)
             yield from cur
         finally:
             with suppress(Exception):
                 cur.close()
 
-    def _one(self, sql: str, params: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
-        rows = self._all(sql, params)
-        return rows[0] if rows else None
+    def _one(self, sql: str, params: tuple[Any, ...] = ()) -> Sequence[Any] | None:
+        found = self.rows(sql, params)
+        return found[0] if found else None
 
     def row_hash(self, row: Sequence[Any], seq: int | None = None) -> str:
         return row_hash(row, seq, sqlite=self.sqlite)
-
-    def _all(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        cur = self.raw.cursor()
-        try:
-            cur.execute(self.tx.dialect.sql(sql), params)
-            rows: list[tuple[Any, ...]] = cur.fetchall()
-            return rows
-        finally:
-            cur.close()
 
     # --- the chain ------------------------------------------------------------------------
     def first_broken_link(self) -> int | None:
@@ -89,7 +83,7 @@ class Reads:
                                               tuple[int, str, str] | None]:
         """(the two events before, the event, the one after) as (seq, prev_hash, hash)."""
         def fetch(sql: str) -> list[tuple[int, str, str]]:
-            return [(int(r[0]), str(r[1]), str(r[2])) for r in self._all(sql, (seq,))]
+            return [(int(r[0]), str(r[1]), str(r[2])) for r in self.rows(sql, (seq,))]
 
         before = fetch("SELECT seq, prev_hash, hash FROM history WHERE seq < ?"
                        " ORDER BY seq DESC LIMIT 2")
@@ -110,7 +104,7 @@ class Reads:
         row = self._one("SELECT count(*) FROM history")
         return int(row[0]) if row else 0
 
-    def event_row(self, seq: int) -> tuple[Any, ...] | None:
+    def event_row(self, seq: int) -> Sequence[Any] | None:
         return self._one(f"SELECT {_HISTORY} FROM history WHERE seq = ?", (seq,))
 
     def content_ok(self, seq: int) -> bool:
@@ -153,7 +147,7 @@ class Reads:
     def villages(self) -> dict[int, str]:
         """Each issue's village, from its first event (the history, not the table)."""
         sql = ("SELECT issue_id, payload FROM history WHERE type IN ('created', 'imported')")
-        return {int(i): str(rows.json_value(p).get("village")) for i, p in self._all(sql)}
+        return {int(i): str(rows.json_value(p).get("village")) for i, p in self.rows(sql)}
 
     def event(self, row: tuple[Any, ...]) -> Event:
         try:
