@@ -19,6 +19,8 @@ import click
 
 if TYPE_CHECKING:
     from engine.app.session import App, Session
+    from engine.domain.escalation import Escalation
+    from engine.domain.issue import Issue
 
 DEFAULT_DB = "sqlite:///rectify.db"
 
@@ -207,7 +209,7 @@ def issue_add(settings: Settings, title: str, category: str, village: str, group
     _emit_issue(settings, new)
 
 
-def _emit_issue(settings: Settings, issue: Any) -> None:
+def _emit_issue(settings: Settings, issue: Issue) -> None:
     from engine.app import issues
     from engine.present import issue_json, issue_text
 
@@ -439,7 +441,7 @@ def escalation_show(settings: Settings, escalation_id: int) -> None:
     _emit_escalation(settings, supervision.escalation(settings.session(), escalation_id))
 
 
-def _emit_escalation(settings: Settings, e: Any) -> None:
+def _emit_escalation(settings: Settings, e: Escalation) -> None:
     from engine.present import escalation_json, escalation_text
 
     tz = settings.session().town_tz

@@ -11,11 +11,12 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from types import FrameType
 from typing import Any
 
-from engine.app.session import App, Session
+from engine.app.session import Session
 from engine.clock import DrillClock
 from engine.errors import RectifyError
 
@@ -39,11 +40,9 @@ def serve(
     sender = dispatch.sender(command)
     tz = command.zone()
     app.store.release()
-    if command.at is not None:
+    if command.at is not None:  # the same app on a drill clock
         start = command.at.replace(tzinfo=tz) if command.at.tzinfo is None else command.at
-        app = App(store=app.store, data_dir=app.data_dir,
-                  clock=DrillClock(start.astimezone(UTC)), config_path=app.config_path,
-                  config_given=config, workflows=app.workflows)
+        app = replace(app, clock=DrillClock(start.astimezone(UTC)), config_given=config)
 
     def job(what: str, work: Callable[[Session], Any]) -> Any:
         """One run: a fresh session (an org updated meanwhile is seen), its connection given
