@@ -63,14 +63,14 @@ class _Model:
         self.asked = asked
 
     def _check(self, name: str, guard: Callable[[Decision], None]) -> bool:
-        """Fire: the guard raises its reason. Ask: a guard about the person (guards.WHO)
-        answers yes or no; one about what is given is the form's to collect."""
+        """Fire: the guard raises its reason. Ask: a guard about what is given (guards.WHAT)
+        is the form's to collect; every other one (about the person) answers yes or no."""
         d = self.decision
         assert d is not None
         if self.asked is None:
             guard(d)
             return True
-        if name not in guards.WHO:
+        if name in guards.WHAT:
             return True
         try:
             guard(d)

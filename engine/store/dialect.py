@@ -74,11 +74,6 @@ class Dialect:
 
         return time
 
-    @staticmethod
-    def moment(value: Any) -> datetime | None:
-        """A stored moment as an aware UTC datetime."""
-        return decode_time(value)
-
     def flag(self, value: bool) -> Any:
         """A boolean as a parameter (SQLite keeps 0 and 1)."""
         return int(value) if self.sqlite else value
