@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from engine.app import notify
-from engine.app.session import Session
+from engine.app.session import Session, configuration_errors
 from engine.domain.escalation import Escalation
 from engine.errors import BadConfig
 from engine.store.escalations import EscalationFilter
@@ -67,28 +67,22 @@ def briefing(s: Session, since: datetime | None = None) -> BriefingMessage:
 
 def printed(s: Session, message: BriefingMessage) -> str:
     """The briefing as text, addressed to everyone at the meeting."""
-    from notifications.errors import ConfigError
     from notifications.render import Renderer
 
     cfg = s.app.config()
     everyone = "各位领导" if cfg.locale == "zh_CN" else "all"
-    try:
+    with configuration_errors():
         return Renderer(cfg.locale, cfg.templates).render(
             "briefing", message.to_dict(everyone)).text
-    except ConfigError as e:
-        raise BadConfig(str(e)) from None
 
 
 def check_templates(s: Session) -> str:
     """Render every template of the configured locale against a sample; its locale."""
-    from notifications.errors import ConfigError
     from notifications.render import check
 
     cfg = s.app.config()
-    try:
+    with configuration_errors():
         problems = check(cfg.locale, cfg.templates)
-    except ConfigError as e:
-        raise BadConfig(str(e)) from None
     if problems:
         raise BadConfig(f"{len(problems)} template problem(s): {'; '.join(problems)}")
     return cfg.locale

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from engine.app.session import Session
+from engine.app.session import Session, configuration_errors
 from engine.errors import NotFound, Refused
 from engine.store.outbox import OutboxEntry
 from notifications.message import Recipient
@@ -40,16 +40,12 @@ class Sender:
 
 def sender(s: Session) -> Sender:
     """The configured channels and templates; a wrong setting is refused (exit 2)."""
-    from engine.errors import BadConfig
     from notifications.delivery import Pacer, build_channels
-    from notifications.errors import ConfigError
     from notifications.render import Renderer
 
     cfg = s.app.config()
-    try:
+    with configuration_errors():
         return Sender(build_channels(cfg), Renderer(cfg.locale, cfg.templates), Pacer())
-    except ConfigError as e:
-        raise BadConfig(str(e)) from None
 
 
 def dispatch(s: Session, using: Sender | None = None) -> PassResult:

@@ -12,7 +12,8 @@ same process may share (`Session.next`) until a handler that changes them resets
 from __future__ import annotations
 
 import json
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
@@ -31,6 +32,18 @@ if TYPE_CHECKING:
     from notifications.config import Config
 
 DEFAULT_TZ = "Asia/Shanghai"
+
+
+@contextmanager
+def configuration_errors() -> Iterator[None]:
+    """The notifications package's ConfigError (a file, a template, a channel's setting)
+    told as the application's own BadConfig (exit 2), at this one boundary."""
+    from notifications.errors import ConfigError
+
+    try:
+        yield
+    except ConfigError as e:
+        raise BadConfig(str(e)) from None
 
 
 @dataclass
@@ -52,12 +65,9 @@ class App:
         ./rectify.toml, or console only. A malformed file is refused (exit 2)."""
         if self.config_given is None:
             from notifications.config import load
-            from notifications.errors import ConfigError
 
-            try:
+            with configuration_errors():
                 self.config_given = load(self.config_path)
-            except ConfigError as e:  # told as the application's own (exit 2)
-                raise BadConfig(str(e)) from None
         return self.config_given
 
     def session(self, actor: str | None = None, at: datetime | None = None,
