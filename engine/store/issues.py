@@ -108,9 +108,8 @@ class IssueRepository(Repository):
             top = self.conn.execute(select(func.coalesce(func.max(t.issues.c.id), 0))).scalar()
             first = int(top or 0) + 1
             return list(range(first, first + count))
-        found = self.conn.exec_driver_sql(
-            "SELECT nextval(pg_get_serial_sequence('issues', 'id'))"
-            " FROM generate_series(1, %(n)s)", {"n": count})
+        found = self.rows("SELECT nextval(pg_get_serial_sequence('issues', 'id'))"
+                          " FROM generate_series(1, :n)", {"n": count})
         return [int(r[0]) for r in found]
 
     def insert_many(self, issues: Sequence[Issue]) -> None:
