@@ -141,10 +141,13 @@ class BriefingContext:
     cleared: tuple[IssueContext, ...]
     open_interviews: tuple[CaseContext, ...]
     open_accountability: tuple[CaseContext, ...]
+    stages: tuple[str, ...] = ()
+    """The stages any village has open issues in, in the workflow's order: the columns of a
+    table of `by_village` (a village's counts hold only its own stages)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "since": self.since, "until": self.until,
+            "since": self.since, "until": self.until, "stages": list(self.stages),
             "by_village": [v.to_dict() for v in self.by_village],
             "newly_overdue": [i.to_dict() for i in self.newly_overdue],
             "cleared": [i.to_dict() for i in self.cleared],

@@ -41,6 +41,7 @@ extension
     note            the decision's note again ("" when none)
 briefing
     briefing        {since, until (text),
+                     stages: [stage id] (the stages any village has open issues in, in order),
                      by_village: [{village_name, counts: {stage id: int}}] (stages in order),
                      newly_overdue: [issue], cleared: [issue]  (issue: the dict above),
                      open_interviews: [{issue, recipients: [names], raised (text)}],
@@ -411,6 +412,7 @@ def sample_message(kind: str, locale: str = "zh_CN") -> tuple[Message, str]:
                 VillageCounts("河口村", {"found": 0, "reported": 1, "studied": 2,
                                          "rectified": 2, "verified": 1, "cleared": 8}),
             ),
+            stages=("found", "reported", "studied", "rectified", "verified", "cleared"),
             newly_overdue=(overdue,),
             cleared=(cleared,),
             open_interviews=(CaseContext(overdue, ("刘副镇长", "陈支书"), "2020-10-14 00:00"),),

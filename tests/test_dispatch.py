@@ -22,6 +22,7 @@ import hmac
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -923,6 +924,7 @@ to = ["party_secretary", "liaison"]
     data = run_cli("--db", sqlite_url, "--config", str(config), "--now", now,
                    "--json", "briefing").json()
     assert [v["village_name"] for v in data["by_village"]] == ["街子社区", "石板村"]
+    assert data["stages"] == ["reported"]  # the table's columns: stages with open issues
     assert sorted(c["issue"]["id"] for c in data["open_interviews"]) == [roof.id, water.id]
     assert data["open_accountability"] == []
 
@@ -950,6 +952,28 @@ to = ["party_secretary", "liaison"]
         assert x["subject"].startswith("【整改工作简报】黄家镇")
         assert x["text"].startswith(f"{NAME[x['recipient']['person']]}：")
         assert "四、尚未记录的约谈（2 个）" in x["text"]
+
+
+def test_the_briefing_table_has_the_same_columns_for_every_village(lite: Scenario) -> None:
+    """Villages at different stages: each row of the HTML table has a cell for every stage
+    any village has open issues in, under its own heading (0 where none)."""
+    svc = lite
+    reported(svc)  # 石板村: reported
+    svc.set_now(datetime(2020, 9, 30, 11, 0))
+    svc.actor = "sa1"
+    svc.add_issue(NewIssue(title="饮水不稳定", category="drinking_water", village="c-jiezi",
+                           group="sa-01"))  # 街子社区: found
+    context = svc.briefing(datetime(2020, 9, 1))
+    html = Renderer("zh_CN").render("briefing", context).html
+    table = html.split("<table", 1)[1].split("</table>", 1)[0]
+    rows = [r for r in table.split("<tr>")[1:]]
+    header = rows[0].count("<th>")
+    assert header == 1 + 2 + 1  # the village, found and reported, the total
+    assert [r.count("<td") for r in rows[1:]] == [header, header]
+    assert "<th>发现</th><th>上报</th>" in rows[0]
+    assert [re.findall(r">(\d+)</td>", r) for r in rows[1:]] == [["1", "0", "1"], ["0", "1", "1"]]
+    text = Renderer("zh_CN").render("briefing", context).text
+    assert "街子社区：发现 1（合计 1）" in text and "石板村：上报 1（合计 1）" in text
 
 
 def test_two_schedulers_firing_the_same_briefing_slot_queue_it_once(

@@ -67,7 +67,7 @@ def message(kind: str, issue: IssueContext = ISSUE) -> Message:
         by_village=(VillageCounts("河口村", {"reported": 1, "studied": 2}),),
         newly_overdue=(issue,), cleared=(),
         open_interviews=(CaseContext(issue, ("赵主任",), "2020-10-14 00:00"),),
-        open_accountability=()))
+        open_accountability=(), stages=("reported", "studied")))
 
 
 EXPECTED_KEYS = {
@@ -109,6 +109,7 @@ def test_the_kind_specific_values() -> None:
     briefing = message("briefing").to_dict()["briefing"]
     assert briefing == {
         "since": "2020-10-12 08:30", "until": "2020-10-19 08:30",
+        "stages": ["reported", "studied"],
         "by_village": [{"village_name": "河口村", "counts": {"reported": 1, "studied": 2}}],
         "newly_overdue": [ISSUE.to_dict()], "cleared": [],
         "open_interviews": [{"issue": ISSUE.to_dict(), "recipients": ["赵主任"],

@@ -228,3 +228,11 @@ def test_due_text() -> None:
     assert due_text(midnight.astimezone(UTC), tz) == "2020-10-12 止"
     assert due_text(datetime(2020, 10, 13, 15, 30, tzinfo=tz), tz) == "2020-10-13 15:30 前"
     assert due_text(None, tz) == ""
+
+
+def test_a_briefing_queued_before_its_columns_were_named_still_renders() -> None:
+    """A snapshot written before `stages` existed takes the first village's stages."""
+    ctx = copy.deepcopy(sample_context("briefing"))
+    del ctx["briefing"]["stages"]
+    html = Renderer("zh_CN").render("briefing", ctx).html
+    assert "<th>研究</th>" in html and "<td>河口村</td>" in html

@@ -62,7 +62,9 @@ def briefing(s: Session, since: datetime | None = None) -> BriefingMessage:
             open_interviews=tuple(case(e) for e in open_cases
                                   if e.level == "interview" and e.issue_id in by_id),
             open_accountability=tuple(case(e) for e in open_cases
-                                      if e.level == "accountability" and e.issue_id in by_id)))
+                                      if e.level == "accountability" and e.issue_id in by_id),
+            stages=tuple(x.name for x in wf.states
+                         if any(x.name in counts for counts in by_village.values()))))
 
 
 def printed(s: Session, message: BriefingMessage) -> str:
