@@ -55,6 +55,7 @@ from engine.errors import (
     NotFound,
     NotPermitted,
     RectifyError,
+    Refused,
     SeparationOfDuties,
     VersionConflict,
 )
@@ -394,9 +395,17 @@ def draw_step(data: st.DataObject, issues: Sequence[ModelIssue]) -> Step:
     return step if mode < 5 else mutate(data, step)
 
 
-def _has_control(value: str | None) -> bool:
-    return value is not None and any(
-        (ord(ch) < 32 and ch not in "\t\n\r") or ch == "\x7f" for ch in value)
+_REFUSED_IN_TEXT = frozenset([
+    *range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0), 0x061C, 0x200E, 0x200F,
+    *range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x2028, 0x2029])
+"""The text rule: C0 but tab and newline, DEL, C1, bidi controls, line separators."""
+
+
+def _has_control(name: str, value: str | None) -> bool:
+    """Whether the text rule refuses the field: free text (note, plan, reason) may hold tabs
+    and newlines, an assignee not."""
+    refused = _REFUSED_IN_TEXT if name != "assignee" else _REFUSED_IN_TEXT | {0x09, 0x0A}
+    return value is not None and any(ord(ch) in refused for ch in value)
 
 
 def expected_refusals(step: Step, issue: ModelIssue, today: date) -> set[type[RectifyError]]:
@@ -413,8 +422,9 @@ def expected_refusals(step: Step, issue: ModelIssue, today: date) -> set[type[Re
         out.add(NotPermitted)
     if step.assignee is not None and step.assignee not in PEOPLE:
         out.add(NotFound)
-    if any(_has_control(getattr(step, name)) for name in ("note", "plan", "assignee", "reason")):
-        out.add(BadOption)
+    if any(_has_control(name, getattr(step, name))
+           for name in ("note", "plan", "assignee", "reason")):
+        out.add(Refused)
     if step.expect == "wrong":
         out.add(VersionConflict)
     spec = SPECS.get(step.transition)

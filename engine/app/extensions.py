@@ -8,6 +8,7 @@ from datetime import date
 from engine.app import notify
 from engine.app.session import Session
 from engine.app.supervision import acting_on, next_escalation, record
+from engine.domain import text
 from engine.domain.decide import fact_event
 from engine.domain.escalation import Extension
 from engine.domain.events import EventType, ExtensionDecided, ExtensionRequested
@@ -19,6 +20,7 @@ def request(s: Session, issue_id: int, to: date, reason: str) -> Extension:
     """Ask to move the issue's due date to `to`."""
     if not reason.strip():
         raise MissingField("--reason is required")
+    text.check("--reason", reason, text.TEXT)
     with s.transaction(write=True) as tx:
         org = s.org(tx)
         actor = s.actor_in(org)
@@ -46,6 +48,7 @@ def request(s: Session, issue_id: int, to: date, reason: str) -> Extension:
 
 def decide(s: Session, extension_id: int, approve: bool, note: str | None = None) -> Extension:
     """Approve (the due moment moves, the ladder is computed again) or deny a request."""
+    text.check("--note", note, text.TEXT)
     with s.transaction(write=True) as tx:
         org = s.org(tx)
         actor = s.actor_in(org)  # who asks is checked first

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from engine.app import notify
 from engine.app.session import Session
-from engine.domain import ladder
+from engine.domain import ladder, text
 from engine.domain.decide import fact_event
 from engine.domain.escalation import Escalation
 from engine.domain.events import (
@@ -124,6 +124,7 @@ def _close(s: Session, escalation_id: int, note: str, attendees: Sequence[str],
            decide: bool) -> Escalation:
     if not note.strip():
         raise MissingField("--note is required")
+    text.check("--note", note, text.TEXT)
     with s.transaction(write=True) as tx:
         org = s.org(tx)
         actor = s.actor_in(org)  # who asks is checked first

@@ -12,6 +12,7 @@ from dataclasses import dataclass, fields
 from datetime import date, datetime
 from typing import Any
 
+from engine.domain import text
 from engine.domain.events import FIRST, Event, EventType, Evidence
 from engine.errors import BadOption
 
@@ -98,19 +99,17 @@ class Move:
 
 
 # --- creating ------------------------------------------------------------------------------
-_CONTROL = frozenset(chr(c) for c in range(32)) - {"\t", "\n", "\r"} | {"\x7f"}
-
-
-def check_text(name: str, value: str | None) -> None:
-    """Text is refused with control characters (a NUL cannot even be stored by PostgreSQL)."""
-    if value is not None and not _CONTROL.isdisjoint(value):
-        raise BadOption(f"{name} contains a control character")
+def check_text(name: str, value: str | None, kind: text.Kind | None = None) -> None:
+    """The text rule (engine.domain.text): refused (exit 1) naming the field, for a control
+    character, a bidirectional control or a value too long; the kind by the field's name
+    unless given (`--note` is free text, `--assignee` one short line)."""
+    text.check(name, value, kind)
 
 
 def check_new_issue(new: NewIssue) -> None:
     for name in ("title", "village", "category", "description", "group", "household",
                  "severity"):
-        check_text(name, getattr(new, name))
+        text.check(name, getattr(new, name))
     if not new.title.strip():
         raise BadOption("title must not be empty")
     if new.category not in CATEGORIES:

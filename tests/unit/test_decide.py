@@ -41,6 +41,7 @@ from engine.errors import (
     InvalidTransition,
     MissingField,
     NotPermitted,
+    Refused,
     SeparationOfDuties,
     VersionConflict,
 )
@@ -453,40 +454,43 @@ def test_version_conflict(decider: Decider, make_issue: MakeIssue) -> None:
     assert event.version == 3
 
 
-@pytest.mark.parametrize(("field", "text"), [
-    ("note", "a\x00b"), ("note", "\x1b[31m红"), ("plan", "第一步\x0c"),
-    ("assignee", "zh\x7fang"), ("reason", "\x01"), ("reason", "\x1f"),
+@pytest.mark.parametrize(("field", "text", "code"), [
+    ("note", "a\x00b", "0000"), ("note", "\x1b[31m红", "001B"), ("plan", "第一步\x0c", "000C"),
+    ("assignee", "zh\x7fang", "007F"), ("reason", "\x01", "0001"), ("reason", "\x1f", "001F"),
+    ("note", "第一行\r\n第二行", "000D"), ("assignee", "zhang\n", "000A"),
 ])
 def test_control_characters_are_refused(decider: Decider, make_issue: MakeIssue, field: str,
-                                        text: str) -> None:
+                                        text: str, code: str) -> None:
     given: dict[str, Any] = {"reason": "r", field: text}
-    with pytest.raises(BadOption) as err:
+    with pytest.raises(Refused) as err:
         decider.move(make_issue("rectified"), "qs1", "reject", **given)
-    assert str(err.value) == f"--{field} contains a control character"
+    assert str(err.value) == f"--{field} contains a control character (U+{code})"
+    assert err.value.exit_code == 1
 
 
 def test_control_characters_are_checked_before_the_transition(decider: Decider,
                                                               make_issue: MakeIssue) -> None:
-    with pytest.raises(BadOption, match="--note contains a control character"):
+    with pytest.raises(Refused, match="--note contains a control character"):
         decider.move(make_issue("found"), "wu", "nonsense", note="\x00")
 
 
-def test_tab_newline_and_carriage_return_are_text(decider: Decider,
-                                                  make_issue: MakeIssue) -> None:
-    note = "第一行\r\n第二行\t完"
+def test_tab_and_newline_are_text(decider: Decider, make_issue: MakeIssue) -> None:
+    note = "第一行\n第二行\t完"
     event = decider.move(make_issue("rectified"), "qs2", "verify", note=note)
     assert event.payload["note"] == note
 
 
-@pytest.mark.parametrize(("new", "message"), [
-    (replace(NEW, title="漏\x00水"), "title contains a control character"),
-    (replace(NEW, household="\x7f"), "household contains a control character"),
-    (replace(NEW, title="   "), "title must not be empty"),
-    (replace(NEW, category="water"), "unknown category 'water'"),
-    (replace(NEW, severity="urgent"), "unknown severity 'urgent' (one of low, medium, high)"),
+@pytest.mark.parametrize(("new", "error", "message"), [
+    (replace(NEW, title="漏\x00水"), Refused, "title contains a control character (U+0000)"),
+    (replace(NEW, household="\x7f"), Refused,
+     "household contains a control character (U+007F)"),
+    (replace(NEW, title="   "), BadOption, "title must not be empty"),
+    (replace(NEW, category="water"), BadOption, "unknown category 'water'"),
+    (replace(NEW, severity="urgent"), BadOption,
+     "unknown severity 'urgent' (one of low, medium, high)"),
 ])
-def test_a_new_issue_is_checked(new: NewIssue, message: str) -> None:
-    with pytest.raises(BadOption, match=f"^{re.escape(message)}"):
+def test_a_new_issue_is_checked(new: NewIssue, error: type[Exception], message: str) -> None:
+    with pytest.raises(error, match=f"^{re.escape(message)}"):
         check_new_issue(new)
 
 
