@@ -1,4 +1,12 @@
-"""How issues and events look: JSON objects (the contract) and tables for people."""
+"""How issues and events look: JSON objects (the contract) and tables for people.
+
+The JSON shapes carry every text exactly as stored. Everything written for people (the
+`*_text` forms, the tables, an event's details) shows text through `shown`: a control
+character, a bidirectional control or a line separator that old rows may hold (stored before
+engine.domain.text refused them) is written as a visible escape (`\\x1b`, `\\r`, `\\u202e`),
+never sent to the terminal; free text (description, plan, note, reason) keeps its lines, each
+continuation indented under the first, and tables show no rich markup from the data.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +18,37 @@ from engine.domain.audit import backdated
 from engine.domain.escalation import Escalation, Extension
 from engine.domain.events import FIRST, Event, EventType
 from engine.domain.issue import Issue
+from engine.domain.text import visible
 from notifications.labels import LABELS
+
+
+def shown(value: object, multiline: bool = False, indent: int = 0) -> str:
+    """Text as a person reads it on a terminal or in a plain-text report: what the text rule
+    refuses written as an escape (engine.domain.text.visible); with `multiline`, the lines kept
+    and each after the first indented by `indent` spaces. None is the empty string."""
+    if value is None:
+        return ""
+    out = visible(str(value), multiline)
+    if multiline and indent and "\n" in out:
+        out = out.replace("\n", "\n" + " " * indent)
+    return out
+
+
+def _cell(value: object, multiline: bool = False) -> str:
+    """A table cell: shown, tabs as spaces, and markup-looking brackets escaped for rich."""
+    from rich.markup import escape
+
+    return escape(shown(value, multiline).expandtabs(4))
+
+
+_FREE = frozenset({"note", "reason", "plan", "description"})
+"""The rows of the `*_text` forms that hold free text (their lines kept)."""
+
+
+def _rows(rows: Sequence[tuple[str, Any]], width: int, free: frozenset[str]) -> str:
+    """`key: value` lines, keys right-aligned to `width`; the keys in `free` are free text."""
+    return "\n".join(f"{k:>{width}}: {shown(v, k in free, width + 2)}" for k, v in rows
+                     if v not in (None, ""))
 
 
 def when(value: datetime | None, tz: tzinfo) -> str | None:
@@ -91,9 +129,9 @@ def escalations_table(items: Sequence[Escalation], tz: tzinfo, title: str = "") 
     for name in ("id", "issue", "level", "stage", "due", "raised", "to", "status"):
         table.add_column(name, overflow="fold")
     for e in items:
-        table.add_row(str(e.id), f"#{e.issue_id}", LEVEL_LABELS.get(e.level, e.level), e.stage,
-                      _due(e.due_at, tz), _short(e.raised_at, tz), ", ".join(e.recipients),
-                      e.status)
+        table.add_row(str(e.id), f"#{e.issue_id}", _cell(LEVEL_LABELS.get(e.level, e.level)),
+                      _cell(e.stage), _due(e.due_at, tz), _short(e.raised_at, tz),
+                      _cell(", ".join(e.recipients)), _cell(e.status))
     return table
 
 
@@ -108,7 +146,7 @@ def escalation_text(e: Escalation, tz: tzinfo) -> str:
         ("with", ", ".join(e.attendees) or None),
         ("note", e.note),
     ]
-    return "\n".join(f"{k:>11}: {v}" for k, v in rows if v not in (None, ""))
+    return _rows(rows, 11, _FREE)
 
 
 def extension_text(x: Extension, tz: tzinfo) -> str:
@@ -121,7 +159,7 @@ def extension_text(x: Extension, tz: tzinfo) -> str:
         ("decided", f"{_short(x.decided_at, tz)} by {x.decided_by}" if x.decided_at else None),
         ("note", x.note),
     ]
-    return "\n".join(f"{k:>10}: {v}" for k, v in rows if v not in (None, ""))
+    return _rows(rows, 10, _FREE)
 
 
 def event_json(e: Event, tz: tzinfo) -> dict[str, Any]:
@@ -183,7 +221,7 @@ def issue_text(i: Issue, tz: tzinfo, light: str | None = None) -> str:
         ("found", f"{_short(i.created_at, tz)} by {i.created_by}"),
         ("description", i.description),
     ]
-    return "\n".join(f"{k:>15}: {v}" for k, v in rows if v not in (None, ""))
+    return _rows(rows, 15, _FREE)
 
 
 def issues_table(issues: Sequence[Issue], tz: tzinfo, title: str = "",
@@ -198,8 +236,8 @@ def issues_table(issues: Sequence[Issue], tz: tzinfo, title: str = "",
         flag = " ★" if i.supervised else ""
         light = (lights or {}).get(i.id)
         table.add_row(
-            str(i.id), marks.get(light or "", ""), i.state, i.village, i.category,
-            i.assignee or "", _due(i.due_at, tz), i.title + flag,
+            str(i.id), marks.get(light or "", ""), _cell(i.state), _cell(i.village),
+            _cell(i.category), _cell(i.assignee), _due(i.due_at, tz), _cell(i.title) + flag,
         )
     return table
 
@@ -211,38 +249,39 @@ def history_table(events: Iterable[Event], tz: tzinfo) -> Any:
     for name in ("v", "at", "actor", "what", "details"):
         table.add_column(name, overflow="fold")
     for e in events:
-        details = event_details(e)
+        details = [_cell(d, multiline=True) for d in event_details(e)]
         if is_backdated(e):
             details.append(f"[bold]back-dated[/]: written {_short(e.recorded_at, tz)}")
-        table.add_row(str(e.version), _short(e.at, tz), e.actor, event_what(e),
+        table.add_row(str(e.version), _short(e.at, tz), _cell(e.actor), _cell(event_what(e)),
                       "\n".join(details))
     return table
 
 
 def event_what(e: Event) -> str:
-    """An event in a few words: `study: reported → studied`, `escalated: interview`."""
+    """An event in a few words: `study: reported → studied`, `escalated: interview` (shown)."""
     if e.type == EventType.TRANSITION:
-        return f"{e.transition}: {e.from_state} → {e.to_state}"
+        return shown(f"{e.transition}: {e.from_state} → {e.to_state}")
     if e.type in FIRST:
-        return f"{e.type}: {e.to_state}"
+        return shown(f"{e.type}: {e.to_state}")
     if e.type == EventType.ESCALATED:
-        return f"escalated: {LEVEL_LABELS.get(str(e.payload.get('level')), '')}".strip()
-    return e.type
+        return shown(f"escalated: {LEVEL_LABELS.get(str(e.payload.get('level')), '')}".strip())
+    return shown(e.type)
 
 
 def event_details(e: Event) -> list[str]:
-    """What a reader needs of the payload: notes, plan, assignee, reason, evidence."""
+    """What a reader needs of the payload: notes, plan, assignee, reason, evidence; shown (the
+    free text with its lines, the rest on one line each)."""
     details = []
     p = e.payload
     for key in ("note", "plan", "assignee", "reason", "due", "to"):
         if p.get(key):
-            details.append(f"{key}: {p[key]}")
+            details.append(f"{key}: {shown(p[key], key in _FREE)}")
     if p.get("with"):
-        details.append(f"with: {', '.join(p['with'])}")
+        details.append(f"with: {shown(', '.join(map(str, p['with'])))}")
     if e.type == EventType.ESCALATED and p.get("recipients"):
-        details.append(f"to: {', '.join(p['recipients'])}")
+        details.append(f"to: {shown(', '.join(map(str, p['recipients'])))}")
     for ev in p.get("evidence") or []:
-        details.append(f"evidence: {ev['name']} sha256:{ev['sha256']}")
+        details.append(f"evidence: {shown(ev['name'])} sha256:{shown(ev['sha256'])}")
     return details
 
 
@@ -255,13 +294,14 @@ def summary_table(counts: Iterable[tuple[str, str, int]], states: Sequence[str])
     table = Table(title="where the issues stand (village × stage)")
     table.add_column("village")
     for s in states:
-        table.add_column(s, justify="right")
+        table.add_column(_cell(s), justify="right")
     table.add_column("total", justify="right")
     totals = dict.fromkeys(states, 0)
     for village in sorted(by_village):
         row = by_village[village]
         for s in states:
             totals[s] += row.get(s, 0)
-        table.add_row(village, *(str(row.get(s, 0)) for s in states), str(sum(row.values())))
+        table.add_row(_cell(village), *(str(row.get(s, 0)) for s in states),
+                      str(sum(row.values())))
     table.add_row("all", *(str(totals[s]) for s in states), str(sum(totals.values())))
     return table

@@ -1,5 +1,18 @@
 """The take-away reports: the history exported (JSON lines, CSV, one self-contained HTML file)
-and a person's record (专项述职), rendered with the Jinja2 templates in engine/templates."""
+and a person's record (专项述职), rendered with the Jinja2 templates in engine/templates.
+
+What people open is safe with whatever old rows hold:
+
+- CSV is UTF-8 with a byte order mark (so that Excel reads it as UTF-8), and every text cell
+  that begins with `=`, `+`, `-`, `@`, a tab or a carriage return is prefixed with `'`, so
+  that a spreadsheet takes it as text, never as a formula (OWASP, CSV injection): `csv_cell`.
+  All text cells are treated so, the payload's JSON and the times included; the numbers the
+  program writes itself (seq, issue_id, version) are written as numbers and never negative.
+- HTML is autoescaped, and every value goes through the text rule's `visible` first: a control
+  or bidirectional character that slipped in (U+202E) shows as an escape (`\\u202e`), inert.
+- The person report (plain text) shows every value as engine.present.shown does.
+JSON lines carry the text exactly.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +27,7 @@ from typing import Any
 from engine.app.audit import PersonReport, Verdict
 from engine.domain.events import Event
 from engine.domain.issue import Issue
+from engine.domain.text import visible
 from engine.present import (
     LEVEL_LABELS,
     escalation_json,
@@ -21,6 +35,7 @@ from engine.present import (
     event_json,
     event_what,
     is_backdated,
+    shown,
     when,
 )
 
@@ -35,18 +50,40 @@ def jsonl(events: Iterable[Event], tz: tzinfo) -> Iterator[str]:
         yield json.dumps(event_json(e, tz), ensure_ascii=False, sort_keys=True) + "\n"
 
 
+BOM = "\ufeff"
+"""The byte order mark a CSV export starts with (Excel then reads it as UTF-8)."""
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> object:
+    """A cell as a CSV export writes it: a text that a spreadsheet would take for a formula
+    (it begins with = + - @, a tab or a carriage return) gets a leading `'`; None is empty;
+    anything else (a number the program wrote) as it is."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA):
+        return "'" + value
+    return value
+
+
+def csv_row(cells: Iterable[object]) -> list[object]:
+    """A row's cells made safe (csv_cell): the one treatment of every CSV the program writes."""
+    return [csv_cell(c) for c in cells]
+
+
 def csv_lines(events: Iterable[Event], tz: tzinfo) -> Iterator[str]:
-    """A header and one row per event; the payload as JSON text (UTF-8, with a BOM-less
-    header so that tools that read CSV as UTF-8 take it as is)."""
+    """The BOM and a header, then one row per event; the payload as JSON text; every cell made
+    safe for a spreadsheet (csv_cell)."""
     buf = io.StringIO()
+    buf.write(BOM)
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(CSV_COLUMNS)
+    w.writerow(csv_row(CSV_COLUMNS))
     for e in events:
         d = event_json(e, tz)
         d["payload"] = json.dumps(d["payload"], ensure_ascii=False, sort_keys=True,
                                   separators=(",", ":"))
         d["backdated"] = "yes" if d["backdated"] else ""
-        w.writerow([d[c] if d[c] is not None else "" for c in CSV_COLUMNS])
+        w.writerow(csv_row(d[c] for c in CSV_COLUMNS))
         yield buf.getvalue()
         buf.seek(0)
         buf.truncate()
@@ -54,14 +91,31 @@ def csv_lines(events: Iterable[Event], tz: tzinfo) -> Iterator[str]:
         yield buf.getvalue()
 
 
+class _Lines(str):
+    """Free text already shown with its lines (the `lines` filter): not escaped again."""
+
+
+def _lines(value: object, indent: int = 0) -> _Lines:
+    return _Lines(shown(value, multiline=True, indent=indent))
+
+
 def _env(autoescape: bool) -> Any:
     from jinja2 import Environment, StrictUndefined
+    from markupsafe import Markup
+
+    def finalize(value: Any) -> Any:
+        """Every `{{ … }}`: text shown by the text rule (HTML: lines kept, the page lays them
+        out; plain text: one line, unless the template asked for `|lines`)."""
+        if not isinstance(value, str) or isinstance(value, _Lines | Markup):
+            return value
+        return visible(value, multiline=autoescape)
 
     env = Environment(autoescape=autoescape, undefined=StrictUndefined, trim_blocks=True,
-                      lstrip_blocks=True, keep_trailing_newline=True)
+                      lstrip_blocks=True, keep_trailing_newline=True, finalize=finalize)
     env.filters["what"] = event_what
     env.filters["details"] = event_details
     env.filters["backdated"] = is_backdated
+    env.filters["lines"] = _lines
     return env
 
 

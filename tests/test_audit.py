@@ -447,7 +447,7 @@ def test_export_jsonl_and_csv_carry_every_event_with_its_hashes(
                        "2020-09-25", "--to", "2020-09-28", "--village", "v-shiban",
                        "--out", str(tmp_path / "x.csv"))
     assert code == 0 and out == ""
-    rows = list(csv.DictReader((tmp_path / "x.csv").open(encoding="utf-8")))
+    rows = list(csv.DictReader((tmp_path / "x.csv").open(encoding="utf-8-sig")))
     assert rows, "the period has events"
     villages = {e["issue_id"]: e["payload"].get("village") for e in lines
                 if e["type"] == "created"}
