@@ -36,6 +36,8 @@ class Settings:
     as_json: bool
     data_dir: Path | None
     config: Path | None = None
+    evidence_limit: int | None = None
+    """MiB (None: the app's default)."""
     app: App | None = None
     current: Session | None = None
 
@@ -44,6 +46,8 @@ class Settings:
             from engine.bootstrap import build
 
             self.app = build(self.db, self.config, self.data_dir)
+            if self.evidence_limit is not None:
+                self.app.evidence_limit = self.evidence_limit << 20
             self.current = self.app.session(actor=self.actor, at=self.now, channel="cli")
         return self.current
 
@@ -86,14 +90,19 @@ def _emit(settings: Settings, data: Any, text: Any) -> None:
 @click.option("--config", "config", type=click.Path(path_type=Path), envvar="RECTIFY_CONFIG",
               help="Notification configuration (TOML; default ./rectify.toml if present)."
                    "  [env RECTIFY_CONFIG]")
+@click.option("--evidence-limit", "evidence_limit", type=click.IntRange(1),
+              envvar="RECTIFY_EVIDENCE_LIMIT", metavar="MIB",
+              help="The largest evidence file taken, in MiB (default 50)."
+                   "  [env RECTIFY_EVIDENCE_LIMIT]")
 @click.pass_context
 def cli(ctx: click.Context, db: str, actor: str | None, now: str | None, as_json: bool,
-        data_dir: Path | None, config: Path | None) -> None:
+        data_dir: Path | None, config: Path | None, evidence_limit: int | None) -> None:
     """Track every problem a self-assessment finds until it is rectified and cleared."""
     from engine.app.moments import parse_time
 
     settings = Settings(db=db, actor=actor, now=parse_time(now, "--now") if now else None,
-                        as_json=as_json, data_dir=data_dir, config=config)
+                        as_json=as_json, data_dir=data_dir, config=config,
+                        evidence_limit=evidence_limit)
     ctx.obj = settings
     ctx.call_on_close(settings.close)
 

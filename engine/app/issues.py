@@ -62,10 +62,9 @@ def context(s: Session, tx: Tx, wf: Workflow, actor: str, roles: frozenset[str],
 
 def move(s: Session, command: Move, files: Sequence[Path] = ()) -> Issue:
     """Fire a transition on an issue, with its evidence files."""
-    staged = [evidence.hashed(p) for p in files]
-    if staged:
-        command = replace(command, evidence=tuple(e for e, _ in staged))
-    written: list[Path] = []
+    staged = evidence.stage(s.app.data_dir, files, s.app.evidence_limit)  # stored as hashed
+    if staged.held:
+        command = replace(command, evidence=staged.records)
     try:
         with s.transaction(write=True, fast=True) as tx:
             org = s.org(tx)
@@ -87,15 +86,11 @@ def move(s: Session, command: Move, files: Sequence[Path] = ()) -> Issue:
             if t is not None and t.notify:
                 notify.tell(tx, notify.Notifier(s, tx).transition(wf, t, after, event),
                             event.at)
-            for e, source in staged:
-                path = evidence.keep(s.app.data_dir, e.sha256, source)
-                if path is not None:
-                    written.append(path)
             s.warn_calendar()
     except BaseException:
-        for path in written:
-            path.unlink(missing_ok=True)
+        staged.abandon()
         raise
+    staged.kept()
     return after
 
 

@@ -57,6 +57,8 @@ class App:
     clock: Clock = field(default_factory=SystemClock)
     config_path: Path | None = None
     config_given: Config | None = None
+    evidence_limit: int = 50 << 20
+    """The largest evidence file taken, in bytes (`--evidence-limit`)."""
     workflows: dict[str, Workflow] = field(default_factory=dict)
     machines: dict[str, WorkflowMachine] = field(default_factory=dict)
 
