@@ -620,8 +620,11 @@ def _period(s: Session, start: str | None, end: str | None
 @audit.command("verify")
 @click.option("--anchor", metavar="SEQ:HASH",
               help="A head kept earlier (`rectify audit anchor`): catches a cut-off history.")
+@click.option("--evidence", is_flag=True,
+              help="Also rehash every evidence file the history names (missing or altered:"
+                   " not sound).")
 @pass_settings
-def audit_verify(settings: Settings, anchor: str | None) -> None:
+def audit_verify(settings: Settings, anchor: str | None, evidence: bool) -> None:
     """Recompute the chain and replay every issue against its rows (exit 0 sound, 1 not)."""
     from engine.domain.chain import parse_anchor
     from engine.errors import BadOption
@@ -635,15 +638,21 @@ def audit_verify(settings: Settings, anchor: str | None) -> None:
     from engine.app import audit as handlers
 
     verdict = handlers.verify(_auditor(settings), given)
+    data, files = verdict.to_json(), ""
+    if evidence:
+        from engine.app import evidence_audit
+
+        verdict, data, report = evidence_audit.verify(settings.session(), verdict)
+        files = f"; {report.summary()}"
     if verdict.ok:
         text = (f"ok: {verdict.events} events chained and replayed, {verdict.issues} issues"
                 f" agree with their history; head {verdict.head}")
         if verdict.backdated:
             text += f"; {verdict.backdated} back-dated event(s)"
-        _emit(settings, verdict.to_json(), text)
+        _emit(settings, data, text + files)
         return
-    _emit(settings, verdict.to_json(),
-          f"NOT SOUND: first bad event {verdict.first_bad}: {verdict.reason}")
+    _emit(settings, data,
+          f"NOT SOUND: first bad event {verdict.first_bad}: {verdict.reason}{files}")
     raise click.exceptions.Exit(1)
 
 
