@@ -15,6 +15,7 @@ from benchmarks import (
     Aim,
     Bench,
     bench_audit,
+    bench_evidence,
     bench_import,
     bench_show,
     bench_sweep,
@@ -27,6 +28,7 @@ BENCHES: dict[str, tuple[Bench, Aim]] = {
     "show": (bench_show.run, bench_show.AIM),
     "sweep": (bench_sweep.run, bench_sweep.AIM),
     "audit": (bench_audit.run, bench_audit.AIM),
+    "evidence": (bench_evidence.run, bench_evidence.AIM),
 }
 
 
