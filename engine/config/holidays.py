@@ -60,15 +60,20 @@ def build(last_year: int, adjustments: dict[str, list[Any]] | None) -> CalendarD
 
 
 def _day(value: Any) -> date:
-    """A day written YYYY-MM-DD (YAML reads it as a date; quoted, it is text)."""
+    """A day written YYYY-MM-DD (YAML reads it as a date; quoted, it is text), in YEARS."""
+    day: date
     if isinstance(value, date) and not isinstance(value, datetime):
-        return value
-    if isinstance(value, str) and _ISO_DAY.fullmatch(value.strip()):
+        day = value
+    elif isinstance(value, str) and _ISO_DAY.fullmatch(value.strip()):
         try:
-            return date.fromisoformat(value.strip())
+            day = date.fromisoformat(value.strip())
         except ValueError as e:
             raise ValueError(f"not a date: {value.strip()} ({e})") from None
-    raise ValueError(f"not a date: {kind_of(value)} (use YYYY-MM-DD)")
+    else:
+        raise ValueError(f"not a date: {kind_of(value)} (use YYYY-MM-DD)")
+    if day.year not in YEARS:
+        raise ValueError(f"{day} is out of range (years {YEARS[0]} to {YEARS[-1]})")
+    return day
 
 
 def _year(value: Any) -> int:

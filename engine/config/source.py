@@ -1,9 +1,10 @@
 """What every reader of a town's YAML file shares: reading, parsing, and FILE:LINE problems.
 
-A file is read as UTF-8 and parsed once into plain data plus a line map: for each place in
-the document, named by its path of keys and list indexes (the way pydantic names a place in
-its errors), the line it starts on. A reader validates the data with pydantic, adds its own
-checks, and `Problems` turns everything found into one error:
+A file is read as UTF-8 (at most MAX_BYTES, 1 MiB) and parsed once, without anchors or aliases,
+into plain data plus a line map: for each place in the document, named by its path of keys and
+list indexes (the way pydantic names a place in its errors), the line it starts on. A reader
+validates the data with pydantic, adds its own checks, and `Problems` turns everything found
+into one error:
 
     org.yaml:12: unit 'v-shiban' liaison names unknown person 'ghost' (and 1 more: org.yaml:…)
 
@@ -12,6 +13,7 @@ Each reader passes its own error class (all exit 2), so the caller can tell whic
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
@@ -61,13 +63,23 @@ def validated(text: str, source: str, model: type[M], error: type[Malformed], sh
 
 
 # --- reading ----------------------------------------------------------------------------------
-def read_text(path: str | Path, error: type[Malformed]) -> str:
-    """The file's text; `error` when it cannot be read or is not UTF-8."""
+MAX_BYTES = 1 << 20
+"""The largest file a reader takes (1 MiB): a town's org, workflow or holidays file is a few
+kilobytes; anything much larger is the wrong file, and would only cost time to refuse."""
+
+
+def read_text(path: str | Path, error: type[Malformed], limit: int = MAX_BYTES) -> str:
+    """The file's text; `error` when it cannot be read, is larger than `limit` bytes or is
+    not UTF-8 (a byte order mark in front is allowed)."""
     p = Path(path)
     try:
-        raw = p.read_bytes()
+        with p.open("rb") as f:
+            raw = f.read(limit + 1)
     except OSError as e:
         raise error(f"{p}: cannot read: {e.strerror or e}") from None
+    if len(raw) > limit:
+        raise error(f"{p}: larger than {size(limit)}, the limit for this file") from None
+    raw = raw.removeprefix(codecs.BOM_UTF8)
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -77,31 +89,105 @@ def read_text(path: str | Path, error: type[Malformed]) -> str:
         ) from None
 
 
+def size(count: int) -> str:
+    """`1 MiB`, `64 KiB`, `300 bytes`: a limit in words."""
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if count >= 1 << shift and count % (1 << shift) == 0:
+            return f"{count >> shift} {unit}"
+    return f"{count} bytes"
+
+
 # --- parsing ----------------------------------------------------------------------------------
 class _Loader(yaml.SafeLoader):
     """PyYAML's safe loader, made to refuse a bad value at its line instead of crashing.
 
-    The safe loader raises a bare ValueError, with no line, for scalars such as `!!int abc`
-    or `2020-02-30` (it looks like a date, so it is read as one). Here a date-like scalar that
-    is no real date stays text, for the reader to refuse by name and line; any other scalar
-    that cannot be built is a YAML error at its line.
+    The safe loader raises a bare ValueError (or KeyError, …), with no line, for scalars such
+    as `!!int abc`, `!!bool x` or `2020-02-30` (it looks like a date, so it is read as one).
+    Here a date-like scalar that is no real date stays text, for the reader to refuse by name
+    and line; any other scalar that cannot be built, and an integer of more than 64 bits (its
+    digits could not even be printed in a message), is a YAML error at its line.
     """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.values = 0
+        self.depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        """A node, refused when it is an alias, carries an anchor or is one too many."""
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        if isinstance(event, yaml.AliasEvent):
+            raise Refusal(f"aliases are not allowed (*{event.anchor}; {_WRITE_IT_OUT})",
+                          event.start_mark)
+        anchor = getattr(event, "anchor", None)
+        if anchor is not None:
+            raise Refusal(f"aliases are not allowed (&{anchor}; {_WRITE_IT_OUT})",
+                          event.start_mark)
+        self.values += 1
+        if self.values > MAX_VALUES:
+            raise Refusal(f"more than {MAX_VALUES} values (keys, list items, scalars): far"
+                          " more than a town's file holds", event.start_mark)
+        if self.depth >= MAX_DEPTH:
+            raise Refusal(f"not valid YAML: nested more than {MAX_DEPTH} deep",
+                          event.start_mark)
+        self.depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         try:
-            return super().construct_object(node, deep)
-        except (ValueError, TypeError, OverflowError) as e:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"cannot read {node.tag.rsplit(':', 1)[-1]} value: {e}",
-                node.start_mark,
-            ) from None
+            value = super().construct_object(node, deep)
+        except (yaml.YAMLError, RecursionError):
+            raise
+        except Exception as e:  # ValueError mostly; KeyError for `!!bool x`, and so on
+            raise self._cannot(node, str(e) or type(e).__name__) from None
+        if isinstance(value, int) and value.bit_length() > 64:  # 60^5000 is a YAML int, too
+            raise self._cannot(node, "more than 64 bits")
+        return value
+
+    @staticmethod
+    def _cannot(node: yaml.Node, why: str) -> yaml.YAMLError:
+        return yaml.constructor.ConstructorError(
+            None, None, f"cannot read {node.tag.rsplit(':', 1)[-1]} value: {why}",
+            node.start_mark)
+
+
+MAX_VALUES = 50_000
+"""The most values (keys, list items and scalars) a document may hold. The demo town's org
+file holds under 2,000; the bound keeps the time to read a file short (PyYAML in Python
+reads some 20,000 values a second), whatever fits in MAX_BYTES."""
+
+MAX_DEPTH = 50
+"""The deepest a value may be nested (a town's file nests four or five deep). PyYAML's scanner
+takes time growing with the square of the depth of `[[[…`, and its composer recurses."""
+
+_WRITE_IT_OUT = "write the value out where it is used"
+
+
+class Refusal(yaml.YAMLError):
+    """What the loader refuses to read at all, at the line it starts on.
+
+    Anchors (`&name`) and aliases (`*name`) are refused wherever they are: a town's file has
+    no use for them, and an alias names a value without copying it, so a few lines of aliases
+    of aliases stand for billions of values (the "billion laughs") that every reader after the
+    parser would walk. The first anchor is refused before anything is built. So is the value
+    after MAX_VALUES, and one nested deeper than MAX_DEPTH."""
+
+    def __init__(self, what: str, mark: Any) -> None:
+        super().__init__(what)
+        self.what = what
+        self.line = mark.line + 1 if mark is not None else 1
 
 
 def _timestamp(loader: _Loader, node: yaml.Node) -> date | str:
-    assert isinstance(node, yaml.ScalarNode)
+    """A date or time; a scalar that only looks like one (2020-02-30) stays text."""
+    if not isinstance(node, yaml.ScalarNode):
+        raise loader._cannot(node, "not a scalar")
     try:
         return loader.construct_yaml_timestamp(node)
-    except ValueError:
+    except (ValueError, AttributeError):  # AttributeError: `!!timestamp nope` matches nothing
         return loader.construct_scalar(node)
 
 
@@ -113,6 +199,8 @@ def parse_yaml(text: str, source: str, error: type[Malformed]) -> tuple[Any, Lin
 
     An empty document gives None and an empty map. A key given twice in one mapping is a
     mistake (YAML would silently keep the last), and so is a document nested too deep to read.
+    An anchor or alias is refused: `FILE:LINE: aliases are not allowed`, and so is a document
+    of more than MAX_VALUES values (see `Refusal`).
     """
     try:
         loader = _Loader(text)  # checks the characters first
@@ -121,10 +209,12 @@ def parse_yaml(text: str, source: str, error: type[Malformed]) -> tuple[Any, Lin
             if node is None:
                 return None, {}
             lines: Lines = {}
-            _walk(node, (), lines, set())
+            _walk(node, (), lines)
             return loader.construct_document(node), lines
         finally:
             loader.dispose()
+    except Refusal as e:
+        raise error(f"{source}:{e.line}: {e.what}") from None
     except yaml.YAMLError as e:
         line, what = _yaml_problem(e, text)
         raise error(f"{source}:{line}: not valid YAML: {what}") from None
@@ -132,16 +222,13 @@ def parse_yaml(text: str, source: str, error: type[Malformed]) -> tuple[Any, Lin
         raise error(f"{source}:1: not valid YAML: nested too deeply") from None
 
 
-def _walk(node: yaml.Node, where: Where, out: Lines, seen: set[int]) -> None:
+def _walk(node: yaml.Node, where: Where, out: Lines) -> None:
     """Fill `out` with the line of each place under `node` (a key's place gets the key's line).
 
-    A node reached again through an alias is not walked again: its places keep the line of
-    the key or item that names it, and a document of nested aliases cannot blow up the map.
+    The composer refused aliases, so each node is reached once, and the walk is as long as the
+    file.
     """
     out.setdefault(where, node.start_mark.line + 1)
-    if id(node) in seen:
-        return
-    seen.add(id(node))
     if isinstance(node, yaml.MappingNode):
         first: dict[tuple[str, str], int] = {}
         for key, value in node.value:
@@ -158,11 +245,11 @@ def _walk(node: yaml.Node, where: Where, out: Lines, seen: set[int]) -> None:
                 )
             first[key.tag, key.value] = line
             out[(*where, key.value)] = line
-            _walk(value, (*where, key.value), out, seen)
+            _walk(value, (*where, key.value), out)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             out[(*where, i)] = item.start_mark.line + 1
-            _walk(item, (*where, i), out, seen)
+            _walk(item, (*where, i), out)
 
 
 def _yaml_problem(e: yaml.YAMLError, text: str) -> tuple[int, str]:
@@ -218,11 +305,17 @@ class Problems:
         return [f"{self.source}:{line}: {msg}" for line, msg in sorted(self.items)]
 
     def raise_if_any(self, error: type[Malformed]) -> None:
-        """`error` naming the first problem (by line) and every other one after it."""
+        """`error` naming the first problem (by line) and the others after it (at most
+        SHOWN of them: a file that is wrong throughout would make a line of megabytes)."""
         if self.items:
             first, *rest = self.all()
-            more = f" (and {len(rest)} more: {'; '.join(rest)})" if rest else ""
+            shown = "; ".join(rest[:SHOWN]) + ("; …" if len(rest) > SHOWN else "")
+            more = f" (and {len(rest)} more: {shown})" if rest else ""
             raise error(f"{first}{more}")
+
+
+SHOWN = 20
+"""How many problems after the first an error names (it counts them all)."""
 
 
 # --- pydantic errors as text ------------------------------------------------------------------
@@ -290,4 +383,6 @@ def kind_of(value: Any) -> str:
         return f"the number {value}"
     if isinstance(value, bytes):
         return "binary data"
+    if isinstance(value, str) and len(value) > 60:
+        return f"{value[:60]!r}… ({len(value)} characters)"
     return f"{value!r}"

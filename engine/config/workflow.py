@@ -28,6 +28,12 @@ from engine.domain.workflow import (
 )
 from engine.errors import DefinitionError
 
+MAX_VERSION = 2**31 - 1
+"""The largest version number the database keeps (a 32-bit column)."""
+MAX_DAYS = 250
+"""The most working days a deadline gives, or a ladder's rung is from the due moment (a
+year's working days: enough for any rule, and the calendar counts them a day at a time)."""
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -77,7 +83,7 @@ class LadderModel(_Strict):
 
 class WorkflowModel(_Strict):
     name: str
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=MAX_VERSION)
     initial: str
     final: list[str]
     states: list[StateModel]
@@ -168,6 +174,10 @@ def _check(m: WorkflowModel, problems: Problems) -> None:
         if offsets != sorted(offsets):
             problems.add(("escalation", which), f"ladder {which!r}: offsets must not decrease")
         for i, rung in enumerate(rungs):
+            if not -MAX_DAYS <= rung.offset <= MAX_DAYS:
+                problems.add(("escalation", which, i, "offset"),
+                             f"ladder {which!r}: offset must be between {-MAX_DAYS} and"
+                             f" {MAX_DAYS} working days, not {rung.offset}")
             for j, spec in enumerate(rung.recipients):
                 for role in spec.split("|"):
                     if role not in ROLES:
@@ -198,9 +208,10 @@ def _check_deadline(s: StateModel, i: int, final: bool, problems: Problems) -> N
         problems.add((*where, "from_field"), f"state {s.name!r}: from_field must be 'due'")
     for key in ("working_days", "max_working_days", "default_working_days"):
         value = getattr(d, key)
-        if value is not None and not 1 <= value <= 250:
+        if value is not None and not 1 <= value <= MAX_DAYS:
             problems.add(
-                (*where, key), f"state {s.name!r}: {key} must be between 1 and 250, not {value}"
+                (*where, key),
+                f"state {s.name!r}: {key} must be between 1 and {MAX_DAYS}, not {value}",
             )
 
 
