@@ -27,12 +27,14 @@ Errors name the file, the line of the offending key and the key:
 
     rectify.toml:12: routing.reminder: unknown channel 'mail2'
 
-(`parse` of a mapping that did not come from a file says `source: key: problem`.) When several
+(`parse` of a mapping that did not come from a file says `source: key: problem`.) A file
+larger than MAX_BYTES (1 MiB) is refused unread, and [dispatch] is bounded (LIMITS). When several
 keys are wrong the first (by line) is named, followed by how many more and what they are.
 """
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
 import tomllib
@@ -43,7 +45,7 @@ from typing import Any, Final
 
 from notifications.errors import ConfigError
 from notifications.message import KINDS, LOCALES
-from notifications.toml_lines import KeyLines, KeyPath
+from notifications.toml_lines import MAX_PARTS, KeyLines, KeyPath
 
 DEFAULT_FILE: Final = "rectify.toml"
 
@@ -109,29 +111,55 @@ def load(path: Path | None, env: Mapping[str, str] | None = None) -> Config:
         if given:
             raise ConfigError(f"{path}: no such configuration file")
         return Config()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read: {e.strerror}") from None
-    except UnicodeDecodeError as e:
-        raise ConfigError(f"{path}: not TOML: not UTF-8 text ({e.reason} at byte "
-                          f"{e.start})") from None
+    text = _read(path)
+    lines = KeyLines(text)
+    if lines.too_long is not None:
+        raise ConfigError(f"{path}:{lines.too_long}: a key of more than {MAX_PARTS} dotted"
+                          " parts (none of rectify's is longer than three)")
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}:{_decode_line(e)}: not TOML: {e}") from None
-    return parse(raw, str(path), path.parent, text=text)
+    except ValueError as e:  # an integer of thousands of digits
+        raise ConfigError(f"{path}: not TOML: {e}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not TOML: arrays or tables nested too deeply") from None
+    return parse(raw, str(path), path.parent, text=text, lines=lines)
+
+
+MAX_BYTES: Final = 1 << 20
+"""The largest configuration file read (1 MiB; a town's is a few kilobytes)."""
+
+
+def _read(path: Path, limit: int = MAX_BYTES) -> str:
+    """The file's text (UTF-8; a byte order mark in front is allowed), or ConfigError."""
+    try:
+        with path.open("rb") as f:
+            data = f.read(limit + 1)
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read: {e.strerror or e}") from None
+    if len(data) > limit:
+        raise ConfigError(f"{path}: larger than {limit >> 20} MiB, the limit for this file")
+    data = data.removeprefix(codecs.BOM_UTF8)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[:e.start].count(b"\n") + 1
+        raise ConfigError(f"{path}: not TOML: not UTF-8 text (line {line}, byte"
+                          f" 0x{data[e.start]:02x}; save it as UTF-8)") from None
 
 
 def parse(raw: Mapping[str, Any], source: str = "(config)", base: Path | None = None, *,
-          text: str | None = None) -> Config:
+          text: str | None = None, lines: KeyLines | None = None) -> Config:
     """The configuration `raw` describes (`tomllib`'s reading of the file `source`).
 
     `base` is the directory a relative `templates` is read from; `text`, the file's text, lets
-    errors give the line of the offending key."""
+    errors give the line of the offending key (`lines`: where its keys are, if already
+    found)."""
     from notifications.config_file import validate  # pydantic: only when there is a file
 
-    lines = KeyLines(text) if text is not None else None
+    if lines is None and text is not None:
+        lines = KeyLines(text)
     model, wrong = validate(raw)
     if model is None:
         raise _error(source, lines, [(loc, loc, what) for loc, what in wrong])
@@ -160,6 +188,11 @@ def parse(raw: Mapping[str, Any], source: str = "(config)", base: Path | None = 
         if not templates.is_dir():
             problems.append((("templates",), ("templates",),
                              f"no such directory {str(templates)!r}"))
+    for key, (low, high) in LIMITS.items():
+        value = getattr(model.dispatch, key)
+        if not low <= value <= high:  # (nan is neither)
+            problems.append((("dispatch", key), ("dispatch", key),
+                             f"must be from {low} to {high}, not {value}"))
     if problems:
         raise _error(source, lines, problems)
     d, b = model.dispatch, model.briefing
@@ -169,6 +202,14 @@ def parse(raw: Mapping[str, Any], source: str = "(config)", base: Path | None = 
                           lease_seconds=float(d.lease_seconds), batch=d.batch),
         briefing=Briefing(cron=b.cron, to=b.to), source=source, lines=lines,
     )
+
+
+LIMITS: Final[Mapping[str, tuple[int, int]]] = {
+    "max_tries": (1, 20), "backoff_seconds": (0, 86_400), "lease_seconds": (0, 86_400),
+    "batch": (1, 10_000)}
+"""The bounds of [dispatch]: at most a day for the first back-off (it doubles with each try:
+by the twentieth a day has become centuries, and more would pass the calendar's end) or for a
+lease, and a batch one transaction holds."""
 
 
 def dotted(path: Sequence[str | int]) -> str:

@@ -12,6 +12,8 @@ that was never written falls back to its nearest written ancestor (the table hea
 under), and a path with no written ancestor to line 1.
 
 It expects a document tomllib accepted; on anything else it places what it can and never fails.
+Places nested deeper than _DEEPEST keys and indexes are not placed, nor the parts of a dotted
+key after its first MAX_PARTS (`too_long` tells the line of the first such key).
 """
 
 from __future__ import annotations
@@ -23,6 +25,11 @@ KeyPath = tuple[str | int, ...]
 
 _BARE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 _SCALAR_END = frozenset(" \t\r\n#,]}")
+MAX_PARTS = 32
+"""The most parts a dotted key (`a.b.c`) or table header has that the scanner places."""
+_DEEPEST = 32
+"""Paths longer than this are not placed (their ancestors are): the scanner recurses into
+arrays and inline tables, and a document may nest them as deep as tomllib's own recursion."""
 
 
 class KeyLines:
@@ -30,7 +37,12 @@ class KeyLines:
 
     def __init__(self, text: str) -> None:
         self._lines: dict[KeyPath, int] = {}
-        _Scanner(text, self._lines).document()
+        scanner = _Scanner(text, self._lines)
+        scanner.document()
+        self.too_long = scanner.too_long
+        """The line of the first key of more than MAX_PARTS dotted parts (None: there is
+        none). Such a key is placed by its first parts only; a reader should refuse it
+        before tomllib reads it, which takes time growing with the square of its parts."""
 
     @property
     def lines(self) -> Mapping[KeyPath, int]:
@@ -56,6 +68,7 @@ class _Scanner:
         self.out = out
         self.tables: dict[KeyPath, int] = {}
         """Arrays of tables seen so far: path -> how many elements."""
+        self.too_long: int | None = None
 
     # -- moving ----------------------------------------------------------------------------
     def peek(self, ahead: int = 0) -> str:
@@ -165,7 +178,10 @@ class _Scanner:
             part = self.simple_key()
             if part is None:
                 return parts
-            parts.append(part)
+            if len(parts) < MAX_PARTS:
+                parts.append(part)
+            elif self.too_long is None:
+                self.too_long = self.line
             self.skip_blanks()
             if self.peek() != ".":
                 return parts
@@ -188,6 +204,8 @@ class _Scanner:
         c = self.peek()
         if c in ('"', "'"):
             self.string()
+        elif c in "[{" and len(path) > _DEEPEST:
+            self.skip_nested()
         elif c == "[":
             self.array(path)
         elif c == "{":
@@ -195,6 +213,26 @@ class _Scanner:
         else:
             while not self.at_end() and self.peek() not in _SCALAR_END:
                 self.advance()
+
+    def skip_nested(self) -> None:
+        """Past an array or inline table without placing what is in it (a loop, where the
+        placing recurses)."""
+        level = 0
+        while not self.at_end():
+            c = self.peek()
+            if c in ('"', "'"):
+                self.string()
+                continue
+            if c == "#":
+                self.skip_line()
+                continue
+            self.advance()
+            if c in "[{":
+                level += 1
+            elif c in "]}":
+                level -= 1
+                if level <= 0:
+                    return
 
     def array(self, path: KeyPath) -> None:
         self.advance()  # [
@@ -264,4 +302,4 @@ def _decode_key(quoted: str) -> str:
     return next(iter(parsed), quoted.strip("\"'"))
 
 
-__all__ = ["KeyLines", "KeyPath"]
+__all__ = ["MAX_PARTS", "KeyLines", "KeyPath"]
