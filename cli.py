@@ -25,6 +25,47 @@ if TYPE_CHECKING:
 DEFAULT_DB = "sqlite:///rectify.db"
 
 
+class Id(click.ParamType[int]):
+    """A whole number from 1 to `largest`, written in ASCII digits: the id of an issue,
+    escalation, extension or outbox message (64-bit columns), or a version (32-bit)."""
+
+    name = "id"
+
+    def __init__(self, largest: int = 2**63 - 1, what: str = "an id") -> None:
+        self.largest, self.what = largest, what
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        else:
+            text = str(value).strip()
+            if not (text.isascii() and text.isdigit() and len(text) <= 20):
+                shown = text if len(text) <= 40 else text[:40] + "…"
+                self.fail(f"{shown!r} is not {self.what} (a whole number)", param, ctx)
+            number = int(text)
+        if not 1 <= number <= self.largest:
+            self.fail(f"{number} is not {self.what} (from 1 to {self.largest})", param, ctx)
+        return number
+
+
+ID = Id()
+VERSION = Id(2**31 - 1, "a version")
+
+
+class Seconds(click.FloatRange):
+    """Seconds within the range, and a number (FloatRange lets nan through)."""
+
+    name = "seconds"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> float:
+        seconds = super().convert(value, param, ctx)
+        if seconds != seconds:
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        return seconds
+
+
 @dataclass
 class Settings:
     """The global options; `session()` wires the app (engine.bootstrap) and opens the one
@@ -229,7 +270,7 @@ def _emit_issue(settings: Settings, issue: Issue) -> None:
 
 
 @issue.command("move")
-@click.argument("issue_id", type=int)
+@click.argument("issue_id", type=ID)
 @click.argument("transition")
 @click.option("--note")
 @click.option("--plan")
@@ -237,7 +278,7 @@ def _emit_issue(settings: Settings, issue: Issue) -> None:
 @click.option("--due", help="YYYY-MM-DD")
 @click.option("--evidence", multiple=True, type=click.Path(path_type=Path))
 @click.option("--reason")
-@click.option("--expect-version", type=int)
+@click.option("--expect-version", type=VERSION)
 @pass_settings
 def issue_move(settings: Settings, issue_id: int, transition: str, note: str | None,
                plan: str | None, assignee: str | None, due: str | None,
@@ -259,7 +300,7 @@ def issue_move(settings: Settings, issue_id: int, transition: str, note: str | N
 
 
 @issue.command("show")
-@click.argument("issue_id", type=int)
+@click.argument("issue_id", type=ID)
 @pass_settings
 def issue_show(settings: Settings, issue_id: int) -> None:
     """One issue."""
@@ -289,7 +330,7 @@ def issue_list(settings: Settings, state: str | None, village: str | None,
 
 
 @issue.command("history")
-@click.argument("issue_id", type=int)
+@click.argument("issue_id", type=ID)
 @pass_settings
 def issue_history(settings: Settings, issue_id: int) -> None:
     """Every event of an issue, oldest first."""
@@ -303,7 +344,7 @@ def issue_history(settings: Settings, issue_id: int) -> None:
 
 
 @issue.command("allowed")
-@click.argument("issue_id", type=int)
+@click.argument("issue_id", type=ID)
 @pass_settings
 def issue_allowed(settings: Settings, issue_id: int) -> None:
     """What PERSON (--as) may do on the issue now: its transitions and actions."""
@@ -329,7 +370,7 @@ def issue_import(settings: Settings, file: Path) -> None:
 
 
 @issue.command("extend")
-@click.argument("issue_id", type=int)
+@click.argument("issue_id", type=ID)
 @click.option("--to", "to", required=True, help="The new due date, YYYY-MM-DD.")
 @click.option("--reason", required=True)
 @pass_settings
@@ -360,7 +401,7 @@ def _decide(settings: Settings, extension_id: int, approve: bool, note: str | No
 
 
 @extension.command("approve")
-@click.argument("extension_id", type=int)
+@click.argument("extension_id", type=ID)
 @click.option("--note")
 @pass_settings
 def extension_approve(settings: Settings, extension_id: int, note: str | None) -> None:
@@ -369,7 +410,7 @@ def extension_approve(settings: Settings, extension_id: int, note: str | None) -
 
 
 @extension.command("deny")
-@click.argument("extension_id", type=int)
+@click.argument("extension_id", type=ID)
 @click.option("--note")
 @pass_settings
 def extension_deny(settings: Settings, extension_id: int, note: str | None) -> None:
@@ -378,7 +419,7 @@ def extension_deny(settings: Settings, extension_id: int, note: str | None) -> N
 
 
 @extension.command("list")
-@click.option("--issue", "issue_id", type=int)
+@click.option("--issue", "issue_id", type=ID)
 @click.option("--pending", is_flag=True)
 @pass_settings
 def extension_list(settings: Settings, issue_id: int | None, pending: bool) -> None:
@@ -395,7 +436,7 @@ def extension_list(settings: Settings, issue_id: int | None, pending: bool) -> N
 
 # --- escalations --------------------------------------------------------------------------
 @cli.command()
-@click.option("--batch", default=200, show_default=True, type=click.IntRange(1),
+@click.option("--batch", default=200, show_default=True, type=click.IntRange(1, 100_000),
               help="Issues per transaction.")
 @pass_settings
 def escalate(settings: Settings, batch: int) -> None:
@@ -423,7 +464,7 @@ def escalation() -> None:
 @click.option("--open", "open_only", is_flag=True, help="Only those still open.")
 @click.option("--level", type=click.Choice(["reminder", "interview", "accountability"]))
 @click.option("--to", "to", metavar="PERSON", help="Only those addressed to PERSON.")
-@click.option("--issue", "issue_id", type=int)
+@click.option("--issue", "issue_id", type=ID)
 @pass_settings
 def escalation_list(settings: Settings, open_only: bool, level: str | None, to: str | None,
                     issue_id: int | None) -> None:
@@ -441,7 +482,7 @@ def escalation_list(settings: Settings, open_only: bool, level: str | None, to: 
 
 
 @escalation.command("show")
-@click.argument("escalation_id", type=int)
+@click.argument("escalation_id", type=ID)
 @pass_settings
 def escalation_show(settings: Settings, escalation_id: int) -> None:
     """One escalation."""
@@ -458,7 +499,7 @@ def _emit_escalation(settings: Settings, e: Escalation) -> None:
 
 
 @escalation.command("record")
-@click.argument("escalation_id", type=int)
+@click.argument("escalation_id", type=ID)
 @click.option("--note", required=True)
 @click.option("--with", "attendees", multiple=True, metavar="PERSON",
               help="Who took part (repeatable).")
@@ -473,7 +514,7 @@ def escalation_record(settings: Settings, escalation_id: int, note: str,
 
 
 @escalation.command("decide")
-@click.argument("escalation_id", type=int)
+@click.argument("escalation_id", type=ID)
 @click.option("--note", required=True)
 @pass_settings
 def escalation_decide(settings: Settings, escalation_id: int, note: str) -> None:
@@ -536,7 +577,7 @@ def outbox() -> None:
 @click.option("--failed", is_flag=True, help="Only dead and unknown messages.")
 @click.option("--status", multiple=True, type=click.Choice(
     ["pending", "claimed", "sending", "sent", "dead", "unknown"]))
-@click.option("--issue", "issue_id", type=int)
+@click.option("--issue", "issue_id", type=ID)
 @pass_settings
 def outbox_list(settings: Settings, failed: bool, status: Sequence[str],
                 issue_id: int | None) -> None:
@@ -559,7 +600,7 @@ def outbox_list(settings: Settings, failed: bool, status: Sequence[str],
 
 
 @outbox.command("retry")
-@click.argument("row_id", type=int)
+@click.argument("row_id", type=ID)
 @pass_settings
 def outbox_retry(settings: Settings, row_id: int) -> None:
     """Put a dead or unknown message back in the queue."""
@@ -635,6 +676,9 @@ def audit_verify(settings: Settings, anchor: str | None, evidence: bool) -> None
             given = parse_anchor(anchor)
         except ValueError as e:
             raise BadOption(str(e)) from None
+        if given[0] > ID.largest:
+            raise BadOption(f"anchor {anchor[:30]!r}…: SEQ is larger than any event's"
+                            f" ({ID.largest})")
     from engine.app import audit as handlers
 
     verdict = handlers.verify(_auditor(settings), given)
@@ -670,7 +714,7 @@ def audit_anchor(settings: Settings) -> None:
 @audit.command("replay")
 @click.option("--as-of", "as_of", required=True, metavar="TIME",
               help="The moment (ISO 8601, town time without an offset).")
-@click.option("--issue", "issue_id", type=int)
+@click.option("--issue", "issue_id", type=ID)
 @click.option("--village")
 @pass_settings
 def audit_replay(settings: Settings, as_of: str, issue_id: int | None,
@@ -775,7 +819,7 @@ def report_person(settings: Settings, person: str, start: str | None, end: str |
 
 # --- the scheduler ------------------------------------------------------------------------
 @cli.command()
-@click.option("--interval", default=60.0, show_default=True, type=click.FloatRange(0.1),
+@click.option("--interval", default=60.0, show_default=True, type=Seconds(0.1, 86_400),
               help="Seconds between sweeps.")
 @pass_settings
 def serve(settings: Settings, interval: float) -> None:
