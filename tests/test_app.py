@@ -19,7 +19,7 @@ from engine.bootstrap import build
 from engine.config.workflow import load as load_workflow
 from engine.domain.issue import Move, NewIssue
 from engine.errors import NotFound, NotPermitted
-from tests.support import Scenario, run_cli, scenario, write_org
+from tests.support import HEAD, Scenario, run_cli, scenario, write_org
 from workflows import default_path
 
 AT = datetime(2020, 9, 28, 9, 0)  # town time
@@ -141,7 +141,7 @@ def test_an_older_database_is_given_the_rules_it_was_run_by(
     assert old_digest != digest
 
     again = scenario(db_url, tmp_path / "data", actor="wang", now=AT)
-    assert again.init(org_file).schema == "0005"  # init upgrades, then registers the same body
+    assert again.init(org_file).schema == HEAD  # init upgrades, then registers the same body
     upgraded, new_digest = _body(db_url, key)
     assert (upgraded, new_digest) == (packaged, digest)
     canonical = json.dumps(upgraded, ensure_ascii=False, sort_keys=True)
@@ -160,7 +160,8 @@ def test_who_is_told_is_the_workflows_data(db_url: str, tmp_path: Path) -> None:
     custom.write_text(text_, encoding="utf-8")
     app = build(db_url, data_dir=tmp_path / "data")
     try:
-        done = setup.init(app.session("wang", AT), write_org(tmp_path / "org.yaml"), custom)
+        done = setup.init(app.session("wang", AT), write_org(tmp_path / "org.yaml"), custom,
+                          drill=True)
         assert done.workflow == "rectification@2"
         s = app.session("sa1", AT)
         new = issues.add(s, NewIssue(title="房屋漏雨", category="housing_safety",

@@ -7,17 +7,24 @@ streaming the history so that memory stays flat however long it is.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import groupby
-from operator import itemgetter
 from typing import Any
 
 from engine.app.session import Session
+from engine.app.verify import (
+    ISSUE_ID,
+    UNREADABLE,
+    Verdict,
+    stored_copies,
+    verify,
+    verify_reads,
+)
 from engine.domain import audit as a
 from engine.domain.calendar import CalendarData, WorkingCalendar
-from engine.domain.chain import GENESIS
+from engine.domain.configuration import DRILL, TOWN
 from engine.domain.escalation import Escalation, issue_light
 from engine.domain.events import Event, EventType
 from engine.domain.issue import Issue
@@ -25,21 +32,8 @@ from engine.errors import NotFound, Refused
 from engine.store.audit_reads import Reads
 from engine.store.unit_of_work import Tx
 
-
-@dataclass
-class Verdict:
-    ok: bool
-    events: int
-    first_bad: int | None
-    reason: str | None
-    kind: str | None = None
-    head: str | None = None
-    issues: int = 0
-    backdated: int = 0
-    issue: int | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+__all__ = ["PersonReport", "Replayed", "Verdict", "anchor", "events", "person", "replay",
+           "timelines", "verify"]
 
 
 @dataclass
@@ -68,98 +62,6 @@ class PersonReport:
     """The person's own events in the period."""
 
 
-# --- verify -------------------------------------------------------------------------------------
-def verify(s: Session, anchor: tuple[int, str] | None = None) -> Verdict:
-    """Recompute the chain and replay every issue against its rows."""
-    with s.transaction(write=False) as tx:
-        r = Reads(tx)  # first: on PostgreSQL it sets the snapshot
-        s.timezone(tx)
-        return _verify(r, anchor)
-
-
-def _verify(r: Reads, anchor: tuple[int, str] | None) -> Verdict:
-    total, last, link_break, anchored = _links(r, anchor)
-    content_bad, issues, backdated, fold = _fold_all(r)
-    chain = None
-    if link_break is not None:
-        before, bad, after = link_break
-        chain = a.diagnose(before, bad, after, r.content_ok, r.seq_of_hash, r.renumbered_by)
-    found = a.chain_finding(chain, content_bad)
-    if found is None and anchor is not None:
-        found = a.anchor_finding(anchor[0], anchor[1], anchored, last[0])
-    issue_id = None
-    if found is None and fold is not None:
-        issue_id, found = fold
-    head = f"{last[0]}:{last[1]}" if last[0] else None
-    if found is None:
-        return Verdict(True, total, None, None, head=head, issues=issues,
-                       backdated=backdated)
-    return Verdict(False, total, found.first_bad, f"{found.kind}: {found.reason}",
-                   kind=found.kind, head=head, issues=issues, backdated=backdated,
-                   issue=issue_id)
-
-
-def _links(r: Reads, anchor: tuple[int, str] | None) -> tuple[
-        int, tuple[int, str], tuple[list[a.Link], a.Link, a.Link | None] | None,
-        dict[int, str]]:
-    """Pass 1, in the database: each event follows the one before (a join on seq - 1)."""
-    total = r.count_events()
-    head = r.head() or (0, GENESIS)
-    anchored: dict[int, str] = {}
-    if anchor is not None:
-        found = r.hash_at(anchor[0])
-        if found is not None:
-            anchored[anchor[0]] = found
-    broken = r.first_broken_link()
-    if broken is None:
-        return total, head, None, anchored
-    before, bad, after = r.links_around(broken)
-    return total, head, ([a.Link(*x) for x in before], a.Link(*bad),
-                         a.Link(*after) if after else None), anchored
-
-
-def _fold_all(r: Reads) -> tuple[int | None, int, int, tuple[int, a.Finding] | None]:
-    """Pass 2, issue by issue: every event matches its hash, and folding the events gives
-    the issue row, its escalations and its extension requests."""
-    row_hash = r.row_hash
-    content_bad: int | None = None
-    backdated = 0
-    issues = 0
-    finding: tuple[int, a.Finding] | None = None
-    rows = _Merge(r.issues(), lambda i: i.id)
-    escalations = _Merge(r.escalations(), lambda e: e.issue_id)
-    extensions = _Merge(r.extensions(), lambda x: x.issue_id)
-    fold = r.fold
-    for issue_id, group in groupby(r.events(), key=_ISSUE_ID):
-        replay = a.Replay()
-        events = list(group)
-        for row in events:
-            if row_hash(row) != row[13] and (content_bad is None or row[0] < content_bad):
-                content_bad = row[0]
-        try:
-            problem = fold(replay, events)
-        except _UNREADABLE as e:
-            problem = f"issue {issue_id}'s history cannot be replayed: {e}"
-        issues += 1
-        backdated += replay.backdated
-        stored = rows.take(issue_id)
-        if finding is not None:
-            escalations.take_all(issue_id)
-            extensions.take_all(issue_id)
-            continue
-        if problem is None:
-            problem = _compare(issue_id, stored, replay, escalations.take_all(issue_id),
-                               extensions.take_all(issue_id))
-        if problem is not None:
-            finding = (issue_id, a.Finding(replay.last_seq, "disagrees", problem))
-    if finding is None:
-        extra = rows.rest() or escalations.rest() or extensions.rest()
-        if extra is not None:
-            finding = (extra, a.Finding(None, "disagrees",
-                                        f"issue {extra} has rows but no history"))
-    return content_bad, issues, backdated, finding
-
-
 def anchor(s: Session) -> tuple[int, str]:
     """The chain's head: (seq, hash) of the last event."""
     with s.transaction(write=False) as tx:
@@ -179,7 +81,9 @@ def replay(s: Session, as_of: datetime, issue_id: int | None = None,
         r = Reads(tx)
         calendar = _calendar_at(s, tx, as_of)
         fold = r.fold
-        for _, group in groupby(r.events(issue_id=issue_id, until=as_of), key=_ISSUE_ID):
+        for found, group in groupby(r.events(issue_id=issue_id, until=as_of), key=_ISSUE_ID):
+            if found == TOWN:
+                continue
             replay = a.Replay()
             try:
                 fold(replay, group)  # up to a gap: a later event back-dated before as_of
@@ -236,7 +140,9 @@ def timelines(s: Session, start: datetime | None = None, end: datetime | None = 
     with s.transaction(write=False) as tx:
         r = Reads(tx)
         s.timezone(tx)
-        for _, group in groupby(r.events(), key=_ISSUE_ID):
+        for issue_id, group in groupby(r.events(), key=_ISSUE_ID):
+            if issue_id == TOWN:
+                continue  # the configuration: `rectify org history`
             replay = a.Replay()
             shown: list[Event] = []
             broken = False
@@ -260,7 +166,8 @@ def timelines(s: Session, start: datetime | None = None, end: datetime | None = 
                               stage_entered_at=shown[0].at)
             out.append((issue, shown))
             total += len(shown)
-        verdict = _verify(r, None)
+        verdict = verify_reads(r, None, s.timezone(tx), lambda: stored_copies(tx))
+        verdict.drill = s.mode(tx) == DRILL
         town = s.org(tx).town.name
     return out, total, verdict, town
 
@@ -277,7 +184,9 @@ def person(s: Session, person: str, start: datetime | None = None,
             raise NotFound(f"unknown person {person!r}")
         report = PersonReport(person, who.name, start, end)
 
-        for _, group in groupby(r.events(), key=_ISSUE_ID):
+        for issue_id, group in groupby(r.events(), key=_ISSUE_ID):
+            if issue_id == TOWN:
+                continue
             replay = a.Replay()
             received: list[int] = []
             for row in group:
@@ -316,10 +225,8 @@ def person(s: Session, person: str, start: datetime | None = None,
     return report
 
 
-_ISSUE_ID = itemgetter(1)
-"""A history row's issue id (rows are grouped by it)."""
-_UNREADABLE = (KeyError, ValueError, TypeError, AttributeError, StopIteration)
-"""What folding a tampered or garbled event can raise (verify names it; others refuse)."""
+_ISSUE_ID = ISSUE_ID
+_UNREADABLE = UNREADABLE
 
 
 def _within(moment: datetime, start: datetime | None, end: datetime | None) -> bool:
@@ -327,64 +234,3 @@ def _within(moment: datetime, start: datetime | None, end: datetime | None) -> b
     return (start is None or moment >= start) and (end is None or moment <= end)
 
 
-class _Merge:
-    """Walks a stream sorted by issue id alongside the history's issues."""
-
-    def __init__(self, items: Iterable[Any], key: Callable[[Any], int]) -> None:
-        self.it = iter(items)
-        self.key = key
-        self.head: Any = next(self.it, None)
-        self.orphan: int | None = None
-
-    def _skip_below(self, issue_id: int) -> None:
-        while self.head is not None and self.key(self.head) < issue_id:
-            if self.orphan is None:
-                self.orphan = self.key(self.head)
-            self.head = next(self.it, None)
-
-    def take(self, issue_id: int) -> Any:
-        self._skip_below(issue_id)
-        if self.head is not None and self.key(self.head) == issue_id:
-            found, self.head = self.head, next(self.it, None)
-            return found
-        return None
-
-    def take_all(self, issue_id: int) -> list[Any]:
-        self._skip_below(issue_id)
-        out = []
-        while self.head is not None and self.key(self.head) == issue_id:
-            out.append(self.head)
-            self.head = next(self.it, None)
-        return out
-
-    def rest(self) -> int | None:
-        """The first id that had rows but no history, if any."""
-        if self.orphan is not None:
-            return self.orphan
-        return None if self.head is None else int(self.key(self.head))
-
-
-def _compare(issue_id: int, stored: Issue | None, replay: a.Replay,
-             escalations: list[Escalation], extensions: list[Any]) -> str | None:
-    if replay.issue is None:
-        return f"issue {issue_id} has events but no created event"
-    if stored is None:
-        return f"issue {issue_id} has a history but no row in the issues table"
-    diff = a.differences(stored, replay.issue)
-    if diff:
-        return f"issue {issue_id}'s row disagrees with its history: {diff[0]}"
-    for kind, rows, folded in (("escalation", escalations, replay.escalations),
-                               ("extension request", extensions, replay.extensions)):
-        seen = set()
-        for x in rows:
-            seen.add(x.id)
-            other = folded.get(x.id)
-            if other is None:
-                return f"{kind} {x.id} of issue {issue_id} is not in its history"
-            diff = a.differences(x, other)
-            if diff:
-                return f"{kind} {x.id} of issue {issue_id} disagrees with its history: {diff[0]}"
-        missing = sorted(set(folded) - seen)
-        if missing:
-            return f"{kind} {missing[0]} of issue {issue_id} is in its history but not stored"
-    return None

@@ -10,6 +10,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from engine.app.session import Session
+from engine.domain.configuration import workflow_text
 from engine.domain.org import Org
 from engine.errors import Refused
 from engine.store.unit_of_work import Tx
@@ -24,17 +25,22 @@ class Initialised:
     workflow: str
     calendar_years: tuple[int, int] | None
     schema: str | None
+    mode: str = "live"
 
     def to_json(self) -> dict[str, object]:
         return {"town": self.town, "units": self.units, "people": self.people,
                 "groups": self.groups, "workflow": self.workflow,
-                "calendar_years": list(self.calendar_years or ()), "schema": self.schema}
+                "calendar_years": list(self.calendar_years or ()), "schema": self.schema,
+                "mode": self.mode, "drill": self.mode == "drill"}
 
 
 def init(s: Session, org_path: Path, workflow_path: Path | None = None,
-         holidays_path: Path | None = None) -> Initialised:
+         holidays_path: Path | None = None, drill: bool = False) -> Initialised:
     """Create or upgrade the schema, load (or update) the org, register the workflow version
-    and install the working calendar (national data plus the town's adjustments)."""
+    and install the working calendar (national data plus the town's adjustments); each, when
+    it changed, recorded as a town event in the chain. `drill`: mark a new database a drill
+    (simulated time); a database stays what it was first marked."""
+    from engine.app import configuration as config_events
     from engine.config import holidays, org
     from engine.config.workflow import load as load_workflow
     from engine.store import migrate
@@ -54,9 +60,17 @@ def init(s: Session, org_path: Path, workflow_path: Path | None = None,
             kept = d.get_meta("calendar_local")
             adjustments = json.loads(kept) if kept else None
         _check_org_update(tx, town)
+        mode = config_events.mark(s, tx, drill, now)
         tx.org.replace(town)
-        body = json.dumps(wf.to_dict(), ensure_ascii=False, sort_keys=True)
+        config_events.record_org(s, tx, now, config_events.town_actor(s))
+        wf_body = wf.to_dict()
+        body = workflow_text(wf_body)
         d.register_workflow(wf.key, hashlib.sha256(body.encode()).hexdigest(), body, now)
+        for _, _, text in d.workflow_rows():  # versions registered before the chain kept them
+            try:
+                config_events.record_workflow(s, tx, json.loads(text), now)
+            except ValueError:
+                continue  # a damaged body: `audit verify` names it
         d.set_meta("workflow", wf.key)
         data = holidays.build(max(now.year, date.today().year) + 1, adjustments)
         days: list[tuple[date, str, str | None]] = [(x, "off", None) for x in data.off_days]
@@ -65,6 +79,7 @@ def init(s: Session, org_path: Path, workflow_path: Path | None = None,
         calendar_body = data.to_json()
         d.register_calendar(hashlib.sha256(calendar_body.encode()).hexdigest(), calendar_body,
                             now)
+        config_events.record_calendar(s, tx, json.loads(calendar_body), now)
         d.set_meta("calendar_years", json.dumps(sorted(data.known_years)))
         if adjustments is not None:
             d.set_meta("calendar_local", json.dumps(adjustments, sort_keys=True))
@@ -75,7 +90,7 @@ def init(s: Session, org_path: Path, workflow_path: Path | None = None,
         town=town.town.id, units=len(town.units), people=len(town.people),
         groups=len(town.groups),
         workflow=wf.key, calendar_years=(years[0], years[-1]) if years else None,
-        schema=revision)
+        schema=revision, mode=mode)
 
 
 def _check_org_update(tx: Tx, org: Org) -> None:

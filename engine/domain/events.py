@@ -35,6 +35,15 @@ class EventType(StrEnum):
     ACCOUNTABILITY_DECIDED = "accountability_decided"
     VILLAGE_LISTED = "village_listed"
     VILLAGE_UNLISTED = "village_unlisted"
+    # the town's own events (issue_id 0): the configuration in force from then on
+    DATABASE_MARKED = "database_marked"
+    """The database is live (real time) or a drill (simulated time); set once."""
+    ORG_LOADED = "org_loaded"
+    """An org installed by `init` (or changed by listing a village): its canonical body."""
+    WORKFLOW_REGISTERED = "workflow_registered"
+    """A workflow version registered: its body, as stored."""
+    CALENDAR_INSTALLED = "calendar_installed"
+    """A working calendar installed: its off days, make-up days and known years."""
 
 
 FIRST = frozenset({EventType.CREATED, EventType.IMPORTED})
@@ -138,11 +147,19 @@ class Imported:
     created: Created
     entered_at: datetime
     assignee: str | None
+    plan: str | None = None
+    verified_by: str | None = None
+    verified_at: datetime | None = None
 
     def to_payload(self) -> dict[str, Any]:
         out = self.created.to_payload()
         out["entered_at"] = moment_text(self.entered_at)
         out["assignee"] = self.assignee
+        if self.plan is not None:  # the rest written only when the ledger gives them
+            out["plan"] = self.plan
+        if self.verified_by is not None:
+            out["verified_by"] = self.verified_by
+            out["verified_at"] = moment_text(self.verified_at)
         return out
 
 
@@ -269,3 +286,24 @@ class VillageListing:
     def to_payload(self) -> dict[str, Any]:
         return {"village": self.village,
                 "next_escalation_at": moment_text(self.next_escalation_at)}
+
+
+@dataclass(slots=True)
+class Installed:
+    """org_loaded, workflow_registered, calendar_installed: the body and its SHA-256."""
+
+    sha256: str
+    body: Any
+
+    def to_payload(self) -> dict[str, Any]:
+        return {"sha256": self.sha256, "body": self.body}
+
+
+@dataclass(slots=True)
+class Marked:
+    """database_marked: live or drill."""
+
+    mode: str
+
+    def to_payload(self) -> dict[str, Any]:
+        return {"mode": self.mode}

@@ -16,6 +16,7 @@ from typing import Any
 
 from engine.domain.audit import Replay, backdated
 from engine.domain.chain import GENESIS, row_hash
+from engine.domain.conformance import IssueRules
 from engine.domain.escalation import Escalation, Extension
 from engine.domain.events import Event
 from engine.domain.issue import Issue
@@ -26,6 +27,14 @@ from engine.store.history import CHAIN_HEAD
 from engine.store.repository import Repository, Transaction
 
 _BATCH = 2000
+
+
+def written(recorded: Any) -> datetime:
+    """A stored write time, decoded (the rule check's view of `recorded_at`)."""
+    moment = decode_time(recorded)
+    assert moment is not None
+    return moment
+
 _names = count()
 _HISTORY = rows.select_list(rows.HISTORY_COLUMNS)
 
@@ -156,17 +165,23 @@ class Reads(Repository):
             raise Refused(f"event {row[0]} cannot be read ({e}): run `rectify audit verify`"
                           ) from None
 
-    def fold(self, replay: Replay, history: Iterable[tuple[Any, ...]]) -> str | None:
+    def fold(self, replay: Replay, history: Iterable[tuple[Any, ...]],
+             rules: IssueRules | None = None
+             ) -> tuple[str | None, tuple[int, str] | None]:
         """Fold one issue's history rows (in version order) into `replay` without making
-        Events: the audit's hot loop. Stops at a gap in the versions and says so."""
+        Events: the audit's hot loop. Stops at a gap in the versions and says so. With
+        `rules`, each event is checked against the rules in force before it is folded:
+        (what stops the fold, the first rule broken)."""
         sqlite, when, apply = self.sqlite, decode_time, replay.apply_row
         payload = rows.json_value
         fromiso = datetime.fromisoformat
         expected = replay.events + 1
+        check = rules.check if rules is not None else None
+        broken: tuple[int, str] | None = None
         for row in history:
             if row[2] != expected:
                 return (f"issue {row[1]}'s history jumps from version {expected - 1} to"
-                        f" {row[2]}: an event is missing")
+                        f" {row[2]}: an event is missing"), broken
             expected += 1
             at, recorded = row[8], row[9]
             moment: Any
@@ -175,9 +190,14 @@ class Reads(Repository):
             else:
                 moment = when(at)
                 late = backdated(moment, when(recorded))
-            apply(row[0], row[1], row[2], row[3], row[7], moment, late, payload(row[10]),
-                  row[11], row[6])
-        return None
+            p = payload(row[10])
+            if check is not None and broken is None:
+                problem = check(row[0], row[3], row[4], row[5], row[6], row[7], moment, late,
+                                recorded, p, row[11], replay.fields or None)
+                if problem is not None:
+                    broken = (int(row[0]), problem)
+            apply(row[0], row[1], row[2], row[3], row[7], moment, late, p, row[11], row[6])
+        return None, broken
 
     # --- what the history must reproduce ----------------------------------------------------
     def issues(self) -> Iterator[Issue]:

@@ -31,6 +31,12 @@ class DefinitionRepository(Repository):
         row = self.conn.execute(select(c.body).where(c.key == key)).first()
         return None if row is None else str(row[0])
 
+    def workflow_rows(self) -> list[tuple[str, str, str]]:
+        """(key, digest, body) of every registered version."""
+        c = t.workflows.c
+        q = select(c.key, c.digest, c.body).order_by(c.key)
+        return [(str(k), str(d), str(b)) for k, d, b in self.conn.execute(q)]
+
     def register_workflow(self, key: str, digest: str, body: str, at: datetime) -> None:
         """Register a version; the same version with another body is refused."""
         c = t.workflows.c

@@ -53,6 +53,9 @@ def test_event_types_are_the_stored_strings() -> None:
         "INTERVIEW_RECORDED": "interview_recorded",
         "ACCOUNTABILITY_DECIDED": "accountability_decided",
         "VILLAGE_LISTED": "village_listed", "VILLAGE_UNLISTED": "village_unlisted",
+        "DATABASE_MARKED": "database_marked", "ORG_LOADED": "org_loaded",
+        "WORKFLOW_REGISTERED": "workflow_registered",
+        "CALENDAR_INSTALLED": "calendar_installed",
     }
     stored: str = EventType.TRANSITION  # rows read back carry plain text, which compares equal
     assert stored == "transition"

@@ -1,0 +1,207 @@
+"""Whether an issue's history kept the rules in force when each event happened: the audit's
+rule check. Pure: the configuration comes from the chain (`configuration.InForce`), the events
+as the audit reads them.
+
+For every event after the chain first recorded an org: its time does not go back before the
+issue's previous event; in a live database it was neither ahead of its writing nor back-dated
+without a reason; a transition is one of its workflow's, fired by someone holding one of its
+roles (for this issue, then), with the fields it requires, by nobody separation of duties
+excludes, and with a due date within the stage's cap; an action was taken by someone the
+workflow allows; an imported issue entered its state with what the path there needs, from
+someone who could have put it there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import date, datetime, tzinfo
+from typing import Any
+
+from engine.domain.calendar import WorkingCalendar
+from engine.domain.clock_rules import SLACK
+from engine.domain.configuration import LIVE, InForce
+from engine.domain.events import EventType
+from engine.domain.guards import ANY_ASSIGNEE, ASSIGNEE_AT, Entered, check_due, entry_problems
+from engine.domain.org import Org
+from engine.domain.workflow import Workflow
+from engine.errors import DeadlineRefused
+
+_CREATED = EventType.CREATED.value
+_IMPORTED = EventType.IMPORTED.value
+_TRANSITION = EventType.TRANSITION.value
+_ACTIONS = {
+    EventType.EXTENSION_REQUESTED.value: "request_extension",
+    EventType.EXTENSION_APPROVED.value: "decide_extension",
+    EventType.EXTENSION_DENIED.value: "decide_extension",
+    EventType.INTERVIEW_RECORDED.value: "record_interview",
+    EventType.ACCOUNTABILITY_DECIDED.value: "decide_accountability",
+}
+
+
+class Rules:
+    """The rules in force, read from the chain's town events, with what repeated checks
+    share (each calendar made once, each person's roles per org and issue once)."""
+
+    def __init__(self, in_force: InForce, tz: tzinfo,
+                 decode: Callable[[Any], datetime]) -> None:
+        self.in_force = in_force
+        self.tz = tz
+        self.decode = decode
+        """A stored write time to an aware moment (the store's decoder)."""
+        self.live_from = in_force.first_live_seq()
+        self._calendars: dict[int, WorkingCalendar] = {}
+        self._roles: dict[tuple[int, str, str, str | None], frozenset[str]] = {}
+
+    @property
+    def active(self) -> bool:
+        return bool(self.in_force.orgs)
+
+    def calendar_at(self, seq: int) -> WorkingCalendar | None:
+        data = self.in_force.calendar_at(seq)
+        if data is None:
+            return None
+        key = id(data)
+        cal = self._calendars.get(key)
+        if cal is None:
+            cal = self._calendars[key] = WorkingCalendar(data, self.tz)
+        return cal
+
+    def roles(self, org: Org, person: str, village: str, assignee: str | None
+              ) -> frozenset[str]:
+        key = (id(org), person, village, assignee)
+        found = self._roles.get(key)
+        if found is None:
+            found = self._roles[key] = org.roles_for_issue(person, village, assignee)
+        return found
+
+    def issue(self) -> IssueRules:
+        return IssueRules(self)
+
+
+class IssueRules:
+    """The rule check of one issue, fed its events in version order with the issue's fields
+    as they stood before each (None before the first)."""
+
+    def __init__(self, rules: Rules) -> None:
+        self.rules = rules
+        self.previous: datetime | None = None
+        self.fired: dict[str, set[str]] = {}
+        """For separation of duties: who fired each transition, and `assignee@T` keys."""
+
+    def check(self, seq: int, kind: str, transition: str | None, from_state: str | None,
+              to_state: str | None, actor: str, at: datetime, late: bool,
+              recorded_at: Any, p: Mapping[str, Any], workflow: str,
+              before: Mapping[str, Any] | None) -> str | None:
+        """Why this event broke a rule in force (None: it kept them)."""
+        r = self.rules
+        previous, self.previous = self.previous, at
+        if previous is not None and at < previous:
+            return (f"event {seq} is dated {_t(at, r.tz)}, before the issue's previous event"
+                    f" ({_t(previous, r.tz)})")
+        if late and r.live_from is not None and seq > r.live_from:
+            written = r.decode(recorded_at)
+            if at > written + SLACK:
+                return (f"event {seq} is dated {_t(at, r.tz)}, ahead of when it was written"
+                        f" ({_t(written, r.tz)}) in a live database")
+            if at < written - SLACK and not (p.get("via") or {}).get("backfill"):
+                return (f"event {seq} is back-dated to {_t(at, r.tz)} (written"
+                        f" {_t(written, r.tz)}) in a live database without a reason")
+        org = r.in_force.org_at(seq)
+        if org is None:
+            return None  # before the chain recorded any org: the rules are not known
+        if kind == _TRANSITION:
+            return self._transition(seq, transition, from_state, to_state, actor, at, p,
+                                    workflow, before or {}, org)
+        if kind == _CREATED:
+            if not org.may_add_issues(actor):
+                return f"event {seq}: {actor} may not add issues (not in any group)"
+            return None
+        if kind == _IMPORTED:
+            return self._imported(seq, actor, to_state or "", p, workflow, org)
+        action = _ACTIONS.get(kind)
+        if action is not None and before:
+            wf = self._workflow(workflow)
+            if wf is None:
+                return f"event {seq}: workflow {workflow} is not recorded in the chain"
+            specs = wf.action_roles(action)
+            if actor not in org.reach(specs, before["village"], before.get("assignee")):
+                return f"event {seq}: {actor} may not {action.replace('_', ' ')}"
+        return None
+
+    def _workflow(self, key: str) -> Workflow | None:
+        found = self.rules.in_force.workflows.get(key)
+        return None if found is None else found[1]
+
+    def _transition(self, seq: int, name: str | None, from_state: str | None,
+                    to_state: str | None, actor: str, at: datetime, p: Mapping[str, Any],
+                    workflow: str, before: Mapping[str, Any], org: Org) -> str | None:
+        wf = self._workflow(workflow)
+        if wf is None:
+            return f"event {seq}: workflow {workflow} is not recorded in the chain"
+        t = wf.transition(name or "")
+        if t is None or t.source != from_state or t.dest != to_state:
+            return (f"event {seq}: {name} from {from_state} to {to_state} is not a transition"
+                    f" of {workflow}")
+        assignee = before.get("assignee")
+        fired = self.fired
+        fired.setdefault(t.name, set()).add(actor)
+        if assignee:
+            fired.setdefault(ASSIGNEE_AT + t.name, set()).add(assignee)
+        roles = self.rules.roles(org, actor, before.get("village", ""), assignee)
+        if roles.isdisjoint(t.roles):
+            return (f"event {seq}: {actor} may not {t.name}: needs one of the roles"
+                    f" {', '.join(t.roles)}")
+        missing = [f for f in t.requires if not _given(p, f)]
+        if missing:
+            return f"event {seq}: {t.name} without {', '.join(missing)}"
+        for other in t.forbid_actors_of:
+            if other == t.name:
+                continue
+            if actor in fired.get(other, ()) or (
+                    other.startswith(ASSIGNEE_AT) and actor in fired.get(ANY_ASSIGNEE, ())):
+                return f"event {seq}: {actor} may not {t.name}: separation of duties ({other})"
+        due = p.get("due")
+        deadline = wf.state(t.dest).deadline
+        if due and deadline is not None and deadline.from_field is not None:
+            cal = self.rules.calendar_at(seq)
+            if cal is not None:
+                try:
+                    check_due(cal, deadline, at, date.fromisoformat(str(due)))
+                except DeadlineRefused as e:
+                    return f"event {seq}: {e}"
+        return None
+
+    def _imported(self, seq: int, actor: str, state: str, p: Mapping[str, Any],
+                  workflow: str, org: Org) -> str | None:
+        wf = self._workflow(workflow)
+        cal = self.rules.calendar_at(seq)
+        if wf is None or cal is None:
+            return f"event {seq}: workflow {workflow} or the calendar is not recorded"
+        due_at, entered = p.get("due_at"), p.get("entered_at")
+        verified = p.get("verified_at")
+        problems = entry_problems(wf, org, cal, actor, Entered(
+            state=state, village=str(p.get("village")),
+            entered_at=datetime.fromisoformat(entered) if entered else datetime.min,
+            assignee=p.get("assignee"), plan=p.get("plan"),
+            due=(cal.day_of_due(datetime.fromisoformat(due_at))
+                 if due_at and wf.state(state).deadline is not None else None),
+            verified_by=p.get("verified_by"),
+            verified_at=datetime.fromisoformat(verified) if verified else None))
+        assignee = p.get("assignee")
+        if assignee:  # the ledger's assignee is the assignee of record of what came before
+            self.fired.setdefault(ANY_ASSIGNEE, set()).add(str(assignee))
+        return f"event {seq}: {'; '.join(problems)}" if problems else None
+
+
+def _given(p: Mapping[str, Any], name: str) -> bool:
+    value = p.get(name)
+    if isinstance(value, str):
+        return value.strip() != ""
+    return bool(value)
+
+
+def _t(moment: datetime, tz: tzinfo) -> str:
+    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+
+__all__ = ["LIVE", "IssueRules", "Rules"]
