@@ -77,6 +77,7 @@ class Settings:
     as_json: bool
     data_dir: Path | None
     config: Path | None = None
+    backfill: str | None = None
     evidence_limit: int | None = None
     """MiB (None: the app's default)."""
     app: App | None = None
@@ -89,7 +90,8 @@ class Settings:
             self.app = build(self.db, self.config, self.data_dir)
             if self.evidence_limit is not None:
                 self.app.evidence_limit = self.evidence_limit << 20
-            self.current = self.app.session(actor=self.actor, at=self.now, channel="cli")
+            self.current = self.app.session(actor=self.actor, at=self.now, channel="cli",
+                                            backfill=self.backfill)
         return self.current
 
     def close(self) -> None:
@@ -107,6 +109,9 @@ def _emit(settings: Settings, data: Any, text: Any) -> None:
         for w in settings.current.warnings:
             click.echo(f"warning: {w}", err=True)
         settings.current.warnings.clear()
+        if not settings.as_json and settings.current.is_drill():
+            click.echo("演练 DRILL: a drill database; its times are simulated, nothing in it"
+                       " is real", err=True)
     if settings.as_json:
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
     elif isinstance(text, str):
@@ -131,18 +136,21 @@ def _emit(settings: Settings, data: Any, text: Any) -> None:
 @click.option("--config", "config", type=click.Path(path_type=Path), envvar="RECTIFY_CONFIG",
               help="Notification configuration (TOML; default ./rectify.toml if present)."
                    "  [env RECTIFY_CONFIG]")
+@click.option("--backfill", "backfill", metavar="REASON",
+              help="Why a live database is given a --now in the past (kept in the events).")
 @click.option("--evidence-limit", "evidence_limit", type=click.IntRange(1),
               envvar="RECTIFY_EVIDENCE_LIMIT", metavar="MIB",
               help="The largest evidence file taken, in MiB (default 50)."
                    "  [env RECTIFY_EVIDENCE_LIMIT]")
 @click.pass_context
 def cli(ctx: click.Context, db: str, actor: str | None, now: str | None, as_json: bool,
-        data_dir: Path | None, config: Path | None, evidence_limit: int | None) -> None:
+        data_dir: Path | None, config: Path | None, backfill: str | None,
+        evidence_limit: int | None) -> None:
     """Track every problem a self-assessment finds until it is rectified and cleared."""
     from engine.app.moments import parse_time
 
     settings = Settings(db=db, actor=actor, now=parse_time(now, "--now") if now else None,
-                        as_json=as_json, data_dir=data_dir, config=config,
+                        as_json=as_json, data_dir=data_dir, config=config, backfill=backfill,
                         evidence_limit=evidence_limit)
     ctx.obj = settings
     ctx.call_on_close(settings.close)
@@ -159,13 +167,15 @@ pass_settings = click.make_pass_decorator(Settings)
               help="A workflow definition (default: the packaged rectification workflow).")
 @click.option("--holidays", "holidays_path", type=click.Path(path_type=Path),
               help="Local calendar adjustments (YAML: holidays, workdays, years).")
+@click.option("--drill", is_flag=True,
+              help="A drill database (training, simulation): --now may run anywhere.")
 @pass_settings
 def init(settings: Settings, org_path: Path, workflow_path: Path | None,
-         holidays_path: Path | None) -> None:
+         holidays_path: Path | None, drill: bool) -> None:
     """Create or upgrade the database and load (or update) the org."""
     from engine.app import setup
 
-    done = setup.init(settings.session(), org_path, workflow_path, holidays_path)
+    done = setup.init(settings.session(), org_path, workflow_path, holidays_path, drill)
     years = done.calendar_years
     text = (
         f"initialised {settings.db}: town {done.town}, {done.units} units,"
@@ -523,6 +533,31 @@ def escalation_decide(settings: Settings, escalation_id: int, note: str) -> None
 
     _emit_escalation(settings, supervision.decide_accountability(
         settings.session(), escalation_id, note))
+
+
+# --- the org's history ---------------------------------------------------------------------
+@cli.group()
+def org() -> None:
+    """The town's organisation as the chain recorded it."""
+
+
+@org.command("history")
+@pass_settings
+def org_history(settings: Settings) -> None:
+    """Every org installed, oldest first: who, when, through which door, what changed."""
+    from engine.app.configuration import org_history as read
+
+    s = settings.session()
+    changes = read(s)
+    tz = s.town_tz
+    lines = []
+    for c in changes:
+        door = c.via.get("channel", "?") + (f" ({c.via['user']})" if c.via.get("user") else "")
+        lines.append(f"{c.at.astimezone(tz):%Y-%m-%d %H:%M}  event {c.seq}  by {c.actor}"
+                     f" via {door}  sha256 {c.sha256[:12]}…")
+        lines += [f"    {line}" for line in c.changes]
+    _emit(settings, [c.to_json() for c in changes],
+          "\n".join(lines) if lines else "no org recorded in the history yet (run init)")
 
 
 # --- villages -----------------------------------------------------------------------------

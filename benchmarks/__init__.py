@@ -143,7 +143,7 @@ def new_app(folder: Path, name: str, at: datetime | None = None) -> App:
     from engine.app import setup
 
     app = open_app(folder / name)
-    setup.init(app.session("wang", at), SMALL_ORG)
+    setup.init(app.session("wang", at), SMALL_ORG, drill=True)
     return app
 
 

@@ -155,7 +155,7 @@ def run_demo(
         cast = globals()["write_org"](org_path)
         start = datetime(2020, 9, 21, 8, 0)  # Monday: the campaign runs across National Day
         first = command.next("wang", start)
-        setup.init(first, org_path)
+        setup.init(first, org_path, drill=True)
         existing = sum(n for _, _, n in issues.summary(first))
         if existing:
             raise Refused(f"the database already holds {existing} issues: use a fresh --db")

@@ -9,6 +9,8 @@
     │   ├── NotFound                  unknown issue, person, village or group
     │   ├── VersionConflict           --expect-version did not match, or a concurrent writer won
     │   ├── DeadlineRefused           a due date in the past or beyond the stage's limit
+    │   ├── ClockRefused              a time a live database does not allow, or one before the
+    │   │                             issue's previous event
     │   ├── NotInitialized            the database has no org yet (run `rectify init`)
     │   └── StoreUnavailable          the database cannot be reached or refused the statement
     └── Malformed                     exit 2: the input itself is wrong; nothing changed
@@ -60,6 +62,10 @@ class VersionConflict(Refused):
 
 
 class DeadlineRefused(Refused):
+    pass
+
+
+class ClockRefused(Refused):
     pass
 
 

@@ -9,7 +9,7 @@ import io
 import json
 import socket
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
@@ -100,8 +100,9 @@ class Scenario:
 
     # --- commands ------------------------------------------------------------------------------
     def init(self, org: Path, workflow_path: Path | None = None,
-             holidays_path: Path | None = None) -> setup.Initialised:
-        return setup.init(self.session(), org, workflow_path, holidays_path)
+             holidays_path: Path | None = None, drill: bool = True) -> setup.Initialised:
+        """init; a test script simulates time, so its database is a drill unless told."""
+        return setup.init(self.session(), org, workflow_path, holidays_path, drill)
 
     def add_issue(self, new: NewIssue) -> Issue:
         return issues.add(self.session(), new)
@@ -382,3 +383,21 @@ def running_smtp_server(port: int | None = None) -> Iterator[SmtpServer]:
         yield SmtpServer(inbox, port)
     finally:
         controller.stop()
+
+
+def _head_revision() -> str:
+    """The newest schema revision (the name of the last migration file)."""
+    from importlib.resources import files
+
+    versions = files("engine.store").joinpath("migrations", "versions")
+    return max(p.name.split("_", 1)[0] for p in versions.iterdir()
+               if p.name[:4].isdigit() and p.name.endswith(".py"))
+
+
+HEAD = _head_revision()
+"""The schema revision `init` upgrades to."""
+
+
+def as_decided(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored payload without the door it came through (`via`): what the decision wrote."""
+    return {k: v for k, v in payload.items() if k != "via"}

@@ -79,7 +79,7 @@ class Town:
         return r.json()
 
     def init(self, org: Path | None = None) -> Any:
-        return self.ok("init", "--org", str(org or self.org), now=T0)
+        return self.ok("init", "--drill", "--org", str(org or self.org), now=T0)
 
     def add(self, *extra: str, title: str = "roof leaks", village: str = "v-shiban",
             who: str = "sa1", now: str = T0, category: str = "housing_safety") -> int:
@@ -187,7 +187,8 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("template")
     db = folder / "x.db"
     org = write_org(folder / "org.yaml")
-    assert cli.main(["--db", f"sqlite:///{db}", "--now", T0, "init", "--org", str(org)]) == 0
+    assert cli.main(["--db", f"sqlite:///{db}", "--now", T0, "init", "--drill", "--org",
+                     str(org)]) == 0
     return db
 
 
@@ -219,7 +220,7 @@ def test_init_creates_the_database_and_reinit_keeps_issues(bare: Town) -> None:
     result = bare.init()
     assert result["town"] == "huangjia"
     assert (result["units"], result["people"], result["groups"]) == (2, 12, 4)
-    assert result["workflow"] == "rectification@1"
+    assert result["workflow"] == "rectification@2"
     assert result["calendar_years"][0] <= 2020 <= result["calendar_years"][1]
     assert bare.count("people") == 12
 
@@ -287,7 +288,7 @@ def test_reinit_with_a_changed_workflow_of_the_same_version_is_refused(town: Tow
         encoding="utf-8",
     )
     line = town.refused("init", "--org", str(town.org), "--workflow", str(changed), code=1)
-    assert "rectification@1" in line
+    assert "rectification@2" in line
 
 
 # --- the life of an issue -----------------------------------------------------------------
@@ -617,9 +618,9 @@ def test_validate_the_packaged_workflow(town: Town) -> None:
     packaged = REPO / "workflows" / "rectification.yaml"
     r = town.run("workflow", "validate", str(packaged), as_json=False)
     assert (r.code, r.err) == (0, "")
-    assert r.out.strip() == "ok: rectification@1: 6 states, 8 transitions"
+    assert r.out.strip() == "ok: rectification@2: 6 states, 8 transitions"
     assert town.ok("workflow", "validate", str(packaged)) == {
-        "ok": True, "workflow": "rectification@1", "states": 6, "transitions": 8}
+        "ok": True, "workflow": "rectification@2", "states": 6, "transitions": 8}
 
 
 _EXTRA_STATE = "  - name: {name}\n    label: 额外\n    deadline: {{working_days: 1}}\n"
@@ -692,16 +693,16 @@ def test_workflow_show(town: Town) -> None:
                  "verified --> cleared: clear", "cleared --> reported: reopen"):
         assert f"    {edge}" in lines
     plain = town.run("workflow", "show", as_json=False)
-    assert plain.code == 0 and "rectification@1" in plain.out and "studied" in plain.out
+    assert plain.code == 0 and "rectification@2" in plain.out and "studied" in plain.out
     shown = town.ok("workflow", "show")
     assert shown["initial"] == "found" and shown["final"] == ["cleared"]
 
 
 # --- import -------------------------------------------------------------------------------
 GOOD_CSV = (
-    "title,category,village,severity,listed,state,entered_at,assignee,due\n"
-    "A 户饮水,drinking_water,v-shiban,high,是,,,,\n"
-    "B 户住房,housing_safety,c-jiezi,low,no,studied,2020-10-09T10:00,rc2,2020-10-20\n"
+    "title,category,village,severity,listed,state,entered_at,assignee,due,plan\n"
+    "A 户饮水,drinking_water,v-shiban,high,是,,,,,\n"
+    "B 户住房,housing_safety,c-jiezi,low,no,studied,2020-10-09T10:00,rc2,2020-10-20,修缮\n"
 )
 
 
@@ -709,7 +710,7 @@ def test_import_a_good_csv(town: Town) -> None:
     before = town.add()
     path = town.dir / "ledger.csv"
     path.write_text(GOOD_CSV, encoding="utf-8-sig")
-    result = town.ok("issue", "import", str(path), who="sa1", now=T_RECTIFY)
+    result = town.ok("issue", "import", str(path), who="rc1", now=T_RECTIFY)
     assert result == {"imported": 2, "first_id": before + 1, "last_id": before + 2}
     a, b = town.show(before + 1), town.show(before + 2)
     assert (a["title"], a["state"], a["listed"], a["severity"]) == ("A 户饮水", "found", True,

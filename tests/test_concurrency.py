@@ -108,7 +108,8 @@ class Db:
         return ran.json()
 
     def init(self) -> None:
-        self.ok("init", "--org", str(write_org(self.folder / "org.yaml")), now=T0)
+        self.ok("init", "--drill", "--org", str(write_org(self.folder / "org.yaml")),
+                now=T0)
 
     def add(self) -> int:
         new = self.ok("issue", "add", "--title", "well runs dry", "--category",

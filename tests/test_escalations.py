@@ -31,7 +31,7 @@ from engine.errors import (
 )
 from engine.store.escalations import EscalationFilter
 from tests.conftest import START
-from tests.support import Ran, Scenario, run_cli, scenario
+from tests.support import Ran, Scenario, as_decided, run_cli, scenario
 
 CST = timezone(timedelta(hours=8))
 MINUTE = timedelta(minutes=1)
@@ -472,7 +472,7 @@ def test_recording_interviews_and_deciding_accountability(svc: Scenario) -> None
     event = svc.history(issue.id)[-1]
     assert (event.type, event.actor, event.at) == (
         "interview_recorded", "liu", town(2020, 10, 20, 15))
-    assert dict(event.payload) == {"escalation": interview.id, "note": "约谈陈支书",
+    assert as_decided(event.payload) == {"escalation": interview.id, "note": "约谈陈支书",
                                    "with": ["chen"]}
     refused(svc, issue.id, "wang", Refused,
             lambda: svc.record_escalation(interview.id, "again"))
@@ -581,7 +581,7 @@ def test_an_approved_extension_moves_the_due_moment_and_the_ladder(svc: Scenario
         "pending", "rc2", "2020-10-23", town(2020, 10, 17), "studied", issue.stage_version)
     event = svc.history(issue.id)[-1]
     assert (event.type, event.actor) == ("extension_requested", "rc2")
-    assert dict(event.payload) == {"extension": asked.id, "to": "2020-10-23",
+    assert as_decided(event.payload) == {"extension": asked.id, "to": "2020-10-23",
                                    "reason": "rain for a week"}
     assert svc.show(issue.id).due_at == town(2020, 10, 17)  # not yet moved
     refused(svc, issue.id, "rc2", Refused,
@@ -644,7 +644,7 @@ def test_a_denied_extension_keeps_the_due_moment_and_requests_end_at_due(
     denied = svc.decide_extension(asked.id, False, "不同意")
     assert (denied.status, denied.decided_by, denied.note) == ("denied", "wang", "不同意")
     event = svc.history(issue.id)[-1]
-    assert (event.type, dict(event.payload)) == (
+    assert (event.type, as_decided(event.payload)) == (
         "extension_denied", {"extension": asked.id, "note": "不同意"})
     after = svc.show(issue.id)
     assert (after.due_at, after.next_escalation_at) == (town(2020, 10, 17), town(2020, 10, 16))
@@ -800,7 +800,7 @@ def test_the_command_line(db_url: str, org_file: Path, tmp_path: Path,
         assert "unexpected" not in lines[0]
         return lines[0]
 
-    ok("init", "--org", str(org_file), now="2020-09-28T09:00")
+    ok("init", "--drill", "--org", str(org_file), now="2020-09-28T09:00")
     new = ok("issue", "add", "--title", "roof leaks", "--category", "housing_safety",
              "--village", "v-shiban", who="sa1", now="2020-09-30T10:00")
     issue_id: int = new["id"]

@@ -12,19 +12,31 @@ same process may share (`Session.next`) until a handler that changes them resets
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from engine.clock import Clock, SystemClock
 from engine.domain.calendar import CalendarData, WorkingCalendar
+from engine.domain.clock_rules import check_clock, check_order
+from engine.domain.configuration import DRILL, LIVE, TOWN
+from engine.domain.events import Event
 from engine.domain.org import Org
 from engine.domain.workflow import Workflow
-from engine.errors import BadConfig, BadOption, NotFound, NotInitialized, NotPermitted
+from engine.errors import (
+    BadConfig,
+    BadOption,
+    NotFound,
+    NotInitialized,
+    NotPermitted,
+    RectifyError,
+    Refused,
+)
 from engine.store.unit_of_work import Store, Tx
 
 if TYPE_CHECKING:
@@ -32,6 +44,16 @@ if TYPE_CHECKING:
     from notifications.config import Config
 
 DEFAULT_TZ = "Asia/Shanghai"
+
+
+def os_user() -> str:
+    """The operating-system user running this process ("?" when it cannot be told)."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "?"
 
 
 @contextmanager
@@ -73,10 +95,12 @@ class App:
         return self.config_given
 
     def session(self, actor: str | None = None, at: datetime | None = None,
-                channel: str = "cli", definitions: Definitions | None = None) -> Session:
+                channel: str = "cli", definitions: Definitions | None = None,
+                backfill: str | None = None) -> Session:
         """A session for one command by `actor` at `at` (None: the clock's time; a naive
-        time is town time)."""
-        return Session(self, actor, at, channel, definitions or Definitions())
+        time is town time); `backfill`: why a live database is given a time in the past."""
+        return Session(self, actor, at, channel, definitions or Definitions(),
+                       backfill=backfill)
 
     def close(self) -> None:
         self.store.close()
@@ -91,9 +115,11 @@ class Definitions:
     org: Org | None = None
     calendar: WorkingCalendar | None = None
     current_workflow: str | None = None
+    mode: str | None = None
+    """live or drill (an unmarked database counts as live)."""
 
     def reset(self) -> None:
-        self.tz = self.org = self.calendar = self.current_workflow = None
+        self.tz = self.org = self.calendar = self.current_workflow = self.mode = None
 
 
 @dataclass
@@ -109,19 +135,78 @@ class Session:
     defs: Definitions
     warnings: list[str] = field(default_factory=list)
     """What the command should tell besides its result (e.g. a year without holiday data)."""
+    backfill: str | None = None
+    """Why this command enters the past in a live database (kept in its events)."""
 
     @property
     def store(self) -> Store:
         return self.app.store
 
-    def next(self, actor: str | None = None, at: datetime | None = None) -> Session:
+    def next(self, actor: str | None = None, at: datetime | None = None,
+             backfill: str | None = None) -> Session:
         """A session for the next command of the same process, sharing what this one read
         (a demo or a test script: nothing else changes the org between them)."""
-        return Session(self.app, actor, at, self.channel, self.defs, self.warnings)
+        return Session(self.app, actor, at, self.channel, self.defs, self.warnings,
+                       backfill=backfill)
 
     def transaction(self, write: bool, fast: bool = False) -> AbstractContextManager[Tx]:
-        """One transaction of the app's store (see Store.transaction)."""
-        return self.app.store.transaction(write=write, fast=fast)
+        """One transaction of the app's store (see Store.transaction). A write transaction
+        admits its events through the rules about time and stamps them with the door."""
+        if not write:
+            return self.app.store.transaction(write=write, fast=fast)
+        return self._writing(fast)
+
+    @contextmanager
+    def _writing(self, fast: bool) -> Iterator[Tx]:
+        with self.app.store.transaction(write=True, fast=fast) as tx:
+            tx.stamp = self.stamp()
+            tx.admit = partial(self._admit, tx)
+            yield tx
+
+    def stamp(self) -> dict[str, str]:
+        """What every event of this session keeps of its door: the channel, the
+        operating-system user (for the CLI and the scheduler) and a back-fill's reason."""
+        out = {"channel": self.channel}
+        if self.channel in ("cli", "scheduler"):
+            out["user"] = os_user()
+        if self.backfill and self.backfill.strip():
+            out["backfill"] = self.backfill.strip()
+        return out
+
+    def _admit(self, tx: Tx, events: Sequence[tuple[Event, datetime]]) -> None:
+        """The rules about time, for every event however it was made: a live database's
+        clock neither runs ahead nor enters the past unexplained; an issue's events never go
+        back in time."""
+        live = self.mode(tx) != DRILL
+        tz = self.timezone(tx)
+        last: dict[int, datetime] = {}
+        for e, recorded in events:
+            check_clock(live, e.at, recorded, self.backfill, tz)
+            if e.issue_id == TOWN:
+                continue
+            if e.version > 1:
+                previous = last.get(e.issue_id)
+                if previous is None:
+                    previous = tx.history.at_of(e.issue_id, e.version - 1)
+                check_order(e.issue_id, e.at, previous, tz)
+            last[e.issue_id] = e.at
+
+    def is_drill(self) -> bool:
+        """Whether the database is a drill (read now if not yet read; False when it cannot
+        be read, e.g. before `init`)."""
+        if self.defs.mode is None:
+            try:
+                with self.transaction(write=False) as tx:
+                    self.mode(tx)
+            except RectifyError:
+                return False
+        return self.defs.mode == DRILL
+
+    def mode(self, tx: Tx) -> str:
+        """live or drill (read once; a database not yet marked counts as live)."""
+        if self.defs.mode is None:
+            self.defs.mode = tx.definitions.get_meta("mode") or LIVE
+        return self.defs.mode
 
     # --- time ---------------------------------------------------------------------------------
     def now(self, tx: Tx) -> datetime:
@@ -193,7 +278,12 @@ class Session:
             body = tx.definitions.workflow_body(key)
             if body is None:
                 raise NotFound(f"workflow {key} is not registered in this database")
-            wf = self.app.workflows[key] = Workflow.from_dict(json.loads(body))
+            try:
+                wf = Workflow.from_dict(json.loads(body))
+            except (ValueError, KeyError, TypeError, AttributeError):
+                raise Refused(f"the stored workflow {key} is damaged: run `rectify audit"
+                              " verify`") from None
+            self.app.workflows[key] = wf
         return wf
 
     def machine(self, wf: Workflow) -> WorkflowMachine:

@@ -59,6 +59,9 @@ def _escalate_one(s: Session, tx: Tx, told: notify.Notifier, issue: Issue,
     current = issue
     out: list[Escalation] = []
     recorded_at = s.recorded_at()
+    last = tx.history.at_of(issue.id, issue.version)
+    if last is not None and now < last:
+        return []  # a sweep dated before the issue's last event has nothing to raise on it
     for rung, moment in ladder.come_due(steps, now, done):
         assert issue.due_at is not None
         made = Escalation(
@@ -205,6 +208,9 @@ def list_village(s: Session, village: str, listed: bool) -> list[int]:
             raise Refused(f"{village} is already {'listed' if listed else 'not listed'}")
         tx.org.set_village_listed(village, listed)
         now = s.now(tx)
+        from engine.app.configuration import record_org
+
+        record_org(s, tx, now, actor)  # the listing is part of the org in force
         changed: list[int] = []
         recorded_at = s.recorded_at()
         kind = EventType.VILLAGE_LISTED if listed else EventType.VILLAGE_UNLISTED

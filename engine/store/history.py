@@ -15,10 +15,13 @@ from datetime import datetime
 from sqlalchemy import select
 
 from engine.domain.chain import GENESIS, row_hash
+from engine.domain.configuration import TOWN
 from engine.domain.events import Event
+from engine.domain.guards import ANY_ASSIGNEE, assignees_at, is_assignee_token
 from engine.errors import VersionConflict
 from engine.store import rows
 from engine.store import tables as t
+from engine.store.dialect import decode_time
 from engine.store.repository import Repository, Transaction
 
 CHAIN_HEAD = "SELECT seq, hash FROM history ORDER BY seq DESC LIMIT 1"
@@ -29,6 +32,10 @@ _INSERT = (
     f" VALUES ({', '.join('?' * len(rows.HISTORY_COLUMNS))})"
 )
 _PRIOR_ACTOR = "SELECT DISTINCT actor FROM history WHERE issue_id = :id AND transition = :t"
+_ISSUE_EVENTS = ("SELECT type, transition, payload FROM history WHERE issue_id = :id"
+                 " ORDER BY version")
+_AT_OF = "SELECT at FROM history WHERE issue_id = :id AND version = :v"
+_TOWN_VERSION = "SELECT max(version) FROM history WHERE issue_id = :id"
 PAYLOAD = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 """Payloads as stored: sorted keys, UTF-8 text, compact (the chain hashes this text)."""
 
@@ -50,15 +57,24 @@ class HistoryRepository(Repository):
         return self._head
 
     def write(self, events: Sequence[tuple[Event, datetime]]) -> None:
-        """Insert events (with their write times), each chained to the one before."""
+        """Insert events (with their write times), each chained to the one before.
+
+        Every event passes the transaction's admission first (the rules about time that no
+        path may skip), and carries the transaction's stamp (the door it came through) in its
+        payload under `via`."""
+        admit = self.tx.admit
+        if admit is not None:
+            admit(events)
         when = self.d.remembering_time()
         sqlite, to_json = self.d.sqlite, PAYLOAD.encode
+        stamp = self.tx.stamp
         seq, prev = self.head()
         out = []
         for e, recorded in events:
             seq += 1
+            payload = e.payload if stamp is None else {**e.payload, "via": stamp}
             row = (seq, e.issue_id, e.version, str(e.type), e.transition, e.from_state,
-                   e.to_state, e.actor, when(e.at), when(recorded), to_json(e.payload),
+                   e.to_state, e.actor, when(e.at), when(recorded), to_json(payload),
                    e.workflow, prev)
             prev = row_hash(row, sqlite=sqlite)
             out.append((*row, prev))
@@ -84,8 +100,31 @@ class HistoryRepository(Repository):
 
     def prior_actors(self, issue_id: int, transitions: Iterable[str]
                      ) -> dict[str, frozenset[str]]:
-        """Everyone who fired each of `transitions` on the issue (separation of duties)."""
+        """Everyone who fired each of `transitions` on the issue (separation of duties); for
+        `assignee@T`, everyone who was the assignee of record when T was fired."""
         self.tx.flush()
-        return {name: frozenset(r[0] for r in self.rows(_PRIOR_ACTOR, {"id": issue_id,
-                                                                       "t": name}))
-                for name in transitions}
+        out: dict[str, frozenset[str]] = {}
+        for name in transitions:
+            if is_assignee_token(name):
+                out[name] = self._assignees_at(issue_id, name)
+            else:
+                out[name] = frozenset(r[0] for r in self.rows(_PRIOR_ACTOR,
+                                                              {"id": issue_id, "t": name}))
+        return out
+
+    def _assignees_at(self, issue_id: int, token: str) -> frozenset[str]:
+        assignees = assignees_at(
+            (str(r[0]), r[1], rows.json_value(r[2]))
+            for r in self.rows(_ISSUE_EVENTS, {"id": issue_id}))
+        return assignees.get(token, frozenset()) | assignees.get(ANY_ASSIGNEE, frozenset())
+
+    def at_of(self, issue_id: int, version: int) -> datetime | None:
+        """When the issue's event of this version is dated (None: no such event)."""
+        row = self.run(_AT_OF, {"id": issue_id, "v": version}).fetchone()
+        return None if row is None else decode_time(row[0])
+
+    def town_version(self) -> int:
+        """The last version of the town's own events (0: none yet)."""
+        self.tx.flush()
+        row = self.run(_TOWN_VERSION, {"id": TOWN}).fetchone()
+        return int(row[0] or 0) if row is not None else 0

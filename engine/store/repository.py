@@ -4,17 +4,21 @@ that offers them do not import each other."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy.engine import Connection
 
+from engine.domain.events import Event
 from engine.store.dialect import Dialect
 
 
 class Transaction(Protocol):
     conn: Connection
     dialect: Dialect
+    stamp: dict[str, Any] | None
+    admit: Callable[[Sequence[tuple[Event, datetime]]], None] | None
 
     def cursor(self) -> Any: ...
 

@@ -10,7 +10,7 @@ Events appended with `Tx.append` are queued and written, hash-chained, just befo
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -151,6 +151,11 @@ class Tx:
         self._outbox: OutboxRepository | None = None
         self._org: OrgRepository | None = None
         self._definitions: DefinitionRepository | None = None
+        self.stamp: dict[str, Any] | None = None
+        """Kept in every event's payload under `via`: the door (channel, operating-system user,
+        back-fill reason) the transaction's command came through."""
+        self.admit: Callable[[Sequence[tuple[Event, datetime]]], None] | None = None
+        """Checks the events before they are chained (the rules about time); raises to refuse."""
 
     def cursor(self) -> Any:
         """The driver cursor the raw statements of this transaction share."""
