@@ -92,7 +92,7 @@ AIM = Aim("ratio", "<=", 3.0)
 VERIFY_AIM = Aim("verify_ratio", "<=", 3.0)
 REPLAY_AIM = Aim("replay_ratio", "<=", 3.0)
 
-WORKFLOW = "rectification@1"
+WORKFLOW = "rectification@2"
 T0 = datetime(2023, 1, 3, 1, 0, tzinfo=UTC)
 """When issue 1 is created; issue k at T0 + k * STEP (plus a few minutes)."""
 STEP = timedelta(minutes=10)

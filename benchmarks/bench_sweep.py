@@ -82,7 +82,7 @@ INIT_NOW = datetime(2020, 9, 28, 9, 0)
 SWEEP_NOW = datetime(2020, 11, 30, 9, 0)
 """Town time of the sweep: all three levels of the due issues have come by then."""
 
-WORKFLOW = "rectification@1"
+WORKFLOW = "rectification@2"
 CREATED = "2020-09-28 01:00:00.000000"
 DUE_AT = "2020-09-30 16:00:00.000000"
 """2020-10-01 00:00 in Shanghai, as UTC text: the end of 30 September."""

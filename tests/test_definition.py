@@ -25,7 +25,7 @@ def line_of(text: str, needle: str) -> int:
 
 def test_the_default_workflow_loads() -> None:
     wf = load(default_path())
-    assert wf.key == "rectification@1"
+    assert wf.key == "rectification@2"
     assert [s.name for s in wf.states] == [
         "found", "reported", "studied", "rectified", "verified", "cleared"]
     assert {t.name for t in wf.transitions} == {

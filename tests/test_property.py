@@ -624,6 +624,8 @@ class Walk:
                 check_accepted(svc, step, result, snap, new, m, files, due, now)
                 m.state = SPECS[step.transition].dest
                 m.version += 1
+                if m.assignee is not None:  # the assignee of record when it was fired
+                    m.fired_by.setdefault(f"assignee@{step.transition}", set()).add(m.assignee)
                 if step.assignee is not None:
                     m.assignee = step.assignee
                 if step.plan:

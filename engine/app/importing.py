@@ -1,8 +1,11 @@
-"""Importing a ledger (CSV, UTF-8): every row or none; a bad row is refused with its number.
+"""Importing a ledger (CSV, UTF-8): every row or none; every bad row is named at once, with
+its number, and nothing is imported.
 
 Columns (header names, any order, case-insensitive): title, category, village (required),
-group, household, severity, description, listed, state, entered_at, assignee, due. Other
-columns are ignored with a warning.
+group, household, severity, description, listed, state, entered_at, assignee, plan, due,
+verified_by, verified_at. Other columns are ignored with a warning. A row enters its state
+only with what the workflow's path to that state needs, from an importer who could have put
+it there (`guards.entry_problems`).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import csv
 import gc
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, tzinfo
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
 from engine.app.issues import check_refs, context
@@ -19,14 +22,23 @@ from engine.app.moments import parse_day, parse_time
 from engine.app.session import Session
 from engine.domain.decide import Context, Entry, created_event
 from engine.domain.events import Event
-from engine.domain.issue import Issue, NewIssue, check_new_issue, evolve
+from engine.domain.guards import Entered, entry_problems
+from engine.domain.issue import Issue, NewIssue, check_new_issue, check_text, evolve
 from engine.domain.org import Org
 from engine.domain.workflow import Workflow
-from engine.errors import BadFile, BadOption, NotFound, NotPermitted, RectifyError
+from engine.errors import (
+    BadFile,
+    BadOption,
+    Malformed,
+    NotFound,
+    NotPermitted,
+    RectifyError,
+    Refused,
+)
 
 COLUMNS = (
     "title", "category", "village", "group", "household", "severity", "description", "listed",
-    "state", "entered_at", "assignee", "due",
+    "state", "entered_at", "assignee", "plan", "due", "verified_by", "verified_at",
 )
 _TRUE = {"1", "true", "yes", "y", "是", "x", "✓"}
 _FALSE = {"", "0", "false", "no", "n", "否"}
@@ -51,6 +63,7 @@ def import_csv(s: Session, path: Path) -> list[int]:
         ids = tx.issues.allocate_ids(len(numbered))
         rows = _Rows(index, org, wf, ctx, s.timezone(tx))
         items: list[tuple[Issue, Event]] = []
+        refused: list[tuple[int, RectifyError]] = []
         # hundreds of thousands of young objects: the cyclic collector would rescan them all
         # again and again without finding a cycle
         gc_was_on = gc.isenabled()
@@ -60,7 +73,9 @@ def import_csv(s: Session, path: Path) -> list[int]:
                 try:
                     items.append(rows.item(issue_id, row))
                 except RectifyError as e:
-                    raise type(e)(f"{path.name}: row {number}: {e}") from None
+                    refused.append((number, e))
+            if refused:
+                raise _all_refused(path, refused)
             tx.issues.insert_many([i for i, _ in items])
             recorded = s.recorded_at()
             tx.flush()
@@ -70,6 +85,19 @@ def import_csv(s: Session, path: Path) -> list[int]:
                 gc.enable()
         s.warn_calendar()
     return ids
+
+
+_SHOWN = 20
+"""Rows named in one refusal (the count says how many more)."""
+
+
+def _all_refused(path: Path, refused: list[tuple[int, RectifyError]]) -> RectifyError:
+    """One error naming every refused row: malformed (exit 2) if any row is, else refused."""
+    kind = next((type(e) for _, e in refused if isinstance(e, Malformed)), type(refused[0][1]))
+    told = "; ".join(f"row {n}: {e}" for n, e in refused[:_SHOWN])
+    more = f"; and {len(refused) - _SHOWN} more" if len(refused) > _SHOWN else ""
+    rows = "row" if len(refused) == 1 else "rows"
+    return kind(f"{path.name}: {len(refused)} {rows} refused, nothing imported: {told}{more}")
 
 
 def _read(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
@@ -118,7 +146,13 @@ class _Rows:
             severity=cell("severity") or "medium", listed=_yes_no(cell("listed")))
         check_new_issue(new)
         check_refs(self.org, new.village, new.group)
-        event = created_event(issue_id, new, self.ctx, self._entry(cell),
+        entry = self._entry(cell)
+        problems = entry_problems(self.wf, self.org, self.ctx.calendar, self.ctx.actor, Entered(
+            entry.state, new.village, entry.entered_at, entry.assignee, entry.plan, entry.due,
+            entry.verified_by, entry.verified_at))
+        if problems:
+            raise Refused("; ".join(problems))
+        event = created_event(issue_id, new, self.ctx, entry,
                               village_listed=self.org.units[new.village].listed)
         return evolve(None, event), event
 
@@ -129,17 +163,25 @@ class _Rows:
         if state is not None and not wf.has_state(state):
             names = ", ".join(x.name for x in wf.states)
             raise BadOption(f"unknown state {state!r} (one of {names})")
-        when = now
-        if entered is not None:
-            given = parse_time(entered, "entered_at")
-            given = given.replace(tzinfo=self.tz) if given.tzinfo is None else given
-            if given > now:
-                raise BadOption(f"entered_at {entered} is in the future")
-            when = given.astimezone(UTC)
-        if assignee is not None and assignee not in self.org.people:
-            raise NotFound(f"unknown person {assignee!r} for assignee")
+        when = now if entered is None else self._moment(entered, "entered_at")
+        verified_by, verified = cell("verified_by"), cell("verified_at")
+        for who, name in ((assignee, "assignee"), (verified_by, "verified_by")):
+            if who is not None and who not in self.org.people:
+                raise NotFound(f"unknown person {who!r} for {name}")
+        plan = cell("plan")
+        check_text("plan", plan)
         return Entry(state=state or wf.initial, entered_at=when, assignee=assignee,
-                     due=parse_day(due, "due") if due is not None else None)
+                     due=parse_day(due, "due") if due is not None else None, plan=plan,
+                     verified_by=verified_by,
+                     verified_at=None if verified is None else self._moment(verified,
+                                                                            "verified_at"))
+
+    def _moment(self, text: str, name: str) -> datetime:
+        given = parse_time(text, name)
+        given = given.replace(tzinfo=self.tz) if given.tzinfo is None else given
+        if given > self.ctx.now:
+            raise BadOption(f"{name} {text} is in the future")
+        return given.astimezone(UTC)
 
 
 def _yes_no(text: str | None) -> bool:

@@ -140,7 +140,7 @@ def _check(m: WorkflowModel, problems: Problems) -> None:
                         f"transition {t.name!r}: unknown field {f!r} (one of {', '.join(FIELDS)})",
                     )
         for j, other in enumerate(t.forbid_actors_of):
-            if other not in tnames:
+            if other.removeprefix("assignee@") not in tnames:  # assignee@T: T's assignee
                 problems.add(
                     (*where, "forbid_actors_of", j),
                     f"transition {t.name!r}: unknown transition {other!r}",

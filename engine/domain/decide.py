@@ -56,6 +56,9 @@ class Entry:
     entered_at: datetime
     assignee: str | None = None
     due: date | None = None
+    plan: str | None = None
+    verified_by: str | None = None
+    verified_at: datetime | None = None
 
 
 def stage_due(calendar: WorkingCalendar, deadline: Deadline | None, entered_at: datetime,
@@ -106,7 +109,8 @@ def created_event(issue_id: int, new: NewIssue, ctx: Context, entry: Entry | Non
         description=new.description, group=new.group, household=new.household,
         severity=new.severity, listed=new.listed, listed_by_village=village_listed, due_at=due,
         next_escalation_at=next_escalation(ctx, due, new.listed or village_listed))
-    payload = (Imported(created, entered_at, entry.assignee).to_payload() if entry
+    payload = (Imported(created, entered_at, entry.assignee, entry.plan, entry.verified_by,
+                        entry.verified_at).to_payload() if entry
                else created.to_payload())
     return Event(issue_id=issue_id, version=1, type=_IMPORTED if entry else _CREATED,
                  actor=ctx.actor,

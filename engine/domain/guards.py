@@ -10,10 +10,10 @@ who acts (`permitted`, `separate`) are asked, not the ones about what was given 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from engine.domain.calendar import WorkingCalendar
 from engine.domain.org import Org
@@ -87,12 +87,47 @@ def complete(d: Decision) -> None:
 
 
 def separate(d: Decision) -> None:
-    """Separation of duties: nobody who ever fired one of `forbid_actors_of` on the issue."""
+    """Separation of duties: nobody who ever fired one of `forbid_actors_of` on the issue,
+    nor, for an entry `assignee@T`, anyone who was the assignee of record when T was fired."""
     t = d.transition
     for other in t.forbid_actors_of:
         if d.actor in d.prior_actors.get(other, frozenset()):
+            if is_assignee_token(other):
+                raise SeparationOfDuties(
+                    f"{d.actor} may not {t.name} issue {d.issue.id}: they were its assignee"
+                    f" when {other.split('@', 1)[1]} was fired")
             raise SeparationOfDuties(
                 f"{d.actor} may not {t.name} issue {d.issue.id}: they fired {other} on it")
+
+
+ASSIGNEE_AT = "assignee@"
+"""`forbid_actors_of` entries of the form `assignee@T`: the assignee of record when T fired."""
+ANY_ASSIGNEE = ASSIGNEE_AT + "*"
+"""The assignee a ledger gave an imported issue: of record for whatever came before."""
+
+
+def is_assignee_token(entry: str) -> bool:
+    return entry.startswith(ASSIGNEE_AT)
+
+
+def assignees_at(events: Iterable[tuple[str, str | None, Mapping[str, Any]]]
+                 ) -> dict[str, frozenset[str]]:
+    """From an issue's events in order, as (type, transition, payload): for each
+    `assignee@T` entry (keyed so), who was the assignee of record whenever T was fired."""
+    assignee: str | None = None
+    found: dict[str, set[str]] = {}
+    for kind, transition, p in events:
+        if kind in ("created", "imported"):
+            assignee = p.get("assignee")
+            if kind == "imported" and assignee:
+                found.setdefault(ANY_ASSIGNEE, set()).add(assignee)
+            continue
+        if kind == "transition" and transition is not None:
+            if assignee:
+                found.setdefault(ASSIGNEE_AT + transition, set()).add(assignee)
+            if "assignee" in p:
+                assignee = p["assignee"]
+    return {k: frozenset(v) for k, v in found.items()}
 
 
 def within_cap(d: Decision, wf: Workflow) -> None:
@@ -149,3 +184,100 @@ def action_open(action: str, issue: Issue, now: datetime, tz: tzinfo) -> None:
     is open only before the due moment (the others, whenever their record is open)."""
     if action == "request_extension":
         extension_open(issue, now, tz)
+
+
+# --- entering the workflow from a ledger (import) ---------------------------------------------
+@dataclass(slots=True)
+class Entered:
+    """What a ledger row says of an issue that enters the workflow in `state`."""
+
+    state: str
+    village: str
+    entered_at: datetime
+    assignee: str | None = None
+    plan: str | None = None
+    due: date | None = None
+    verified_by: str | None = None
+    verified_at: datetime | None = None
+
+
+def entry_needs(wf: Workflow, state: str) -> tuple[bool, bool, bool]:
+    """What a state needs of a row that enters it, from the workflow's shape: (the fields of
+    the stage whose due date is given: plan, assignee, due; an assignee, for every state
+    after that stage; who verified and when, for the dest of a transition with separation
+    of duties and every state after it)."""
+    names = [x.name for x in wf.states]
+    where = names.index(state)
+    planned = next((i for i, x in enumerate(wf.states)
+                    if x.deadline is not None and x.deadline.from_field is not None), None)
+    checked = [names.index(t.dest) for t in wf.transitions if t.forbid_actors_of]
+    checked_from = min(checked) if checked else None
+    return (planned is not None and where == planned,
+            planned is not None and where > planned,
+            checked_from is not None and where >= checked_from)
+
+
+def entry_roles(wf: Workflow, state: str) -> frozenset[str]:
+    """The roles that could have put an issue in `state`: those of the transitions into it;
+    past a check by someone else (separation of duties), only those who may close issues."""
+    _, _, checked = entry_needs(wf, state)
+    if state == wf.initial:
+        return frozenset()
+    if checked:
+        return frozenset(r for t in wf.transitions if t.dest in wf.final for r in t.roles)
+    return frozenset(r for t in wf.transitions if t.dest == state for r in t.roles)
+
+
+def entry_problems(wf: Workflow, org: Org, calendar: WorkingCalendar, actor: str,
+                   e: Entered) -> list[str]:
+    """Why a ledger row may not enter the workflow as it says (empty: it may): what the path
+    to its state needs, and whether the importer could have put it there."""
+    out: list[str] = []
+    if not wf.has_state(e.state):
+        return [f"unknown state {e.state!r}"]
+    planned, assigned, checked = entry_needs(wf, e.state)
+    roles = org.roles_for_issue(actor, e.village, e.assignee)
+    if e.state == wf.initial:
+        if not org.may_add_issues(actor):
+            out.append(f"{actor} may not add issues: not a member of any group")
+    elif "party_secretary" not in roles:
+        allowed = entry_roles(wf, e.state)
+        if roles.isdisjoint(allowed):
+            out.append(f"{actor} may not import an issue in state {e.state!r}: needs one of"
+                       f" the roles {', '.join(sorted(allowed))}")
+    deadline = wf.state(e.state).deadline
+    if planned:
+        missing = [name for name, value in (("plan", e.plan), ("assignee", e.assignee),
+                                            ("due", e.due)) if not value]
+        if missing:
+            out.append(f"state {e.state!r} needs {', '.join(missing)}")
+        elif e.due is not None:
+            try:
+                check_due(calendar, deadline, e.entered_at, e.due)
+            except DeadlineRefused as err:
+                out.append(str(err))
+    elif e.due is not None and deadline is not None:
+        days = deadline.working_days or deadline.default_working_days
+        if days is not None:
+            latest = calendar.local_date(calendar.due_after(e.entered_at, days))
+            if e.due > latest:
+                out.append(f"due date {e.due} is beyond the stage's {days} working days"
+                           f" (latest {latest})")
+    if (assigned or checked) and not e.assignee:
+        out.append(f"state {e.state!r} needs an assignee")
+    if checked:
+        if not e.verified_by or e.verified_at is None:
+            out.append(f"state {e.state!r} needs who verified it and when"
+                       " (verified_by, verified_at)")
+        elif e.verified_by == e.assignee:
+            out.append(f"{e.verified_by} may not have verified it: they are its assignee"
+                       " (separation of duties)")
+        elif e.verified_at > e.entered_at:
+            out.append("verified_at is after entered_at")
+        else:
+            verify = [t for t in wf.transitions if t.forbid_actors_of]
+            vroles = org.roles_for_issue(e.verified_by, e.village, e.assignee)
+            if verify and all(vroles.isdisjoint(t.roles) for t in verify):
+                out.append(f"{e.verified_by} may not have verified it: needs one of the"
+                           f" roles {', '.join(verify[0].roles)}")
+    return out
