@@ -29,7 +29,7 @@ from notifications.toml_lines import KeyLines
 from tests.support import SMALL_ORG, Ran, run_cli, write_org
 from workflows import default_path
 
-EXAMPLES = int(os.environ.get("RECTIFY_MALFORMED_EXAMPLES", "12"))
+EXAMPLES = int(os.environ.get("RECTIFY_MALFORMED_EXAMPLES", "20"))
 """Examples hypothesis tries per option or file (more: RECTIFY_MALFORMED_EXAMPLES=200)."""
 
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=False,
@@ -194,6 +194,48 @@ def test_any_value_of_an_option_is_taken_or_refused_on_one_line(town: Town, slot
         told(town.run(*put(args, value)))
 
     check()
+
+
+@pytest.fixture(scope="module")
+def drill(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Town]:
+    """A drill database (its clock may run anywhere, so that any time accepted reaches the
+    sums of due moments and ladders), with issue #1 reported and #2 studied, due in a week."""
+    d = tmp_path_factory.mktemp("drill")
+    t = Town(d, f"sqlite:///{d / 'drill.db'}", d / "data", write_org(d / "org.yaml"))
+    now = "2020-09-28T09:00"
+    for args in (("init", "--drill", "--org", str(t.org)),
+                 ("--now", now, *ADD), ("--now", now, *ADD),
+                 ("--now", now, "--as", "sa1", "issue", "move", "1", "report"),
+                 ("--now", now, "--as", "sa1", "issue", "move", "2", "report"),
+                 ("--now", now, "--as", "rc1", "issue", "move", "2", "study", "--plan", "p",
+                  "--assignee", "rc1", "--due", "2020-10-05")):
+        ran = t.run(*args)
+        assert ran.code == 0, ran.err
+    yield t
+
+
+DRILL_SLOTS: dict[str, list[str]] = {
+    "--now of an add": ["--now", "X", *ADD],
+    "--now of a move": ["--now", "X", *MOVE_STUDY, "--due", f"{LAST_YEAR}-12-31"],
+    "--now of a sweep": ["--now", "X", "escalate"],
+    "--now of an extension": ["--now", "X", "--as", "rc1", "issue", "extend", "2", "--to",
+                              f"{LAST_YEAR}-12-31", "--reason", "r"],
+    "--now of the board": ["--now", "X", "issue", "list", "--overdue"],
+    "--now of a briefing": ["--now", "X", "briefing"],
+}
+
+
+@pytest.mark.parametrize("slot", list(DRILL_SLOTS))
+def test_any_time_in_a_drill_is_taken_or_refused_on_one_line(drill: Town, slot: str) -> None:
+    @FUZZ
+    @given(TIMES | st.sampled_from([
+        f"{FIRST_YEAR}-01-01T00:00+23:59", f"{FIRST_YEAR}-01-01T00:00",
+        f"{LAST_YEAR}-12-31T23:59-23:59", f"{LAST_YEAR}-12-31T23:59:59.999999"]))
+    def check(value: str) -> None:
+        told(drill.run(*put(DRILL_SLOTS[slot], value)))
+
+    check()
+
 
 
 # --- the hand-picked nasty values ------------------------------------------------------------
