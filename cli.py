@@ -891,8 +891,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return its exit code (never a traceback)."""
     from engine.errors import RectifyError
 
+    args = list(argv) if argv is not None else sys.argv[1:]
+    for n, arg in enumerate(args, start=1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            click.echo(f"error: argument {n} is not UTF-8 text", err=True)
+            return 2
+    for name, value in os.environ.items():
+        if name.startswith("RECTIFY_"):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                click.echo(f"error: {name} is not UTF-8 text", err=True)
+                return 2
     try:
-        code = cli.main(args=list(argv) if argv is not None else None, prog_name="rectify",
+        code = cli.main(args=args, prog_name="rectify",
                         standalone_mode=False)
         if isinstance(code, int):  # a command that ended with click's Exit (e.g. verify)
             return code
@@ -906,7 +920,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         click.echo(f"error: {message}", err=True)
         return 2 if isinstance(e, click.UsageError | click.BadParameter) else e.exit_code or 1
     except RectifyError as e:
-        click.echo(f"error: {' '.join(str(e).split())}", err=True)
+        from engine.domain.text import visible  # a value quoted in the message may hold ESC
+
+        click.echo(f"error: {visible(' '.join(str(e).split()))}", err=True)
         return e.exit_code
     except KeyboardInterrupt:
         click.echo("error: interrupted", err=True)

@@ -295,7 +295,10 @@ def _load(conn: sqlite3.Connection, events: int) -> tuple[int, int, datetime]:
     escalation_rows: list[tuple[Any, ...]] = []
     history_rows: list[tuple[Any, ...]] = []
     heap: list[tuple[datetime, int, int, tuple[Any, ...]]] = []
-    seq, prev = 0, GENESIS
+    # after the town's own events (the configuration init recorded)
+    head = conn.execute("SELECT seq, hash FROM history ORDER BY seq DESC LIMIT 1").fetchone()
+    seq, prev = (0, GENESIS) if head is None else (int(head[0]), str(head[1]))
+    base = seq
     encode = _JSON.encode
     last_at = T0
 
@@ -339,8 +342,8 @@ def _load(conn: sqlite3.Connection, events: int) -> tuple[int, int, datetime]:
         escalated += len(replay.escalations)
     chain_before(None)
     flush()
-    if seq != events:
-        raise RuntimeError(f"chained {seq} events, wanted {events}")
+    if seq - base != events:
+        raise RuntimeError(f"chained {seq - base} events, wanted {events}")
     return k, escalated, last_at
 
 
@@ -356,7 +359,7 @@ def engine_verify(path: Path, events: int, prof: Profiler | None = None) -> Took
                     v = audit.verify(app.session())
     finally:
         app.close()
-    if not v.ok or v.events != events:
+    if not v.ok or v.rules_checked != events:
         raise RuntimeError(f"verify: {v}")
     return took
 
@@ -383,7 +386,7 @@ def _raw(path: Path, events: int, body: Callable[[sqlite3.Connection], int]) -> 
         conn.execute("BEGIN")
         n = body(conn)
         conn.execute("COMMIT")
-    if n != events:
+    if not events <= n <= events + 16:  # the issues' events and the town's few
         raise RuntimeError(f"the baseline read {n} rows of {events}")
     return took
 
@@ -470,7 +473,9 @@ def child_verify(built: Built) -> dict[str, Any]:
         raise RuntimeError(f"the history runs past AS_OF ({built.last_at})")
     got = run_child("bench_audit", built.path, "verify")
     v = got["verdict"]
-    if not (v["ok"] and v["events"] == built.events and v["issues"] == built.issues):
+    # every event of the issues checked against the rules in force (the town's own events,
+    # the configuration init recorded, come before them)
+    if not (v["ok"] and v["rules_checked"] == built.events and v["issues"] == built.issues):
         raise RuntimeError(f"verify on {built.path.name}: {v}")
     return got
 

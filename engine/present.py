@@ -177,6 +177,7 @@ def event_json(e: Event, tz: tzinfo) -> dict[str, Any]:
         "payload": dict(e.payload),
         "workflow": e.workflow,
         "backdated": is_backdated(e),
+        "channel": (e.payload.get("via") or {}).get("channel"),
         "prev_hash": e.prev_hash,
         "hash": e.hash,
     }
@@ -246,15 +247,27 @@ def history_table(events: Iterable[Event], tz: tzinfo) -> Any:
     from rich.table import Table
 
     table = Table()
-    for name in ("v", "at", "actor", "what", "details"):
+    for name in ("v", "at", "actor", "via", "what", "details"):
         table.add_column(name, overflow="fold")
     for e in events:
         details = [_cell(d, multiline=True) for d in event_details(e)]
         if is_backdated(e):
             details.append(f"[bold]back-dated[/]: written {_short(e.recorded_at, tz)}")
-        table.add_row(str(e.version), _short(e.at, tz), _cell(e.actor), _cell(event_what(e)),
-                      "\n".join(details))
+        backfill = (e.payload.get("via") or {}).get("backfill")
+        if backfill:
+            details.append(_cell(f"back-fill: {shown(str(backfill), True)}", multiline=True))
+        table.add_row(str(e.version), _short(e.at, tz), _cell(e.actor), _cell(event_via(e)),
+                      _cell(event_what(e)), "\n".join(details))
     return table
+
+
+def event_via(e: Event) -> str:
+    """The door an event came through: `cli (root)`, `scheduler`, `web`; `-` for events
+    written before doors were recorded."""
+    via = e.payload.get("via") or {}
+    channel = str(via.get("channel") or "-")
+    user = via.get("user")
+    return shown(f"{channel} ({user})" if user and channel == "cli" else channel)
 
 
 def event_what(e: Event) -> str:

@@ -122,7 +122,7 @@ class RenderError(ConfigError):
 # --- making user text inert ------------------------------------------------------------------
 _NEWLINES = re.compile(r"\r\n|[\r\u2028\u2029\x85]")
 _CONTROL = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069"
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069"
     "\ufeff]"
 )
 """Control characters (tab and newline stay), zero-width spaces and bidirectional overrides."""

@@ -66,13 +66,15 @@ class Scenario:
     now: datetime | None = None
     defs: Definitions = field(default_factory=Definitions)
     warnings: list[str] = field(default_factory=list)
+    backfill: str | None = None
+    """Why the next commands enter the past (a live database)."""
 
     # --- the script's state ------------------------------------------------------------------
     def set_now(self, now: datetime | None) -> None:
         self.now = now
 
     def session(self) -> Session:
-        s = self.app.session(self.actor, self.now, "cli", self.defs)
+        s = self.app.session(self.actor, self.now, "cli", self.defs, self.backfill)
         s.warnings = self.warnings
         return s
 

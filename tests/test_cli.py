@@ -570,7 +570,6 @@ def test_study_due_at_most_15_working_days_out(town: Town) -> None:
           "p"], "--plan"),
         (["issue", "move", "ID", "rectify", "--note", "n", "--evidence", "MISSING"],
          "missing.jpg"),
-        (["issue", "move", "ID", "rectify", "--note", "n", "--evidence", "DIR"], "adir"),
         (["issue", "add", "--title", "t", "--category", "nope", "--village", "v-shiban"],
          "nope"),
         (["issue", "add", "--title", "t", "--category", "food", "--village", "v-shiban",
@@ -587,6 +586,14 @@ def test_malformed_input(town: Town, args: list[str], needle: str) -> None:
     argv = [subst.get(a, a) for a in args]
     line = town.refused(*argv, code=2, who="rc2", now=T_STUDY, issue=i)
     assert needle in line
+
+
+def test_a_directory_as_evidence_is_refused_as_not_a_regular_file(town: Town) -> None:
+    i = town.studied()
+    (town.dir / "adir").mkdir()
+    line = town.refused("issue", "move", str(i), "rectify", "--note", "n", "--evidence",
+                        str(town.dir / "adir"), code=1, who="rc2", now=T_STUDY, issue=i)
+    assert "adir" in line and "not a regular file" in line
 
 
 def test_saying_who_you_are_is_required(town: Town) -> None:

@@ -33,7 +33,8 @@ def test_the_default_workflow_loads() -> None:
     deadline = wf.state("reported").deadline
     assert deadline is not None and deadline.working_days == 3
     assert wf.transition("verify") is not None
-    assert wf.transition("verify").forbid_actors_of == ("rectify", "fix")  # type: ignore[union-attr]
+    assert wf.transition("verify").forbid_actors_of == (  # type: ignore[union-attr]
+        "rectify", "fix", "assignee@rectify")
 
 
 def test_round_trip_through_json_gives_the_same_workflow() -> None:

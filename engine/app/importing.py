@@ -87,6 +87,8 @@ def import_csv(s: Session, path: Path) -> list[int]:
     return ids
 
 
+MAX_LEDGER_BYTES = 256 << 20
+"""The largest ledger file read (a million rows of a town's ledger fit in a quarter of it)."""
 _SHOWN = 20
 """Rows named in one refusal (the count says how many more)."""
 
@@ -102,6 +104,13 @@ def _all_refused(path: Path, refused: list[tuple[int, RectifyError]]) -> Rectify
 
 def _read(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """The header (lower case) and the non-empty rows with their row numbers."""
+    try:
+        size = path.stat().st_size
+    except OSError as e:
+        raise BadFile(f"{path}: cannot read: {e.strerror}") from None
+    if size > MAX_LEDGER_BYTES:
+        raise BadFile(f"{path}: larger than {MAX_LEDGER_BYTES >> 20} MiB, the limit for a"
+                      " ledger (split it)")
     try:
         with path.open(encoding="utf-8-sig", newline="") as f:
             rows = list(csv.reader(f))
@@ -166,6 +175,7 @@ class _Rows:
         when = now if entered is None else self._moment(entered, "entered_at")
         verified_by, verified = cell("verified_by"), cell("verified_at")
         for who, name in ((assignee, "assignee"), (verified_by, "verified_by")):
+            check_text(name, who)
             if who is not None and who not in self.org.people:
                 raise NotFound(f"unknown person {who!r} for {name}")
         plan = cell("plan")

@@ -14,6 +14,7 @@ someone who could have put it there.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from typing import Any
 
@@ -23,7 +24,7 @@ from engine.domain.configuration import LIVE, InForce
 from engine.domain.events import EventType
 from engine.domain.guards import ANY_ASSIGNEE, ASSIGNEE_AT, Entered, check_due, entry_problems
 from engine.domain.org import Org
-from engine.domain.workflow import Workflow
+from engine.domain.workflow import Deadline, TransitionDef, Workflow
 from engine.errors import DeadlineRefused
 
 _CREATED = EventType.CREATED.value
@@ -51,6 +52,10 @@ class Rules:
         self.live_from = in_force.first_live_seq()
         self._calendars: dict[int, WorkingCalendar] = {}
         self._roles: dict[tuple[int, str, str, str | None], frozenset[str]] = {}
+        self._steps: dict[tuple[str, str], Step | None] = {}
+        self.allowed: dict[tuple[int, str, str, str | None, str], bool] = {}
+        """(org, person, village, assignee, workflow transition) -> may fire it."""
+        self._dues: dict[tuple[int, str, date, str], str | None] = {}
 
     @property
     def active(self) -> bool:
@@ -76,6 +81,52 @@ class Rules:
 
     def issue(self) -> IssueRules:
         return IssueRules(self)
+
+    def step(self, workflow: str, name: str) -> Step | None:
+        """What checking a transition of a workflow version needs, made once."""
+        key = (workflow, name)
+        if key in self._steps:
+            return self._steps[key]
+        found = self.in_force.workflows.get(workflow)
+        t = None if found is None else found[1].transition(name)
+        step = None
+        if t is not None and found is not None:
+            deadline = found[1].state(t.dest).deadline
+            step = Step(t, f"{workflow}/{name}", ASSIGNEE_AT + t.name,
+                        tuple((o, o.startswith(ASSIGNEE_AT)) for o in t.forbid_actors_of
+                              if o != t.name),
+                        deadline if deadline is not None and deadline.from_field else None)
+        self._steps[key] = step
+        return step
+
+    def due_problem(self, seq: int, step: Step, at: datetime, due: str) -> str | None:
+        """Whether a due date given at `at` was within the stage's cap (the calendar in
+        force); remembered per calendar, stage, day and date."""
+        cal = self.calendar_at(seq)
+        if cal is None:
+            return None
+        day = cal.local_date(at)
+        key = (id(cal), step.key, day, due)
+        if key not in self._dues:
+            try:
+                check_due(cal, step.deadline, at, date.fromisoformat(due))
+                self._dues[key] = None
+            except (DeadlineRefused, ValueError) as e:
+                self._dues[key] = str(e)
+        return self._dues[key]
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """A transition of a workflow version as the rule check uses it."""
+
+    t: TransitionDef
+    key: str
+    assignee_key: str
+    forbid: tuple[tuple[str, bool], ...]
+    """(entry, whether it names an assignee) of forbid_actors_of, its own name left out."""
+    deadline: Deadline | None
+    """The destination's deadline when the mover gives its date (checked against the cap)."""
 
 
 class IssueRules:
@@ -135,40 +186,52 @@ class IssueRules:
     def _transition(self, seq: int, name: str | None, from_state: str | None,
                     to_state: str | None, actor: str, at: datetime, p: Mapping[str, Any],
                     workflow: str, before: Mapping[str, Any], org: Org) -> str | None:
-        wf = self._workflow(workflow)
-        if wf is None:
-            return f"event {seq}: workflow {workflow} is not recorded in the chain"
-        t = wf.transition(name or "")
-        if t is None or t.source != from_state or t.dest != to_state:
+        r = self.rules
+        step = r.step(workflow, name or "")
+        if step is None:
+            if self._workflow(workflow) is None:
+                return f"event {seq}: workflow {workflow} is not recorded in the chain"
+            return f"event {seq}: {name} is not a transition of {workflow}"
+        t = step.t
+        if t.source != from_state or t.dest != to_state:
             return (f"event {seq}: {name} from {from_state} to {to_state} is not a transition"
                     f" of {workflow}")
         assignee = before.get("assignee")
         fired = self.fired
-        fired.setdefault(t.name, set()).add(actor)
+        who = fired.get(t.name)
+        if who is None:
+            fired[t.name] = {actor}
+        else:
+            who.add(actor)
         if assignee:
-            fired.setdefault(ASSIGNEE_AT + t.name, set()).add(assignee)
-        roles = self.rules.roles(org, actor, before.get("village", ""), assignee)
-        if roles.isdisjoint(t.roles):
+            held = fired.get(step.assignee_key)
+            if held is None:
+                fired[step.assignee_key] = {assignee}
+            else:
+                held.add(assignee)
+        village = before.get("village", "")
+        key = (id(org), actor, village, assignee, step.key)
+        allowed = r.allowed.get(key)
+        if allowed is None:
+            allowed = r.allowed[key] = not r.roles(org, actor, village, assignee).isdisjoint(
+                t.roles)
+        if not allowed:
             return (f"event {seq}: {actor} may not {t.name}: needs one of the roles"
                     f" {', '.join(t.roles)}")
-        missing = [f for f in t.requires if not _given(p, f)]
-        if missing:
-            return f"event {seq}: {t.name} without {', '.join(missing)}"
-        for other in t.forbid_actors_of:
-            if other == t.name:
-                continue
+        for f in t.requires:
+            value = p.get(f)
+            if not value or (value.__class__ is str and not value.strip()):
+                return f"event {seq}: {t.name} without {f}"
+        for other, by_assignee in step.forbid:
             if actor in fired.get(other, ()) or (
-                    other.startswith(ASSIGNEE_AT) and actor in fired.get(ANY_ASSIGNEE, ())):
+                    by_assignee and actor in fired.get(ANY_ASSIGNEE, ())):
                 return f"event {seq}: {actor} may not {t.name}: separation of duties ({other})"
-        due = p.get("due")
-        deadline = wf.state(t.dest).deadline
-        if due and deadline is not None and deadline.from_field is not None:
-            cal = self.rules.calendar_at(seq)
-            if cal is not None:
-                try:
-                    check_due(cal, deadline, at, date.fromisoformat(str(due)))
-                except DeadlineRefused as e:
-                    return f"event {seq}: {e}"
+        if step.deadline is not None:
+            due = p.get("due")
+            if due:
+                problem = r.due_problem(seq, step, at, str(due))
+                if problem is not None:
+                    return f"event {seq}: {problem}"
         return None
 
     def _imported(self, seq: int, actor: str, state: str, p: Mapping[str, Any],
@@ -191,13 +254,6 @@ class IssueRules:
         if assignee:  # the ledger's assignee is the assignee of record of what came before
             self.fired.setdefault(ANY_ASSIGNEE, set()).add(str(assignee))
         return f"event {seq}: {'; '.join(problems)}" if problems else None
-
-
-def _given(p: Mapping[str, Any], name: str) -> bool:
-    value = p.get(name)
-    if isinstance(value, str):
-        return value.strip() != ""
-    return bool(value)
 
 
 def _t(moment: datetime, tz: tzinfo) -> str:

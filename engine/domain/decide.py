@@ -128,6 +128,8 @@ def decide_move(issue: Issue, move: Move, ctx: Context,
             f"issue {issue.id} is at version {issue.version}, not {move.expect_version}")
     for name in ("note", "plan", "assignee", "reason"):
         check_text(f"--{name}", getattr(move, name))
+    for ev in move.evidence:
+        check_text("evidence name", ev.name)
     wf = ctx.workflow
     t = wf.transition(move.transition)
     if t is None:

@@ -45,6 +45,7 @@ class HistoryRepository(Repository):
         super().__init__(tx)
         self._head: tuple[int, str] | None = None
         """The chain's head as this transaction sees it, once it has appended."""
+        self._times: dict[tuple[int, int], datetime | None] = {}
 
     def head(self) -> tuple[int, str]:
         """The last event's (seq, hash), read once per transaction; on PostgreSQL after
@@ -119,9 +120,14 @@ class HistoryRepository(Repository):
         return assignees.get(token, frozenset()) | assignees.get(ANY_ASSIGNEE, frozenset())
 
     def at_of(self, issue_id: int, version: int) -> datetime | None:
-        """When the issue's event of this version is dated (None: no such event)."""
+        """When the issue's event of this version is dated (None: no such event); asked
+        again in the same transaction (the sweep, then the chain's admission), remembered."""
+        key = (issue_id, version)
+        if key in self._times:
+            return self._times[key]
         row = self.run(_AT_OF, {"id": issue_id, "v": version}).fetchone()
-        return None if row is None else decode_time(row[0])
+        found = self._times[key] = None if row is None else decode_time(row[0])
+        return found
 
     def town_version(self) -> int:
         """The last version of the town's own events (0: none yet)."""

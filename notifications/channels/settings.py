@@ -15,6 +15,8 @@ from notifications.errors import ConfigError
 
 DEFAULT_TIMEOUT: Final = 10.0
 """Seconds a channel waits for a connection or an answer unless `timeout` says otherwise."""
+MAX_TIMEOUT = 300
+"""The longest wait a channel may be given (seconds)."""
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
@@ -132,6 +134,8 @@ class Settings:
             raise self.error(key, f"expected a number of seconds, got {type_name(value)}")
         if not value > 0:
             raise self.error(key, f"{value} must be more than 0 seconds")
+        if not value <= MAX_TIMEOUT:  # also nan and inf: a socket's clock overflows on them
+            raise self.error(key, f"{value} is more than {MAX_TIMEOUT} seconds")
         return float(value)
 
     def flag(self, key: str, default: bool) -> bool:
