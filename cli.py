@@ -106,12 +106,12 @@ def _emit(settings: Settings, data: Any, text: Any) -> None:
     Warnings (e.g. a year without holiday data) go to stderr, only for a command that worked.
     """
     if settings.current is not None:
-        for w in settings.current.warnings:
-            click.echo(f"warning: {w}", err=True)
-        settings.current.warnings.clear()
         if not settings.as_json and settings.current.is_drill():
             click.echo("演练 DRILL: a drill database; its times are simulated, nothing in it"
                        " is real", err=True)
+        for w in settings.current.warnings:
+            click.echo(f"warning: {w}", err=True)
+        settings.current.warnings.clear()
     if settings.as_json:
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
     elif isinstance(text, str):
@@ -725,7 +725,8 @@ def audit_verify(settings: Settings, anchor: str | None, evidence: bool) -> None
         files = f"; {report.summary()}"
     if verdict.ok:
         text = (f"ok: {verdict.events} events chained and replayed, {verdict.issues} issues"
-                f" agree with their history; head {verdict.head}")
+                f" agree with their history, {verdict.rules_checked} events kept the rules in"
+                f" force; head {verdict.head}")
         if verdict.backdated:
             text += f"; {verdict.backdated} back-dated event(s)"
         _emit(settings, data, text + files)

@@ -202,11 +202,18 @@ def one_line_refusal(error: type[Exception], action: Callable[[], object]) -> st
 
 
 # --- the command line, in this process ----------------------------------------------------------
+DRILL_BANNER = "演练 DRILL: a drill database; its times are simulated, nothing in it is real\n"
+"""What a drill database's human output starts its stderr with."""
+
+
 @dataclass
 class Ran:
     code: int
     out: str
     err: str
+    """stderr, without the drill banner (tests of other things run on drills)."""
+    drill: bool = False
+    """Whether stderr began with the drill banner."""
 
     def json(self) -> Any:
         return json.loads(self.out)
@@ -219,7 +226,9 @@ def run_cli(*args: str) -> Ran:
     out, err = io.StringIO(), io.StringIO()
     with redirect_stdout(out), redirect_stderr(err):
         code = cli.main(list(args))
-    return Ran(code, out.getvalue(), err.getvalue())
+    text = err.getvalue()
+    return Ran(code, out.getvalue(), text.removeprefix(DRILL_BANNER),
+               text.startswith(DRILL_BANNER))
 
 
 # --- a real HTTP server on loopback: the webhook receiver and the robots -------------------------

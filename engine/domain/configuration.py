@@ -262,9 +262,9 @@ def stored_problem(in_force: InForce, stored: Stored) -> str | None:
             same = False
         if not same:
             return f"the stored workflow {key} is not the body the history registered"
-    kept = {key for key, _, _ in stored.workflows}
+    registered = {key for key, _, _ in stored.workflows}
     for key in in_force.workflows:
-        if key not in kept:
+        if key not in registered:
             return f"workflow {key}, registered in the history, is missing from the database"
     if in_force.calendars:
         data, found = in_force.calendars[-1][1], in_force.calendars[-1][2]

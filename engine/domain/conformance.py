@@ -30,6 +30,8 @@ from engine.errors import DeadlineRefused
 _CREATED = EventType.CREATED.value
 _IMPORTED = EventType.IMPORTED.value
 _TRANSITION = EventType.TRANSITION.value
+_UNKNOWN = object()
+_RULED_EXTRA = frozenset({_CREATED, _IMPORTED, _TRANSITION})
 _ACTIONS = {
     EventType.EXTENSION_REQUESTED.value: "request_extension",
     EventType.EXTENSION_APPROVED.value: "decide_extension",
@@ -37,6 +39,8 @@ _ACTIONS = {
     EventType.INTERVIEW_RECORDED.value: "record_interview",
     EventType.ACCOUNTABILITY_DECIDED.value: "decide_accountability",
 }
+_RULED = _RULED_EXTRA | frozenset(_ACTIONS)
+"""The kinds whose actor the rules in force must allow."""
 
 
 class Rules:
@@ -50,9 +54,18 @@ class Rules:
         self.decode = decode
         """A stored write time to an aware moment (the store's decoder)."""
         self.live_from = in_force.first_live_seq()
+        last = in_force.orgs[-1] if in_force.orgs else None
+        self.last_org = last[1] if last else None
+        self.last_org_seq = last[0] if last else 1 << 62
+        """The org in force for every event after the last org event (most of them)."""
+        cal = in_force.calendars[-1] if in_force.calendars else None
+        self._last_cal_seq = cal[0] if cal else 1 << 62
         self._calendars: dict[int, WorkingCalendar] = {}
         self._roles: dict[tuple[int, str, str, str | None], frozenset[str]] = {}
         self._steps: dict[tuple[str, str], Step | None] = {}
+        self.moves: dict[tuple[str, str | None, str | None, str | None], Any] = {}
+        """(workflow, transition, from, to) as events name them -> its step (None: not one
+        of the workflow's)."""
         self.allowed: dict[tuple[int, str, str, str | None, str], bool] = {}
         """(org, person, village, assignee, workflow transition) -> may fire it."""
         self._dues: dict[tuple[int, str, date, str], str | None] = {}
@@ -61,8 +74,16 @@ class Rules:
     def active(self) -> bool:
         return bool(self.in_force.orgs)
 
+    def org_at(self, seq: int) -> Org | None:
+        """The org in force at `seq` (the last one for every event after it, most of them)."""
+        orgs = self.in_force.orgs
+        if orgs and seq > orgs[-1][0]:
+            return orgs[-1][1]
+        return self.in_force.org_at(seq)
+
     def calendar_at(self, seq: int) -> WorkingCalendar | None:
-        data = self.in_force.calendar_at(seq)
+        data = (self.in_force.calendars[-1][1] if seq > self._last_cal_seq
+                else self.in_force.calendar_at(seq))
         if data is None:
             return None
         key = id(data)
@@ -92,10 +113,12 @@ class Rules:
         step = None
         if t is not None and found is not None:
             deadline = found[1].state(t.dest).deadline
+            named = {o for x in found[1].transitions for o in x.forbid_actors_of}
             step = Step(t, f"{workflow}/{name}", ASSIGNEE_AT + t.name,
                         tuple((o, o.startswith(ASSIGNEE_AT)) for o in t.forbid_actors_of
                               if o != t.name),
-                        deadline if deadline is not None and deadline.from_field else None)
+                        deadline if deadline is not None and deadline.from_field else None,
+                        t.name in named, ASSIGNEE_AT + t.name in named)
         self._steps[key] = step
         return step
 
@@ -127,6 +150,10 @@ class Step:
     """(entry, whether it names an assignee) of forbid_actors_of, its own name left out."""
     deadline: Deadline | None
     """The destination's deadline when the mover gives its date (checked against the cap)."""
+    remember_actor: bool
+    """Whether separation of duties ever asks who fired it."""
+    remember_assignee: bool
+    """Whether it asks who was the assignee when it was fired."""
 
 
 class IssueRules:
@@ -157,7 +184,9 @@ class IssueRules:
             if at < written - SLACK and not (p.get("via") or {}).get("backfill"):
                 return (f"event {seq} is back-dated to {_t(at, r.tz)} (written"
                         f" {_t(written, r.tz)}) in a live database without a reason")
-        org = r.in_force.org_at(seq)
+        if kind not in _RULED:
+            return None  # the sweep's own events: only their time is ruled
+        org = r.last_org if seq > r.last_org_seq else r.org_at(seq)
         if org is None:
             return None  # before the chain recorded any org: the rules are not known
         if kind == _TRANSITION:
@@ -187,23 +216,27 @@ class IssueRules:
                     to_state: str | None, actor: str, at: datetime, p: Mapping[str, Any],
                     workflow: str, before: Mapping[str, Any], org: Org) -> str | None:
         r = self.rules
-        step = r.step(workflow, name or "")
+        step = r.moves.get((workflow, name, from_state, to_state), _UNKNOWN)
+        if step is _UNKNOWN:
+            step = r.step(workflow, name or "")
+            if step is not None and (step.t.source != from_state or step.t.dest != to_state):
+                step = None
+            r.moves[(workflow, name, from_state, to_state)] = step
         if step is None:
             if self._workflow(workflow) is None:
                 return f"event {seq}: workflow {workflow} is not recorded in the chain"
-            return f"event {seq}: {name} is not a transition of {workflow}"
-        t = step.t
-        if t.source != from_state or t.dest != to_state:
             return (f"event {seq}: {name} from {from_state} to {to_state} is not a transition"
                     f" of {workflow}")
+        t = step.t
         assignee = before.get("assignee")
         fired = self.fired
-        who = fired.get(t.name)
-        if who is None:
-            fired[t.name] = {actor}
-        else:
-            who.add(actor)
-        if assignee:
+        if step.remember_actor:
+            who = fired.get(t.name)
+            if who is None:
+                fired[t.name] = {actor}
+            else:
+                who.add(actor)
+        if assignee and step.remember_assignee:
             held = fired.get(step.assignee_key)
             if held is None:
                 fired[step.assignee_key] = {assignee}

@@ -168,8 +168,9 @@ history = Table(
     Column("hash", String(64), nullable=False, server_default=""),
     UniqueConstraint("issue_id", "version", name="uq_history_issue_version"),
 )
-"""Append-only (triggers refuse UPDATE and DELETE); `hash` chains every event to the one
-before it in commit order (engine.domain.chain)."""
+"""Append-only (triggers refuse UPDATE, DELETE and a replacing INSERT); `hash` chains every
+event to the one before it in commit order (engine.domain.chain). Issue 0 holds the town's own
+events: the configuration (engine.domain.configuration)."""
 
 calendars = Table(
     "calendars",
