@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
+    from engine.app import issues as issues_module
     from engine.app.session import App, Session
     from engine.domain.escalation import Escalation
     from engine.domain.issue import Issue
@@ -51,6 +52,47 @@ class Id(click.ParamType[int]):
 
 ID = Id()
 VERSION = Id(2**31 - 1, "a version")
+
+
+@dataclass(frozen=True)
+class IdList:
+    """Issue ids as typed: `7` (a single id) or a list of ids and ranges, `1,4,7-20`."""
+
+    ids: tuple[int, ...]
+    single: bool
+    """Written as one id (not as a list or range): the single-issue contract applies."""
+
+
+class Ids(click.ParamType[IdList]):
+    """`1,4,7-20`: ids and ranges (both ends included), in the order given, each once; at
+    most `most` ids in all."""
+
+    name = "ids"
+
+    def __init__(self, most: int = 10_000) -> None:
+        self.most = most
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> IdList:
+        if isinstance(value, IdList):
+            return value
+        text = str(value).strip()
+        shown = text if len(text) <= 40 else text[:40] + "…"
+        seen: dict[int, None] = {}
+        for part in text.split(","):
+            ends = [ID.convert(end, param, ctx) for end in part.split("-", 1)]
+            first, last = ends[0], ends[-1]
+            if last < first:
+                self.fail(f"{part.strip()!r} in {shown!r} is a range from high to low", param,
+                          ctx)
+            if last - first >= self.most or len(seen) + (last - first) >= self.most:
+                self.fail(f"{shown!r} names more than {self.most:,} issues", param, ctx)
+            seen.update(dict.fromkeys(range(first, last + 1)))
+        single = "," not in text and "-" not in text
+        return IdList(tuple(seen), single)
+
+
+IDS = Ids()
 
 
 class Seconds(click.FloatRange):
@@ -280,7 +322,7 @@ def _emit_issue(settings: Settings, issue: Issue) -> None:
 
 
 @issue.command("move")
-@click.argument("issue_id", type=ID)
+@click.argument("issue_ids", metavar="IDS", type=IDS)
 @click.argument("transition")
 @click.option("--note")
 @click.option("--plan")
@@ -288,25 +330,61 @@ def _emit_issue(settings: Settings, issue: Issue) -> None:
 @click.option("--due", help="YYYY-MM-DD")
 @click.option("--evidence", multiple=True, type=click.Path(path_type=Path))
 @click.option("--reason")
-@click.option("--expect-version", type=VERSION)
+@click.option("--expect-version", type=VERSION, help="Only with a single id.")
 @pass_settings
-def issue_move(settings: Settings, issue_id: int, transition: str, note: str | None,
+def issue_move(settings: Settings, issue_ids: IdList, transition: str, note: str | None,
                plan: str | None, assignee: str | None, due: str | None,
                evidence: Sequence[Path], reason: str | None,
                expect_version: int | None) -> None:
-    """Fire TRANSITION on an issue (fix, report, study, rectify, verify, reject, clear, reopen)."""
+    """Fire TRANSITION on issues (fix, report, study, rectify, verify, reject, clear, reopen).
+
+    IDS is one id or a list of ids and ranges (`1,4,7-20`): each issue moves in its own
+    transaction, one refused does not stop the others; exit 1 when any was refused."""
     from engine.app import issues
     from engine.app.moments import parse_day
     from engine.domain.issue import Move
+    from engine.errors import BadOption
 
-    moved = issues.move(
-        settings.session(),
-        Move(issue_id=issue_id, transition=transition, note=note, plan=plan,
-             assignee=assignee, due=parse_day(due, "--due") if due else None,
-             reason=reason, expect_version=expect_version),
-        list(evidence),
-    )
-    _emit_issue(settings, moved)
+    if expect_version is not None and not issue_ids.single:
+        raise BadOption("--expect-version is only for a move of a single issue")
+    command = Move(issue_id=issue_ids.ids[0], transition=transition, note=note, plan=plan,
+                   assignee=assignee, due=parse_day(due, "--due") if due else None,
+                   reason=reason, expect_version=expect_version)
+    if issue_ids.single:
+        _emit_issue(settings, issues.move(settings.session(), command, list(evidence)))
+        return
+    s = settings.session()
+    outcomes = issues.move_each(s, issue_ids.ids, command, list(evidence))
+    _emit_outcomes(settings, outcomes)
+    codes = [o.error.exit_code for o in outcomes if o.error is not None]
+    if codes:
+        raise click.exceptions.Exit(max(codes))
+
+
+def _emit_outcomes(settings: Settings, outcomes: Sequence[issues_module.Outcome]) -> None:
+    """A bulk move: `[{"id", "ok", "issue" | "error"}]`, or a line per id."""
+    from engine.app import issues
+    from engine.domain.text import visible
+    from engine.present import issue_json
+
+    s = settings.session()
+    moved = [o.issue for o in outcomes if o.issue is not None]
+    lights = issues.lights(s, moved) if moved else {}
+    tz = s.town_tz
+    data: list[dict[str, Any]] = []
+    lines: list[str] = []
+    for o in outcomes:
+        if o.issue is not None:
+            data.append({"id": o.issue_id, "ok": True,
+                         "issue": issue_json(o.issue, tz, lights[o.issue.id])})
+            lines.append(f"#{o.issue_id} ok: {o.issue.state}, version {o.issue.version}")
+        else:
+            message = " ".join(str(o.error).split())
+            data.append({"id": o.issue_id, "ok": False, "error": message})
+            lines.append(f"#{o.issue_id} refused: {visible(message)}")
+    done = len(moved)
+    lines.append(f"{done} of {len(outcomes)} moved")
+    _emit(settings, data, "\n".join(lines))
 
 
 @issue.command("show")
@@ -320,19 +398,28 @@ def issue_show(settings: Settings, issue_id: int) -> None:
 
 
 @issue.command("list")
-@click.option("--state")
-@click.option("--village")
-@click.option("--assignee")
+@click.option("--state", "states", multiple=True, metavar="STATE",
+              help="Repeatable: issues in any of these states.")
+@click.option("--village", "villages", multiple=True, metavar="VILLAGE",
+              help="Repeatable: issues of any of these villages.")
+@click.option("--assignee", "assignees", multiple=True, metavar="PERSON",
+              help="Repeatable: issues assigned to any of these people.")
+@click.option("--search", metavar="TEXT",
+              help="Title, household or description containing TEXT (any case).")
+@click.option("--household", metavar="TEXT", help="Household containing TEXT (any case).")
 @click.option("--overdue", is_flag=True, help="Only open issues past their due moment.")
 @pass_settings
-def issue_list(settings: Settings, state: str | None, village: str | None,
-               assignee: str | None, overdue: bool) -> None:
-    """The ledger (台账), filtered."""
+def issue_list(settings: Settings, states: Sequence[str], villages: Sequence[str],
+               assignees: Sequence[str], search: str | None, household: str | None,
+               overdue: bool) -> None:
+    """The ledger (台账), filtered: repeated options of one kind match any of their values,
+    options of different kinds must all hold."""
     from engine.app import issues
     from engine.present import issue_json, issues_table
 
     s = settings.session()
-    found = issues.listing(s, state=state, village=village, assignee=assignee, overdue=overdue)
+    found = issues.listing(s, states=states, villages=villages, assignees=assignees,
+                           overdue=overdue, search=search, household=household)
     tz = s.town_tz
     lights = issues.lights(s, found)
     _emit(settings, [issue_json(i, tz, lights[i.id]) for i in found],

@@ -119,8 +119,12 @@ class Scenario:
         return issues.history(self.session(), issue_id)
 
     def list(self, state: str | None = None, village: str | None = None,
-             assignee: str | None = None, overdue: bool = False) -> builtins.list[Issue]:
-        return issues.listing(self.session(), state, village, assignee, overdue)
+             assignee: str | None = None, overdue: bool = False, search: str | None = None,
+             household: str | None = None) -> builtins.list[Issue]:
+        def some(value: str | None) -> tuple[str, ...]:
+            return () if value is None else (value,)
+        return issues.listing(self.session(), some(state), some(village), some(assignee),
+                              overdue, search, household)
 
     def lights(self, found: Sequence[Issue]) -> dict[int, str | None]:
         return issues.lights(self.session(), found)

@@ -8,7 +8,7 @@ the workflow names, and keep the evidence files by content.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -17,10 +17,10 @@ from engine.app.session import Session
 from engine.domain.decide import Context, created_event, decide_move
 from engine.domain.escalation import issue_light
 from engine.domain.events import Event
-from engine.domain.issue import Issue, Move, NewIssue, check_new_issue, evolve
+from engine.domain.issue import Issue, Move, NewIssue, check_new_issue, check_text, evolve
 from engine.domain.org import Org
 from engine.domain.workflow import Workflow
-from engine.errors import NotFound, NotPermitted
+from engine.errors import BadOption, NotFound, NotPermitted, RectifyError
 from engine.store.issues import IssueFilter
 from engine.store.unit_of_work import Tx
 
@@ -94,6 +94,33 @@ def move(s: Session, command: Move, files: Sequence[Path] = ()) -> Issue:
     return after
 
 
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of one issue of a bulk move: the issue moved, or the error that refused it
+    (nothing of that issue changed)."""
+
+    issue_id: int
+    issue: Issue | None = None
+    error: RectifyError | None = None
+
+
+def move_each(s: Session, issue_ids: Sequence[int], command: Move,
+              files: Sequence[Path] = ()) -> list[Outcome]:
+    """Fire the same transition on each issue, each in its own transaction (its evidence
+    stored each time: the store is content-addressed); an issue refused does not stop the
+    others. `--expect-version` names one issue's version, so it is refused here."""
+    if command.expect_version is not None and len(issue_ids) != 1:
+        raise BadOption("--expect-version is only for a move of a single issue")
+    out: list[Outcome] = []
+    for issue_id in issue_ids:
+        try:
+            out.append(Outcome(issue_id, issue=move(s, replace(command, issue_id=issue_id),
+                                                    files)))
+        except RectifyError as e:
+            out.append(Outcome(issue_id, error=e))
+    return out
+
+
 def supersede(tx: Tx, issue: Issue, at: datetime, by: str
               ) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """End what is still open of the stage visit the issue leaves: (escalations, extension
@@ -124,9 +151,14 @@ def history(s: Session, issue_id: int) -> list[Event]:
     return events
 
 
-def listing(s: Session, state: str | None = None, village: str | None = None,
-            assignee: str | None = None, overdue: bool = False) -> list[Issue]:
-    """The ledger (台账), filtered; `overdue`: open issues past their due moment now."""
+def listing(s: Session, states: Sequence[str] = (), villages: Sequence[str] = (),
+            assignees: Sequence[str] = (), overdue: bool = False, search: str | None = None,
+            household: str | None = None) -> list[Issue]:
+    """The ledger (台账), filtered: each of `states`, `villages`, `assignees` any of its values
+    (none given: no condition); `search` a substring of the title, household or description,
+    `household` of the household; `overdue`: open issues past their due moment now."""
+    for name, value in (("--search", search), ("--household", household)):
+        check_text(name, value)
     with s.transaction(write=False) as tx:
         s.timezone(tx)
         final: tuple[str, ...] = ()
@@ -134,8 +166,10 @@ def listing(s: Session, state: str | None = None, village: str | None = None,
         if overdue:
             final = s.current_workflow(tx).final
             now = s.now(tx)
-        return tx.issues.matching(IssueFilter(state=state, village=village, assignee=assignee,
-                                          overdue_at=now, final_states=final))
+        return tx.issues.matching(IssueFilter(
+            states=tuple(states), villages=tuple(villages), assignees=tuple(assignees),
+            search=search or None, household=household or None, overdue_at=now,
+            final_states=final))
 
 
 def summary(s: Session) -> list[tuple[str, str, int]]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 
 from engine.domain.issue import Issue
 from engine.errors import VersionConflict
@@ -43,9 +43,16 @@ _ADVANCE = (
 
 @dataclass(frozen=True)
 class IssueFilter:
-    state: str | None = None
-    village: str | None = None
-    assignee: str | None = None
+    """Each tuple matches any of its values (empty: no condition); the conditions all hold."""
+
+    states: tuple[str, ...] = ()
+    villages: tuple[str, ...] = ()
+    assignees: tuple[str, ...] = ()
+    search: str | None = None
+    """A substring of the title, household or description (case-insensitive where the
+    database folds case: PostgreSQL fully, SQLite for ASCII letters)."""
+    household: str | None = None
+    """A substring of the household, as `search`."""
     overdue_at: datetime | None = None
     """Only issues whose due moment has passed at this time."""
     final_states: tuple[str, ...] = ()
@@ -126,13 +133,16 @@ class IssueRepository(Repository):
     # --- reading many ------------------------------------------------------------------------
     def matching(self, f: IssueFilter) -> list[Issue]:
         c = t.issues.c
-        conds = []
-        if f.state:
-            conds.append(c.state == f.state)
-        if f.village:
-            conds.append(c.village == f.village)
-        if f.assignee:
-            conds.append(c.assignee == f.assignee)
+        conds: list[ColumnElement[bool]] = []
+        for column, values in ((c.state, f.states), (c.village, f.villages),
+                               (c.assignee, f.assignees)):
+            if values:
+                conds.append(column.in_(sorted(set(values))))
+        if f.search:
+            conds.append(or_(*(col.icontains(f.search, autoescape=True)
+                               for col in (c.title, c.household, c.description))))
+        if f.household:
+            conds.append(c.household.icontains(f.household, autoescape=True))
         if f.overdue_at is not None:
             conds.append(c.due_at <= f.overdue_at)
             if f.final_states:
