@@ -207,13 +207,14 @@ def expected_due_at(state: str, today: date, due: date | None) -> datetime | Non
 
 
 def due_refused(state: str, today: date, due: date) -> bool:
-    """Whether a due date given for a stage is out of bounds (past, or beyond the limit)."""
+    """Whether a due date given for a stage is out of bounds (past, beyond the limit, or not a
+    working day)."""
     deadline = DEADLINES.get(state, {})
     if deadline.get("from_field") != "due":
         return False
     limit = deadline.get("max_working_days")
     assert isinstance(limit, int)
-    return not today <= due <= nth_working_day_after(today, limit)
+    return not today <= due <= nth_working_day_after(today, limit) or not is_working_day(due)
 
 
 # Due dates are drawn as days from today (0-15 is always inside 15 working days; -5 to 40
@@ -231,7 +232,10 @@ DUE_LIMIT = next(
 def due_day(due: int | str | None, today: date) -> date | str | None:
     """The date a step's due stands for, on `today`; text to parse stays text."""
     if isinstance(due, int):
-        return today + timedelta(days=due)
+        day = today + timedelta(days=due)
+        while due >= 0 and day > today and not is_working_day(day):
+            day -= timedelta(days=1)  # mostly a working day, as people give them
+        return day
     if due in (AT_LIMIT, PAST_LIMIT):
         limit = nth_working_day_after(today, DUE_LIMIT)
         return limit if due == AT_LIMIT else limit + timedelta(days=1)

@@ -132,7 +132,7 @@ class Rules:
         key = (id(cal), step.key, day, due)
         if key not in self._dues:
             try:
-                check_due(cal, step.deadline, at, date.fromisoformat(due))
+                check_due(cal, step.deadline, at, date.fromisoformat(due), working_day=False)
                 self._dues[key] = None
             except (DeadlineRefused, ValueError) as e:
                 self._dues[key] = str(e)
@@ -282,7 +282,8 @@ class IssueRules:
             due=(cal.day_of_due(datetime.fromisoformat(due_at))
                  if due_at and wf.state(state).deadline is not None else None),
             verified_by=p.get("verified_by"),
-            verified_at=datetime.fromisoformat(verified) if verified else None))
+            verified_at=datetime.fromisoformat(verified) if verified else None),
+            working_day=False)
         assignee = p.get("assignee")
         if assignee:  # the ledger's assignee is the assignee of record of what came before
             self.fired.setdefault(ANY_ASSIGNEE, set()).add(str(assignee))

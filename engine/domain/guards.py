@@ -138,13 +138,19 @@ def within_cap(d: Decision, wf: Workflow) -> None:
 
 
 def check_due(calendar: WorkingCalendar, deadline: Deadline | None, entered_at: datetime,
-              given: date) -> None:
-    """A date given for a stage entered at `entered_at`: not in the past, within the cap."""
+              given: date, working_day: bool = True) -> None:
+    """A date given for a stage entered at `entered_at`: not in the past, a working day (the
+    refusal names the working day before it), within the cap. The audit's rule check asks
+    without `working_day`: events written before that rule kept the others only."""
     if deadline is None or deadline.from_field is None:
         return
     today = calendar.local_date(entered_at)
     if given < today:
         raise DeadlineRefused(f"due date {given} is in the past (today is {today})")
+    if working_day and not calendar.is_working_day(given):
+        before = calendar.nth_working_day_before(given, 1)
+        raise DeadlineRefused(f"due date {given} is not a working day (the working day"
+                              f" before it is {before})")
     limit = deadline.max_working_days
     if limit is not None:
         latest = calendar.nth_working_day_after(today, limit)
@@ -229,9 +235,10 @@ def entry_roles(wf: Workflow, state: str) -> frozenset[str]:
 
 
 def entry_problems(wf: Workflow, org: Org, calendar: WorkingCalendar, actor: str,
-                   e: Entered) -> list[str]:
+                   e: Entered, working_day: bool = True) -> list[str]:
     """Why a ledger row may not enter the workflow as it says (empty: it may): what the path
-    to its state needs, and whether the importer could have put it there."""
+    to its state needs, and whether the importer could have put it there (`working_day`:
+    as for check_due)."""
     out: list[str] = []
     if not wf.has_state(e.state):
         return [f"unknown state {e.state!r}"]
@@ -253,14 +260,18 @@ def entry_problems(wf: Workflow, org: Org, calendar: WorkingCalendar, actor: str
             out.append(f"state {e.state!r} needs {', '.join(missing)}")
         elif e.due is not None:
             try:
-                check_due(calendar, deadline, e.entered_at, e.due)
+                check_due(calendar, deadline, e.entered_at, e.due, working_day)
             except DeadlineRefused as err:
                 out.append(str(err))
     elif e.due is not None and deadline is not None:
         days = deadline.working_days or deadline.default_working_days
         if days is not None:
             latest = calendar.local_date(calendar.due_after(e.entered_at, days))
-            if e.due > latest:
+            if working_day and not calendar.is_working_day(e.due):
+                before = calendar.nth_working_day_before(e.due, 1)
+                out.append(f"due date {e.due} is not a working day (the working day before"
+                           f" it is {before})")
+            elif e.due > latest:
                 out.append(f"due date {e.due} is beyond the stage's {days} working days"
                            f" (latest {latest})")
     if (assigned or checked) and not e.assignee:

@@ -167,6 +167,31 @@ def test_within_cap_refuses(workflow: Workflow, calendar: WorkingCalendar,
     assert str(err.value) == message
 
 
+@pytest.mark.parametrize(("due", "before"), [
+    (date(2020, 10, 11), date(2020, 10, 10)),   # a Sunday; the Saturday before is a make-up day
+    (date(2020, 10, 17), date(2020, 10, 16)),   # a Saturday
+    (date(2020, 10, 18), date(2020, 10, 16)),   # a Sunday
+])
+def test_within_cap_refuses_a_day_off_naming_the_working_day_before(
+        workflow: Workflow, calendar: WorkingCalendar, make_issue: MakeIssue, due: date,
+        before: date) -> None:
+    for transition, issue in (("study", make_issue("reported")),
+                              ("reject", make_issue("rectified"))):
+        move = Move(ISSUE_ID, transition, plan="p", assignee="zhang", reason="r", due=due)
+        with pytest.raises(DeadlineRefused) as err:
+            guards.within_cap(_decision(workflow, calendar, issue, transition, move), workflow)
+        assert str(err.value) == (f"due date {due} is not a working day (the working day"
+                                  f" before it is {before})")
+
+
+def test_check_due_without_the_working_day_rule(calendar: WorkingCalendar) -> None:
+    """The audit's rule check of events written before the working-day rule."""
+    deadline = Deadline(from_field="due", max_working_days=15)
+    check_due(calendar, deadline, NOW, date(2020, 10, 17), working_day=False)
+    with pytest.raises(DeadlineRefused, match="not a working day"):
+        check_due(calendar, deadline, NOW, date(2020, 10, 17))
+
+
 def test_within_cap_passes_without_a_date(workflow: Workflow, calendar: WorkingCalendar,
                                           make_issue: MakeIssue) -> None:
     rectified = make_issue("rectified")
