@@ -46,14 +46,20 @@ if TYPE_CHECKING:
 DEFAULT_TZ = "Asia/Shanghai"
 
 
-def os_user() -> str:
-    """The operating-system user running this process ("?" when it cannot be told)."""
-    import getpass
+_OS_USER: list[str] = []
 
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "?"
+
+def os_user() -> str:
+    """The operating-system user running this process ("?" when it cannot be told); asked
+    once per process."""
+    if not _OS_USER:
+        import getpass
+
+        try:
+            _OS_USER.append(getpass.getuser())
+        except (KeyError, OSError):
+            _OS_USER.append("?")
+    return _OS_USER[0]
 
 
 @contextmanager
@@ -137,6 +143,7 @@ class Session:
     """What the command should tell besides its result (e.g. a year without holiday data)."""
     backfill: str | None = None
     """Why this command enters the past in a live database (kept in its events)."""
+    _stamp: dict[str, str] | None = field(default=None, repr=False, compare=False)
 
     @property
     def store(self) -> Store:
@@ -165,8 +172,11 @@ class Session:
 
     def stamp(self) -> dict[str, str]:
         """What every event of this session keeps of its door: the channel, the
-        operating-system user (for the CLI and the scheduler) and a back-fill's reason."""
-        out = {"channel": self.channel}
+        operating-system user (for the CLI and the scheduler) and a back-fill's reason (made
+        once per session)."""
+        if self._stamp is not None:
+            return self._stamp
+        out = self._stamp = {"channel": self.channel}
         if self.channel in ("cli", "scheduler"):
             out["user"] = os_user()
         if self.backfill and self.backfill.strip():
