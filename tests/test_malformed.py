@@ -199,7 +199,8 @@ def test_any_value_of_an_option_is_taken_or_refused_on_one_line(town: Town, slot
 @pytest.fixture(scope="module")
 def drill(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Town]:
     """A drill database (its clock may run anywhere, so that any time accepted reaches the
-    sums of due moments and ladders), with issue #1 reported and #2 studied, due in a week."""
+    sums of due moments and ladders), with issue #1 reported and #2 studied, due on the first
+    working day after the National Day holiday."""
     d = tmp_path_factory.mktemp("drill")
     t = Town(d, f"sqlite:///{d / 'drill.db'}", d / "data", write_org(d / "org.yaml"))
     now = "2020-09-28T09:00"
@@ -208,7 +209,7 @@ def drill(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Town]:
                  ("--now", now, "--as", "sa1", "issue", "move", "1", "report"),
                  ("--now", now, "--as", "sa1", "issue", "move", "2", "report"),
                  ("--now", now, "--as", "rc1", "issue", "move", "2", "study", "--plan", "p",
-                  "--assignee", "rc1", "--due", "2020-10-05")):
+                  "--assignee", "rc1", "--due", "2020-10-09")):
         ran = t.run(*args)
         assert ran.code == 0, ran.err
     yield t
