@@ -387,6 +387,47 @@ def _emit_outcomes(settings: Settings, outcomes: Sequence[issues_module.Outcome]
     _emit(settings, data, "\n".join(lines))
 
 
+@issue.command("reassign")
+@click.argument("issue_id", type=ID)
+@click.option("--to", "to", required=True, metavar="PERSON", help="The new assignee.")
+@click.option("--reason", required=True)
+@click.option("--due", help="A new due date for the stage, YYYY-MM-DD (within its cap).")
+@pass_settings
+def issue_reassign(settings: Settings, issue_id: int, to: str, reason: str,
+                   due: str | None) -> None:
+    """Give a studied or rectified issue another assignee (the rectification group leader or
+    the party secretary); the old and the new assignee are told."""
+    from engine.app import corrections
+    from engine.app.moments import parse_day
+
+    _emit_issue(settings, corrections.reassign(
+        settings.session(), issue_id, to, reason, parse_day(due, "--due") if due else None))
+
+
+@issue.command("edit")
+@click.argument("issue_id", type=ID)
+@click.option("--title")
+@click.option("--category")
+@click.option("--village")
+@click.option("--household", help="\"\" clears it.")
+@click.option("--severity")
+@click.option("--description", help="\"\" clears it.")
+@click.option("--group", help="\"\" clears it.")
+@click.option("--reason", required=True)
+@pass_settings
+def issue_edit(settings: Settings, issue_id: int, title: str | None, category: str | None,
+               village: str | None, household: str | None, severity: str | None,
+               description: str | None, group: str | None, reason: str) -> None:
+    """Correct fields of an issue that is not closed (the rectification group leader,
+    information verification or the party secretary)."""
+    from engine.app import corrections
+    from engine.domain.issue import Edit
+
+    _emit_issue(settings, corrections.edit(settings.session(), Edit(
+        issue_id=issue_id, reason=reason, title=title, category=category, village=village,
+        household=household, severity=severity, description=description, group=group)))
+
+
 @issue.command("show")
 @click.argument("issue_id", type=ID)
 @pass_settings

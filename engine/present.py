@@ -17,7 +17,7 @@ from typing import Any
 from engine.domain.audit import backdated
 from engine.domain.escalation import Escalation, Extension
 from engine.domain.events import FIRST, Event, EventType
-from engine.domain.issue import Issue
+from engine.domain.issue import EDITABLE, Issue
 from engine.domain.text import visible
 from notifications.labels import LABELS
 
@@ -278,7 +278,18 @@ def event_what(e: Event) -> str:
         return shown(f"{e.type}: {e.to_state}")
     if e.type == EventType.ESCALATED:
         return shown(f"escalated: {LEVEL_LABELS.get(str(e.payload.get('level')), '')}".strip())
+    if e.type == EventType.REASSIGNED:
+        return shown(f"reassigned: {e.payload.get('from') or '—'} → {e.payload.get('to')}")
+    if e.type == EventType.EDITED:
+        return shown(f"edited: {', '.join(_edited(e.payload))}")
     return shown(e.type)
+
+
+def _edited(p: Any) -> list[str]:
+    """The fields an `edited` payload changed, in the order of issue.EDITABLE (the stored
+    payload's keys are sorted), any others after them."""
+    names = [str(n) for n in (p.get("changes") or {})]
+    return sorted(names, key=lambda n: (EDITABLE.index(n) if n in EDITABLE else len(EDITABLE), n))
 
 
 def event_details(e: Event) -> list[str]:
@@ -286,7 +297,7 @@ def event_details(e: Event) -> list[str]:
     free text with its lines, the rest on one line each)."""
     details = []
     p = e.payload
-    for key in ("note", "plan", "assignee", "reason", "due", "to"):
+    for key in ("note", "plan", "assignee", "reason", "due", "from", "to"):
         if p.get(key):
             details.append(f"{key}: {shown(p[key], key in _FREE)}")
     if p.get("with"):
@@ -295,6 +306,12 @@ def event_details(e: Event) -> list[str]:
         details.append(f"to: {shown(', '.join(map(str, p['recipients'])))}")
     for ev in p.get("evidence") or []:
         details.append(f"evidence: {shown(ev['name'])} sha256:{shown(ev['sha256'])}")
+    if e.type == EventType.EDITED:
+        for name in _edited(p):
+            change = p["changes"][name] or {}
+            old, new = change.get("old"), change.get("new")
+            details.append(f"{shown(str(name))}: {shown('—' if old is None else str(old))}"
+                           f" → {shown('—' if new is None else str(new))}")
     return details
 
 

@@ -26,11 +26,12 @@ from engine.domain.calendar import WorkingCalendar
 from engine.domain.guards import Decision
 from engine.domain.issue import Issue
 from engine.domain.org import Org
-from engine.domain.workflow import ACTIONS, Workflow
+from engine.domain.workflow import ACTIONS, CORRECTIONS, Workflow
 from engine.errors import InvalidTransition, Refused
 
-ISSUE_ACTIONS = tuple(a for a in ACTIONS if a != "list_village")
-"""The actions taken on one issue (listing a village is town-wide)."""
+ISSUE_ACTIONS = tuple(a for a in ACTIONS if a != "list_village" and a not in CORRECTIONS)
+"""The actions taken on one issue (listing a village is town-wide; the corrections are
+checked by their handlers and not offered as buttons)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ queue stores as a JSON snapshot: lists as lists, the keys below and nothing else
     extension                                ExtensionMessage
     interview_recorded                       InterviewRecordedMessage
     briefing                                 BriefingMessage
+    reassignment                             ReassignmentMessage
 
 The recipient is not part of a message: one message goes to several people, so the caller
 names the person when it makes the dict, `message.to_dict("陈支书")`, which adds
@@ -248,6 +249,18 @@ class InterviewRecordedMessage(_IssueMessage):
 
 
 @dataclass(frozen=True)
+class ReassignmentMessage(_IssueMessage):
+    """The issue was given to another assignee: told to the one it was taken from (the issue
+    as it stands after, so `issue.assignee_name` is the new one)."""
+
+    kind: ClassVar[str] = "reassignment"
+    reason: str
+
+    def to_dict(self, recipient: str | None = None) -> dict[str, Any]:
+        return _with_recipient({**self._dict(), "reason": self.reason}, recipient)
+
+
+@dataclass(frozen=True)
 class BriefingMessage:
     """The meeting briefing (定期例会)."""
 
@@ -261,7 +274,7 @@ class BriefingMessage:
 
 
 Message = (EscalationMessage | AssignmentMessage | RejectionMessage | ExtensionMessage
-           | InterviewRecordedMessage | BriefingMessage)
+           | InterviewRecordedMessage | BriefingMessage | ReassignmentMessage)
 """Any message; `message.kind` is the kind it renders as."""
 
 

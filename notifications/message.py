@@ -9,7 +9,7 @@ from typing import Final
 from notifications.errors import ConfigError, NotificationError, SendError
 
 KINDS: Final = ("reminder", "interview", "accountability", "assignment", "rejection",
-                "extension", "interview_recorded", "briefing")
+                "extension", "interview_recorded", "briefing", "reassignment")
 """Every kind of message: each has its templates and its routing."""
 LOCALES: Final = ("zh_CN", "en")
 """The languages the packaged templates are written in."""

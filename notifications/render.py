@@ -86,6 +86,7 @@ from notifications.contexts import (
     InterviewRecordedMessage,
     IssueContext,
     Message,
+    ReassignmentMessage,
     RejectionMessage,
     TownContext,
     VillageCounts,
@@ -111,6 +112,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "extension": (*_ISSUE_KEYS, "reason", "extension"),
     "interview_recorded": (*_ISSUE_KEYS, "escalation", "note"),
     "briefing": ("town", "recipient", "briefing"),
+    "reassignment": (*_ISSUE_KEYS, "reason"),
 }
 """The top-level context keys each kind needs."""
 
@@ -397,6 +399,14 @@ def sample_message(kind: str, locale: str = "zh_CN") -> tuple[Message, str]:
             else "interviewed the secretary of 石板村; the roof is to be repaired by 16 October",
             next_step="按约谈要求 10 月 16 日前完成屋面维修并提交“整改”" if zh
             else "repair the roof by 16 October as agreed and submit the rectification",
+        ), "陈支书"
+    if kind == "reassignment":
+        return ReassignmentMessage(
+            town=town, issue=_issue(locale, late_working_days=0, assignee_name="赵主任"),
+            reason="原责任人调岗，改由村委会主任负责" if zh
+            else "the previous assignee moved to another post",
+            next_step="请将已掌握的情况和材料移交新的责任人" if zh
+            else "hand what you know and have over to the new assignee",
         ), "陈支书"
     overdue = _issue(locale)
     cleared = _issue(locale, id=37, title="饮水不稳定", village="v-hekou", village_name="河口村",

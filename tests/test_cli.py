@@ -279,6 +279,11 @@ def test_reinit_may_not_drop_the_assignee_of_an_open_issue(town: Town) -> None:
     dropped = write_org(town.dir / "dropped.yaml", org)
     line = town.refused("init", "--org", str(dropped), code=1, issue=issue)
     assert "rc2" in line
+    assert "`rectify issue list --assignee rc2` finds them" in line
+    assert "issue reassign ID --to PERSON --reason TEXT" in line
+    town.ok("issue", "reassign", str(issue), "--to", "rc1", "--reason", "调离",
+            who="rc1", now=T_CLEAR)
+    assert town.ok("init", "--org", str(dropped), now=T_CLEAR)
 
 
 def test_reinit_with_a_changed_workflow_of_the_same_version_is_refused(town: Town) -> None:

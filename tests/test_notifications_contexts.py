@@ -21,6 +21,7 @@ from notifications.contexts import (
     InterviewRecordedMessage,
     IssueContext,
     Message,
+    ReassignmentMessage,
     RecipientContext,
     RejectionMessage,
     TownContext,
@@ -58,6 +59,8 @@ def message(kind: str, issue: IssueContext = ISSUE) -> Message:
         return ExtensionMessage(town=TOWN, issue=issue, next_step=STEP, reason="水泵缺货",
                                 extension=ExtensionContext("2020-10-23", "pending", None),
                                 note="")
+    if kind == "reassignment":
+        return ReassignmentMessage(town=TOWN, issue=issue, next_step=STEP, reason="原责任人调岗")
     if kind == "interview_recorded":
         return InterviewRecordedMessage(town=TOWN, issue=issue, next_step=STEP,
                                         note="已约谈河口村党支部书记",
@@ -79,6 +82,7 @@ EXPECTED_KEYS = {
     "extension": {"town", "recipient", "issue", "next_step", "reason", "extension", "note"},
     "interview_recorded": {"town", "recipient", "issue", "next_step", "note", "escalation"},
     "briefing": {"town", "recipient", "briefing"},
+    "reassignment": {"town", "recipient", "issue", "next_step", "reason"},
 }
 
 

@@ -28,6 +28,7 @@ from notifications.contexts import (
     ExtensionMessage,
     InterviewRecordedMessage,
     IssueContext,
+    ReassignmentMessage,
     RejectionMessage,
     TownContext,
 )
@@ -43,6 +44,7 @@ NEXT_STEP = {
         "rejection": "请按退回意见重新整改，并在截止日前重新上传佐证材料。",
         "extension": "请按新的截止日期完成整改。",
         "interview_recorded": "请按约谈要求抓好整改落实。",
+        "reassignment": "请将已掌握的情况和材料移交新的责任人。",
     },
     "en": {
         "reminder": "Finish this stage before the deadline, or ask for an extension before it.",
@@ -52,6 +54,7 @@ NEXT_STEP = {
         "rejection": "Rectify again as the rejection says and upload new evidence in time.",
         "extension": "Finish by the due date now in force.",
         "interview_recorded": "See that what the interview asked for is done.",
+        "reassignment": "Hand what you know and have over to the new assignee.",
     },
 }
 
@@ -174,3 +177,18 @@ class Notifier:
             people.append(self.org.town.party_secretary)
         return self.messages("interview_recorded", people, f"recorded:{e.id}", message,
                              issue.id, e.id)
+
+    def reassigned(self, wf: Workflow, after: Issue, old: str | None, reason: str,
+                   now: datetime) -> list[Message]:
+        """A reassign: the new assignee gets an `assignment` (the plan is theirs now), the old
+        one a `reassignment` (whose it is now, and why)."""
+        town, ctx, step = self._base("assignment", after, wf, now)
+        message = AssignmentMessage(town, ctx, step, plan=after.plan or "")
+        out = self.messages("assignment", [after.assignee or ""],
+                            f"assignment:{after.id}:{after.version}", message, after.id)
+        if old is not None:
+            town, ctx, step = self._base("reassignment", after, wf, now)
+            out += self.messages("reassignment", [old],
+                                 f"reassignment:{after.id}:{after.version}",
+                                 ReassignmentMessage(town, ctx, step, reason=reason), after.id)
+        return out

@@ -111,5 +111,8 @@ def _check_org_update(tx: Tx, org: Org) -> None:
         raise Refused(f"the org file drops village(s) {', '.join(gone_villages)}"
                       " that open issues belong to")
     if gone_people:
+        finding = " ".join(f"--assignee {p}" for p in gone_people)
         raise Refused(f"the org file drops {', '.join(gone_people)}, assignee(s) of open"
-                      " issues: reassign them first")
+                      f" issues: reassign them first (`rectify issue list {finding}` finds"
+                      " them; `rectify --as PERSON issue reassign ID --to PERSON --reason"
+                      " TEXT` reassigns one)")

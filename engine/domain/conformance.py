@@ -38,7 +38,10 @@ _ACTIONS = {
     EventType.EXTENSION_DENIED.value: "decide_extension",
     EventType.INTERVIEW_RECORDED.value: "record_interview",
     EventType.ACCOUNTABILITY_DECIDED.value: "decide_accountability",
+    EventType.REASSIGNED.value: "reassign",
+    EventType.EDITED.value: "edit",
 }
+_REASSIGNED = EventType.REASSIGNED.value
 _RULED = _RULED_EXTRA | frozenset(_ACTIONS)
 """The kinds whose actor the rules in force must allow."""
 
@@ -165,6 +168,8 @@ class IssueRules:
         self.previous: datetime | None = None
         self.fired: dict[str, set[str]] = {}
         """For separation of duties: who fired each transition, and `assignee@T` keys."""
+        self.held: set[str] = set()
+        """Assignees a reassign replaced since the last transition: still of record."""
 
     def check(self, seq: int, kind: str, transition: str | None, from_state: str | None,
               to_state: str | None, actor: str, at: datetime, late: bool,
@@ -184,14 +189,20 @@ class IssueRules:
             if at < written - SLACK and not (p.get("via") or {}).get("backfill"):
                 return (f"event {seq} is back-dated to {_t(at, r.tz)} (written"
                         f" {_t(written, r.tz)}) in a live database without a reason")
+        if kind == _REASSIGNED and before and before.get("assignee"):
+            self.held.add(str(before["assignee"]))
         if kind not in _RULED:
             return None  # the sweep's own events: only their time is ruled
         org = r.last_org if seq > r.last_org_seq else r.org_at(seq)
         if org is None:
+            if kind == _TRANSITION:
+                self.held.clear()
             return None  # before the chain recorded any org: the rules are not known
         if kind == _TRANSITION:
-            return self._transition(seq, transition, from_state, to_state, actor, at, p,
-                                    workflow, before or {}, org)
+            problem = self._transition(seq, transition, from_state, to_state, actor, at, p,
+                                       workflow, before or {}, org)
+            self.held.clear()
+            return problem
         if kind == _CREATED:
             if not org.may_add_issues(actor):
                 return f"event {seq}: {actor} may not add issues (not in any group)"
@@ -236,11 +247,10 @@ class IssueRules:
                 fired[t.name] = {actor}
             else:
                 who.add(actor)
-        if assignee and step.remember_assignee:
-            held = fired.get(step.assignee_key)
-            if held is None:
-                fired[step.assignee_key] = {assignee}
-            else:
+        if (assignee or self.held) and step.remember_assignee:
+            held = fired.setdefault(step.assignee_key, set())
+            held.update(self.held)
+            if assignee:
                 held.add(assignee)
         village = before.get("village", "")
         key = (id(org), actor, village, assignee, step.key)

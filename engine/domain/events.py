@@ -35,6 +35,10 @@ class EventType(StrEnum):
     ACCOUNTABILITY_DECIDED = "accountability_decided"
     VILLAGE_LISTED = "village_listed"
     VILLAGE_UNLISTED = "village_unlisted"
+    REASSIGNED = "reassigned"
+    """A correction: another person answers for the stage (and perhaps another due date)."""
+    EDITED = "edited"
+    """A correction: fields of the issue typed wrong (title, category, village, …)."""
     # the town's own events (issue_id 0): the configuration in force from then on
     DATABASE_MARKED = "database_marked"
     """The database is live (real time) or a drill (simulated time); set once."""
@@ -307,3 +311,44 @@ class Marked:
 
     def to_payload(self) -> dict[str, Any]:
         return {"mode": self.mode}
+
+
+@dataclass(slots=True)
+class Reassigned:
+    """reassigned: who answered for the stage and who does now, why, the due date given (if
+    any), the due moment and the ladder's pointer after it."""
+
+    old: str | None
+    new: str
+    reason: str
+    due_at: datetime | None
+    next_escalation_at: datetime | None
+    due: date | None = None
+
+    def to_payload(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"from": self.old, "to": self.new, "reason": self.reason}
+        if self.due is not None:
+            out["due"] = self.due.isoformat()
+        out["due_at"] = moment_text(self.due_at)
+        out["next_escalation_at"] = moment_text(self.next_escalation_at)
+        return out
+
+
+@dataclass(slots=True)
+class Edited:
+    """edited: each field changed with its old and new value, why, the village's listing and
+    the ladder's pointer after it (they follow the village)."""
+
+    changes: Mapping[str, tuple[Any, Any]]
+    """field -> (old, new), in the order the fields are listed in issue.EDITABLE."""
+    reason: str
+    listed_by_village: bool
+    next_escalation_at: datetime | None
+
+    def to_payload(self) -> dict[str, Any]:
+        return {
+            "changes": {name: {"old": old, "new": new}
+                        for name, (old, new) in self.changes.items()},
+            "reason": self.reason, "listed_by_village": self.listed_by_village,
+            "next_escalation_at": moment_text(self.next_escalation_at),
+        }

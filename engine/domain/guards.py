@@ -113,8 +113,12 @@ def is_assignee_token(entry: str) -> bool:
 def assignees_at(events: Iterable[tuple[str, str | None, Mapping[str, Any]]]
                  ) -> dict[str, frozenset[str]]:
     """From an issue's events in order, as (type, transition, payload): for each
-    `assignee@T` entry (keyed so), who was the assignee of record whenever T was fired."""
+    `assignee@T` entry (keyed so), who was the assignee of record whenever T was fired. A
+    reassign keeps the assignee it replaced of record: whoever held the stage since the last
+    transition counts when the next one is fired."""
     assignee: str | None = None
+    held: set[str] = set()
+    """Assignees a reassign replaced since the last transition."""
     found: dict[str, set[str]] = {}
     for kind, transition, p in events:
         if kind in ("created", "imported"):
@@ -122,12 +126,39 @@ def assignees_at(events: Iterable[tuple[str, str | None, Mapping[str, Any]]]
             if kind == "imported" and assignee:
                 found.setdefault(ANY_ASSIGNEE, set()).add(assignee)
             continue
-        if kind == "transition" and transition is not None:
+        if kind == "reassigned":
             if assignee:
-                found.setdefault(ASSIGNEE_AT + transition, set()).add(assignee)
+                held.add(assignee)
+            assignee = p.get("to")
+            continue
+        if kind == "transition" and transition is not None:
+            if assignee or held:
+                record = found.setdefault(ASSIGNEE_AT + transition, set())
+                record.update(held)
+                if assignee:
+                    record.add(assignee)
+            held.clear()
             if "assignee" in p:
                 assignee = p["assignee"]
     return {k: frozenset(v) for k, v in found.items()}
+
+
+REASSIGN_STATES = ("studied", "rectified")
+"""Where a reassign may happen: while the assignee rectifies, and while the rectification
+waits to be verified (held in code, as the corrections' roles are by default)."""
+
+
+def reassign_open(issue: Issue) -> None:
+    """A reassign needs an issue being rectified or waiting to be verified."""
+    if issue.state not in REASSIGN_STATES:
+        raise Refused(f"issue {issue.id} is {issue.state}: only a studied or rectified issue"
+                      " can be reassigned")
+
+
+def edit_open(issue: Issue, final: Iterable[str]) -> None:
+    """An edit needs an issue not in a final state."""
+    if issue.state in final:
+        raise Refused(f"issue {issue.id} is {issue.state}: a closed issue cannot be edited")
 
 
 def within_cap(d: Decision, wf: Workflow) -> None:
@@ -292,3 +323,22 @@ def entry_problems(wf: Workflow, org: Org, calendar: WorkingCalendar, actor: str
                 out.append(f"{e.verified_by} may not have verified it: needs one of the"
                            f" roles {', '.join(verify[0].roles)}")
     return out
+
+
+def check_new_due(calendar: WorkingCalendar, deadline: Deadline | None, now: datetime,
+                  given: date) -> None:
+    """A due date a reassign gives the stage the issue is in, counted from `now`: as a mover's
+    date when the stage takes one (check_due), else not past, a working day, and not after
+    the stage's own working days."""
+    if deadline is None:
+        raise DeadlineRefused("the issue's stage has no deadline: --due does not apply")
+    if deadline.from_field is not None:
+        check_due(calendar, deadline, now, given)
+        return
+    check_due(calendar, Deadline(from_field="due"), now, given)  # past, a working day
+    days = deadline.working_days or deadline.default_working_days
+    if days is not None:
+        latest = calendar.nth_working_day_after(calendar.local_date(now), days)
+        if given > latest:
+            raise DeadlineRefused(f"due date {given} is more than {days} working days out"
+                                  f" (latest {latest})")

@@ -14,7 +14,7 @@ from typing import Any
 
 from engine.domain import text
 from engine.domain.events import FIRST, Event, EventType, Evidence
-from engine.errors import BadOption
+from engine.errors import BadOption, MissingField
 
 CATEGORIES = (
     "food",
@@ -96,6 +96,59 @@ class Move:
         if isinstance(value, str):
             return value.strip() != ""
         return value is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Edit:
+    """A correction of fields typed wrong: None leaves a field as it is; "" clears an optional
+    one (description, group, household)."""
+
+    issue_id: int
+    reason: str
+    title: str | None = None
+    category: str | None = None
+    village: str | None = None
+    household: str | None = None
+    severity: str | None = None
+    description: str | None = None
+    group: str | None = None
+
+    def given(self) -> dict[str, str | None]:
+        """The fields given, each with its new value ("" of an optional field: None)."""
+        out: dict[str, str | None] = {}
+        for name in EDITABLE:
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = None if value == "" and name in OPTIONAL else value
+        return out
+
+
+EDITABLE = ("title", "category", "village", "household", "severity", "description", "group")
+"""The fields `issue edit` corrects, in the order the history lists them."""
+OPTIONAL = frozenset({"household", "description", "group"})
+
+
+def check_edit(edit: Edit) -> dict[str, str | None]:
+    """The fields an edit gives, each keeping the rule of a new issue's field (exit 1), with a
+    reason (not blank); BadOption when it gives none."""
+    given = edit.given()
+    if not given:
+        raise BadOption(f"issue edit needs a field to change (one of"
+                        f" {', '.join('--' + n for n in EDITABLE)})")
+    for name, value in given.items():
+        text.check(f"--{name}", value, text.kind_of(name))
+    text.check("--reason", edit.reason, text.TEXT)
+    if not edit.reason.strip():
+        raise MissingField("issue edit needs --reason")
+    for name in ("title", "category", "village", "severity"):
+        if name in given and not (given[name] or "").strip():
+            raise BadOption(f"--{name} must not be empty")
+    category, severity = given.get("category"), given.get("severity")
+    if category is not None and category not in CATEGORIES:
+        raise BadOption(f"unknown category {category!r} (one of {', '.join(CATEGORIES)})")
+    if severity is not None and severity not in SEVERITIES:
+        raise BadOption(f"unknown severity {severity!r} (one of {', '.join(SEVERITIES)})")
+    return given
 
 
 # --- creating ------------------------------------------------------------------------------
@@ -205,6 +258,17 @@ def changes(kind: str, version: int, at: datetime, p: Mapping[str, Any], workflo
     if kind == _APPROVED:
         return {"version": version, "due_at": payload_moment(p.get("due_at")),
                 "next_escalation_at": payload_moment(p.get("next_escalation_at"))}
+    if kind == _REASSIGNED:
+        return {"version": version, "assignee": p.get("to"),
+                "due_at": payload_moment(p.get("due_at")),
+                "next_escalation_at": payload_moment(p.get("next_escalation_at"))}
+    if kind == _EDITED:
+        out = {"version": version, "listed_by_village": bool(p.get("listed_by_village")),
+               "next_escalation_at": payload_moment(p.get("next_escalation_at"))}
+        for name, change in (p.get("changes") or {}).items():
+            if name in EDITABLE:
+                out[name] = change.get("new")
+        return out
     if kind in _LISTING:
         return {"version": version, "listed_by_village": kind == _LISTED,
                 "next_escalation_at": payload_moment(p.get("next_escalation_at"))}
@@ -216,6 +280,8 @@ def changes(kind: str, version: int, at: datetime, p: Mapping[str, Any], workflo
 _TRANSITION = EventType.TRANSITION.value
 _APPROVED = EventType.EXTENSION_APPROVED.value
 _LISTED = EventType.VILLAGE_LISTED.value
+_REASSIGNED = EventType.REASSIGNED.value
+_EDITED = EventType.EDITED.value
 _POINTER_ONLY = frozenset({EventType.ESCALATED.value, EventType.RESCHEDULED.value})
 _LISTING = frozenset({EventType.VILLAGE_LISTED.value, EventType.VILLAGE_UNLISTED.value})
 _FIRST = frozenset(t.value for t in FIRST)

@@ -41,9 +41,21 @@ ACTIONS = (
     "record_interview",
     "decide_accountability",
     "list_village",
+    "reassign",
+    "edit",
 )
 """What a person may do besides firing a transition, each allowed to the roles the workflow
 names."""
+
+CORRECTIONS = ("reassign", "edit")
+"""The corrections of an issue (`issue reassign`, `issue edit`): actions too."""
+DEFAULT_ACTIONS: Mapping[str, tuple[str, ...]] = {
+    "reassign": ("rectification_leader", "party_secretary"),
+    "edit": ("rectification_leader", "information_verification", "party_secretary"),
+}
+"""Who may take an action that a workflow's body does not name: the corrections came after
+the registered versions (whose bodies never change), so for them the rule is held here; a
+town's own version may name them in `actions`."""
 
 
 @dataclass(frozen=True)
@@ -130,7 +142,8 @@ class Workflow:
     # --- serialisation (the database keeps each registered version as JSON) --------------
     def action_roles(self, action: str) -> tuple[str, ...]:
         """The role specs allowed to take `action` (none: nobody may)."""
-        return tuple(self.actions.get(action, ()))
+        found = self.actions.get(action)
+        return tuple(DEFAULT_ACTIONS.get(action, ()) if found is None else found)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {

@@ -28,6 +28,11 @@ _UPDATE = (
     " listed_by_village = :listed_by_village"
     " WHERE id = :id AND version = :expected"
 )
+_UPDATE_ALL = (
+    "UPDATE issues SET "
+    + ", ".join(f"{c} = :{c}" for c in rows.ISSUE_COLUMNS[1:])
+    + " WHERE id = :id AND version = :expected"
+)
 _INSERT = (
     f"INSERT INTO issues ({rows.select_list(rows.ISSUE_COLUMNS[1:])}) VALUES"
     f" ({', '.join(':' + c for c in rows.ISSUE_COLUMNS[1:])}) RETURNING id"
@@ -84,6 +89,14 @@ class IssueRepository(Repository):
             "expected": expected_version,
         }
         if self.run(_UPDATE, params).rowcount != 1:
+            raise VersionConflict(f"issue {issue.id} was changed by someone else; try again")
+
+    def update_all(self, issue: Issue, expected_version: int) -> None:
+        """Write every field of the issue (a correction changes its title, village, …), if
+        it is still at `expected_version`."""
+        params = self._params(issue)
+        params["expected"] = expected_version
+        if self.run(_UPDATE_ALL, params).rowcount != 1:
             raise VersionConflict(f"issue {issue.id} was changed by someone else; try again")
 
     def advance(self, issue: Issue, expected_version: int) -> None:

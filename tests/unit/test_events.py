@@ -12,6 +12,7 @@ import pytest
 from engine.domain.events import (
     FIRST,
     Created,
+    Edited,
     Escalated,
     EscalationClosed,
     Event,
@@ -22,6 +23,7 @@ from engine.domain.events import (
     Imported,
     Moved,
     Payload,
+    Reassigned,
     Rescheduled,
     VillageListing,
     moment_text,
@@ -53,6 +55,7 @@ def test_event_types_are_the_stored_strings() -> None:
         "INTERVIEW_RECORDED": "interview_recorded",
         "ACCOUNTABILITY_DECIDED": "accountability_decided",
         "VILLAGE_LISTED": "village_listed", "VILLAGE_UNLISTED": "village_unlisted",
+        "REASSIGNED": "reassigned", "EDITED": "edited",
         "DATABASE_MARKED": "database_marked", "ORG_LOADED": "org_loaded",
         "WORKFLOW_REGISTERED": "workflow_registered",
         "CALENDAR_INSTALLED": "calendar_installed",
@@ -187,6 +190,8 @@ def test_village_listing() -> None:
     ExtensionDecided(1, "n", True, DUE, POINTER),
     EscalationClosed(1, "n", ("chen",)),
     VillageListing("v-shiban", POINTER),
+    Reassigned("zhang", "li", "调岗", DUE, POINTER, date(2020, 10, 12)),
+    Edited({"title": ("旧", "新"), "household": ("张三", None)}, "录错", False, POINTER),
 ], ids=lambda p: type(p).__name__)
 def test_every_payload_is_a_json_object_that_reads_back_equal(payload: Payload) -> None:
     stored = payload.to_payload()
@@ -260,3 +265,51 @@ def test_events_built_from_payloads_fold_back_to_what_they_carry() -> None:
 
 def test_fold_of_nothing_is_no_issue() -> None:
     assert fold([]) is None
+
+
+def test_reassigned_and_edited_payloads() -> None:
+    assert Reassigned("zhang", "li", "调岗", DUE, POINTER).to_payload() == {
+        "from": "zhang", "to": "li", "reason": "调岗", "due_at": "2020-10-12T16:00:00+00:00",
+        "next_escalation_at": "2020-10-11T16:00:00+00:00"}
+    assert Reassigned(None, "li", "r", DUE, None, date(2020, 10, 12)).to_payload()["due"] == (
+        "2020-10-12")
+    assert Edited({"village": ("v-shiban", "c-jiezi")}, "录错", True, None).to_payload() == {
+        "changes": {"village": {"old": "v-shiban", "new": "c-jiezi"}}, "reason": "录错",
+        "listed_by_village": True, "next_escalation_at": None}
+
+
+def test_corrections_fold_into_the_issue_and_the_replay_alike() -> None:
+    from engine.domain.audit import Replay
+
+    studied_due, studied_ptr = utc(2020, 10, 16, 16), utc(2020, 10, 15, 16)
+    new_due, new_ptr = utc(2020, 10, 20, 16), utc(2020, 10, 19, 16)
+    events = [
+        _event(1, EventType.CREATED, _created(), town(2020, 9, 30, 10), actor="sa1",
+               to_state="found"),
+        _event(2, EventType.TRANSITION,
+               Moved(due_at=studied_due, listed_by_village=False,
+                     next_escalation_at=studied_ptr, plan="p", assignee="zhang",
+                     due=date(2020, 10, 16)),
+               town(2020, 10, 9, 9), actor="rc1", transition="study", from_state="found",
+               to_state="studied"),
+        _event(3, EventType.REASSIGNED,
+               Reassigned("zhang", "li", "调岗", new_due, new_ptr, date(2020, 10, 20)),
+               town(2020, 10, 12, 9), actor="rc1"),
+        _event(4, EventType.EDITED,
+               Edited({"title": ("自来水管漏水", "水管漏水"), "household": ("张三", None),
+                       "village": ("v-shiban", "c-jiezi"), "group": ("sa-01", None)},
+                      "录错", True, new_ptr),
+               town(2020, 10, 12, 10), actor="iv1"),
+    ]
+    issue = fold(events)
+    assert issue is not None
+    assert (issue.assignee, issue.due_at, issue.next_escalation_at) == ("li", new_due, new_ptr)
+    assert (issue.title, issue.household, issue.village, issue.group) == (
+        "水管漏水", None, "c-jiezi", None)
+    assert issue.listed_by_village is True
+    assert (issue.state, issue.stage_version, issue.version) == ("studied", 2, 4)
+    assert (issue.category, issue.severity) == ("drinking_water", "high")
+    replay = Replay()
+    for e in events:
+        replay.apply(e)
+    assert replay.issue == issue
