@@ -223,7 +223,8 @@ def init(settings: Settings, org_path: Path, workflow_path: Path | None,
         f"initialised {settings.db}: town {done.town}, {done.units} units,"
         f" {done.people} people, {done.groups} groups; workflow {done.workflow};"
         f" calendar {years[0]}–{years[1]}" if years else "initialised"
-    )
+    ) + ("; a drill database (演练): times are simulated" if done.mode == "drill"
+         else "; a live database: the clock is the real time")
     _emit(settings, done.to_json(), text)
 
 
