@@ -163,21 +163,23 @@ class IssueRules:
     """The rule check of one issue, fed its events in version order with the issue's fields
     as they stood before each (None before the first)."""
 
+    RULED = _RULED
+    """The kinds `check` is asked about (the others only have their time ruled)."""
+
     def __init__(self, rules: Rules) -> None:
         self.rules = rules
-        self.previous: datetime | None = None
         self.fired: dict[str, set[str]] = {}
         """For separation of duties: who fired each transition, and `assignee@T` keys."""
         self.held: set[str] = set()
         """Assignees a reassign replaced since the last transition: still of record."""
 
-    def check(self, seq: int, kind: str, transition: str | None, from_state: str | None,
-              to_state: str | None, actor: str, at: datetime, late: bool,
-              recorded_at: Any, p: Mapping[str, Any], workflow: str,
-              before: Mapping[str, Any] | None) -> str | None:
-        """Why this event broke a rule in force (None: it kept them)."""
+    def timing(self, seq: int, at: datetime, previous: datetime | None, late: bool,
+               recorded_at: Any, p: Mapping[str, Any]) -> str | None:
+        """Why this event's time broke the rules (None: it kept them): dated before the
+        issue's previous event, or, in a live database, ahead of its writing or back-dated
+        without a reason. Asked only when the event is back-dated or out of order (the fold
+        knows both cheaply)."""
         r = self.rules
-        previous, self.previous = self.previous, at
         if previous is not None and at < previous:
             return (f"event {seq} is dated {_t(at, r.tz)}, before the issue's previous event"
                     f" ({_t(previous, r.tz)})")
@@ -189,10 +191,15 @@ class IssueRules:
             if at < written - SLACK and not (p.get("via") or {}).get("backfill"):
                 return (f"event {seq} is back-dated to {_t(at, r.tz)} (written"
                         f" {_t(written, r.tz)}) in a live database without a reason")
+        return None
+
+    def check(self, seq: int, kind: str, transition: str | None, from_state: str | None,
+              to_state: str | None, actor: str, at: datetime, p: Mapping[str, Any],
+              workflow: str, before: Mapping[str, Any] | None) -> str | None:
+        """Why this event (of a kind in RULED) broke a rule in force (None: it kept them)."""
+        r = self.rules
         if kind == _REASSIGNED and before and before.get("assignee"):
             self.held.add(str(before["assignee"]))
-        if kind not in _RULED:
-            return None  # the sweep's own events: only their time is ruled
         org = r.last_org if seq > r.last_org_seq else r.org_at(seq)
         if org is None:
             if kind == _TRANSITION:

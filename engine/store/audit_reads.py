@@ -177,7 +177,10 @@ class Reads(Repository):
         fromiso = datetime.fromisoformat
         expected = replay.events + 1
         check = rules.check if rules is not None else None
+        timing = rules.timing if rules is not None else None
+        ruled = rules.RULED if rules is not None else frozenset()
         broken: tuple[int, str] | None = None
+        previous: Any = None
         for row in history:
             if row[2] != expected:
                 return (f"issue {row[1]}'s history jumps from version {expected - 1} to"
@@ -192,10 +195,16 @@ class Reads(Repository):
                 late = backdated(moment, when(recorded))
             p = payload(row[10])
             if check is not None and broken is None:
-                problem = check(row[0], row[3], row[4], row[5], row[6], row[7], moment, late,
-                                recorded, p, row[11], replay.fields or None)
+                problem = None
+                if timing is not None and (late or (previous is not None
+                                                    and moment < previous)):
+                    problem = timing(row[0], moment, previous, late, recorded, p)
+                if problem is None and row[3] in ruled:
+                    problem = check(row[0], row[3], row[4], row[5], row[6], row[7], moment, p,
+                                    row[11], replay.fields or None)
                 if problem is not None:
                     broken = (int(row[0]), problem)
+                previous = moment
             apply(row[0], row[1], row[2], row[3], row[7], moment, late, p, row[11], row[6])
         return None, broken
 
