@@ -372,3 +372,18 @@ def test_permission_still_comes_first(svc: Scenario) -> None:
     with pytest.raises(NotPermitted):
         svc.move(Move(issue_id, "report"))
     assert verifying.verify(svc.session()).ok
+
+
+def test_an_imported_due_may_reach_the_stages_last_working_day_and_no_further(
+        svc: Scenario, tmp_path: Path) -> None:
+    svc.set_now(datetime(2020, 10, 12, 9, 0))
+    svc.actor = "rc1"
+    # rectified (5 working days) entered Fri 2020-10-09 10:00: Sat Oct 10 (a make-up day), 12,
+    # 13, 14, 15 → due 2020-10-16 00:00, the 15th its last day; the 16th is beyond it
+    late = "漏雨,housing_safety,v-shiban,rectified,2020-10-09T10:00,rc2,,2020-10-16,,"
+    with pytest.raises(Refused) as e:
+        svc.import_csv(_ledger(tmp_path, late))
+    assert "beyond the stage's 5 working days (latest 2020-10-15)" in str(e.value)
+    ok = "漏雨,housing_safety,v-shiban,rectified,2020-10-09T10:00,rc2,,2020-10-15,,"
+    [issue_id] = svc.import_csv(_ledger(tmp_path, ok))
+    assert svc.show(issue_id).due_at == datetime(2020, 10, 15, 16, 0, tzinfo=UTC)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from engine.domain.calendar import WorkingCalendar
@@ -297,7 +297,9 @@ def entry_problems(wf: Workflow, org: Org, calendar: WorkingCalendar, actor: str
     elif e.due is not None and deadline is not None:
         days = deadline.working_days or deadline.default_working_days
         if days is not None:
-            latest = calendar.local_date(calendar.due_after(e.entered_at, days))
+            # the stage's own due moment falls at the end of its last working day
+            latest = calendar.local_date(
+                calendar.due_after(e.entered_at, days) - timedelta(microseconds=1))
             if working_day and not calendar.is_working_day(e.due):
                 before = calendar.nth_working_day_before(e.due, 1)
                 out.append(f"due date {e.due} is not a working day (the working day before"
