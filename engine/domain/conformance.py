@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
 from engine.domain.calendar import WorkingCalendar
@@ -31,6 +31,7 @@ _CREATED = EventType.CREATED.value
 _IMPORTED = EventType.IMPORTED.value
 _TRANSITION = EventType.TRANSITION.value
 _UNKNOWN = object()
+_INSTANT = timedelta(microseconds=1)
 _RULED_EXTRA = frozenset({_CREATED, _IMPORTED, _TRANSITION})
 _ACTIONS = {
     EventType.EXTENSION_REQUESTED.value: "request_extension",
@@ -296,7 +297,7 @@ class IssueRules:
             state=state, village=str(p.get("village")),
             entered_at=datetime.fromisoformat(entered) if entered else datetime.min,
             assignee=p.get("assignee"), plan=p.get("plan"),
-            due=(cal.day_of_due(datetime.fromisoformat(due_at))
+            due=(cal.local_date(datetime.fromisoformat(due_at) - _INSTANT)  # its last day
                  if due_at and wf.state(state).deadline is not None else None),
             verified_by=p.get("verified_by"),
             verified_at=datetime.fromisoformat(verified) if verified else None),
