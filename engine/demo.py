@@ -214,7 +214,8 @@ def run_demo(
 
 def _sweep(s: Session, rng: random.Random, cast: Cast) -> tuple[int, int]:
     """Run a sweep; liaison leaders record most interviews it raised, the same day."""
-    raised = supervision.escalate(s)
+    sweep = s.app.session(channel="scheduler", at=s.at, definitions=s.defs)  # as `serve` runs it
+    raised = supervision.escalate(sweep)
     recorded = 0
     liaison_of = {u["id"]: u["liaison"] for u in cast.org["units"]}
     for e in raised:
