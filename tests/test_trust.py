@@ -387,3 +387,16 @@ def test_an_imported_due_may_reach_the_stages_last_working_day_and_no_further(
     ok = "漏雨,housing_safety,v-shiban,rectified,2020-10-09T10:00,rc2,,2020-10-15,,"
     [issue_id] = svc.import_csv(_ledger(tmp_path, ok))
     assert svc.show(issue_id).due_at == datetime(2020, 10, 15, 16, 0, tzinfo=UTC)
+
+
+def test_the_html_export_says_drill_only_for_a_drill(tmp_path: Path, org_file: Path) -> None:
+    for drill in (True, False):
+        db = f"sqlite:///{tmp_path / f'{drill}.db'}"
+        init = ["init", "--org", str(org_file)] + (["--drill"] if drill else [])
+        assert run_cli("--db", db, *(["--now", "2020-10-12T09:00"] if drill else []),
+                       *init).code == 0
+        out = tmp_path / f"{drill}.html"
+        assert run_cli("--db", db, "audit", "export", "--format", "html", "--out",
+                       str(out)).code == 0
+        page = out.read_text(encoding="utf-8")
+        assert ('id="drill"' in page) is drill
