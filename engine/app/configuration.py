@@ -23,33 +23,48 @@ def town_actor(s: Session) -> str:
     return s.actor or f"os:{os_user()}"
 
 
-def _last(tx: Tx, kind: EventType) -> Event | None:
-    """The chain's last town event of a kind."""
-    found = None
-    for e in tx.history.of_issue(c.TOWN):
-        if e.type == kind:
-            found = e
-    return found
+class TownLog:
+    """The town's events as one transaction sees them, read once: what the chain last said
+    of each kind, and where the next town event goes."""
+
+    def __init__(self, s: Session, tx: Tx) -> None:
+        self.s, self.tx = s, tx
+        self.last: dict[str, Event] = {}
+        self.workflows: set[str] = set()
+        self.version = 0
+        for e in tx.history.of_issue(c.TOWN):
+            self._saw(e)
+
+    def _saw(self, e: Event) -> None:
+        self.last[str(e.type)] = e
+        self.version = max(self.version, e.version)
+        if e.type == EventType.WORKFLOW_REGISTERED:
+            body = e.payload.get("body", {})
+            self.workflows.add(f"{body.get('name')}@{body.get('version')}")
+
+    def append(self, kind: EventType, payload: dict[str, Any], at: datetime,
+               actor: str | None = None) -> None:
+        e = Event(issue_id=c.TOWN, version=self.version + 1, type=kind,
+                  actor=actor or town_actor(self.s), at=at, payload=payload, workflow="")
+        self.tx.append(e, self.s.recorded_at())
+        self._saw(e)
+
+    def install(self, kind: EventType, digest: str, body: Any, at: datetime,
+                actor: str | None = None) -> bool:
+        """Record a body unless the chain's last of its kind has the same digest."""
+        last = self.last.get(kind.value)
+        if last is not None and last.payload.get("sha256") == digest:
+            return False
+        self.append(kind, Installed(digest, body).to_payload(), at, actor)
+        return True
 
 
-def _workflow_key(e: Event) -> str:
-    body = e.payload.get("body", {})
-    return f"{body.get('name')}@{body.get('version')}"
-
-
-def _append(s: Session, tx: Tx, kind: EventType, payload: dict[str, Any], at: datetime,
-            actor: str) -> None:
-    version = tx.history.town_version() + 1
-    tx.append(Event(issue_id=c.TOWN, version=version, type=kind, actor=actor, at=at,
-                    payload=payload, workflow=""), s.recorded_at())
-    tx.flush()  # the next town event numbers after this one
-
-
-def mark(s: Session, tx: Tx, drill: bool, at: datetime) -> str:
+def mark(log: TownLog, drill: bool, at: datetime) -> str:
     """Mark a database live or drill, once: a live database never becomes a drill (its
     clock rules would lapse), nor a drill live (its history holds simulated times)."""
+    s, tx = log.s, log.tx
     stored = tx.definitions.get_meta("mode")
-    marked = _last(tx, EventType.DATABASE_MARKED)
+    marked = log.last.get(EventType.DATABASE_MARKED.value)
     current = str(marked.payload["mode"]) if marked is not None else stored
     wanted = c.DRILL if drill else (current or c.LIVE)
     if current == c.LIVE and drill:
@@ -58,40 +73,26 @@ def mark(s: Session, tx: Tx, drill: bool, at: datetime) -> str:
     tx.definitions.set_meta("mode", wanted)
     s.defs.mode = wanted  # the mark itself is admitted under the mode it sets
     if marked is None or current != wanted:
-        _append(s, tx, EventType.DATABASE_MARKED, Marked(wanted).to_payload(), at,
-                town_actor(s))
+        log.append(EventType.DATABASE_MARKED, Marked(wanted).to_payload(), at)
     return wanted
 
 
-def record_org(s: Session, tx: Tx, at: datetime, actor: str) -> bool:
+def record_org(log: TownLog, at: datetime, actor: str | None = None) -> bool:
     """Record the org as the tables now hold it, if it differs from the chain's last."""
-    body = c.org_body(tx.org.load())
-    digest = c.digest(body)
-    last = _last(tx, EventType.ORG_LOADED)
-    if last is not None and last.payload.get("sha256") == digest:
-        return False
-    _append(s, tx, EventType.ORG_LOADED, Installed(digest, body).to_payload(), at, actor)
-    return True
+    body = c.org_body(log.tx.org.load())
+    return log.install(EventType.ORG_LOADED, c.digest(body), body, at, actor)
 
 
-def record_workflow(s: Session, tx: Tx, body: dict[str, Any], at: datetime) -> None:
+def record_workflow(log: TownLog, body: dict[str, Any], at: datetime) -> None:
     """Record a workflow version the first time it is registered."""
-    key = f"{body['name']}@{body['version']}"
-    if any(e.type == EventType.WORKFLOW_REGISTERED and _workflow_key(e) == key
-           for e in tx.history.of_issue(c.TOWN)):
-        return
-    _append(s, tx, EventType.WORKFLOW_REGISTERED,
-            Installed(c.workflow_digest(body), body).to_payload(), at, town_actor(s))
+    if f"{body['name']}@{body['version']}" not in log.workflows:
+        log.append(EventType.WORKFLOW_REGISTERED,
+                   Installed(c.workflow_digest(body), body).to_payload(), at)
 
 
-def record_calendar(s: Session, tx: Tx, body: dict[str, Any], at: datetime) -> None:
+def record_calendar(log: TownLog, body: dict[str, Any], at: datetime) -> None:
     """Record a calendar when it differs from the chain's last."""
-    digest = c.digest(body)
-    last = _last(tx, EventType.CALENDAR_INSTALLED)
-    if last is not None and last.payload.get("sha256") == digest:
-        return
-    _append(s, tx, EventType.CALENDAR_INSTALLED, Installed(digest, body).to_payload(), at,
-            town_actor(s))
+    log.install(EventType.CALENDAR_INSTALLED, c.digest(body), body, at)
 
 
 # --- the org's history -----------------------------------------------------------------------

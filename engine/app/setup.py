@@ -10,7 +10,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from engine.app.session import Session
-from engine.domain.configuration import workflow_text
+from engine.domain.configuration import workflow_digest, workflow_text
 from engine.domain.org import Org
 from engine.errors import Refused
 from engine.store.unit_of_work import Tx
@@ -60,15 +60,15 @@ def init(s: Session, org_path: Path, workflow_path: Path | None = None,
             kept = d.get_meta("calendar_local")
             adjustments = json.loads(kept) if kept else None
         _check_org_update(tx, town)
-        mode = config_events.mark(s, tx, drill, now)
+        log = config_events.TownLog(s, tx)
+        mode = config_events.mark(log, drill, now)
         tx.org.replace(town)
-        config_events.record_org(s, tx, now, config_events.town_actor(s))
+        config_events.record_org(log, now)
         wf_body = wf.to_dict()
-        body = workflow_text(wf_body)
-        d.register_workflow(wf.key, hashlib.sha256(body.encode()).hexdigest(), body, now)
+        d.register_workflow(wf.key, workflow_digest(wf_body), workflow_text(wf_body), now)
         for _, _, text in d.workflow_rows():  # versions registered before the chain kept them
             try:
-                config_events.record_workflow(s, tx, json.loads(text), now)
+                config_events.record_workflow(log, json.loads(text), now)
             except ValueError:
                 continue  # a damaged body: `audit verify` names it
         d.set_meta("workflow", wf.key)
@@ -79,7 +79,7 @@ def init(s: Session, org_path: Path, workflow_path: Path | None = None,
         calendar_body = data.to_json()
         d.register_calendar(hashlib.sha256(calendar_body.encode()).hexdigest(), calendar_body,
                             now)
-        config_events.record_calendar(s, tx, json.loads(calendar_body), now)
+        config_events.record_calendar(log, json.loads(calendar_body), now)
         d.set_meta("calendar_years", json.dumps(sorted(data.known_years)))
         if adjustments is not None:
             d.set_meta("calendar_local", json.dumps(adjustments, sort_keys=True))

@@ -208,9 +208,9 @@ def list_village(s: Session, village: str, listed: bool) -> list[int]:
             raise Refused(f"{village} is already {'listed' if listed else 'not listed'}")
         tx.org.set_village_listed(village, listed)
         now = s.now(tx)
-        from engine.app.configuration import record_org
+        from engine.app.configuration import TownLog, record_org
 
-        record_org(s, tx, now, actor)  # the listing is part of the org in force
+        record_org(TownLog(s, tx), now, actor)  # the listing is part of the org in force
         changed: list[int] = []
         recorded_at = s.recorded_at()
         kind = EventType.VILLAGE_LISTED if listed else EventType.VILLAGE_UNLISTED

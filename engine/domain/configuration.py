@@ -28,11 +28,6 @@ TOWN = 0
 MODES = ("live", "drill")
 LIVE, DRILL = MODES
 
-CONFIG_TYPES = frozenset({EventType.DATABASE_MARKED.value, EventType.ORG_LOADED.value,
-                          EventType.WORKFLOW_REGISTERED.value,
-                          EventType.CALENDAR_INSTALLED.value})
-
-
 def canonical_json(body: Any) -> str:
     """The one text a body is hashed as: sorted keys, no spaces, UTF-8 kept."""
     return json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
@@ -207,15 +202,6 @@ class InForce:
     def calendar_at(self, seq: int) -> CalendarData | None:
         i = bisect_right(self._cal_seqs, seq - 1)
         return self.calendars[i - 1][1] if i else None
-
-    def mode_at(self, seq: int) -> str | None:
-        """The mode in force (None before the database was marked)."""
-        found = None
-        for at, mode in self.modes:
-            if at >= seq:
-                break
-            found = mode
-        return found
 
     @property
     def mode(self) -> str | None:

@@ -176,9 +176,8 @@ class Reads(Repository):
         payload = rows.json_value
         fromiso = datetime.fromisoformat
         expected = replay.events + 1
-        check = rules.check if rules is not None else None
-        timing = rules.timing if rules is not None else None
-        ruled = rules.RULED if rules is not None else frozenset()
+        check, timing, ruled = ((rules.check, rules.timing, rules.RULED) if rules is not None
+                                else (None, None, frozenset()))
         broken: tuple[int, str] | None = None
         previous: Any = None
         for row in history:
@@ -194,10 +193,9 @@ class Reads(Repository):
                 moment = when(at)
                 late = backdated(moment, when(recorded))
             p = payload(row[10])
-            if check is not None and broken is None:
+            if check is not None and timing is not None and broken is None:
                 problem = None
-                if timing is not None and (late or (previous is not None
-                                                    and moment < previous)):
+                if late or (previous is not None and moment < previous):
                     problem = timing(row[0], moment, previous, late, recorded, p)
                 if problem is None and row[3] in ruled:
                     problem = check(row[0], row[3], row[4], row[5], row[6], row[7], moment, p,

@@ -15,7 +15,6 @@ from datetime import datetime
 from sqlalchemy import select
 
 from engine.domain.chain import GENESIS, row_hash
-from engine.domain.configuration import TOWN
 from engine.domain.events import Event
 from engine.domain.guards import ANY_ASSIGNEE, assignees_at, is_assignee_token
 from engine.errors import VersionConflict
@@ -35,7 +34,6 @@ _PRIOR_ACTOR = "SELECT DISTINCT actor FROM history WHERE issue_id = :id AND tran
 _ISSUE_EVENTS = ("SELECT type, transition, payload FROM history WHERE issue_id = :id"
                  " ORDER BY version")
 _AT_OF = "SELECT at FROM history WHERE issue_id = :id AND version = :v"
-_TOWN_VERSION = "SELECT max(version) FROM history WHERE issue_id = :id"
 PAYLOAD = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 """Payloads as stored: sorted keys, UTF-8 text, compact (the chain hashes this text)."""
 
@@ -129,8 +127,3 @@ class HistoryRepository(Repository):
         found = self._times[key] = None if row is None else decode_time(row[0])
         return found
 
-    def town_version(self) -> int:
-        """The last version of the town's own events (0: none yet)."""
-        self.tx.flush()
-        row = self.run(_TOWN_VERSION, {"id": TOWN}).fetchone()
-        return int(row[0] or 0) if row is not None else 0
