@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from engine.domain.issue import Issue
 
 DEFAULT_DB = "sqlite:///rectify.db"
+DRILL_BANNER = "演练 DRILL: a drill database; its times are simulated, nothing in it is real"
+"""The first line on stderr of every human output of a drill database."""
 
 
 class Id(click.ParamType[int]):
@@ -149,8 +151,7 @@ def _emit(settings: Settings, data: Any, text: Any) -> None:
     """
     if settings.current is not None:
         if not settings.as_json and settings.current.is_drill():
-            click.echo("演练 DRILL: a drill database; its times are simulated, nothing in it"
-                       " is real", err=True)
+            click.echo(DRILL_BANNER, err=True)
         for w in settings.current.warnings:
             click.echo(f"warning: {w}", err=True)
         settings.current.warnings.clear()
@@ -191,6 +192,13 @@ def cli(ctx: click.Context, db: str, actor: str | None, now: str | None, as_json
     """Track every problem a self-assessment finds until it is rectified and cleared."""
     from engine.app.moments import parse_time
 
+    if backfill is not None:
+        from engine.domain.text import check
+        from engine.errors import BadOption
+
+        if not backfill.strip():
+            raise BadOption("--backfill needs a reason")
+        check("--backfill", backfill)
     settings = Settings(db=db, actor=actor, now=parse_time(now, "--now") if now else None,
                         as_json=as_json, data_dir=data_dir, config=config, backfill=backfill,
                         evidence_limit=evidence_limit)

@@ -24,6 +24,7 @@ import yaml
 from aiosmtpd.smtp import SMTP, Envelope
 from aiosmtpd.smtp import Session as SmtpSession
 
+import cli
 from engine.app import (
     audit,
     briefing,
@@ -206,7 +207,7 @@ def one_line_refusal(error: type[Exception], action: Callable[[], object]) -> st
 
 
 # --- the command line, in this process ----------------------------------------------------------
-DRILL_BANNER = "演练 DRILL: a drill database; its times are simulated, nothing in it is real\n"
+DRILL_BANNER = cli.DRILL_BANNER + "\n"
 """What a drill database's human output starts its stderr with."""
 
 

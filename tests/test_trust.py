@@ -400,3 +400,20 @@ def test_the_html_export_says_drill_only_for_a_drill(tmp_path: Path, org_file: P
                        str(out)).code == 0
         page = out.read_text(encoding="utf-8")
         assert ('id="drill"' in page) is drill
+
+
+def test_a_backfill_reason_is_text_and_kept_only_with_a_time_in_the_past(
+        tmp_path: Path, org_file: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'r.db'}"
+    assert run_cli("--db", db, "init", "--org", str(org_file)).code == 0
+    add = ["--as", "sa1", "issue", "add", "--title", "漏雨", "--category", "food", "--village",
+           "v-shiban"]
+    empty = run_cli("--db", db, "--backfill", " ", *add)
+    assert empty.code == 2 and "--backfill needs a reason" in empty.err
+    escaped = run_cli("--db", db, "--backfill", "a\x1b[31mb", *add)
+    assert escaped.code == 1 and "--backfill" in escaped.err
+    assert run_cli("--db", db, "--json", "issue", "list").json() == []
+    now = run_cli("--db", db, "--json", "--backfill", "不需要", *add)  # the real time
+    assert now.code == 0
+    [event] = run_cli("--db", db, "--json", "issue", "history", str(now.json()["id"])).json()
+    assert "backfill" not in event["payload"]["via"]

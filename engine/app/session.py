@@ -179,7 +179,7 @@ class Session:
         out = self._stamp = {"channel": self.channel}
         if self.channel in ("cli", "scheduler"):
             out["user"] = os_user()
-        if self.backfill and self.backfill.strip():
+        if self.backfill and self.backfill.strip() and self.at is not None:  # a --now given
             out["backfill"] = self.backfill.strip()
         return out
 
