@@ -144,27 +144,29 @@ def _ledger(tmp_path: Path, *rows: str) -> Path:
     return path
 
 
+def _refused_import(s: Scenario, tmp_path: Path, row: str) -> str:
+    """Import one row that must be refused (nothing imported): the refusal's text."""
+    before = len(s.list())
+    with pytest.raises(Refused) as e:
+        s.import_csv(_ledger(tmp_path, row))
+    assert len(s.list()) == before
+    return str(e.value)
+
+
 def test_import_into_verified_needs_the_leaders_and_who_verified(svc: Scenario,
                                                                  tmp_path: Path) -> None:
     svc.set_now(datetime(2020, 10, 12, 9, 0))
     row = "漏雨,housing_safety,v-shiban,verified,2020-10-10T10:00,rc2,,,qs1,2020-10-10T10:00"
     svc.actor = "sa1"
-    with pytest.raises(Refused) as e:
-        svc.import_csv(_ledger(tmp_path, row))
-    assert "row 2" in str(e.value) and "may not import an issue in state 'verified'" in str(
-        e.value)
+    told = _refused_import(svc, tmp_path, row)
+    assert "row 2" in told and "may not import an issue in state 'verified'" in told
     svc.actor = "qs1"  # a member of the quality-supervision group, not its leader
-    with pytest.raises(Refused):
-        svc.import_csv(_ledger(tmp_path, row))
+    assert "may not import an issue in state 'verified'" in _refused_import(svc, tmp_path, row)
     svc.actor = "wang"  # the group's leader (and the party secretary)
     bare = "漏雨,housing_safety,v-shiban,verified,2020-10-10T10:00,rc2,,,,"
-    with pytest.raises(Refused) as e:
-        svc.import_csv(_ledger(tmp_path, bare))
-    assert "who verified it and when" in str(e.value)
+    assert "who verified it and when" in _refused_import(svc, tmp_path, bare)
     own = "漏雨,housing_safety,v-shiban,verified,2020-10-10T10:00,qs2,,,qs2,2020-10-10T10:00"
-    with pytest.raises(Refused) as e:
-        svc.import_csv(_ledger(tmp_path, own))
-    assert "separation of duties" in str(e.value)
+    assert "separation of duties" in _refused_import(svc, tmp_path, own)
     [issue_id] = svc.import_csv(_ledger(tmp_path, row))
     assert svc.show(issue_id).state == "verified"
     assert svc.verify().ok
@@ -175,13 +177,9 @@ def test_import_into_studied_needs_a_plan_and_a_due_within_the_cap(svc: Scenario
     svc.set_now(datetime(2020, 10, 12, 9, 0))
     svc.actor = "rc1"
     far = "漏雨,housing_safety,v-shiban,studied,2020-10-09T10:00,rc2,修缮,2030-01-01,,"
-    with pytest.raises(Refused) as e:
-        svc.import_csv(_ledger(tmp_path, far))
-    assert "more than 15 working days out" in str(e.value)
+    assert "more than 15 working days out" in _refused_import(svc, tmp_path, far)
     planless = "漏雨,housing_safety,v-shiban,studied,2020-10-09T10:00,rc2,,2020-10-20,,"
-    with pytest.raises(Refused) as e:
-        svc.import_csv(_ledger(tmp_path, planless))
-    assert "needs plan" in str(e.value)
+    assert "needs plan" in _refused_import(svc, tmp_path, planless)
     assert svc.list() == []
 
 
@@ -381,9 +379,8 @@ def test_an_imported_due_may_reach_the_stages_last_working_day_and_no_further(
     # rectified (5 working days) entered Fri 2020-10-09 10:00: Sat Oct 10 (a make-up day), 12,
     # 13, 14, 15 → due 2020-10-16 00:00, the 15th its last day; the 16th is beyond it
     late = "漏雨,housing_safety,v-shiban,rectified,2020-10-09T10:00,rc2,,2020-10-16,,"
-    with pytest.raises(Refused) as e:
-        svc.import_csv(_ledger(tmp_path, late))
-    assert "beyond the stage's 5 working days (latest 2020-10-15)" in str(e.value)
+    told = _refused_import(svc, tmp_path, late)
+    assert "beyond the stage's 5 working days (latest 2020-10-15)" in told
     ok = "漏雨,housing_safety,v-shiban,rectified,2020-10-09T10:00,rc2,,2020-10-15,,"
     [issue_id] = svc.import_csv(_ledger(tmp_path, ok))
     assert svc.show(issue_id).due_at == datetime(2020, 10, 15, 16, 0, tzinfo=UTC)
