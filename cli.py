@@ -683,16 +683,16 @@ def org() -> None:
 def org_history(settings: Settings) -> None:
     """Every org installed, oldest first: who, when, through which door, what changed."""
     from engine.app.configuration import org_history as read
+    from engine.present import door, shown
 
     s = settings.session()
     changes = read(s)
     tz = s.town_tz
     lines = []
     for c in changes:
-        door = c.via.get("channel", "?") + (f" ({c.via['user']})" if c.via.get("user") else "")
-        lines.append(f"{c.at.astimezone(tz):%Y-%m-%d %H:%M}  event {c.seq}  by {c.actor}"
-                     f" via {door}  sha256 {c.sha256[:12]}…")
-        lines += [f"    {line}" for line in c.changes]
+        lines.append(f"{c.at.astimezone(tz):%Y-%m-%d %H:%M}  event {c.seq}  by"
+                     f" {shown(c.actor)} via {door(c.via)}  sha256 {c.sha256[:12]}…")
+        lines += [f"    {shown(line)}" for line in c.changes]
     _emit(settings, [c.to_json() for c in changes],
           "\n".join(lines) if lines else "no org recorded in the history yet (run init)")
 

@@ -10,7 +10,7 @@ continuation indented under the first, and tables show no rich markup from the d
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
@@ -264,7 +264,11 @@ def history_table(events: Iterable[Event], tz: tzinfo) -> Any:
 def event_via(e: Event) -> str:
     """The door an event came through: `cli (root)`, `scheduler`, `web`; `-` for events
     written before doors were recorded."""
-    via = e.payload.get("via") or {}
+    return door(e.payload.get("via") or {})
+
+
+def door(via: Mapping[str, Any]) -> str:
+    """A payload's `via` in a few words (shown): the channel, with the user for the CLI."""
     channel = str(via.get("channel") or "-")
     user = via.get("user")
     return shown(f"{channel} ({user})" if user and channel == "cli" else channel)
