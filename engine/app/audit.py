@@ -24,9 +24,9 @@ from engine.app.verify import (
 )
 from engine.domain import audit as a
 from engine.domain.calendar import CalendarData, WorkingCalendar
-from engine.domain.configuration import DRILL, TOWN
+from engine.domain.clock_rules import DRILL
 from engine.domain.escalation import Escalation, issue_light
-from engine.domain.events import Event, EventType
+from engine.domain.events import TOWN, Event, EventType
 from engine.domain.issue import Issue
 from engine.errors import NotFound, Refused
 from engine.store.audit_reads import Reads

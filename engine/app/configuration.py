@@ -11,7 +11,8 @@ from typing import Any
 
 from engine.app.session import Session, os_user
 from engine.domain import configuration as c
-from engine.domain.events import Event, EventType, Installed, Marked
+from engine.domain.clock_rules import DRILL, LIVE
+from engine.domain.events import TOWN, Event, EventType, Installed, Marked
 from engine.domain.org import Org
 from engine.errors import Refused
 from engine.store.unit_of_work import Tx
@@ -32,7 +33,7 @@ class TownLog:
         self.last: dict[str, Event] = {}
         self.workflows: set[str] = set()
         self.version = 0
-        for e in tx.history.of_issue(c.TOWN):
+        for e in tx.history.of_issue(TOWN):
             self._saw(e)
 
     def _saw(self, e: Event) -> None:
@@ -44,7 +45,7 @@ class TownLog:
 
     def append(self, kind: EventType, payload: dict[str, Any], at: datetime,
                actor: str | None = None) -> None:
-        e = Event(issue_id=c.TOWN, version=self.version + 1, type=kind,
+        e = Event(issue_id=TOWN, version=self.version + 1, type=kind,
                   actor=actor or town_actor(self.s), at=at, payload=payload, workflow="")
         self.tx.append(e, self.s.recorded_at())
         self._saw(e)
@@ -66,8 +67,8 @@ def mark(log: TownLog, drill: bool, at: datetime) -> str:
     stored = tx.definitions.get_meta("mode")
     marked = log.last.get(EventType.DATABASE_MARKED.value)
     current = str(marked.payload["mode"]) if marked is not None else stored
-    wanted = c.DRILL if drill else (current or c.LIVE)
-    if current == c.LIVE and drill:
+    wanted = DRILL if drill else (current or LIVE)
+    if current == LIVE and drill:
         raise Refused("this database is live: a drill needs a database of its own"
                       " (`rectify --db … init --drill`)")
     tx.definitions.set_meta("mode", wanted)
@@ -114,7 +115,7 @@ def org_history(s: Session) -> list[OrgChange]:
     """Every org the chain installed, oldest first, each with what changed from the last."""
     with s.transaction(write=False) as tx:
         s.timezone(tx)
-        events = [e for e in tx.history.of_issue(c.TOWN) if e.type == EventType.ORG_LOADED]
+        events = [e for e in tx.history.of_issue(TOWN) if e.type == EventType.ORG_LOADED]
     out: list[OrgChange] = []
     before: Org | None = None
     for e in events:

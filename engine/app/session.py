@@ -23,9 +23,8 @@ from zoneinfo import ZoneInfo
 
 from engine.clock import Clock, SystemClock
 from engine.domain.calendar import CalendarData, WorkingCalendar
-from engine.domain.clock_rules import check_clock, check_order
-from engine.domain.configuration import DRILL, LIVE, TOWN
-from engine.domain.events import Event
+from engine.domain.clock_rules import DRILL, LIVE, check_clock, check_order
+from engine.domain.events import TOWN, Event
 from engine.domain.org import Org
 from engine.domain.workflow import Workflow
 from engine.errors import (

@@ -15,9 +15,11 @@ from typing import Any
 from engine.app.session import Session
 from engine.domain import audit as a
 from engine.domain.chain import GENESIS
-from engine.domain.configuration import DRILL, TOWN, InForce, Stored, stored_problem
+from engine.domain.clock_rules import DRILL
+from engine.domain.configuration import InForce, Stored, stored_problem
 from engine.domain.conformance import Rules
 from engine.domain.escalation import Escalation
+from engine.domain.events import TOWN
 from engine.domain.issue import Issue
 from engine.domain.org import Org
 from engine.errors import NotInitialized

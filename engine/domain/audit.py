@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from engine.domain.chain import GENESIS
+from engine.domain.clock_rules import BACKDATED_SECONDS
 from engine.domain.escalation import Escalation, Extension
 from engine.domain.events import Event, EventType
 from engine.domain.issue import Issue, changes, created_fields, payload_moment
@@ -30,7 +31,6 @@ _REQUESTED = EventType.EXTENSION_REQUESTED.value
 _APPROVED = EventType.EXTENSION_APPROVED.value
 _DECIDING = frozenset({_APPROVED, EventType.EXTENSION_DENIED.value})
 
-BACKDATED_SECONDS = 60
 """An event whose clock time and write time differ by more than this is back-dated."""
 
 

@@ -13,10 +13,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, tzinfo
 
-from engine.domain.audit import BACKDATED_SECONDS
 from engine.errors import ClockRefused
 
+BACKDATED_SECONDS = 60
+"""An event whose clock time and write time differ by more than this is back-dated."""
 SLACK = timedelta(seconds=BACKDATED_SECONDS)
+MODES = ("live", "drill")
+LIVE, DRILL = MODES
+"""A live database runs on the real time; a drill simulates time."""
 
 
 def _text(moment: datetime, tz: tzinfo) -> str:

@@ -18,15 +18,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.domain.calendar import CalendarData
+from engine.domain.clock_rules import LIVE, MODES
 from engine.domain.events import EventType
 from engine.domain.org import Group, Org, Person, Town, Unit
 from engine.domain.workflow import Workflow
 
-TOWN = 0
-"""The issue id of the town's own events (the configuration)."""
-
-MODES = ("live", "drill")
-LIVE, DRILL = MODES
 
 def canonical_json(body: Any) -> str:
     """The one text a body is hashed as: sorted keys, no spaces, UTF-8 kept."""

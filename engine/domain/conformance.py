@@ -19,8 +19,8 @@ from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
 from engine.domain.calendar import WorkingCalendar
-from engine.domain.clock_rules import SLACK
-from engine.domain.configuration import LIVE, InForce
+from engine.domain.clock_rules import LIVE, SLACK
+from engine.domain.configuration import InForce
 from engine.domain.events import EventType
 from engine.domain.guards import ANY_ASSIGNEE, ASSIGNEE_AT, Entered, check_due, entry_problems
 from engine.domain.org import Org

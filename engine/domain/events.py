@@ -50,6 +50,9 @@ class EventType(StrEnum):
     """A working calendar installed: its off days, make-up days and known years."""
 
 
+TOWN = 0
+"""The issue id of the town's own events (the configuration in force)."""
+
 FIRST = frozenset({EventType.CREATED, EventType.IMPORTED})
 """The event types that start an issue."""
 
