@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -109,13 +110,25 @@ def test_expect_version_only_with_a_single_id(svc: Scenario, db_url: str) -> Non
     assert all(i.state == "found" for i in svc.list())
 
 
-def test_evidence_is_stored_for_each_move(svc: Scenario, db_url: str, tmp_path: Path) -> None:
+def test_evidence_is_stored_for_each_move(svc: Scenario, db_url: str, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.app import evidence
+
     a, b, c = found(svc, 3)
     photo = tmp_path / "roof.jpg"
     photo.write_bytes(b"the new roof")
     digest = hashlib.sha256(b"the new roof").hexdigest()
+    staged: list[object] = []
+    real_stage = evidence.stage
+
+    def stage(*args: Any, **kwargs: Any) -> evidence.Staged:
+        staged.append(args)
+        return real_stage(*args, **kwargs)
+
+    monkeypatch.setattr(evidence, "stage", stage)
     ran = cli(svc, db_url, "--json", "issue", "move", f"{a}-{c}", "fix", "--note", "修好",
               "--evidence", str(photo))
+    assert len(staged) == 1  # the file copied and hashed once for the three moves
     assert ran.code == 0, ran.err
     for i in (a, b, c):
         last = svc.history(i)[-1]

@@ -66,31 +66,37 @@ def move(s: Session, command: Move, files: Sequence[Path] = ()) -> Issue:
     if staged.held:
         command = replace(command, evidence=staged.records)
     try:
-        with s.transaction(write=True, fast=True) as tx:
-            org = s.org(tx)
-            actor = s.actor_in(org)
-            issue = tx.issues.get(command.issue_id, for_update=True)
-            if issue is None:
-                raise NotFound(f"no issue {command.issue_id}")
-            if command.assignee is not None and command.assignee not in org.people:
-                raise NotFound(f"unknown person {command.assignee!r} for --assignee")
-            wf = s.workflow(tx, issue.workflow)
-            t = wf.transition(command.transition)
-            prior = tx.history.prior_actors(issue.id, t.forbid_actors_of) if t else {}
-            roles = org.roles_for_issue(actor, issue.village, issue.assignee)
-            ctx = context(s, tx, wf, actor, roles, prior, issue.village)
-            event = decide_move(issue, command, ctx, supersede(tx, issue, ctx.now, actor))
-            after = evolve(issue, event)
-            tx.issues.update(after, issue.version)
-            tx.append(event, s.recorded_at())
-            if t is not None and t.notify:
-                notify.tell(tx, notify.Notifier(s, tx).transition(wf, t, after, event),
-                            event.at)
-            s.warn_calendar()
+        after = _fire(s, command)
     except BaseException:
         staged.abandon()
         raise
     staged.kept()
+    return after
+
+
+def _fire(s: Session, command: Move) -> Issue:
+    """One move's transaction (its evidence already stored, named in the command)."""
+    with s.transaction(write=True, fast=True) as tx:
+        org = s.org(tx)
+        actor = s.actor_in(org)
+        issue = tx.issues.get(command.issue_id, for_update=True)
+        if issue is None:
+            raise NotFound(f"no issue {command.issue_id}")
+        if command.assignee is not None and command.assignee not in org.people:
+            raise NotFound(f"unknown person {command.assignee!r} for --assignee")
+        wf = s.workflow(tx, issue.workflow)
+        t = wf.transition(command.transition)
+        prior = tx.history.prior_actors(issue.id, t.forbid_actors_of) if t else {}
+        roles = org.roles_for_issue(actor, issue.village, issue.assignee)
+        ctx = context(s, tx, wf, actor, roles, prior, issue.village)
+        event = decide_move(issue, command, ctx, supersede(tx, issue, ctx.now, actor))
+        after = evolve(issue, event)
+        tx.issues.update(after, issue.version)
+        tx.append(event, s.recorded_at())
+        if t is not None and t.notify:
+            notify.tell(tx, notify.Notifier(s, tx).transition(wf, t, after, event),
+                        event.at)
+        s.warn_calendar()
     return after
 
 
@@ -106,18 +112,27 @@ class Outcome:
 
 def move_each(s: Session, issue_ids: Sequence[int], command: Move,
               files: Sequence[Path] = ()) -> list[Outcome]:
-    """Fire the same transition on each issue, each in its own transaction (its evidence
-    stored each time: the store is content-addressed); an issue refused does not stop the
-    others. `--expect-version` names one issue's version, so it is refused here."""
+    """Fire the same transition on each issue, each in its own transaction (the evidence
+    stored once for all of them); an issue refused does not stop the others.
+    `--expect-version` names one issue's version, so it is refused here."""
     if command.expect_version is not None and len(issue_ids) != 1:
         raise BadOption("--expect-version is only for a move of a single issue")
+    staged = evidence.stage(s.app.data_dir, files, s.app.evidence_limit)
+    if staged.held:
+        command = replace(command, evidence=staged.records)
     out: list[Outcome] = []
-    for issue_id in issue_ids:
-        try:
-            out.append(Outcome(issue_id, issue=move(s, replace(command, issue_id=issue_id),
-                                                    files)))
-        except RectifyError as e:
-            out.append(Outcome(issue_id, error=e))
+    try:
+        for issue_id in issue_ids:
+            try:
+                out.append(Outcome(issue_id, issue=_fire(s, replace(command,
+                                                                    issue_id=issue_id))))
+            except RectifyError as e:
+                out.append(Outcome(issue_id, error=e))
+    finally:  # the blobs stay if any move named them
+        if any(o.issue is not None for o in out):
+            staged.kept()
+        else:
+            staged.abandon()
     return out
 
 
