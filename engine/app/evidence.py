@@ -30,11 +30,12 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine.app.session import EVIDENCE_LIMIT
 from engine.domain.events import Evidence
 from engine.errors import BadFile, Refused
 
 MIB = 1 << 20
-LIMIT = 50 * MIB
+LIMIT = EVIDENCE_LIMIT
 """The default largest evidence file, in bytes."""
 CHUNK = 1 << 20
 _PENDING = 0o600

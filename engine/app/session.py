@@ -43,6 +43,8 @@ if TYPE_CHECKING:
     from notifications.config import Config
 
 DEFAULT_TZ = "Asia/Shanghai"
+EVIDENCE_LIMIT = 50 << 20
+"""The largest evidence file taken unless `--evidence-limit` says otherwise (50 MiB)."""
 
 
 _OS_USER: list[str] = []
@@ -84,7 +86,7 @@ class App:
     clock: Clock = field(default_factory=SystemClock)
     config_path: Path | None = None
     config_given: Config | None = None
-    evidence_limit: int = 50 << 20
+    evidence_limit: int = EVIDENCE_LIMIT
     """The largest evidence file taken, in bytes (`--evidence-limit`)."""
     workflows: dict[str, Workflow] = field(default_factory=dict)
     machines: dict[str, WorkflowMachine] = field(default_factory=dict)
