@@ -836,8 +836,12 @@ def _period(s: Session, start: str | None, end: str | None
 @click.option("--evidence", is_flag=True,
               help="Also rehash every evidence file the history names (missing or altered:"
                    " not sound).")
+@click.option("--jobs", type=click.IntRange(1, 64), default=None,
+              help="Processes folding the history side by side (default: one per 100,000"
+                   " events, up to the CPUs available).")
 @pass_settings
-def audit_verify(settings: Settings, anchor: str | None, evidence: bool) -> None:
+def audit_verify(settings: Settings, anchor: str | None, evidence: bool, jobs: int | None
+                 ) -> None:
     """Recompute the chain and replay every issue against its rows (exit 0 sound, 1 not)."""
     from engine.domain.chain import parse_anchor
     from engine.errors import BadOption
@@ -853,7 +857,7 @@ def audit_verify(settings: Settings, anchor: str | None, evidence: bool) -> None
                             f" ({ID.largest})")
     from engine.app import audit as handlers
 
-    verdict = handlers.verify(_auditor(settings), given)
+    verdict = handlers.verify(_auditor(settings), given, jobs)
     data, files = verdict.to_json(), ""
     if evidence:
         from engine.app import evidence_audit

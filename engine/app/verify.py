@@ -1,36 +1,43 @@
 """`audit verify`: the chain recomputed, the configuration re-derived from it, every issue's
-events checked against the rules in force and folded against its rows. One read transaction,
+events checked against the rules in force and folded against its rows. One read snapshot,
 streaming: memory holds one issue at a time.
+
+A long history is cut into spans of issues folded side by side, one helper process per
+span beyond the first (`jobs`), all reading the same snapshot: on PostgreSQL the helpers
+import the verifying transaction's exported snapshot; on SQLite a helper checks that the
+chain's head is the one the verifier read, and a span whose helper saw another (something
+was written meanwhile) or failed is folded again in the verifier's own transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import os
+import pickle
+import subprocess
+import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import tzinfo
-from itertools import groupby
-from operator import itemgetter
+from itertools import pairwise
 from typing import Any
 
 from engine.app.session import Session
+from engine.app.verify_fold import ISSUE_ID, UNREADABLE, Part, fold_span
 from engine.domain import audit as a
 from engine.domain.chain import GENESIS
 from engine.domain.clock_rules import DRILL
-from engine.domain.configuration import InForce, Stored, stored_problem
-from engine.domain.conformance import Rules
-from engine.domain.escalation import Escalation
-from engine.domain.events import TOWN
-from engine.domain.issue import Issue
+from engine.domain.configuration import Stored
 from engine.domain.org import Org
 from engine.errors import NotInitialized
-from engine.store.audit_reads import Reads, written
-from engine.store.rows import json_value
-from engine.store.unit_of_work import Tx
+from engine.store.audit_reads import Reads, Span
+from engine.store.db import make_engine
+from engine.store.unit_of_work import Store, Tx
 
-ISSUE_ID = itemgetter(1)
-"""A history row's issue id (the streams are grouped by it)."""
-UNREADABLE = (KeyError, ValueError, TypeError, AttributeError, StopIteration)
-"""What reading a damaged stored event can raise."""
+EVENTS_PER_JOB = 100_000
+"""A history is cut into spans of at least this many events (fewer: one process)."""
+MAX_JOBS = 8
+__all__ = ["ISSUE_ID", "UNREADABLE", "Verdict", "jobs_for", "stored_copies", "verify",
+           "verify_reads"]
 
 
 @dataclass
@@ -48,17 +55,26 @@ class Verdict:
     """The database is a drill: its times are simulated."""
     rules_checked: int = 0
     """Events checked against the rules in force (those after the chain recorded an org)."""
+    jobs: int = 1
+    """Processes that folded the history side by side (the verifier and its helpers)."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def verify(s: Session, anchor: tuple[int, str] | None = None) -> Verdict:
-    """Recompute the chain and replay every issue against its rows."""
+def verify(s: Session, anchor: tuple[int, str] | None = None, jobs: int | None = None
+           ) -> Verdict:
+    """Recompute the chain and replay every issue against its rows. `jobs`: processes
+    folding side by side (None: one per EVENTS_PER_JOB events, up to the CPUs available)."""
+    url = s.store.engine.url
+    shared = url.database not in (None, "", ":memory:") or url.get_backend_name() != "sqlite"
     with s.transaction(write=False) as tx:
         r = Reads(tx)  # first: on PostgreSQL it sets the snapshot
         tz = s.timezone(tx)
-        verdict = verify_reads(r, anchor, tz, lambda: stored_copies(tx))
+        helpers = None
+        if shared and jobs != 1:
+            helpers = _Helpers(url.render_as_string(hide_password=False), tz, jobs)
+        verdict = verify_reads(r, anchor, tz, lambda: stored_copies(tx), helpers)
         verdict.drill = s.mode(tx) == DRILL
         return verdict
 
@@ -78,9 +94,23 @@ def stored_copies(tx: Tx) -> Stored:
 
 
 def verify_reads(r: Reads, anchor: tuple[int, str] | None, tz: tzinfo,
-            stored: Callable[[], Stored]) -> Verdict:
+                 stored: Callable[[], Stored], helpers: _Helpers | None = None) -> Verdict:
     total, last, link_break, anchored = _links(r, anchor)
-    content_bad, issues, backdated, fold, checked = _fold_all(r, tz, stored)
+    if helpers is None:
+        parts, jobs = [fold_span(r, tz, stored)], 1
+    else:
+        parts, jobs = helpers.fold(r, stored, total, last)
+    content_bad = min((p.content_bad for p in parts if p.content_bad is not None),
+                      default=None)
+    fold = next((p.finding for p in parts if p.finding is not None), None)
+    if fold is None:
+        orphan = next((p.orphan for p in parts if p.orphan is not None), None)
+        if orphan is not None:
+            fold = (orphan, a.Finding(None, "disagrees",
+                                      f"issue {orphan} has rows but no history"))
+    issues = sum(p.issues for p in parts)
+    backdated = sum(p.backdated for p in parts)
+    checked = sum(p.checked for p in parts)
     chain = None
     if link_break is not None:
         before, bad, after = link_break
@@ -94,10 +124,10 @@ def verify_reads(r: Reads, anchor: tuple[int, str] | None, tz: tzinfo,
     head = f"{last[0]}:{last[1]}" if last[0] else None
     if found is None:
         return Verdict(True, total, None, None, head=head, issues=issues,
-                       backdated=backdated, rules_checked=checked)
+                       backdated=backdated, rules_checked=checked, jobs=jobs)
     return Verdict(False, total, found.first_bad, f"{found.kind}: {found.reason}",
                    kind=found.kind, head=head, issues=issues, backdated=backdated,
-                   issue=issue_id, rules_checked=checked)
+                   issue=issue_id, rules_checked=checked, jobs=jobs)
 
 
 def _links(r: Reads, anchor: tuple[int, str] | None) -> tuple[
@@ -119,142 +149,115 @@ def _links(r: Reads, anchor: tuple[int, str] | None) -> tuple[
                          a.Link(*after) if after else None), anchored
 
 
-def _fold_all(r: Reads, tz: tzinfo, copies: Callable[[], Stored]) -> tuple[
-        int | None, int, int, tuple[int, a.Finding] | None, int]:
-    """Pass 2, issue by issue: every event matches its hash; the town's events (first, as
-    issue 0) give the configuration in force, which the stored copies must match; each
-    issue's events kept the rules in force; and folding them gives the issue row, its
-    escalations and its extension requests."""
-    row_hash = r.row_hash
-    content_bad: int | None = None
-    backdated = 0
-    issues = 0
-    checked = 0
-    finding: tuple[int, a.Finding] | None = None
-    rows = _Merge(r.issues(), lambda i: i.id)
-    escalations = _Merge(r.escalations(), lambda e: e.issue_id)
-    extensions = _Merge(r.extensions(), lambda x: x.issue_id)
-    fold = r.fold
-    in_force = InForce()
-    rules: Rules | None = None
-    for issue_id, group in groupby(r.events(), key=ISSUE_ID):
-        events = list(group)
-        for row in events:
-            if row_hash(row) != row[13] and (content_bad is None or row[0] < content_bad):
-                content_bad = row[0]
-        if issue_id == TOWN:
-            finding = _configuration(in_force, events, copies)
-            continue
-        if rules is None:
-            rules = Rules(in_force, tz, written)
-        replay = a.Replay()
-        issue_rules = rules.issue() if rules.active else None
-        broken: tuple[int, str] | None = None
+
+
+def jobs_for(events: int, asked: int | None = None) -> int:
+    """How many processes fold a history of `events`: `asked`, or one per EVENTS_PER_JOB
+    events up to the CPUs this process may use (and MAX_JOBS)."""
+    if asked is not None:
+        return max(1, asked)
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, MAX_JOBS, events // EVENTS_PER_JOB))
+
+
+class _Helpers:
+    """Helper processes that fold spans of the history beside the verifier: each a new
+    interpreter (`python -c`) given its task on stdin and answering on stdout, pickled."""
+
+    def __init__(self, url: str, tz: tzinfo, jobs: int | None) -> None:
+        self.url = url
+        self.tz = tz
+        self.asked = jobs
+
+    def fold(self, r: Reads, stored: Callable[[], Stored], total: int,
+             head: tuple[int, str]) -> tuple[list[Part], int]:
+        """Every span's Part, in issue order (the first span, which holds the town's
+        events, folded here), and how many processes took part."""
+        jobs = jobs_for(total, self.asked)
+        points = r.split_points(jobs) if jobs > 1 and sys.executable else []
+        if not points:
+            return [fold_span(r, self.tz, stored)], 1
+        bounds: list[int | None] = [None, *points, None]
+        spans: list[Span] = list(pairwise(bounds))
+        snapshot = r.export_snapshot()
+        helpers = [self._start((self.url, self.tz, span, head, snapshot))
+                   for span in spans[1:]]
+        processes = 1
         try:
-            problem, broken = fold(replay, events, issue_rules)
-        except UNREADABLE as e:
-            problem = f"issue {issue_id}'s history cannot be replayed: {e}"
-        if issue_rules is not None:
-            checked += len(events)
-        if broken is not None and finding is None and problem is None:
-            finding = (issue_id, a.Finding(broken[0], "rule", f"issue {issue_id}: {broken[1]}"))
-        issues += 1
-        backdated += replay.backdated
-        stored = rows.take(issue_id)
-        if finding is not None:
-            escalations.take_all(issue_id)
-            extensions.take_all(issue_id)
-            continue
-        if problem is None:
-            problem = _compare(issue_id, stored, replay, escalations.take_all(issue_id),
-                               extensions.take_all(issue_id))
-        if problem is not None:
-            finding = (issue_id, a.Finding(replay.last_seq, "disagrees", problem))
-    if finding is None and in_force.empty:
-        finding = _configuration(in_force, [], copies)
-    if finding is None:
-        extra = rows.rest() or escalations.rest() or extensions.rest()
-        if extra is not None:
-            finding = (extra, a.Finding(None, "disagrees",
-                                        f"issue {extra} has rows but no history"))
-    return content_bad, issues, backdated, finding, checked
+            parts = [fold_span(r, self.tz, stored, spans[0])]
+            for helper, span in zip(helpers, spans[1:], strict=True):
+                got = _answer(helper)
+                if got is None:
+                    got = fold_span(r, self.tz, None, span)
+                else:
+                    processes += 1
+                parts.append(got)
+        finally:
+            for helper in helpers:
+                if helper is not None and helper.poll() is None:
+                    helper.kill()
+                    helper.wait()
+        return parts, processes
 
-
-def _configuration(in_force: InForce, events: list[tuple[Any, ...]],
-                   stored: Callable[[], Stored]) -> tuple[int, a.Finding] | None:
-    """Take the town's events into `in_force`; a finding if one cannot be read or a stored
-    copy disagrees with them."""
-    for row in events:
+    @staticmethod
+    def _start(task: tuple[Any, ...]) -> subprocess.Popen[bytes] | None:
         try:
-            in_force.add(row[0], row[3], json_value(row[10]))
-        except (ValueError, KeyError, TypeError, AttributeError) as e:
-            return (TOWN, a.Finding(row[0], "configuration", str(e)))
-    if in_force.empty:
-        return None  # a history from before the configuration was chained
-    problem = stored_problem(in_force, stored())
-    if problem is None:
+            helper = subprocess.Popen([sys.executable, "-c", _HELPER], stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        except OSError:
+            return None
+        assert helper.stdin is not None
+        try:
+            helper.stdin.write(pickle.dumps((sys.path, *task)))
+            helper.stdin.close()
+        except OSError:
+            helper.kill()
+            helper.wait()
+            return None
+        return helper
+
+
+_HELPER = ("import pickle, sys; task = pickle.load(sys.stdin.buffer); sys.path[:0] = task[0];"
+           " from engine.app.verify import helper_main; helper_main(task[1:])")
+"""A helper's program: the verifier's import path, then `helper_main` on the task."""
+
+
+def _answer(helper: subprocess.Popen[bytes] | None) -> Part | None:
+    """A helper's Part (None: it did not start, failed, or saw another head)."""
+    if helper is None or helper.stdout is None:
         return None
-    return (TOWN, a.Finding(events[-1][0] if events else None, "disagrees", problem))
-
-
-class _Merge:
-    """Walks a stream sorted by issue id alongside the history's issues."""
-
-    def __init__(self, items: Iterable[Any], key: Callable[[Any], int]) -> None:
-        self.it = iter(items)
-        self.key = key
-        self.head: Any = next(self.it, None)
-        self.orphan: int | None = None
-
-    def _skip_below(self, issue_id: int) -> None:
-        while self.head is not None and self.key(self.head) < issue_id:
-            if self.orphan is None:
-                self.orphan = self.key(self.head)
-            self.head = next(self.it, None)
-
-    def take(self, issue_id: int) -> Any:
-        self._skip_below(issue_id)
-        if self.head is not None and self.key(self.head) == issue_id:
-            found, self.head = self.head, next(self.it, None)
-            return found
+    out = helper.stdout.read()
+    if helper.wait() != 0:
         return None
-
-    def take_all(self, issue_id: int) -> list[Any]:
-        self._skip_below(issue_id)
-        out = []
-        while self.head is not None and self.key(self.head) == issue_id:
-            out.append(self.head)
-            self.head = next(self.it, None)
-        return out
-
-    def rest(self) -> int | None:
-        """The first id that had rows but no history, if any."""
-        if self.orphan is not None:
-            return self.orphan
-        return None if self.head is None else int(self.key(self.head))
+    try:
+        got = pickle.loads(out)
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError):
+        return None
+    return got if isinstance(got, Part) else None
 
 
-def _compare(issue_id: int, stored: Issue | None, replay: a.Replay,
-             escalations: list[Escalation], extensions: list[Any]) -> str | None:
-    if replay.issue is None:
-        return f"issue {issue_id} has events but no created event"
-    if stored is None:
-        return f"issue {issue_id} has a history but no row in the issues table"
-    diff = a.differences(stored, replay.issue)
-    if diff:
-        return f"issue {issue_id}'s row disagrees with its history: {diff[0]}"
-    for kind, rows, folded in (("escalation", escalations, replay.escalations),
-                               ("extension request", extensions, replay.extensions)):
-        seen = set()
-        for x in rows:
-            seen.add(x.id)
-            other = folded.get(x.id)
-            if other is None:
-                return f"{kind} {x.id} of issue {issue_id} is not in its history"
-            diff = a.differences(x, other)
-            if diff:
-                return f"{kind} {x.id} of issue {issue_id} disagrees with its history: {diff[0]}"
-        missing = sorted(set(folded) - seen)
-        if missing:
-            return f"{kind} {missing[0]} of issue {issue_id} is in its history but not stored"
-    return None
+def helper_main(task: tuple[Any, ...]) -> None:
+    """A helper process's work: fold the span it was given, print its Part pickled."""
+    url, tz, span, head, snapshot = task
+    part = fold_in_helper(url, tz, span, head, snapshot)
+    sys.stdout.buffer.write(pickle.dumps(part))
+    sys.stdout.flush()
+
+
+def fold_in_helper(url: str, tz: tzinfo, span: Span, head: tuple[int, str],
+                   snapshot: str | None) -> Part | None:
+    """Fold `span` in a read transaction of its own, on the verifier's snapshot
+    (PostgreSQL) or, on SQLite, only if the chain's head is still `head` (None: something
+    was written since; the verifier folds the span itself)."""
+    store = Store(make_engine(url))
+    try:
+        with store.transaction(write=False) as tx:
+            r = Reads(tx, snapshot)
+            if snapshot is None and (r.head() or (0, GENESIS)) != head:
+                return None
+            return fold_span(r, tz, None, span)
+    finally:
+        store.close()

@@ -8,6 +8,7 @@ datetimes; the store's one decoder turns either into aware UTC, and the row mapp
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import suppress
 from datetime import datetime
@@ -27,6 +28,9 @@ from engine.store.history import CHAIN_HEAD
 from engine.store.repository import Repository, Transaction
 
 _BATCH = 2000
+_SNAPSHOT = re.compile(r"[0-9A-Fa-f-]{1,64}")
+Span = tuple[int | None, int | None]
+"""Issue ids lo <= id < hi, either end open (None)."""
 
 
 def written(recorded: Any) -> datetime:
@@ -43,12 +47,38 @@ class Reads(Repository):
     """Streams on cursors of their own (several are open at once in verify); single answers
     on the transaction's cursor."""
 
-    def __init__(self, tx: Transaction) -> None:
+    def __init__(self, tx: Transaction, snapshot: str | None = None) -> None:
+        """`snapshot` (PostgreSQL): one exported by another transaction's `export_snapshot`,
+        so that a helper process reads exactly what that transaction reads."""
         super().__init__(tx)
         self.sqlite = tx.dialect.sqlite
         self.raw: Any = tx.conn.connection.driver_connection
         if not self.sqlite:  # one snapshot for every pass
             tx.conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            if snapshot is not None:
+                if not _SNAPSHOT.fullmatch(snapshot):
+                    raise ValueError(f"not a snapshot id: {snapshot!r}")
+                tx.conn.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+
+    def export_snapshot(self) -> str | None:
+        """This transaction's snapshot, for helpers to share (PostgreSQL; None on SQLite,
+        where a helper checks the chain's head instead)."""
+        if self.sqlite:
+            return None
+        row = self._one("SELECT pg_export_snapshot()")
+        return None if row is None else str(row[0])
+
+    def split_points(self, parts: int) -> list[int]:
+        """Issue ids that cut the history into `parts` runs of about as many events each
+        (issue by issue: an issue is never cut), ascending, without the town's."""
+        total = self.count_events()
+        points: list[int] = []
+        for k in range(1, parts):
+            row = self._one("SELECT issue_id FROM history ORDER BY issue_id, version"
+                            " LIMIT 1 OFFSET ?", (total * k // parts,))
+            if row is not None and int(row[0]) > max(points, default=0):
+                points.append(int(row[0]))
+        return points
 
     def _stream(self, sql: str, params: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
         if self.sqlite:
@@ -138,9 +168,11 @@ class Reads(Repository):
 
     # --- events -----------------------------------------------------------------------------
     def events(self, by_issue: bool = True, issue_id: int | None = None,
-               until: datetime | None = None) -> Iterator[tuple[Any, ...]]:
-        """History rows (HISTORY_COLUMNS), issue by issue in version order, or in chain order."""
-        where, params = [], []
+               until: datetime | None = None, span: Span = (None, None)
+               ) -> Iterator[tuple[Any, ...]]:
+        """History rows (HISTORY_COLUMNS), issue by issue in version order, or in chain order;
+        `span`: only issues lo <= id < hi (either end open)."""
+        where, params = _within(span, "issue_id")
         if issue_id is not None:
             where.append("issue_id = ?")
             params.append(issue_id)
@@ -207,16 +239,35 @@ class Reads(Repository):
         return None, broken
 
     # --- what the history must reproduce ----------------------------------------------------
-    def issues(self) -> Iterator[Issue]:
-        sql = f"SELECT {rows.select_list(rows.ISSUE_COLUMNS)} FROM issues ORDER BY id"
-        return map(rows.issue, self._stream(sql))
+    def issues(self, span: Span = (None, None)) -> Iterator[Issue]:
+        return map(rows.issue, self._table("issues", rows.ISSUE_COLUMNS, "id", "id", span))
 
-    def escalations(self) -> Iterator[Escalation]:
-        sql = (f"SELECT {rows.select_list(rows.ESCALATION_COLUMNS)} FROM escalations"
-               " ORDER BY issue_id, id")
-        return map(rows.escalation, self._stream(sql))
+    def escalations(self, span: Span = (None, None)) -> Iterator[Escalation]:
+        return map(rows.escalation, self._table("escalations", rows.ESCALATION_COLUMNS,
+                                                "issue_id", "issue_id, id", span))
 
-    def extensions(self) -> Iterator[Extension]:
-        sql = (f"SELECT {rows.select_list(rows.EXTENSION_COLUMNS)} FROM extensions"
-               " ORDER BY issue_id, id")
-        return map(rows.extension, self._stream(sql))
+    def extensions(self, span: Span = (None, None)) -> Iterator[Extension]:
+        return map(rows.extension, self._table("extensions", rows.EXTENSION_COLUMNS,
+                                               "issue_id", "issue_id, id", span))
+
+    def _table(self, table: str, columns: Sequence[str], key: str, order: str, span: Span
+               ) -> Iterator[tuple[Any, ...]]:
+        where, params = _within(span, key)
+        sql = f"SELECT {rows.select_list(columns)} FROM {table}"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        return self._stream(f"{sql} ORDER BY {order}", tuple(params))
+
+
+def _within(span: Span, column: str) -> tuple[list[str], list[Any]]:
+    """The conditions of a span of issue ids on `column`."""
+    where: list[str] = []
+    params: list[Any] = []
+    lo, hi = span
+    if lo is not None:
+        where.append(f"{column} >= ?")
+        params.append(lo)
+    if hi is not None:
+        where.append(f"{column} < ?")
+        params.append(hi)
+    return where, params
