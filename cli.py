@@ -596,8 +596,8 @@ def escalate(settings: Settings, batch: int) -> None:
     tz = s.town_tz
     _emit(settings, {"raised": [
         {k: v for k, v in escalation_json(e, tz).items()
-         if k in ("id", "issue", "level", "stage", "recipients", "due_at", "raised_at",
-                  "moment", "status")}
+         if k in ("id", "issue", "level", "stage", "recipients", "subjects", "due_at",
+                  "raised_at", "moment", "status")}
         for e in raised]},
         escalations_table(raised, tz, f"raised {len(raised)} escalation(s)"))
 
@@ -663,13 +663,19 @@ def escalation_record(settings: Settings, escalation_id: int, note: str,
 @escalation.command("decide")
 @click.argument("escalation_id", type=ID)
 @click.option("--note", required=True)
+@click.option("--outcome", required=True,
+              type=click.Choice(["no_action", "talk", "admonish", "criticize", "refer"]),
+              help="不予问责 / 提醒谈话 / 诫勉谈话 / 通报批评 / 移交纪委.")
+@click.option("--subject", "subjects", multiple=True, metavar="PERSON",
+              help="Who answers for it (repeatable; default: the case's subjects).")
 @pass_settings
-def escalation_decide(settings: Settings, escalation_id: int, note: str) -> None:
+def escalation_decide(settings: Settings, escalation_id: int, note: str, outcome: str,
+                      subjects: Sequence[str]) -> None:
     """Record the accountability decision (问责): the party secretary."""
     from engine.app import supervision
 
     _emit_escalation(settings, supervision.decide_accountability(
-        settings.session(), escalation_id, note))
+        settings.session(), escalation_id, note, outcome, list(subjects) or None))
 
 
 # --- the org's history ---------------------------------------------------------------------

@@ -99,6 +99,8 @@ def escalation_json(e: Escalation, tz: tzinfo) -> dict[str, Any]:
         "closed_by": e.closed_by,
         "note": e.note,
         "with": list(e.attendees),
+        "subjects": list(e.subjects),
+        "outcome": e.outcome,
     }
 
 
@@ -308,6 +310,10 @@ def event_details(e: Event) -> list[str]:
         details.append(f"with: {shown(', '.join(map(str, p['with'])))}")
     if e.type == EventType.ESCALATED and p.get("recipients"):
         details.append(f"to: {shown(', '.join(map(str, p['recipients'])))}")
+    if p.get("subjects"):
+        details.append(f"answerable: {shown(', '.join(map(str, p['subjects'])))}")
+    if p.get("outcome"):
+        details.append(f"outcome: {shown(str(p['outcome']))}")
     for ev in p.get("evidence") or []:
         details.append(f"evidence: {shown(ev['name'])} sha256:{shown(ev['sha256'])}")
     if e.type == EventType.EDITED:

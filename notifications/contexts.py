@@ -6,7 +6,10 @@ read; `to_dict(recipient)` gives the plain dict they are rendered with, which is
 queue stores as a JSON snapshot: lists as lists, the keys below and nothing else.
 
     kind                                     dataclass
-    reminder, interview, accountability      EscalationMessage (kind: escalation.level)
+    reminder, interview, accountability      EscalationMessage (kind: escalation.level; `role`
+                                             conductor or subject for an interview's and a
+                                             decision's own wording; an accountability
+                                             decision carries escalation.outcome)
     assignment                               AssignmentMessage
     rejection                                RejectionMessage
     extension                                ExtensionMessage
@@ -89,10 +92,22 @@ class EscalationContext:
     """The level as the locale says it (e.g. 约谈)."""
     recipients: tuple[str, ...]
     """The names of everyone the escalation goes to."""
+    subjects: tuple[str, ...] = ()
+    """The names of those answerable for it (约谈对象, 问责对象; none before stage owners)."""
+    conductors: tuple[str, ...] = ()
+    """The names of those who act on it (the interview's conductor)."""
+    outcome: str = ""
+    """An accountability decision's outcome (no_action … refer); empty until decided."""
+    outcome_label: str = ""
+    """The outcome as the locale says it (e.g. 诫勉谈话)."""
+    note: str = ""
+    """The decision's note."""
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "level": self.level, "level_label": self.level_label,
-                "recipients": list(self.recipients)}
+                "recipients": list(self.recipients), "subjects": list(self.subjects),
+                "conductors": list(self.conductors), "outcome": self.outcome,
+                "outcome_label": self.outcome_label, "note": self.note}
 
 
 @dataclass(frozen=True)
@@ -181,8 +196,13 @@ class EscalationMessage(_IssueMessage):
     """A rung of the escalation ladder: kind reminder, interview or accountability."""
 
     escalation: EscalationContext
+    role: str = ""
+    """How the recipient stands to it: `conductor` (holds the interview), `subject` (is
+    summoned), or empty (told)."""
 
     def __post_init__(self) -> None:
+        if self.role not in ("", "conductor", "subject"):
+            raise ValueError(f"escalation role {self.role!r} is not conductor or subject")
         if self.escalation.level not in ESCALATION_LEVELS:
             raise ValueError(f"escalation level {self.escalation.level!r} is not one of "
                              f"{', '.join(ESCALATION_LEVELS)}")
@@ -192,8 +212,8 @@ class EscalationMessage(_IssueMessage):
         return self.escalation.level
 
     def to_dict(self, recipient: str | None = None) -> dict[str, Any]:
-        return _with_recipient({**self._dict(), "escalation": self.escalation.to_dict()},
-                               recipient)
+        return _with_recipient({**self._dict(), "escalation": self.escalation.to_dict(),
+                                "role": self.role}, recipient)
 
 
 @dataclass(frozen=True)

@@ -37,14 +37,25 @@ CST = timezone(timedelta(hours=8))
 MINUTE = timedelta(minutes=1)
 
 RECIPIENTS = {
-    "v-shiban": {"reminder": ("chen",), "interview": ("liu", "chen"),
+    "v-shiban": {"reminder": ("rc1",), "interview": ("liu", "rc1"),
                  "accountability": ("wang",)},
-    "c-jiezi": {"reminder": ("zhou",), "interview": ("liu", "zhou"),
+    "c-jiezi": {"reminder": ("rc1",), "interview": ("liu", "rc1"),
                 "accountability": ("wang",)},
 }
-"""Without an assignee: reminder → the village secretary; interview → the liaison leader and
-the village secretary; accountability → the party secretary and the quality-supervision leader,
-who are both wang in the small org (so wang appears once)."""
+"""In *reported* (whose owner is the rectification group leader, rc1, a town cadre): reminder
+→ rc1; interview → conducted by the liaison leader, rc1 summoned (no village secretary: the
+owner is no village cadre); accountability → the party secretary and the quality-supervision
+leader, who are both wang in the small org (so wang appears once), its subject rc1."""
+FOUND_RECIPIENTS = {
+    "v-shiban": {"reminder": ("sa1", "sa2"), "interview": ("liu", "sa1", "sa2", "chen"),
+                 "accountability": ("wang",)},
+    "c-jiezi": {"reminder": ("sa1", "sa2"), "interview": ("liu", "sa1", "sa2", "zhou"),
+                "accountability": ("wang",)},
+}
+"""In *found*: its owners are the group that found it (sa-01: sa1, sa2); sa2 belongs to
+石板村, so the interview summons the village's secretary too."""
+SUBJECTS = {"reminder": ("rc1",), "interview": ("rc1",), "accountability": ("rc1",)}
+"""Who answers in *reported*: the owner, also the one interviewed."""
 
 INITIAL_STATUS = {"reminder": "done", "interview": "open", "accountability": "open"}
 
@@ -296,7 +307,9 @@ def test_ladders_across_the_holiday_week_and_make_up_days(svc: Scenario) -> None
             case = next(c for c in HOLIDAY_CASES if ids[c.name] == e.issue_id)
             assert e.moment == e.raised_at == aware(when)
             assert e.due_at == aware(case.due)
-            assert e.recipients == RECIPIENTS[case.village][e.level]
+            # in *found*, the finders (group sa-01: sa1, and sa2 of 石板村, a village cadre,
+            # which summons its secretary to the interview)
+            assert e.recipients == FOUND_RECIPIENTS[case.village][e.level]
             assert e.stage == "found"
         assert svc.escalate() == []
 
@@ -331,10 +344,11 @@ def test_a_late_sweep_raises_every_level_once_in_ladder_order(svc: Scenario) -> 
     late = datetime(2020, 11, 30, 10, 0)
     raised = sweep(svc, late)
     assert [(e.level, e.moment, e.raised_at, e.recipients, e.status) for e in raised] == [
-        ("reminder", town(2020, 10, 12), aware(late), ("chen",), "done"),
-        ("interview", town(2020, 10, 14), aware(late), ("liu", "chen"), "open"),
+        ("reminder", town(2020, 10, 12), aware(late), ("rc1",), "done"),
+        ("interview", town(2020, 10, 14), aware(late), ("liu", "rc1"), "open"),
         ("accountability", town(2020, 10, 20), aware(late), ("wang",), "open"),
     ]
+    assert [e.subjects for e in raised] == [("rc1",)] * 3
     assert [e.id for e in raised] == sorted(e.id for e in raised)
     assert svc.escalate() == []
     assert sweep(svc, datetime(2020, 12, 31, 10)) == []
@@ -361,7 +375,7 @@ def test_a_late_sweep_in_small_batches_covers_every_issue(svc: Scenario) -> None
         assert [e.level for e in raised if e.issue_id == i] == [
             "reminder", "interview", "accountability"]
     assert [e.recipients for e in raised if e.issue_id == ids[1]] == [
-        ("zhou",), ("liu", "zhou"), ("wang",)]
+        ("rc1",), ("liu", "rc1"), ("wang",)]
     assert [e.moment for e in raised if e.issue_id == ids[2]] == [
         town(2020, 10, 12), town(2020, 10, 13), town(2020, 10, 16)]
     assert svc.escalate(batch=1) == []
@@ -417,7 +431,8 @@ def test_moving_on_supersedes_the_open_interview_and_starts_a_fresh_ladder(
     assert sweep(svc, datetime(2020, 10, 21, 23, 59)) == []
     [second] = sweep(svc, datetime(2020, 10, 22, 0, 0))
     assert (second.stage, second.level, second.recipients, second.moment) == (
-        "studied", "interview", ("liu", "chen"), town(2020, 10, 22))
+        "studied", "interview", ("liu", "rc2"), town(2020, 10, 22))
+    assert second.subjects == ("rc2",)  # the assignee answers for *studied*
     assert statuses(svc, issue.id) == [
         ("reported", "reminder", "done"), ("reported", "interview", "superseded"),
         ("studied", "reminder", "done"), ("studied", "interview", "open")]
@@ -528,8 +543,9 @@ def test_escalation_filters(svc: Scenario) -> None:
     assert ids() == levels(raised)
     assert ids(open_only=True) == [(issue.id, "interview"), (other.id, "interview")]
     assert ids(level="reminder") == [(issue.id, "reminder"), (other.id, "reminder")]
-    assert ids(to="chen") == [(issue.id, "reminder"), (issue.id, "interview")]
-    assert ids(to="zhou", open_only=True) == [(other.id, "interview")]
+    assert ids(to="rc1") == levels(raised)  # the owner of *reported* in both villages
+    assert ids(to="rc1", open_only=True) == [(issue.id, "interview"), (other.id, "interview")]
+    assert ids(to="chen") == []  # the village secretary neither owns nor answers for it
     assert ids(to="liu", level="interview", open_only=True) == [
         (issue.id, "interview"), (other.id, "interview")]
     assert ids(to="li") == []  # a person id is matched whole, not as a prefix
@@ -622,7 +638,7 @@ def test_an_approved_extension_moves_the_due_moment_and_the_ladder(svc: Scenario
     assert light(svc, issue.id) == "red"
     [interview] = sweep(svc, datetime(2020, 10, 27, 0, 0))
     assert (interview.level, interview.due_at, interview.moment, interview.recipients) == (
-        "interview", town(2020, 10, 24), town(2020, 10, 27), ("liu", "chen"))
+        "interview", town(2020, 10, 24), town(2020, 10, 27), ("liu", "rc2"))
     # accountability: 26, 27, 28, 29, 30 Oct
     assert sweep(svc, datetime(2020, 10, 30, 23, 59)) == []
     assert levels(sweep(svc, datetime(2020, 10, 31, 0, 0))) == [(issue.id, "accountability")]
@@ -818,9 +834,10 @@ def test_the_command_line(db_url: str, org_file: Path, tmp_path: Path,
     assert [{k: e[k] for k in ("issue", "stage", "due_at", "raised_at")} for e in raised] == [
         common, common]
     assert [(e["level"], e["recipients"], e["moment"], e["status"]) for e in raised] == [
-        ("reminder", ["chen"], "2020-10-12T00:00:00+08:00", "done"),
-        ("interview", ["liu", "chen"], "2020-10-14T00:00:00+08:00", "open"),
+        ("reminder", ["rc1"], "2020-10-12T00:00:00+08:00", "done"),
+        ("interview", ["liu", "rc1"], "2020-10-14T00:00:00+08:00", "open"),
     ]
+    assert [e["subjects"] for e in raised] == [["rc1"], ["rc1"]]
     assert all(isinstance(e["id"], int) for e in raised)
     interview_id: int = raised[1]["id"]
     assert ok("escalate", now="2020-10-14T00:00") == {"raised": []}
@@ -828,10 +845,11 @@ def test_the_command_line(db_url: str, org_file: Path, tmp_path: Path,
     listed = ok("escalation", "list", "--open", "--level", "interview", "--to", "liu")
     assert [(e["id"], e["issue"], e["level"], e["status"]) for e in listed] == [
         (interview_id, issue_id, "interview", "open")]
-    assert ok("escalation", "list", "--to", "chen") == [
+    assert ok("escalation", "list", "--to", "rc1") == [
         ok("escalation", "show", str(raised[0]["id"])), ok("escalation", "show",
                                                             str(interview_id))]
-    assert ok("escalation", "list", "--open", "--to", "chen", "--level", "reminder") == []
+    assert ok("escalation", "list", "--open", "--to", "rc1", "--level", "reminder") == []
+    assert ok("escalation", "list", "--to", "chen") == []
 
     shown = ok("issue", "show", str(issue_id), now="2020-10-14T09:00")
     assert (shown["light"], shown["next_escalation_at"]) == (
@@ -841,7 +859,7 @@ def test_the_command_line(db_url: str, org_file: Path, tmp_path: Path,
     assert "sa1" in no("escalation", "record", str(interview_id), "--note", "talked",
                        "--with", "chen", who="sa1", now="2020-10-14T10:00")
     assert ok("escalation", "show", str(interview_id)) == before
-    no("escalation", "decide", str(interview_id), "--note", "x", who="wang",
+    no("escalation", "decide", str(interview_id), "--note", "x", "--outcome", "talk", who="wang",
        now="2020-10-14T10:00")
     no("issue", "extend", str(issue_id), "--to", "2020-10-20", "--reason", "late",
        who="chen", now="2020-10-14T10:00")

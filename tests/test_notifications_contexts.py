@@ -74,9 +74,9 @@ def message(kind: str, issue: IssueContext = ISSUE) -> Message:
 
 
 EXPECTED_KEYS = {
-    "reminder": {"town", "recipient", "issue", "next_step", "escalation"},
-    "interview": {"town", "recipient", "issue", "next_step", "escalation"},
-    "accountability": {"town", "recipient", "issue", "next_step", "escalation"},
+    "reminder": {"town", "recipient", "issue", "next_step", "escalation", "role"},
+    "interview": {"town", "recipient", "issue", "next_step", "escalation", "role"},
+    "accountability": {"town", "recipient", "issue", "next_step", "escalation", "role"},
     "assignment": {"town", "recipient", "issue", "next_step", "plan"},
     "rejection": {"town", "recipient", "issue", "next_step", "reason"},
     "extension": {"town", "recipient", "issue", "next_step", "reason", "extension", "note"},
@@ -99,7 +99,9 @@ def test_the_dict_has_exactly_the_documented_keys(kind: str) -> None:
     if "escalation" in ctx:
         assert ctx["escalation"] == {"id": 5, "level": ctx["escalation"]["level"],
                                      "level_label": ctx["escalation"]["level_label"],
-                                     "recipients": ["赵主任", "孙组长"]}
+                                     "recipients": ["赵主任", "孙组长"], "subjects": [],
+                                     "conductors": [], "outcome": "", "outcome_label": "",
+                                     "note": ""}
     assert json.loads(json.dumps(ctx, ensure_ascii=False)) == ctx  # plain JSON, lists as lists
 
 

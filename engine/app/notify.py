@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from engine.app.session import Session
-from engine.domain.escalation import Escalation
+from engine.domain.escalation import OUTCOMES, Escalation
 from engine.domain.events import Event
 from engine.domain.issue import Issue
 from engine.domain.workflow import Notice, TransitionDef, Workflow
@@ -35,25 +36,35 @@ from notifications.contexts import (
 from notifications.contexts import Message as Context
 from notifications.labels import LABELS
 
+OUTCOME_LABELS = {
+    "zh_CN": dict(OUTCOMES),
+    "en": {"no_action": "no action", "talk": "a reminding talk", "admonish": "an admonition",
+           "criticize": "a notice of criticism", "refer": "referral to the discipline"
+           " inspection commission"},
+}
 NEXT_STEP = {
     "zh_CN": {
         "reminder": "请在截止前完成本阶段工作；确有困难的，请在截止前提出延期申请。",
-        "interview": "请按时参加约谈，说明未按期完成的原因，并提出限期整改措施。",
+        "interview": "请约谈以下责任人，听取超期原因和整改措施，约谈后在整改系统中如实记录。",
+        "interview_subject": "请按时参加约谈，说明未按期完成的原因，并提出限期整改措施。",
         "accountability": "请按考核问责制度研究处理意见，并督促立即整改到位。",
         "assignment": "请按整改方案在截止日前完成整改，并上传佐证材料。",
         "rejection": "请按退回意见重新整改，并在截止日前重新上传佐证材料。",
         "extension": "请按新的截止日期完成整改。",
         "interview_recorded": "请按约谈要求抓好整改落实。",
+        "accountability_decided": "请按问责决定抓好落实，并督促立即整改到位。",
         "reassignment": "请将已掌握的情况和材料移交新的责任人。",
     },
     "en": {
         "reminder": "Finish this stage before the deadline, or ask for an extension before it.",
-        "interview": "Attend the interview, explain the delay and commit to a date.",
+        "interview": "Hold the interview with those named, then record it in the system.",
+        "interview_subject": "Attend the interview, explain the delay and commit to a date.",
         "accountability": "Decide on accountability and see that it is put right at once.",
         "assignment": "Carry out the plan before the due date and upload the evidence.",
         "rejection": "Rectify again as the rejection says and upload new evidence in time.",
         "extension": "Finish by the due date now in force.",
         "interview_recorded": "See that what the interview asked for is done.",
+        "accountability_decided": "Act on the decision and see that the issue is put right.",
         "reassignment": "Hand what you know and have over to the new assignee.",
     },
 }
@@ -102,7 +113,13 @@ class Notifier:
         return EscalationContext(
             id=e.id, level=e.level,
             level_label=LABELS[self.locale]["level"].get(e.level, e.level),
-            recipients=self.names(e.recipients))
+            recipients=self.names(e.recipients), subjects=self.names(e.subjects),
+            conductors=self.names(self._acting(e)))
+
+    @staticmethod
+    def _acting(e: Escalation) -> list[str]:
+        """Those told who are not its subjects: who act on it."""
+        return [p for p in e.recipients if p not in e.subjects]
 
     def _base(self, kind: str, issue: Issue, wf: Workflow, now: datetime
               ) -> tuple[TownContext, IssueContext, str]:
@@ -152,9 +169,16 @@ class Notifier:
     def escalation(self, issue: Issue, wf: Workflow, e: Escalation,
                    now: datetime) -> list[Message]:
         town, ctx, step = self._base(e.level, issue, wf, now)
-        message = EscalationMessage(town, ctx, step, self._escalation(e))
-        return self.messages(e.level, e.recipients, f"escalation:{e.id}", message, issue.id,
-                             e.id)
+        key, about = f"escalation:{e.id}", self._escalation(e)
+        if e.level != "interview" or not e.subjects:
+            return self.messages(e.level, e.recipients, key, EscalationMessage(
+                town, ctx, step, about), issue.id, e.id)
+        # the conductor is told whom to summon; each subject who summons them and why
+        summons = NEXT_STEP[self.locale].get("interview_subject", step)
+        return [*self.messages(e.level, self._acting(e), key, EscalationMessage(
+                    town, ctx, step, about, "conductor"), issue.id, e.id),
+                *self.messages(e.level, e.subjects, key, EscalationMessage(
+                    town, ctx, summons, about, "subject"), issue.id, e.id)]
 
     def extension(self, issue: Issue, wf: Workflow, to_date: str, status: str,
                   note: str | None, requester: str, reason: str,
@@ -165,6 +189,23 @@ class Notifier:
                                    note=note or "")
         return self.messages("extension", [requester], f"extension:{issue.id}:{issue.version}",
                              message, issue.id)
+
+    def accountability_decided(self, issue: Issue, wf: Workflow, e: Escalation, actor: str,
+                               now: datetime) -> list[Message]:
+        """The decision (its outcome and note) to its subjects and the quality-supervision
+        leaders who keep the scoreboard, not to who decided it."""
+        town, ctx, step = self._base("accountability_decided", issue, wf, now)
+        label = OUTCOME_LABELS[self.locale].get(e.outcome or "", e.outcome or "")
+        about = replace(self._escalation(e), outcome=e.outcome or "", outcome_label=label,
+                        note=e.note or "")
+        key = f"decided:{e.id}"
+        keepers = [p for p in self.org.holders("quality_supervision_leader", issue.village,
+                                               issue.assignee) if p not in e.subjects]
+        return [*self.messages("accountability", [p for p in e.subjects if p != actor], key,
+                               EscalationMessage(town, ctx, step, about, "subject"),
+                               issue.id, e.id),
+                *self.messages("accountability", [p for p in keepers if p != actor], key,
+                               EscalationMessage(town, ctx, step, about), issue.id, e.id)]
 
     def interview_recorded(self, issue: Issue, wf: Workflow, e: Escalation, note: str,
                            actor: str, now: datetime) -> list[Message]:

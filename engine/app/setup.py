@@ -47,6 +47,10 @@ def init(s: Session, org_path: Path, workflow_path: Path | None = None,
     from workflows import default_path
 
     town = org.load(org_path)
+    unled = town.unled_units()
+    if unled:  # its interviews would reach nobody, its village cadres answer to no one
+        raise Refused(f"{org_path}: {'; '.join(unled)}: every village needs a liaison leader"
+                      " (包村领导) and a secretary")
     wf = load_workflow(workflow_path or default_path())
     adjustments = holidays.local_adjustments(holidays_path) if holidays_path else None
     tz = ZoneInfo(town.town.timezone)

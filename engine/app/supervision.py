@@ -14,9 +14,9 @@ from datetime import datetime
 
 from engine.app import notify
 from engine.app.session import Session
-from engine.domain import ladder, text
+from engine.domain import ladder, owners, text
 from engine.domain.decide import fact_event
-from engine.domain.escalation import Escalation
+from engine.domain.escalation import OUTCOMES, Escalation
 from engine.domain.events import (
     Escalated,
     EscalationClosed,
@@ -27,7 +27,7 @@ from engine.domain.events import (
 )
 from engine.domain.guards import may_act
 from engine.domain.issue import Issue, evolve
-from engine.errors import MissingField, NotFound, Refused
+from engine.errors import BadOption, MissingField, NotFound, Refused
 from engine.store.escalations import EscalationFilter
 from engine.store.unit_of_work import Tx
 
@@ -62,22 +62,28 @@ def _escalate_one(s: Session, tx: Tx, told: notify.Notifier, issue: Issue,
     last = tx.history.at_of(issue.id, issue.version)
     if last is not None and now < last:
         return []  # a sweep dated before the issue's last event has nothing to raise on it
+    interviewed: tuple[str, ...] | None = None
     for rung, moment in ladder.come_due(steps, now, done):
         assert issue.due_at is not None
+        if interviewed is None and any("interviewed" in spec for spec in rung.subjects):
+            interviewed = tuple(p for x in tx.escalations.of_visit(issue.id, issue.stage_version)
+                                if x.level == "interview" for p in x.subjects)
+        everyone, subjects = owners.reached(org, wf, issue, rung, interviewed or ())
         made = Escalation(
             id=0, issue_id=issue.id, stage=issue.state, stage_version=issue.stage_version,
             level=rung.level, due_at=issue.due_at, moment=moment, raised_at=now,
-            recipients=org.reach(rung.recipients, issue.village, issue.assignee),
-            status=ladder.initial_status(rung.level))
+            recipients=everyone, status=ladder.initial_status(rung.level), subjects=subjects)
         new_id = tx.escalations.insert(made)
         done.add(rung.level)
         if new_id is None:  # raised by another worker meanwhile
             continue
         made = replace(made, id=new_id)
+        if rung.level == "interview":
+            interviewed = subjects
         event = fact_event(current, EventType.ESCALATED, SYSTEM, now, Escalated(
             escalation=new_id, level=rung.level, stage=issue.state, recipients=made.recipients,
             moment=moment, due_at=issue.due_at,
-            next_escalation_at=ladder.next_moment(steps, done)))
+            next_escalation_at=ladder.next_moment(steps, done), subjects=subjects))
         current = evolve(current, event)
         tx.append(event, recorded_at)
         out.append(made)
@@ -118,13 +124,21 @@ def record_interview(s: Session, escalation_id: int, note: str,
     return _close(s, escalation_id, note, attendees, decide=False)
 
 
-def decide_accountability(s: Session, escalation_id: int, note: str) -> Escalation:
-    """Record the party secretary's accountability decision (问责)."""
-    return _close(s, escalation_id, note, (), decide=True)
+def decide_accountability(s: Session, escalation_id: int, note: str,
+                          outcome: str | None = None,
+                          subjects: Sequence[str] | None = None) -> Escalation:
+    """Record the party secretary's accountability decision (问责): its outcome (OUTCOMES)
+    and, when given, who answers for it (else the subjects it was raised with). The
+    subjects and the quality-supervision leaders are told."""
+    if outcome is not None and outcome not in OUTCOMES:
+        raise BadOption(f"unknown outcome {outcome!r} (one of {', '.join(OUTCOMES)})")
+    return _close(s, escalation_id, note, (), decide=True, outcome=outcome,
+                  subjects=None if subjects is None else tuple(dict.fromkeys(subjects)))
 
 
 def _close(s: Session, escalation_id: int, note: str, attendees: Sequence[str],
-           decide: bool) -> Escalation:
+           decide: bool, outcome: str | None = None,
+           subjects: tuple[str, ...] | None = None) -> Escalation:
     if not note.strip():
         raise MissingField("--note is required")
     text.check("--note", note, text.TEXT)
@@ -154,14 +168,21 @@ def _close(s: Session, escalation_id: int, note: str, attendees: Sequence[str],
         for person in attendees:
             if person not in org.people:
                 raise NotFound(f"unknown person {person!r} for --with")
+        for person in subjects or ():
+            if person not in org.people:
+                raise NotFound(f"unknown person {person!r} for --subject")
         now = s.now(tx)
-        tx.escalations.close(escalation_id, status, now, actor, note, attendees)
-        record(s, tx, issue, fact_event(issue, kind, actor, now,
-                                        EscalationClosed(escalation_id, note, tuple(attendees))))
-        if not decide:
-            notify.tell(tx, notify.Notifier(s, tx).interview_recorded(
-                issue, wf, found, note, actor, now), now)
+        tx.escalations.close(escalation_id, status, now, actor, note, attendees, outcome,
+                             subjects)
+        record(s, tx, issue, fact_event(issue, kind, actor, now, EscalationClosed(
+            escalation_id, note, tuple(attendees), outcome, subjects)))
         closed = tx.escalations.get(escalation_id)
+        assert closed is not None
+        told = notify.Notifier(s, tx)
+        if decide:
+            notify.tell(tx, told.accountability_decided(issue, wf, closed, actor, now), now)
+        else:
+            notify.tell(tx, told.interview_recorded(issue, wf, found, note, actor, now), now)
     assert closed is not None
     return closed
 

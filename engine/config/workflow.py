@@ -19,6 +19,8 @@ from engine.domain.workflow import (
     ACTIONS,
     FIELDS,
     NOTICE_KINDS,
+    LADDER_ROLES,
+    OWNER_ROLES,
     ROLES,
     Deadline,
     Notice,
@@ -50,6 +52,7 @@ class StateModel(_Strict):
     name: str
     label: str = ""
     deadline: DeadlineModel | None = None
+    owners: list[str] = []
 
 
 class NoticeModel(_Strict):
@@ -73,7 +76,8 @@ class TransitionModel(_Strict):
 class RungModel(_Strict):
     level: Literal["reminder", "interview", "accountability"]
     offset: int
-    recipients: list[str]
+    recipients: list[str] = []
+    subjects: list[str] = []
 
 
 class LadderModel(_Strict):
@@ -150,7 +154,8 @@ def _check(m: WorkflowModel, problems: Problems) -> None:
             if n.kind not in NOTICE_KINDS:
                 problems.add((*at, "kind"), f"transition {t.name!r}: unknown notice kind"
                              f" {n.kind!r} (one of {', '.join(NOTICE_KINDS)})")
-            _check_specs(n.to, (*at, "to"), f"transition {t.name!r}: notice", problems)
+            _check_specs(n.to, (*at, "to"), f"transition {t.name!r}: notice", problems,
+                         OWNER_ROLES)
             if n.if_given is not None and n.if_given not in FIELDS:
                 problems.add((*at, "if_given"), f"transition {t.name!r}: unknown field"
                              f" {n.if_given!r} (one of {', '.join(FIELDS)})")
@@ -178,20 +183,29 @@ def _check(m: WorkflowModel, problems: Problems) -> None:
                 problems.add(("escalation", which, i, "offset"),
                              f"ladder {which!r}: offset must be between {-MAX_DAYS} and"
                              f" {MAX_DAYS} working days, not {rung.offset}")
-            for j, spec in enumerate(rung.recipients):
-                for role in spec.split("|"):
-                    if role not in ROLES:
-                        problems.add(
-                            ("escalation", which, i, "recipients", j),
-                            f"ladder {which!r}: unknown recipient role {role!r}",
-                        )
+            for key in ("recipients", "subjects"):
+                for j, spec in enumerate(getattr(rung, key)):
+                    for role in spec.split("|"):
+                        if role not in (*ROLES, *OWNER_ROLES, *LADDER_ROLES):
+                            problems.add(
+                                ("escalation", which, i, key, j),
+                                f"ladder {which!r}: unknown recipient role {role!r}",
+                            )
+            if not rung.recipients and not rung.subjects:
+                problems.add(("escalation", which, i),
+                             f"ladder {which!r}: {rung.level} names nobody (recipients or"
+                             " subjects)")
+    for i, s in enumerate(m.states):
+        _check_specs(s.owners, ("states", i, "owners"), f"state {s.name!r}: owners", problems,
+                     OWNER_ROLES)
 
 
-def _check_specs(specs: list[str], where: Where, what: str, problems: Problems) -> None:
+def _check_specs(specs: list[str], where: Where, what: str, problems: Problems,
+                 also: tuple[str, ...] = ()) -> None:
     """Role specs (`a|b`: the holders of a if any, else of b) name known roles."""
     for j, spec in enumerate(specs):
         for role in spec.split("|"):
-            if role not in ROLES:
+            if role not in ROLES and role not in also:
                 problems.add((*where, j), f"{what}: unknown role {role!r}")
 
 
@@ -250,7 +264,8 @@ def _check_graph(m: WorkflowModel, problems: Problems) -> None:
 
 def _to_domain(m: WorkflowModel) -> Workflow:
     def rungs(items: list[RungModel]) -> tuple[Rung, ...]:
-        return tuple(Rung(r.level, r.offset, tuple(r.recipients)) for r in items)
+        return tuple(Rung(r.level, r.offset, tuple(r.recipients), tuple(r.subjects))
+                     for r in items)
 
     return Workflow(
         name=m.name,
@@ -258,7 +273,9 @@ def _to_domain(m: WorkflowModel) -> Workflow:
         initial=m.initial,
         final=tuple(m.final),
         states=tuple(
-            StateDef(s.name, s.label, Deadline(**s.deadline.model_dump()) if s.deadline else None)
+            StateDef(s.name, s.label,
+                     Deadline(**s.deadline.model_dump()) if s.deadline else None,
+                     tuple(s.owners))
             for s in m.states
         ),
         transitions=tuple(

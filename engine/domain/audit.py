@@ -92,11 +92,14 @@ class Replay:
                 id=eid, issue_id=issue_id, stage=str(p["stage"]),
                 stage_version=f["stage_version"], level=level, due_at=due,
                 moment=datetime.fromisoformat(p["moment"]), raised_at=at,
-                recipients=tuple(p.get("recipients") or ()), status=initial_status(level))
+                recipients=tuple(p.get("recipients") or ()), status=initial_status(level),
+                subjects=tuple(p.get("subjects") or ()))
         elif kind in _CLOSING:
             status = "recorded" if kind == _RECORDED else "decided"
+            named = p.get("subjects")
             self._close(int(p["escalation"]), status, seq, actor, at, p.get("note"),
-                        p.get("with") or ())
+                        p.get("with") or (), p.get("outcome"),
+                        None if named is None else tuple(named))
         elif kind == _REQUESTED:
             xid = int(p["extension"])
             if f["due_at"] is None:
@@ -111,12 +114,15 @@ class Replay:
         f.update(changes(kind, version, at, p, workflow, to_state))
 
     def _close(self, eid: int, status: str, seq: int | None, actor: str, at: datetime,
-               note: str | None, attendees: Iterable[str]) -> None:
+               note: str | None, attendees: Iterable[str], outcome: str | None = None,
+               subjects: tuple[str, ...] | None = None) -> None:
         x = self.escalations.get(eid)
         if x is None:
             raise ValueError(f"event {seq} closes escalation {eid}, which was never raised")
-        self.escalations[eid] = _replace(x, status=status, closed_at=at, closed_by=actor,
-                                         note=note, attendees=tuple(attendees))
+        self.escalations[eid] = _replace(
+            x, status=status, closed_at=at, closed_by=actor, note=note,
+            attendees=tuple(attendees), outcome=outcome,
+            subjects=x.subjects if subjects is None else subjects)
 
     def _decide(self, xid: int, status: str, seq: int | None, actor: str, at: datetime,
                 note: str | None) -> None:

@@ -62,6 +62,15 @@ class Escalation:
     closed_by: str | None = None
     note: str | None = None
     attendees: tuple[str, ...] = ()
+    subjects: tuple[str, ...] = ()
+    """Who answers for it (约谈对象, 问责对象); `recipients` is everyone told."""
+    outcome: str | None = None
+    """An accountability decision's outcome (OUTCOMES)."""
+
+
+OUTCOMES = {"no_action": "不予问责", "talk": "提醒谈话", "admonish": "诫勉谈话",
+            "criticize": "通报批评", "refer": "移交纪委"}
+"""What the party secretary may decide on an accountability case, and its Chinese name."""
 
 
 @dataclass(frozen=True)

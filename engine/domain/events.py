@@ -217,14 +217,18 @@ class Escalated:
     moment: datetime
     due_at: datetime
     next_escalation_at: datetime | None
+    subjects: tuple[str, ...] = ()
 
     def to_payload(self) -> dict[str, Any]:
-        return {
+        out = {
             "escalation": self.escalation, "level": self.level, "stage": self.stage,
             "recipients": list(self.recipients), "moment": moment_text(self.moment),
             "due_at": moment_text(self.due_at),
             "next_escalation_at": moment_text(self.next_escalation_at),
         }
+        if self.subjects:  # the versions before stage owners named none
+            out["subjects"] = list(self.subjects)
+        return out
 
 
 @dataclass(slots=True)
@@ -278,9 +282,19 @@ class EscalationClosed:
     escalation: int
     note: str
     attendees: tuple[str, ...]
+    outcome: str | None = None
+    """An accountability decision's outcome."""
+    subjects: tuple[str, ...] | None = None
+    """An accountability decision's subjects, when the decider named them."""
 
     def to_payload(self) -> dict[str, Any]:
-        return {"escalation": self.escalation, "note": self.note, "with": list(self.attendees)}
+        out: dict[str, Any] = {"escalation": self.escalation, "note": self.note,
+                               "with": list(self.attendees)}
+        if self.outcome is not None:
+            out["outcome"] = self.outcome
+        if self.subjects is not None:
+            out["subjects"] = list(self.subjects)
+        return out
 
 
 @dataclass(slots=True)

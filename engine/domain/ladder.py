@@ -22,7 +22,12 @@ class Rung:
     offset: int
     """Working days from the due moment (see WorkingCalendar.moment_from_due)."""
     recipients: tuple[str, ...]
-    """Roles; `a|b` means a if there is one, else b."""
+    """Roles told as those who act on it (the interview's conductor, the accountability's
+    decider); `a|b` means a if there is one, else b."""
+    subjects: tuple[str, ...] = ()
+    """Roles answerable for it (约谈对象, 问责对象): besides the org's roles, `owners` (the
+    stage's owners), `owners_secretary` (the village secretary when an owner belongs to a
+    village) and `interviewed` (the subjects of this stage visit's interview)."""
 
 
 @dataclass(frozen=True)

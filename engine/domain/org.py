@@ -106,15 +106,41 @@ class Org:
             roles.add("assignee")
         return frozenset(roles)
 
+    def village_cadre(self, person: str) -> bool:
+        """Whether a person belongs to a village (or community), not to the town."""
+        found = self.people.get(person)
+        return found is not None and found.unit in self.units
+
+    def unled_units(self) -> list[str]:
+        """Why units cannot be supervised: each one without a liaison leader or a secretary
+        (its interviews would reach nobody)."""
+        out = []
+        for u in self.units.values():
+            missing = [what for what, who in (("liaison leader", u.liaison),
+                                              ("secretary", u.secretary)) if not who]
+            if missing:
+                out.append(f"unit {u.id!r} ({u.name}) has no {' and no '.join(missing)}")
+        return out
+
     def may_add_issues(self, person: str) -> bool:
         return bool(self.groups_of(person)) or self.town.party_secretary == person
 
-    def holders(self, role: str, village: str, assignee: str | None) -> list[str]:
+    def holders(self, role: str, village: str, assignee: str | None,
+                group: str | None = None, added_by: str | None = None) -> list[str]:
         """Who holds a role for an issue of `village` with `assignee` (the inverse of
-        `roles_for_issue`): whom a ladder rung or a notice reaches."""
+        `roles_for_issue`): whom a ladder rung or a notice reaches. `finders` are the
+        members of the issue's `group`, `added_by` whoever added it."""
         unit = self.units.get(village)
         if role == "assignee":
             return [assignee] if assignee else []
+        if role == "finders":
+            found = self.groups.get(group or "")
+            if found is None:
+                return []
+            return [*([found.leader] if found.leader else []),
+                    *(m for m in found.members if m != found.leader)]
+        if role == "added_by":
+            return [added_by] if added_by else []
         if role == "village_secretary":
             return [unit.secretary] if unit is not None and unit.secretary else []
         if role == "liaison":
@@ -128,14 +154,14 @@ class Org:
         return sorted({m for g in self.groups.values() if g.kind == role
                        for m in (*g.members, *([g.leader] if g.leader else []))})
 
-    def reach(self, specs: Iterable[str], village: str, assignee: str | None
-              ) -> tuple[str, ...]:
+    def reach(self, specs: Iterable[str], village: str, assignee: str | None,
+              group: str | None = None, added_by: str | None = None) -> tuple[str, ...]:
         """The people a list of role specs reaches, each once, in the order of the specs
         (`a|b`: the holders of a if there are any, else those of b)."""
         out: list[str] = []
         for spec in specs:
             for role in spec.split("|"):
-                people = self.holders(role, village, assignee)
+                people = self.holders(role, village, assignee, group, added_by)
                 if people:
                     out.extend(p for p in people if p not in out)
                     break

@@ -27,6 +27,11 @@ GROUP_KINDS = (
 )
 CONTEXT_ROLES = ("assignee", "liaison", "village_secretary")
 """Roles that hold relative to one issue (its assignee, its village's leaders)."""
+OWNER_ROLES = ("finders", "added_by")
+"""Roles that only name people to tell or to answer (a state's owners, a notice, a rung):
+the members of the issue's group, whoever added the issue."""
+LADDER_ROLES = ("owners", "owners_secretary", "interviewed")
+"""What a rung may also name (see `Rung.subjects`)."""
 ROLES = (
     *GROUP_KINDS,
     *(f"{k}_leader" for k in GROUP_KINDS),
@@ -75,6 +80,8 @@ class StateDef:
     name: str
     label: str = ""
     deadline: Deadline | None = None
+    owners: tuple[str, ...] = ()
+    """Who answers for the stage (role specs): who must act now."""
 
 
 @dataclass(frozen=True)
@@ -150,9 +157,11 @@ class Workflow:
             "name": self.name,
             "version": self.version,
             "initial": self.initial,
-            "states": [asdict(s) for s in self.states],
+            "states": [_without_empty(asdict(s), "owners") for s in self.states],
             "transitions": [_transition_dict(t) for t in self.transitions],
-            "ladder": asdict(self.ladder),
+            "ladder": {which: [_without_empty(asdict(r), "subjects") for r in rungs]
+                       for which, rungs in (("default", self.ladder.default),
+                                            ("listed", self.ladder.listed))},
             "final": list(self.final),
         }
         if self.actions:
@@ -163,7 +172,8 @@ class Workflow:
     def from_dict(cls, d: dict[str, Any]) -> Workflow:
         def rungs(items: list[dict[str, Any]]) -> tuple[Rung, ...]:
             return tuple(
-                Rung(r["level"], int(r["offset"]), tuple(r["recipients"])) for r in items
+                Rung(r["level"], int(r["offset"]), tuple(r["recipients"]),
+                     tuple(r.get("subjects", ()))) for r in items
             )
 
         return cls(
@@ -175,6 +185,7 @@ class Workflow:
                     s["name"],
                     s.get("label", ""),
                     Deadline(**s["deadline"]) if s.get("deadline") else None,
+                    tuple(s.get("owners", ())),
                 )
                 for s in d["states"]
             ),
@@ -207,6 +218,14 @@ class Workflow:
         for s in self.final:
             lines.append(f"    {s} --> [*]")
         return "\n".join(lines) + "\n"
+
+
+def _without_empty(d: dict[str, Any], key: str) -> dict[str, Any]:
+    """A stored form without `key` when it is empty: a definition registered before the key
+    existed keeps its body (and digest)."""
+    if not d.get(key):
+        d.pop(key, None)
+    return d
 
 
 def _transition_dict(t: TransitionDef) -> dict[str, Any]:

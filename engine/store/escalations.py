@@ -14,7 +14,7 @@ from engine.store import rows
 from engine.store import tables as t
 from engine.store.repository import Repository
 
-_INSERT_COLUMNS = rows.ESCALATION_COLUMNS[1:10]
+_INSERT_COLUMNS = (*rows.ESCALATION_COLUMNS[1:10], "subjects")
 _INSERT = (
     f"INSERT INTO escalations ({rows.select_list(_INSERT_COLUMNS)})"
     f" VALUES ({', '.join(':' + c for c in _INSERT_COLUMNS)})"
@@ -49,7 +49,9 @@ class EscalationRepository(Repository):
             "level": e.level, "due_at": time(e.due_at), "moment": time(e.moment),
             "raised_at": time(e.raised_at),
             "recipients": json.dumps(list(e.recipients), ensure_ascii=False),
-            "status": e.status}).fetchone()
+            "status": e.status,
+            "subjects": json.dumps(list(e.subjects), ensure_ascii=False) if e.subjects else None,
+        }).fetchone()
         return None if got is None else int(got[0])
 
     def supersede_open(self, issue_id: int, stage_version: int, at: datetime,
@@ -67,11 +69,21 @@ class EscalationRepository(Repository):
         return None if r is None else rows.escalation(r)
 
     def close(self, escalation_id: int, status: str, at: datetime, by: str, note: str,
-              attendees: Sequence[str]) -> None:
+              attendees: Sequence[str], outcome: str | None = None,
+              subjects: Sequence[str] | None = None) -> None:
+        values: dict[str, object] = {
+            "status": status, "closed_at": at, "closed_by": by, "note": note,
+            "attendees": json.dumps(list(attendees), ensure_ascii=False), "outcome": outcome}
+        if subjects is not None:
+            values["subjects"] = json.dumps(list(subjects), ensure_ascii=False)
         self.conn.execute(
-            update(t.escalations).where(t.escalations.c.id == escalation_id).values(
-                status=status, closed_at=at, closed_by=by, note=note,
-                attendees=json.dumps(list(attendees), ensure_ascii=False)))
+            update(t.escalations).where(t.escalations.c.id == escalation_id).values(**values))
+
+    def of_visit(self, issue_id: int, stage_version: int) -> list[Escalation]:
+        """The escalations raised in one stage visit, in the order raised."""
+        e = t.escalations.c
+        q = _select().where(e.issue_id == issue_id, e.stage_version == stage_version)
+        return [rows.escalation(r) for r in self.conn.execute(q.order_by(e.id))]
 
     def matching(self, f: EscalationFilter) -> list[Escalation]:
         e = t.escalations.c
@@ -83,12 +95,14 @@ class EscalationRepository(Repository):
         if f.issue_id is not None:
             q = q.where(e.issue_id == f.issue_id)
         if f.to:
-            # recipients is a JSON list of ids: narrow by text, then match exactly
-            q = q.where(e.recipients.contains(json.dumps(f.to, ensure_ascii=False),
-                                              autoescape=True))
+            # recipients and subjects are JSON lists of ids: narrow by text, then match
+            # exactly (either list)
+            quoted = json.dumps(f.to, ensure_ascii=False)
+            q = q.where(e.recipients.contains(quoted, autoescape=True)
+                        | e.subjects.contains(quoted, autoescape=True))
         found = [rows.escalation(r) for r in self.conn.execute(q)]
         if f.to:
-            found = [x for x in found if f.to in x.recipients]
+            found = [x for x in found if f.to in x.recipients or f.to in x.subjects]
         return found[: f.limit] if f.limit else found
 
 

@@ -32,7 +32,8 @@ HISTORY_COLUMNS = (
 )
 ESCALATION_COLUMNS = (
     "id", "issue_id", "stage", "stage_version", "level", "due_at", "moment", "raised_at",
-    "recipients", "status", "closed_at", "closed_by", "note", "attendees",
+    "recipients", "status", "closed_at", "closed_by", "note", "attendees", "subjects",
+    "outcome",
 )
 EXTENSION_COLUMNS = (
     "id", "issue_id", "stage", "stage_version", "requested_by", "requested_at", "old_due_at",
@@ -89,7 +90,8 @@ def escalation(row: Row) -> Escalation:
         due_at=when(row[5]), moment=when(row[6]), raised_at=when(row[7]),  # type: ignore[arg-type]
         recipients=tuple(json_value(row[8])), status=row[9], closed_at=when(row[10]),
         closed_by=row[11], note=row[12],
-        attendees=tuple(json_value(row[13])) if row[13] else ())
+        attendees=tuple(json_value(row[13])) if row[13] else (),
+        subjects=tuple(json_value(row[14])) if row[14] else (), outcome=row[15])
 
 
 def extension(row: Row) -> Extension:

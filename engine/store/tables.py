@@ -199,6 +199,8 @@ escalations = Table(
     Column("closed_by", String(64)),
     Column("note", Text),
     Column("attendees", Text),  # JSON list: who took part in the interview
+    Column("subjects", Text),  # JSON list of person ids: who answers for it (0007)
+    Column("outcome", String(16)),  # an accountability decision's outcome (0007)
     UniqueConstraint("issue_id", "stage_version", "level", name="uq_escalation_visit_level"),
     Index("ix_escalations_status", "status"),
     Index("ix_escalations_issue", "issue_id"),
