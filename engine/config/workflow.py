@@ -18,8 +18,8 @@ from engine.domain.ladder import LEVELS, Ladder, Rung
 from engine.domain.workflow import (
     ACTIONS,
     FIELDS,
-    NOTICE_KINDS,
     LADDER_ROLES,
+    NOTICE_KINDS,
     OWNER_ROLES,
     ROLES,
     Deadline,
