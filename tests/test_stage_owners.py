@@ -1,0 +1,175 @@
+"""Who answers for a stage (docs/domain.md, "Who answers for a stage"): reminders reach the
+stage's owners, an interview is conducted by the village's liaison leader with the owners
+summoned (and the village secretary when an owner is a village cadre), an accountability case
+names the owners and those interviewed and its decision tells them; every message reads as its
+recipient stands to it.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from engine.app import supervision
+from engine.domain.escalation import Escalation
+from engine.domain.issue import Issue, NewIssue
+from engine.errors import BadOption, NotFound
+from engine.store.escalations import EscalationFilter
+from notifications.render import Renderer
+from tests.support import Scenario, run_cli, scenario, write_org
+from tests.test_escalations import move, reported, studied, sweep
+
+NAMES = {"wang": "王书记", "liu": "刘镇长", "chen": "陈支书", "rc1": "整改一", "rc2": "整改二",
+         "sa1": "自查一", "sa2": "自查二"}
+
+
+def url(svc: Scenario) -> str:
+    return svc.store.engine.url.render_as_string(hide_password=False)
+
+
+def add_as(svc: Scenario, actor: str, at: datetime, group: str | None = "sa-01") -> Issue:
+    svc.actor, svc.now = actor, at
+    return svc.add_issue(NewIssue(title="房屋漏雨", category="housing_safety",
+                                  village="v-shiban", group=group))
+
+
+def decide(svc: Scenario, case: int, note: str, outcome: str,
+           subjects: list[str] | None = None) -> Escalation:
+    return supervision.decide_accountability(svc.session(), case, note, outcome, subjects)
+
+
+def raised_at(svc: Scenario, issue_id: int, when: datetime) -> dict[str, Escalation]:
+    return {e.level: e for e in sweep(svc, when) if e.issue_id == issue_id}
+
+
+def told(svc: Scenario, e: Escalation, key: str = "escalation") -> dict[str, dict[str, Any]]:
+    """Each person's message about `e` (its context), by person id."""
+    out = {}
+    for m in svc.outbox(issue_id=e.issue_id):
+        if m.escalation_id == e.id and m.key.startswith(f"{key}:"):
+            out[m.person] = m.context
+    return out
+
+
+def text_of(kind: str, context: dict[str, Any]) -> str:
+    return Renderer("zh_CN").render(kind, context).text
+
+
+def test_each_stage_reminds_its_owners(svc: Scenario) -> None:
+    # found: the group that found it (sa-01: sa1 and sa2)
+    found = add_as(svc, "sa1", datetime(2020, 9, 30, 10))
+    assert found.next_escalation_at is not None
+    assert raised_at(svc, found.id, found.next_escalation_at)["reminder"].recipients == (
+        "sa1", "sa2")
+    # reported: the rectification group leader; studied: the assignee
+    issue = reported(svc)
+    assert raised_at(svc, issue.id, datetime(2020, 10, 12))["reminder"].recipients == ("rc1",)
+    done = studied(svc)
+    assert done.next_escalation_at is not None
+    assert raised_at(svc, done.id, done.next_escalation_at)["reminder"].recipients == ("rc2",)
+    # rectified: the quality-supervision leader (wang in the small org); never the village
+    # secretary, who can neither verify nor clear
+    svc.set_now(datetime(2020, 10, 16, 10))
+    evidence = svc.data_dir.parent / "roof.jpg"
+    evidence.write_bytes(b"\xff\xd8roof")
+    fixed = move(svc, "rc2", done.id, "rectify", note="修好了", files=[evidence])
+    assert fixed.next_escalation_at is not None
+    rung = raised_at(svc, done.id, fixed.next_escalation_at)["reminder"]
+    assert (rung.stage, rung.recipients, rung.subjects) == ("rectified", ("wang",), ("wang",))
+    assert "chen" not in {p for e in svc.escalations(EscalationFilter(level="reminder"))
+                          for p in e.recipients}
+
+
+def test_an_interview_is_held_by_the_liaison_leader_with_the_owners_summoned(
+        svc: Scenario) -> None:
+    issue = studied(svc)  # the assignee rc2 owns *studied*
+    interview = raised_at(svc, issue.id, datetime(2020, 10, 20))["interview"]
+    assert (interview.recipients, interview.subjects) == (("liu", "rc2"), ("rc2",))
+    messages = told(svc, interview)
+    assert set(messages) == {"liu", "rc2"}
+    conductor, subject = messages["liu"], messages["rc2"]
+    assert (conductor["role"], subject["role"]) == ("conductor", "subject")
+    to_liu, to_rc2 = text_of("interview", conductor), text_of("interview", subject)
+    # the conductor is told whom to summon, not summoned himself
+    assert "请您约谈：整改二" in to_liu and "约谈主持：刘镇长" in to_liu
+    assert "请按时参加约谈" not in to_liu
+    # the subject is told who summons them and why
+    assert "约谈人：刘镇长" in to_rc2 and "约谈对象：整改二（含您本人）" in to_rc2
+    assert "请按时参加约谈" in to_rc2 and "超期" in to_rc2
+    # `escalation list --to` finds it for either
+    for person in ("liu", "rc2"):
+        found = svc.escalations(EscalationFilter(to=person, level="interview"))
+        assert [e.id for e in found] == [interview.id]
+
+
+def test_a_village_cadre_owner_brings_the_village_secretary_to_the_interview(
+        svc: Scenario) -> None:
+    found = add_as(svc, "sa2", datetime(2020, 9, 30, 10), group=None)  # sa2 is of 石板村
+    interview = raised_at(svc, found.id, datetime(2020, 10, 15))["interview"]
+    assert interview.subjects == ("sa2", "chen")
+    assert interview.recipients == ("liu", "sa2", "chen")
+
+
+def test_accountability_names_the_owners_and_those_interviewed_and_its_decision_tells_them(
+        svc: Scenario) -> None:
+    issue = reported(svc)
+    late = raised_at(svc, issue.id, datetime(2020, 10, 21))
+    case = late["accountability"]
+    assert case.subjects == ("rc1",)  # the owner, also the one interviewed
+    assert case.recipients == ("wang",)  # party secretary and QS leader (both wang here)
+    assert "rc1" not in told(svc, case), "the subjects learn of the decision, not the raise"
+    svc.actor = "wang"
+    decided = decide(svc, case.id, "超期两周, 诫勉谈话", "admonish", ["rc1", "chen"])
+    assert (decided.status, decided.outcome, decided.subjects) == (
+        "decided", "admonish", ("rc1", "chen"))
+    messages = told(svc, decided, key="decided")
+    assert set(messages) == {"rc1", "chen"}  # not wang, who decided it
+    text = text_of("accountability", messages["rc1"])
+    assert "诫勉谈话" in text and "问责对象：整改一、陈支书（含您本人）" in text
+    assert "超期两周" in text
+    # the history keeps the outcome and the subjects; the audit folds them back
+    [event] = [e for e in svc.history(issue.id) if e.type == "accountability_decided"]
+    assert (event.payload["outcome"], event.payload["subjects"]) == ("admonish", ["rc1", "chen"])
+    assert svc.verify().ok
+
+
+def test_a_decision_is_refused_without_a_known_outcome_or_subject(svc: Scenario) -> None:
+    issue = reported(svc)
+    case = raised_at(svc, issue.id, datetime(2020, 10, 21))["accountability"]
+    svc.actor = "wang"
+    with pytest.raises(BadOption, match="unknown outcome 'fine'"):
+        decide(svc, case.id, "x", "fine")
+    with pytest.raises(NotFound, match="ghost"):
+        decide(svc, case.id, "x", "talk", ["ghost"])
+    assert svc.escalation(case.id).status == "open"
+    r = run_cli("--db", url(svc), "--as", "wang", "escalation", "decide", str(case.id),
+                "--note", "x")
+    assert r.code == 2 and "--outcome" in r.err and r.err.count("\n") == 1
+
+
+def test_the_command_line_decides_and_shows_subjects(svc: Scenario) -> None:
+    issue = reported(svc)
+    case = raised_at(svc, issue.id, datetime(2020, 10, 21))["accountability"]
+    r = run_cli("--db", url(svc), "--data-dir", str(svc.data_dir), "--as", "wang",
+                "--now", "2020-10-21T10:00", "--json", "escalation", "decide", str(case.id),
+                "--note", "提醒谈话", "--outcome", "talk", "--subject", "rc1")
+    assert r.code == 0, r.err
+    got = json.loads(r.out)
+    assert (got["outcome"], got["subjects"], got["status"]) == ("talk", ["rc1"], "decided")
+
+
+def test_init_refuses_a_village_without_a_liaison_leader_or_secretary(tmp_path: Path) -> None:
+    org = yaml.safe_load((Path(__file__).parent / "data" / "small-org.yaml").read_text())
+    del org["units"][1]["liaison"]
+    path = write_org(tmp_path / "org.yaml", org)
+    r = run_cli("--db", f"sqlite:///{tmp_path / 'r.db'}", "init", "--org", str(path))
+    assert r.code == 1 and r.out == ""
+    assert "c-jiezi" in r.err and "liaison leader" in r.err and r.err.count("\n") == 1
+    assert not (tmp_path / "r.db").exists() or scenario(
+        f"sqlite:///{tmp_path / 'r.db'}", tmp_path / "d").list() == []
+
