@@ -25,6 +25,7 @@ from importlib.resources import files
 from typing import Any
 
 from engine.app.audit import PersonReport, Verdict
+from engine.domain.escalation import OUTCOMES
 from engine.domain.events import Event
 from engine.domain.issue import Issue
 from engine.domain.text import visible
@@ -154,6 +155,10 @@ def person_json(report: PersonReport, tz: tzinfo) -> dict[str, Any]:
             for level in ("reminder", "interview", "accountability")
         },
         "escalations": [escalation_json(x, tz) for x in report.received],
+        "accountability_answered": {
+            outcome: sum(1 for x in report.answered if x.outcome == outcome)
+            for outcome in OUTCOMES},
+        "accountability_cases": [escalation_json(x, tz) for x in report.answered],
         "recorded": [{**r, "at": when(r["at"], tz)} for r in report.recorded],
         "events": len(report.events),
         "backdated": sum(1 for e in report.events if is_backdated(e)),
@@ -163,5 +168,5 @@ def person_json(report: PersonReport, tz: tzinfo) -> dict[str, Any]:
 def person_text(report: PersonReport, tz: tzinfo) -> str:
     data = person_json(report, tz)
     return str(_template("person.txt.j2", autoescape=False).render(
-        r=data, levels=LEVEL_LABELS, order=("fix", "report", "study", "rectify", "verify",
-                                            "reject", "clear", "reopen")))
+        r=data, levels=LEVEL_LABELS, outcomes=OUTCOMES,
+        order=("fix", "report", "study", "rectify", "verify", "reject", "clear", "reopen")))

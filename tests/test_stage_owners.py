@@ -136,6 +136,14 @@ def test_accountability_names_the_owners_and_those_interviewed_and_its_decision_
     [event] = [e for e in svc.history(issue.id) if e.type == "accountability_decided"]
     assert (event.payload["outcome"], event.payload["subjects"]) == ("admonish", ["rc1", "chen"])
     assert svc.verify().ok
+    # `report person` counts the cases a person answered for, by outcome
+    for person, cases in (("rc1", 1), ("chen", 1), ("wang", 0)):
+        r = run_cli("--db", url(svc), "--json", "report", "person", person)
+        got = json.loads(r.out)
+        assert got["accountability_answered"]["admonish"] == cases, person
+        assert [x["id"] for x in got["accountability_cases"]] == [case.id] * cases
+    text = run_cli("--db", url(svc), "report", "person", "rc1").out
+    assert "Accountability cases answered for (问责): 1; 诫勉谈话 1" in text
 
 
 def test_a_decision_is_refused_without_a_known_outcome_or_subject(svc: Scenario) -> None:

@@ -60,6 +60,8 @@ class PersonReport:
     """Interviews recorded and accountability decided by the person."""
     events: list[Event] = field(default_factory=list)
     """The person's own events in the period."""
+    answered: list[Escalation] = field(default_factory=list)
+    """Accountability cases decided in the period that named the person a subject."""
 
 
 def anchor(s: Session) -> tuple[int, str]:
@@ -198,6 +200,10 @@ def person(s: Session, person: str, start: datetime | None = None,
                     break
                 if not _within(e.at, start, end):
                     continue
+                if e.type == EventType.ACCOUNTABILITY_DECIDED:
+                    case = replay.escalations.get(int(e.payload.get("escalation") or 0))
+                    if case is not None and person in case.subjects:
+                        report.answered.append(case)
                 if e.actor == person:
                     report.events.append(e)
                     if e.type == EventType.TRANSITION and e.transition:
