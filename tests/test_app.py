@@ -126,9 +126,11 @@ def test_an_older_database_is_given_the_rules_it_was_run_by(
     from alembic import command
     from alembic.config import Config
 
+    # a database that old was run by rectification@2 (the last version before owners)
+    older = Path(__file__).parent / "data" / "rectification-v2.yaml"
     svc = scenario(db_url, tmp_path / "data", actor="wang", now=AT)
-    svc.init(org_file)
-    key = load_workflow(default_path()).key
+    svc.init(org_file, older)
+    key = load_workflow(older).key
     packaged, digest = _body(db_url, key)
     with svc.store.transaction() as tx:
         cfg = Config()
@@ -141,7 +143,7 @@ def test_an_older_database_is_given_the_rules_it_was_run_by(
     assert old_digest != digest
 
     again = scenario(db_url, tmp_path / "data", actor="wang", now=AT)
-    assert again.init(org_file).schema == HEAD  # init upgrades, then registers the same body
+    assert again.init(org_file, older).schema == HEAD  # init upgrades, then registers the same body
     upgraded, new_digest = _body(db_url, key)
     assert (upgraded, new_digest) == (packaged, digest)
     canonical = json.dumps(upgraded, ensure_ascii=False, sort_keys=True)
@@ -153,7 +155,7 @@ def test_who_is_told_is_the_workflows_data(db_url: str, tmp_path: Path) -> None:
     """A town's own workflow (a new version) tells the village secretary of every study as
     well: the messages follow the file, not the code."""
     text_ = default_path().read_text(encoding="utf-8")
-    text_ = text_.replace("version: 1", "version: 2").replace(
+    text_ = text_.replace("version: 3", "version: 4").replace(
         "      - {kind: assignment, to: [assignee]}\n",
         "      - {kind: assignment, to: [assignee, village_secretary]}\n", 1)
     custom = tmp_path / "ours.yaml"
@@ -162,7 +164,7 @@ def test_who_is_told_is_the_workflows_data(db_url: str, tmp_path: Path) -> None:
     try:
         done = setup.init(app.session("wang", AT), write_org(tmp_path / "org.yaml"), custom,
                           drill=True)
-        assert done.workflow == "rectification@2"
+        assert done.workflow == "rectification@4"
         s = app.session("sa1", AT)
         new = issues.add(s, NewIssue(title="房屋漏雨", category="housing_safety",
                                      village="v-shiban", group="sa-01"))

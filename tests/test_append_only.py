@@ -218,7 +218,7 @@ def test_migration_0006_goes_down_and_up(worked: Scenario, db_url: str, org_file
     worked.close()
 
     again = scenario(db_url, tmp_path / "data", actor="wang", now=worked.now)
-    assert again.init(org_file).schema == "0006"  # init upgrades
+    assert again.init(org_file).schema == "0007"  # init upgrades
     assert history(again) == before
     with again.store.transaction(write=False) as tx:
         assert ours <= triggers(tx.conn, sqlite)
