@@ -410,6 +410,16 @@ def test_recorded_histories_are_there() -> None:
         assert db_file.with_suffix(".json").is_file(), db_file
 
 
+def _as_recorded(got: Any, recorded: Any) -> Any:
+    """`got` with only the keys the recording has (outputs may gain keys, never lose any)."""
+    if isinstance(recorded, dict) and isinstance(got, dict):
+        return {k: _as_recorded(got[k], v) if k in got else KeyError(k)
+                for k, v in recorded.items()}
+    if isinstance(recorded, list) and isinstance(got, list) and len(got) == len(recorded):
+        return [_as_recorded(g, r) for g, r in zip(got, recorded, strict=True)]
+    return got
+
+
 @pytest.mark.parametrize("db_file", list(recorded_cases()), ids=lambda p: p.stem)
 def test_recorded_histories_still_verify_and_replay_to_the_same_outcomes(
         db_file: Path, tmp_path: Path) -> None:
@@ -427,7 +437,9 @@ def test_recorded_histories_still_verify_and_replay_to_the_same_outcomes(
         assert code == 0
         assert json.loads(out) == issues, moment
     code, out, _ = run("--db", db, "--json", "report", "person", expected["person"]["person"])
-    assert json.loads(out) == expected["person"]
+    person = json.loads(out)  # keys added since the recording are left out of the comparison
+    assert _as_recorded(person, expected["person"]) == expected["person"]
+    assert person["accountability_cases"] == []  # no case named a subject then
 
 
 # --- export and the person report ----------------------------------------------------------------
@@ -545,8 +557,9 @@ def test_upgrading_an_older_database_chains_its_history_as_if_it_had_always_been
     from tests.support import write_org
 
     org = write_org(tmp_path / "org.yaml")
+    older = Path(__file__).parent / "data" / "rectification-v2.yaml"  # what such a town ran
     svc = scenario(db_url, tmp_path / "data", actor="wang", now=s.START)
-    svc.init(org)
+    svc.init(org, older)
     s.run_campaign(svc, seed=9, issues=4, days=10, watch=False)
     with svc.store.transaction() as tx:
         before = [tuple(r) for r in tx.conn.exec_driver_sql(
@@ -564,7 +577,7 @@ def test_upgrading_an_older_database_chains_its_history_as_if_it_had_always_been
     svc.store.close()
 
     svc = scenario(db_url, tmp_path / "data", actor="wang", now=s.START)
-    assert svc.init(org).schema == HEAD
+    assert svc.init(org, older).schema == HEAD
     with svc.store.transaction(write=False) as tx:
         after = [tuple(r) for r in tx.conn.exec_driver_sql(
             "SELECT seq, prev_hash, hash FROM history ORDER BY seq")]

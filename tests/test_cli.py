@@ -220,7 +220,7 @@ def test_init_creates_the_database_and_reinit_keeps_issues(bare: Town) -> None:
     result = bare.init()
     assert result["town"] == "huangjia"
     assert (result["units"], result["people"], result["groups"]) == (2, 12, 4)
-    assert result["workflow"] == "rectification@2"
+    assert result["workflow"] == "rectification@3"
     assert result["calendar_years"][0] <= 2020 <= result["calendar_years"][1]
     assert bare.count("people") == 12
 
@@ -293,7 +293,7 @@ def test_reinit_with_a_changed_workflow_of_the_same_version_is_refused(town: Tow
         encoding="utf-8",
     )
     line = town.refused("init", "--org", str(town.org), "--workflow", str(changed), code=1)
-    assert "rectification@2" in line
+    assert "rectification@3" in line
 
 
 # --- the life of an issue -----------------------------------------------------------------
@@ -630,9 +630,9 @@ def test_validate_the_packaged_workflow(town: Town) -> None:
     packaged = REPO / "workflows" / "rectification.yaml"
     r = town.run("workflow", "validate", str(packaged), as_json=False)
     assert (r.code, r.err) == (0, "")
-    assert r.out.strip() == "ok: rectification@2: 6 states, 8 transitions"
+    assert r.out.strip() == "ok: rectification@3: 6 states, 8 transitions"
     assert town.ok("workflow", "validate", str(packaged)) == {
-        "ok": True, "workflow": "rectification@2", "states": 6, "transitions": 8}
+        "ok": True, "workflow": "rectification@3", "states": 6, "transitions": 8}
 
 
 _EXTRA_STATE = "  - name: {name}\n    label: 额外\n    deadline: {{working_days: 1}}\n"
@@ -705,7 +705,7 @@ def test_workflow_show(town: Town) -> None:
                  "verified --> cleared: clear", "cleared --> reported: reopen"):
         assert f"    {edge}" in lines
     plain = town.run("workflow", "show", as_json=False)
-    assert plain.code == 0 and "rectification@2" in plain.out and "studied" in plain.out
+    assert plain.code == 0 and "rectification@3" in plain.out and "studied" in plain.out
     shown = town.ok("workflow", "show")
     assert shown["initial"] == "found" and shown["final"] == ["cleared"]
 

@@ -25,7 +25,16 @@ def line_of(text: str, needle: str) -> int:
 
 def test_the_default_workflow_loads() -> None:
     wf = load(default_path())
-    assert wf.key == "rectification@2"
+    assert wf.key == "rectification@3"
+    assert {s.name: s.owners for s in wf.states} == {
+        "found": ("finders|added_by",), "reported": ("rectification_leader",),
+        "studied": ("assignee",), "rectified": ("quality_supervision_leader",),
+        "verified": ("quality_supervision_leader", "party_secretary"), "cleared": ()}
+    assert [(r.level, r.recipients, r.subjects) for r in wf.ladder.default] == [
+        ("reminder", (), ("owners",)),
+        ("interview", ("liaison",), ("owners", "owners_secretary")),
+        ("accountability", ("party_secretary", "quality_supervision_leader"),
+         ("owners", "interviewed"))]
     assert [s.name for s in wf.states] == [
         "found", "reported", "studied", "rectified", "verified", "cleared"]
     assert {t.name for t in wf.transitions} == {

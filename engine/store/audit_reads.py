@@ -243,8 +243,19 @@ class Reads(Repository):
         return map(rows.issue, self._table("issues", rows.ISSUE_COLUMNS, "id", "id", span))
 
     def escalations(self, span: Span = (None, None)) -> Iterator[Escalation]:
-        return map(rows.escalation, self._table("escalations", rows.ESCALATION_COLUMNS,
-                                                "issue_id", "issue_id, id", span))
+        return map(rows.escalation, self._table("escalations", self._kept(
+            "escalations", rows.ESCALATION_COLUMNS), "issue_id", "issue_id, id", span))
+
+    def _kept(self, table: str, columns: Sequence[str]) -> list[str]:
+        """`columns` as a select list that an older schema can answer too (a column added
+        since reads as NULL): an archived database is audited as it is, never upgraded."""
+        if self.sqlite:
+            found = {str(r[1]) for r in self.rows(f"PRAGMA table_info({table})")}
+        else:
+            found = {str(r[0]) for r in self.rows(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = ?",
+                (table,))}
+        return [c if c in found else f"NULL AS {c}" for c in columns]
 
     def extensions(self, span: Span = (None, None)) -> Iterator[Extension]:
         return map(rows.extension, self._table("extensions", rows.EXTENSION_COLUMNS,

@@ -124,8 +124,10 @@ class Store:
 
 
 def _missing_table(e: BaseException) -> bool:
+    """A table or a column the schema does not have yet (an older database: init upgrades)."""
     text = str(e).lower()
-    return "no such table" in text or ("relation" in text and "does not exist" in text)
+    return ("no such table" in text or "no such column" in text
+            or (("relation" in text or "column" in text) and "does not exist" in text))
 
 
 def _translate(e: DBAPIError) -> RectifyError:

@@ -19,7 +19,7 @@ CST = timezone(timedelta(hours=8))
 """The town's offset, to write moments as the domain page does."""
 
 ISSUE_ID = 7
-WORKFLOW_KEY = "rectification@2"
+WORKFLOW_KEY = "rectification@3"
 
 NATIONAL_DAY_2020 = CalendarData(
     off_days=frozenset(date(2020, 10, d) for d in range(1, 9)),

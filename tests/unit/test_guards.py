@@ -230,6 +230,8 @@ def test_the_actions_of_the_packaged_workflow(workflow: Workflow) -> None:
         "record_interview": ("liaison", "party_secretary"),
         "decide_accountability": ("party_secretary",),
         "list_village": ("party_secretary", "quality_supervision_leader"),
+        "reassign": ("rectification_leader", "party_secretary"),
+        "edit": ("rectification_leader", "information_verification", "party_secretary"),
     }
 
 

@@ -30,9 +30,10 @@ def rungs(workflow: Workflow) -> Ladder:
 
 def test_the_packaged_ladders(rungs: Ladder) -> None:
     assert rungs.default == (
-        Rung("reminder", -1, ("assignee|village_secretary",)),
-        Rung("interview", 1, ("liaison", "village_secretary")),
-        Rung("accountability", 5, ("party_secretary", "quality_supervision_leader")),
+        Rung("reminder", -1, (), ("owners",)),
+        Rung("interview", 1, ("liaison",), ("owners", "owners_secretary")),
+        Rung("accountability", 5, ("party_secretary", "quality_supervision_leader"),
+             ("owners", "interviewed")),
     )
     assert [(r.level, r.offset) for r in rungs.listed] == [
         ("reminder", -1), ("interview", 0), ("accountability", 3)]
