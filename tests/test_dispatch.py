@@ -70,11 +70,12 @@ REMINDER_AT = datetime(2020, 10, 12, 0, 0)
 INTERVIEW_AT = datetime(2020, 10, 14, 0, 0)
 LATE = datetime(2020, 11, 30, 10, 0)  # every level of the ladder has come due
 
-MOBILES = {"wang": "13800000001", "chen": "13800000003", "zhou": "13800000005"}
+MOBILES = {"wang": "13800000001", "chen": "13800000003", "zhou": "13800000005",
+           "rc1": "13800000007"}
 
 
 def _reachable_org() -> dict[str, Any]:
-    """The small org with an email for everyone and a mobile for wang, chen and zhou (liu has
+    """The small org with an email for everyone and a mobile for wang, chen, zhou and rc1 (liu has
     none: the WeCom robot then gets markdown rather than text)."""
     org = copy.deepcopy(SMALL_ORG)
     for person in org["people"]:
@@ -220,16 +221,16 @@ def test_a_sweep_writes_one_row_per_recipient_and_channel_once(svc: Scenario,
     assert svc.outbox() == []  # adding and reporting tell nobody
 
     reminder, interview = sweep(svc, INTERVIEW_AT)
-    assert (reminder.level, reminder.recipients) == ("reminder", ("chen",))
-    assert (interview.level, interview.recipients) == ("interview", ("liu", "chen"))
+    assert (reminder.level, reminder.recipients) == ("reminder", ("rc1",))
+    assert (interview.level, interview.recipients) == ("interview", ("liu", "rc1"))
     rows = svc.outbox()
     assert sorted((e.key, e.kind, e.channel, e.person, e.escalation_id) for e in rows) == sorted([
-        (f"escalation:{reminder.id}:chen:mail", "reminder", "mail", "chen", reminder.id),
-        (f"escalation:{reminder.id}:chen:log", "reminder", "log", "chen", reminder.id),
+        (f"escalation:{reminder.id}:rc1:mail", "reminder", "mail", "rc1", reminder.id),
+        (f"escalation:{reminder.id}:rc1:log", "reminder", "log", "rc1", reminder.id),
         (f"escalation:{interview.id}:liu:mail", "interview", "mail", "liu", interview.id),
         (f"escalation:{interview.id}:liu:ding", "interview", "ding", "liu", interview.id),
-        (f"escalation:{interview.id}:chen:mail", "interview", "mail", "chen", interview.id),
-        (f"escalation:{interview.id}:chen:ding", "interview", "ding", "chen", interview.id),
+        (f"escalation:{interview.id}:rc1:mail", "interview", "mail", "rc1", interview.id),
+        (f"escalation:{interview.id}:rc1:ding", "interview", "ding", "rc1", interview.id),
     ])
     for e in rows:
         assert (e.status, e.attempts, e.issue_id, e.claimed_at, e.sent_at, e.last_error) == (
@@ -358,7 +359,7 @@ path = {toml_str(tmp_path / "log.jsonl")}
         (f"assignment:{issue.id}:{studied.version}:rc2:log", "assignment", "rc2"),
         (f"extension:{issue.id}:{extended.version}:rc2:log", "extension", "rc2"),
         (f"rejection:{issue.id}:{rejected.version}:rc2:log", "rejection", "rc2"),
-        (f"recorded:{interview.id}:chen:log", "interview_recorded", "chen"),
+        (f"recorded:{interview.id}:rc1:log", "interview_recorded", "rc1"),
         (f"recorded:{interview.id}:wang:log", "interview_recorded", "wang"),
     ]
     ctx = {e.kind: e.context for e in rows}
@@ -382,12 +383,12 @@ def test_without_a_configuration_every_message_goes_to_the_console(
     reported(svc)
     [reminder] = sweep(svc, REMINDER_AT)
     [row] = svc.outbox()
-    assert (row.key, row.channel) == (f"escalation:{reminder.id}:chen:console", "console")
+    assert (row.key, row.channel) == (f"escalation:{reminder.id}:rc1:console", "console")
     capsys.readouterr()
     assert dispatch_at(svc, REMINDER_AT + timedelta(hours=9))["sent"] == [row.id]
     out = capsys.readouterr().out
     assert f"── console · reminder · #{row.id} " in out
-    assert "To:      陈支书 (chen) <chen@huangjia.example, 13800000003>" in out
+    assert "To:      整改一 (rc1) <rc1@huangjia.example, 13800000007>" in out
     assert "Subject: 【整改提醒】石板村“房屋漏雨”" in out
 
 
@@ -415,7 +416,7 @@ accountability = ["mail"]
     sweep(svc, INTERVIEW_AT)
     queued = svc.outbox()
     ids = [e.id for e in queued]
-    assert sorted(e.person for e in queued) == ["chen", "chen", "liu"]
+    assert sorted(e.person for e in queued) == ["liu", "rc1", "rc1"]
 
     first = datetime(2020, 10, 14, 9, 0)
     assert dispatch_at(svc, first) == {**NOTHING, "retrying": ids}
@@ -499,8 +500,8 @@ def check_hook(request: Seen, row: OutboxEntry, expected_text: str) -> None:
     body = request.json()
     assert body["idempotency_key"] == row.key and body["id"] == row.id
     assert body["kind"] == "reminder"
-    assert body["recipient"] == {"person": "chen", "name": "陈支书",
-                                 "email": "chen@huangjia.example", "mobile": MOBILES["chen"]}
+    assert body["recipient"] == {"person": "rc1", "name": "整改一",
+                                 "email": "rc1@huangjia.example", "mobile": MOBILES["rc1"]}
     assert body["text"] == expected_text
 
 
@@ -572,7 +573,7 @@ def test_robots_and_webhook_retry_with_growing_back_off_then_dead_then_retry(
 
     # every attempt was signed and carried the message as the receivers expect
     expected = Renderer("zh_CN").render("reminder", rows["hook"].context)
-    assert "陈支书" in expected.text and str(reminder.id) in expected.text
+    assert "整改一" in expected.text and str(reminder.id) in expected.text
     for request in receiver.seen("/hook"):
         check_hook(request, rows["hook"], expected.text)
     for request in receiver.seen("/ding"):
@@ -669,7 +670,7 @@ accountability = ["out"]
     reported(svc)
     sweep(svc, LATE)
     rows = svc.outbox()
-    assert [e.person for e in rows] == ["chen", "liu", "chen", "wang"]
+    assert [e.person for e in rows] == ["rc1", "liu", "rc1", "wang"]
     first = rows[0]
 
     receiver.script("/out", delay=60)  # hold the first request open
@@ -782,7 +783,7 @@ interview_recorded = ["ding", "wecom", "log", "mail"]
     svc.actor = "liu"
     svc.record_escalation(interview.id, HOSTILE_NOTE)
     rows = svc.outbox()
-    # reminder: chen; interview: liu, chen; recorded: chen, wang -- on four channels each
+    # reminder: rc1; interview: liu, rc1; recorded: rc1, wang -- on four channels each
     assert len(rows) == 5 * 4
     assert dispatch_at(svc, datetime(2020, 10, 14, 11, 0)) == {
         **NOTHING, "sent": [e.id for e in rows]}
@@ -918,7 +919,7 @@ to = ["party_secretary", "liaison"]
     section = text.split("四、尚未记录的约谈", 1)[1].split("五、", 1)[0]
     assert f"#{roof.id} 石板村“房屋漏雨”" in section
     assert f"#{water.id} 街子社区“饮水不稳定”" in section
-    assert "对象 刘镇长、陈支书" in section and "对象 刘镇长、周支书" in section
+    assert section.count("对象 整改一，") == 2  # the owner summoned, not the conductor
     assert "五、尚未作出决定的问责（0 个）" in text
 
     data = run_cli("--db", sqlite_url, "--config", str(config), "--now", now,

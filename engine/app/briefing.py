@@ -49,7 +49,7 @@ def briefing(s: Session, since: datetime | None = None) -> BriefingMessage:
 
         def case(e: Escalation) -> CaseContext:
             return CaseContext(told.issue_context(by_id[e.issue_id], wf, now),
-                               told.names(e.recipients), _local(e.raised_at, s))
+                               told.names(e.subjects or e.recipients), _local(e.raised_at, s))
 
         return BriefingMessage(TownContext(org.town.name), BriefingContext(
             since=_local(since, s), until=_local(now, s),
