@@ -513,14 +513,14 @@ def check_ding(request: Seen, subject: str, markdown: str) -> None:
     assert request.json() == {
         "msgtype": "markdown",
         "markdown": {"title": subject, "text": f"{markdown}\n\n@{MOBILES['chen']}"},
-        "at": {"atMobiles": [MOBILES["chen"]], "isAtAll": False},
+        "at": {"atMobiles": [MOBILES["rc1"]], "isAtAll": False},
     }
 
 
 def check_wecom(request: Seen, text: str) -> None:
     assert request.query == {"key": ["wecom-key"]}
     assert request.json() == {"msgtype": "text", "text": {
-        "content": text, "mentioned_mobile_list": [MOBILES["chen"]]}}
+        "content": text, "mentioned_mobile_list": [MOBILES["rc1"]]}}
 
 
 def test_robots_and_webhook_retry_with_growing_back_off_then_dead_then_retry(
