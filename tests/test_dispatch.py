@@ -512,7 +512,7 @@ def check_ding(request: Seen, subject: str, markdown: str) -> None:
     assert request.query["sign"] == [ding_sign(DING_SECRET, timestamp)]
     assert request.json() == {
         "msgtype": "markdown",
-        "markdown": {"title": subject, "text": f"{markdown}\n\n@{MOBILES['chen']}"},
+        "markdown": {"title": subject, "text": f"{markdown}\n\n@{MOBILES['rc1']}"},
         "at": {"atMobiles": [MOBILES["rc1"]], "isAtAll": False},
     }
 

@@ -302,7 +302,8 @@ def test_init_again_updates_the_org_but_keeps_what_open_issues_need(
     move(svc, "sa1", i.id, "report")
     move(svc, "rc1", i.id, "study", plan="p", assignee="chen", due=date(2020, 10, 9))
     org = {**SMALL_ORG, "people": [p for p in SMALL_ORG["people"] if p["id"] != "chen"]}
-    org["units"] = [{**u, "secretary": None} for u in SMALL_ORG["units"]]
+    org["units"] = [{**u, "secretary": "sa2" if u["secretary"] == "chen" else u["secretary"]}
+                    for u in SMALL_ORG["units"]]  # 石板村 gets another secretary
     with pytest.raises(Refused) as e:
         svc.init(write_org(tmp_path / "org2.yaml", org))
     assert "chen" in str(e.value)
