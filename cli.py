@@ -683,14 +683,14 @@ def org() -> None:
 def org_history(settings: Settings) -> None:
     """Every org installed, oldest first: who, when, through which door, what changed."""
     from engine.app.configuration import org_history as read
-    from engine.present import door, shown
+    from engine.present import door, shown, town_time
 
     s = settings.session()
     changes = read(s)
     tz = s.town_tz
     lines = []
     for c in changes:
-        lines.append(f"{c.at.astimezone(tz):%Y-%m-%d %H:%M}  event {c.seq}  by"
+        lines.append(f"{town_time(c.at, tz)}  event {c.seq}  by"
                      f" {shown(c.actor)} via {door(c.via)}  sha256 {c.sha256[:12]}…")
         lines += [f"    {shown(line)}" for line in c.changes]
     _emit(settings, [c.to_json() for c in changes],
@@ -899,7 +899,7 @@ def audit_replay(settings: Settings, as_of: str, issue_id: int | None,
     """The ledger as it stood at a moment, rebuilt from the history alone."""
     from engine.app import audit as handlers
     from engine.app.moments import moment_option
-    from engine.present import escalation_json, issue_json, issues_table
+    from engine.present import escalation_json, issue_json, issues_table, town_time
 
     s = _auditor(settings)
     moment = moment_option(as_of, "--as-of", s.town_tz)
@@ -912,7 +912,7 @@ def audit_replay(settings: Settings, as_of: str, issue_id: int | None,
         item["backdated_events"] = r.backdated
         data.append(item)
     lights = {r.issue.id: r.light for r in found}
-    title = f"{len(found)} issue(s) as of {moment.astimezone(tz):%Y-%m-%d %H:%M}"
+    title = f"{len(found)} issue(s) as of {town_time(moment, tz)}"
     backdated = sum(r.backdated for r in found)
     if backdated:
         title += f" ({backdated} back-dated event(s) included)"

@@ -130,7 +130,8 @@ def escalations_table(items: Sequence[Escalation], tz: tzinfo, title: str = "") 
         table.add_column(name, overflow="fold")
     for e in items:
         table.add_row(str(e.id), f"#{e.issue_id}", _cell(LEVEL_LABELS.get(e.level, e.level)),
-                      _cell(e.stage), _due(e.due_at, tz), _short(e.raised_at, tz),
+                      _cell(e.stage), town_time(e.due_at, tz, due=True),
+                      town_time(e.raised_at, tz),
                       _cell(", ".join(e.recipients)), _cell(e.status))
     return table
 
@@ -138,11 +139,11 @@ def escalations_table(items: Sequence[Escalation], tz: tzinfo, title: str = "") 
 def escalation_text(e: Escalation, tz: tzinfo) -> str:
     rows: list[tuple[str, Any]] = [
         ("escalation", f"{e.id}: {LEVEL_LABELS.get(e.level, e.level)} on issue #{e.issue_id}"),
-        ("stage", f"{e.stage} (due {_due(e.due_at, tz)})"),
-        ("raised", _short(e.raised_at, tz)),
+        ("stage", f"{e.stage} (due {town_time(e.due_at, tz, due=True)})"),
+        ("raised", town_time(e.raised_at, tz)),
         ("to", ", ".join(e.recipients)),
         ("status", e.status),
-        ("closed", f"{_short(e.closed_at, tz)} by {e.closed_by}" if e.closed_at else None),
+        ("closed", f"{town_time(e.closed_at, tz)} by {e.closed_by}" if e.closed_at else None),
         ("with", ", ".join(e.attendees) or None),
         ("note", e.note),
     ]
@@ -152,11 +153,12 @@ def escalation_text(e: Escalation, tz: tzinfo) -> str:
 def extension_text(x: Extension, tz: tzinfo) -> str:
     rows: list[tuple[str, Any]] = [
         ("extension", f"{x.id} on issue #{x.issue_id} ({x.stage})"),
-        ("asked", f"{_short(x.requested_at, tz)} by {x.requested_by}"),
-        ("due", f"{_due(x.old_due_at, tz)} → by {x.to_date}"),
+        ("asked", f"{town_time(x.requested_at, tz)} by {x.requested_by}"),
+        ("due", f"{town_time(x.old_due_at, tz, due=True)} → {x.to_date} 24:00"),
         ("reason", x.reason),
         ("status", x.status),
-        ("decided", f"{_short(x.decided_at, tz)} by {x.decided_by}" if x.decided_at else None),
+        ("decided", f"{town_time(x.decided_at, tz)} by {x.decided_by}" if x.decided_at
+         else None),
         ("note", x.note),
     ]
     return _rows(rows, 10, _FREE)
@@ -188,18 +190,17 @@ def is_backdated(e: Event) -> bool:
     return backdated(e.at, e.recorded_at)
 
 
-def _short(value: datetime | None, tz: tzinfo) -> str:
-    return "" if value is None else value.astimezone(tz).strftime("%Y-%m-%d %H:%M")
-
-
-def _due(value: datetime | None, tz: tzinfo) -> str:
-    """A due moment as a cadre reads it: `by 2020-10-12` for 2020-10-13 00:00."""
+def town_time(value: datetime | None, tz: tzinfo, due: bool = False) -> str:
+    """A moment as people read it: to the minute, in town time, `2020-10-12 08:30` (the one
+    form of every time in human output). A `due` moment at midnight is the end of the day
+    before: due 2020-10-13 00:00 reads `2020-10-12 24:00`, "due on the 12th" as a cadre means
+    it. None is the empty string."""
     if value is None:
         return ""
     local = value.astimezone(tz)
-    if local.hour == local.minute == local.second == 0:
-        return f"by {(local - timedelta(days=1)):%Y-%m-%d}"
-    return local.strftime("%Y-%m-%d %H:%M")
+    if due and (local.hour, local.minute, local.second, local.microsecond) == (0, 0, 0, 0):
+        return f"{local.date() - timedelta(days=1):%Y-%m-%d} 24:00"
+    return f"{local:%Y-%m-%d %H:%M}"
 
 
 def issue_text(i: Issue, tz: tzinfo, light: str | None = None) -> str:
@@ -216,10 +217,10 @@ def issue_text(i: Issue, tz: tzinfo, light: str | None = None) -> str:
         ("household", i.household),
         ("assignee", i.assignee),
         ("plan", i.plan),
-        ("due", _due(i.due_at, tz)),
-        ("next escalation", _short(i.next_escalation_at, tz)),
-        ("in stage since", _short(i.stage_entered_at, tz)),
-        ("found", f"{_short(i.created_at, tz)} by {i.created_by}"),
+        ("due", town_time(i.due_at, tz, due=True)),
+        ("next escalation", town_time(i.next_escalation_at, tz)),
+        ("in stage since", town_time(i.stage_entered_at, tz)),
+        ("found", f"{town_time(i.created_at, tz)} by {i.created_by}"),
         ("description", i.description),
     ]
     return _rows(rows, 15, _FREE)
@@ -238,7 +239,8 @@ def issues_table(issues: Sequence[Issue], tz: tzinfo, title: str = "",
         light = (lights or {}).get(i.id)
         table.add_row(
             str(i.id), marks.get(light or "", ""), _cell(i.state), _cell(i.village),
-            _cell(i.category), _cell(i.assignee), _due(i.due_at, tz), _cell(i.title) + flag,
+            _cell(i.category), _cell(i.assignee), town_time(i.due_at, tz, due=True),
+            _cell(i.title) + flag,
         )
     return table
 
@@ -252,11 +254,11 @@ def history_table(events: Iterable[Event], tz: tzinfo) -> Any:
     for e in events:
         details = [_cell(d, multiline=True) for d in event_details(e)]
         if is_backdated(e):
-            details.append(f"[bold]back-dated[/]: written {_short(e.recorded_at, tz)}")
+            details.append(f"[bold]back-dated[/]: written {town_time(e.recorded_at, tz)}")
         backfill = (e.payload.get("via") or {}).get("backfill")
         if backfill:
             details.append(_cell(f"back-fill: {shown(str(backfill), True)}", multiline=True))
-        table.add_row(str(e.version), _short(e.at, tz), _cell(e.actor), _cell(event_via(e)),
+        table.add_row(str(e.version), town_time(e.at, tz), _cell(e.actor), _cell(event_via(e)),
                       _cell(event_what(e)), "\n".join(details))
     return table
 

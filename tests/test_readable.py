@@ -10,15 +10,16 @@ import io
 import re
 import sqlite3
 from contextlib import redirect_stderr, redirect_stdout
-from datetime import timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 import cli
 from engine.app.supervision import a_level
+from engine.present import town_time
 from tests.support import write_org
-from tests.test_cli import T0, Town
+from tests.test_cli import T0, T_REPORT, T_STUDY, Town
 
 REPO = Path(__file__).resolve().parents[1]
 CST = timezone(timedelta(hours=8))
@@ -86,6 +87,70 @@ def on_terminal(town: Town, monkeypatch: pytest.MonkeyPatch, *args: str,
         code = cli.main([*argv, *args])
     assert code == 0, err.getvalue()
     return out.getvalue()
+
+
+# --- 3. times to the minute, a due moment as the end of its day -------------------------------
+def test_town_time() -> None:
+    due = datetime(2020, 10, 13, 0, 0, tzinfo=CST)
+    assert town_time(due, CST, due=True) == "2020-10-12 24:00"
+    assert town_time(due, CST) == "2020-10-13 00:00"
+    assert town_time(due.astimezone(UTC), CST, due=True) == "2020-10-12 24:00"
+    assert town_time(datetime(2020, 10, 12, 8, 30, 59, tzinfo=CST), CST) == "2020-10-12 08:30"
+    assert town_time(datetime(2020, 10, 13, 0, 0, 1, tzinfo=CST), CST, due=True) == (
+        "2020-10-13 00:00")
+    assert town_time(datetime(2020, 3, 1, tzinfo=CST), CST, due=True) == "2020-02-29 24:00"
+    assert town_time(None, CST) == ""
+
+
+ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d|\+08:00|:\d\d:\d\d")
+"""A time as JSON writes it, or to the second: never in human output."""
+
+
+def test_human_output_shows_town_time_to_the_minute(town: Town) -> None:
+    i = town.studied()  # study at T_STUDY with --due 2020-10-23: due 2020-10-24 00:00
+    show = human(town, "issue", "show", str(i), now=T_STUDY)
+    assert "            due: 2020-10-23 24:00\n" in show
+    assert " in stage since: 2020-10-09 10:00\n" in show
+    assert "          found: 2020-09-28 09:00 by sa1\n" in show
+    assert "next escalation: 2020-10-23 00:00\n" in show  # the reminder: a start of day
+    listing = human(town, "issue", "list", now=T_STUDY)
+    assert "2020-10-23 24:00" in listing
+    history = human(town, "issue", "history", str(i))
+    for at in (T0, T_REPORT, T_STUDY):
+        assert at.replace("T", " ") in history
+    for text in (show, listing, history):
+        assert not ISO.search(text), text
+    assert town.ok("issue", "show", str(i))["due_at"] == "2020-10-24T00:00:00+08:00"
+
+
+def test_escalations_and_extensions_read_the_same(town: Town) -> None:
+    i = town.reported()  # reported 2020-09-30 10:00: due at the end of 2020-10-12
+    board = human(town, "escalate", now="2020-10-20T09:00")
+    assert "raised 3 escalation(s)" in board
+    listing = human(town, "escalation", "list", "--issue", str(i))
+    assert listing.count("2020-10-12 24:00") == 3 and "2020-10-20 09:00" in listing
+    first = town.ok("escalation", "list", "--issue", str(i))[0]
+    assert first["due_at"] == "2020-10-13T00:00:00+08:00"
+    shown = human(town, "escalation", "show", str(first["id"]))
+    assert "(due 2020-10-12 24:00)" in shown and "raised: 2020-10-20 09:00" in shown
+    for text in (board, listing, shown):
+        assert not ISO.search(text), text
+
+    j = town.studied()
+    asked = human(town, "issue", "extend", str(j), "--to", "2020-10-30", "--reason", "rain",
+                  who="rc2", now="2020-10-20T09:30")
+    assert "due: 2020-10-23 24:00 → 2020-10-30 24:00" in asked
+    assert "asked: 2020-10-20 09:30 by rc2" in asked
+
+
+def test_the_person_report_reads_town_time(town: Town) -> None:
+    town.reported()
+    town.ok("escalate", now="2020-10-20T09:00")
+    text = human(town, "report", "person", "chen", "--from", "2020-10-01", "--to",
+                 "2020-10-31")
+    assert "2020-10-01 00:00 – 2020-10-31 23:59" in text
+    assert "raised 2020-10-20 09:00" in text
+    assert not ISO.search(text), text
 
 
 # --- 4. errors in plain English ---------------------------------------------------------------
