@@ -327,7 +327,13 @@ def _emit_issue(settings: Settings, issue: Issue) -> None:
     s = settings.session()
     light = issues.lights(s, [issue])[issue.id]
     tz = s.town_tz
-    _emit(settings, issue_json(issue, tz, light), issue_text(issue, tz, light))
+    _emit(settings, issue_json(issue, tz, light), issue_text(issue, tz, light, _colour()))
+
+
+def _colour() -> bool:
+    """Whether human text may carry colour: stdout is a terminal and NO_COLOR is not set
+    (rich decides so for the tables)."""
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
 
 
 @issue.command("move")

@@ -45,10 +45,36 @@ _FREE = frozenset({"note", "reason", "plan", "description"})
 """The rows of the `*_text` forms that hold free text (their lines kept)."""
 
 
-def _rows(rows: Sequence[tuple[str, Any]], width: int, free: frozenset[str]) -> str:
-    """`key: value` lines, keys right-aligned to `width`; the keys in `free` are free text."""
-    return "\n".join(f"{k:>{width}}: {shown(v, k in free, width + 2)}" for k, v in rows
-                     if v not in (None, ""))
+def _rows(rows: Sequence[tuple[str, Any]], width: int, free: frozenset[str],
+          made: frozenset[str] = frozenset()) -> str:
+    """`key: value` lines, keys right-aligned to `width`; the keys in `free` are free text,
+    those in `made` the program's own (shown as they are: a light's colour)."""
+    return "\n".join(f"{k:>{width}}: {v if k in made else shown(v, k in free, width + 2)}"
+                     for k, v in rows if v not in (None, ""))
+
+
+LIGHT_WORDS = LABELS["zh_CN"]["light"]
+"""The light as a word, so that it survives a pipe: 红, 黄, 绿. Human output has no switch of
+language (the configuration's `locale` is the messages'), so the word is Chinese."""
+_COLOURS = {"red": "\x1b[31m", "yellow": "\x1b[33m", "green": "\x1b[32m"}
+"""ANSI colours of the lights, for text printed to a terminal."""
+
+
+def light_text(light: str | None, colour: bool = False) -> str:
+    """A light as a word (`红`), in its colour when `colour` (stdout is a terminal); the empty
+    string for none (a closed issue)."""
+    if light is None:
+        return ""
+    word = LIGHT_WORDS.get(light, shown(light))
+    return f"{_COLOURS[light]}{word}\x1b[0m" if colour and light in _COLOURS else word
+
+
+def light_cell(light: str | None) -> str:
+    """A light as a table cell: the word, coloured by rich when the console is a terminal."""
+    if light is None:
+        return ""
+    word = LIGHT_WORDS.get(light)
+    return f"[{light}]{word}[/]" if word and light in _COLOURS else _cell(light)
 
 
 def when(value: datetime | None, tz: tzinfo) -> str | None:
@@ -203,7 +229,8 @@ def town_time(value: datetime | None, tz: tzinfo, due: bool = False) -> str:
     return f"{local:%Y-%m-%d %H:%M}"
 
 
-def issue_text(i: Issue, tz: tzinfo, light: str | None = None) -> str:
+def issue_text(i: Issue, tz: tzinfo, light: str | None = None, colour: bool = False) -> str:
+    """`issue show`: a line per field; the light as a word, coloured when `colour`."""
     rows: list[tuple[str, Any]] = [
         ("issue", f"#{i.id} {i.title}"),
         ("state", f"{i.state} (version {i.version})"),
@@ -212,7 +239,7 @@ def issue_text(i: Issue, tz: tzinfo, light: str | None = None) -> str:
         ("severity", i.severity),
         ("listed", "yes (挂牌督战)" if i.listed else
          "by its village (挂牌督战)" if i.listed_by_village else "no"),
-        ("light", light),
+        ("light", light_text(light, colour)),
         ("group", i.group),
         ("household", i.household),
         ("assignee", i.assignee),
@@ -223,7 +250,7 @@ def issue_text(i: Issue, tz: tzinfo, light: str | None = None) -> str:
         ("found", f"{town_time(i.created_at, tz)} by {i.created_by}"),
         ("description", i.description),
     ]
-    return _rows(rows, 15, _FREE)
+    return _rows(rows, 15, _FREE, frozenset({"light"}))
 
 
 def issues_table(issues: Sequence[Issue], tz: tzinfo, title: str = "",
@@ -231,14 +258,12 @@ def issues_table(issues: Sequence[Issue], tz: tzinfo, title: str = "",
     from rich.table import Table
 
     table = Table(title=title or None, show_lines=False)
-    for name in ("id", "", "state", "village", "category", "assignee", "due", "title"):
+    for name in ("id", "light", "state", "village", "category", "assignee", "due", "title"):
         table.add_column(name, overflow="fold")
-    marks = {"green": "[green]●[/]", "yellow": "[yellow]●[/]", "red": "[red]●[/]"}
     for i in issues:
         flag = " ★" if i.supervised else ""
-        light = (lights or {}).get(i.id)
         table.add_row(
-            str(i.id), marks.get(light or "", ""), _cell(i.state), _cell(i.village),
+            str(i.id), light_cell((lights or {}).get(i.id)), _cell(i.state), _cell(i.village),
             _cell(i.category), _cell(i.assignee), town_time(i.due_at, tz, due=True),
             _cell(i.title) + flag,
         )

@@ -17,7 +17,8 @@ import pytest
 
 import cli
 from engine.app.supervision import a_level
-from engine.present import town_time
+from engine.present import LIGHT_WORDS, light_text, town_time
+from notifications.labels import LABELS
 from tests.support import write_org
 from tests.test_cli import T0, T_REPORT, T_STUDY, Town
 
@@ -87,6 +88,50 @@ def on_terminal(town: Town, monkeypatch: pytest.MonkeyPatch, *args: str,
         code = cli.main([*argv, *args])
     assert code == 0, err.getvalue()
     return out.getvalue()
+
+
+# --- 2. the light as a word -------------------------------------------------------------------
+def test_the_light_is_a_word_that_survives_a_pipe(town: Town) -> None:
+    i = town.add()  # found at T0: due at the end of Tuesday 2020-09-29
+    for now, word in (("2020-09-28T10:00", "绿"), ("2020-09-29T10:00", "黄"),
+                      ("2020-09-30T10:00", "红")):
+        show = human(town, "issue", "show", str(i), now=now)
+        assert f"          light: {word}\n" in show
+        listing = human(town, "issue", "list", now=now)
+        assert re.search(rf"│ {i}\s+│ {word}\s+│ found", listing), listing
+        assert "\x1b" not in show + listing
+    assert town.ok("issue", "show", str(i))["light"] == "red"  # JSON as before
+
+
+def test_the_light_keeps_its_colour_on_a_terminal(town: Town,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    i = town.add()
+    show = on_terminal(town, monkeypatch, "issue", "show", str(i), now="2020-09-30T10:00")
+    assert "light: \x1b[31m红\x1b[0m" in show
+    listing = on_terminal(town, monkeypatch, "issue", "list", now="2020-09-29T10:00")
+    assert re.search(r"\x1b\[[0-9;]*m黄\x1b\[0m", listing), listing
+    replayed = on_terminal(town, monkeypatch, "audit", "replay", "--as-of",
+                           "2020-09-28T10:00")
+    assert re.search(r"\x1b\[[0-9;]*m绿\x1b\[0m", replayed), replayed
+
+
+def test_no_color_keeps_the_word_alone(town: Town, monkeypatch: pytest.MonkeyPatch) -> None:
+    i = town.add()
+    show = on_terminal(town, monkeypatch, "issue", "show", str(i), now="2020-09-30T10:00",
+                       no_color=True)
+    listing = on_terminal(town, monkeypatch, "issue", "list", now="2020-09-30T10:00",
+                          no_color=True)
+    assert "light: 红\n" in show
+    assert "红" in listing and not re.search(r"\x1b\[[0-9;]*m红", listing)
+
+
+def test_the_light_in_words() -> None:
+    assert LIGHT_WORDS == LABELS["zh_CN"]["light"] == {"red": "红", "yellow": "黄",
+                                                       "green": "绿"}
+    assert set(LABELS["en"]["light"]) == set(LIGHT_WORDS)
+    assert [light_text(x) for x in ("red", "yellow", "green", None)] == ["红", "黄", "绿", ""]
+    assert light_text("green", colour=True) == "\x1b[32m绿\x1b[0m"
+    assert light_text("\x1bodd", colour=True) == "\\x1bodd"
 
 
 # --- 3. times to the minute, a due moment as the end of its day -------------------------------
