@@ -496,6 +496,30 @@ def issue_history(settings: Settings, issue_id: int) -> None:
     _emit(settings, [event_json(e, tz) for e in events], history_table(events, tz))
 
 
+@issue.command("evidence")
+@click.argument("issue_id", type=ID)
+@click.option("--save", "save_dir", type=click.Path(path_type=Path), metavar="DIR",
+              help="Copy the files into DIR under their original names (made safe), each"
+                   " checked against its SHA-256; all or none, nothing overwritten.")
+@pass_settings
+def issue_evidence(settings: Settings, issue_id: int, save_dir: Path | None) -> None:
+    """The issue's evidence: every file its events attached, with size, SHA-256, the event
+    that attached it and when."""
+    from engine.app import evidence_files
+    from engine.present import evidence_json, evidence_text
+
+    s = settings.session()
+    if save_dir is None:
+        items = evidence_files.attached(s, issue_id)
+        tz = s.town_tz
+        _emit(settings, [evidence_json(a, tz) for a in items], evidence_text(issue_id, items, tz))
+        return
+    saved = evidence_files.save(s, issue_id, save_dir)
+    tz = s.town_tz
+    _emit(settings, [{**evidence_json(x.attached, tz), "saved_as": str(x.path)} for x in saved],
+          evidence_text(issue_id, [x.attached for x in saved], tz, [x.path for x in saved]))
+
+
 @issue.command("allowed")
 @click.argument("issue_id", type=ID)
 @pass_settings

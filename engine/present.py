@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, tzinfo
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from engine.domain.audit import backdated
 from engine.domain.escalation import Escalation, Extension
@@ -20,6 +21,9 @@ from engine.domain.events import FIRST, Event, EventType
 from engine.domain.issue import EDITABLE, Issue
 from engine.domain.text import visible
 from notifications.labels import LABELS
+
+if TYPE_CHECKING:
+    from engine.app.evidence_files import Attached
 
 
 def shown(value: object, multiline: bool = False, indent: int = 0) -> str:
@@ -366,3 +370,39 @@ def summary_table(counts: Iterable[tuple[str, str, int]], states: Sequence[str])
                       str(sum(row.values())))
     table.add_row("all", *(str(totals[s]) for s in states), str(sum(totals.values())))
     return table
+
+
+def size_text(size: int) -> str:
+    """A size in bytes as people read it: `412 B`, `1.2 KiB`, `3.4 MiB`."""
+    if size < 1024:
+        return f"{size} B"
+    value = float(size)
+    for unit in ("KiB", "MiB", "GiB", "TiB"):
+        value /= 1024
+        if value < 1024 or unit == "TiB":
+            break
+    return f"{value:.1f} {unit}"
+
+
+def evidence_json(a: Attached, tz: tzinfo) -> dict[str, Any]:
+    return {"name": a.name, "sha256": a.sha256, "size": a.size, "event": a.event,
+            "transition": a.transition, "at": when(a.at, tz)}
+
+
+def evidence_text(issue_id: int, items: Sequence[Attached], tz: tzinfo,
+                  saved: Sequence[Path] | None = None) -> str:
+    """`issue evidence`: each file with its size, the event that attached it and when, and its
+    SHA-256 on a line of its own (and where it was saved, with `saved`)."""
+    if not items:
+        return f"issue #{issue_id} has no evidence"
+    lines = [f"issue #{issue_id}: {len(items)} evidence file(s)"]
+    for n, a in enumerate(items):
+        what = f"{a.transition} → {a.stage}" if a.transition else (a.stage or "—")
+        lines.append(f"  {shown(a.name)}  {size_text(a.size)}  event {a.event}"
+                     f" ({shown(what)})  {town_time(a.at, tz)}")
+        lines.append(f"      sha256 {shown(a.sha256)}")
+        if saved is not None:
+            lines.append(f"      saved as {shown(saved[n])}")
+    if saved is not None:
+        lines.append(f"{len(set(saved))} file(s) saved")
+    return "\n".join(lines)

@@ -6,21 +6,27 @@ The commands run end to end in-process (tests.support.run_cli) on SQLite."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 import sqlite3
 from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 import cli
+from engine.app import issues, supervision
+from engine.app.evidence_files import FALLBACK, NAME_BYTES, Attached, file_names, safe_name
 from engine.app.supervision import a_level
-from engine.present import LIGHT_WORDS, light_text, town_time
+from engine.domain.decide import decide_move
+from engine.domain.issue import Move, NewIssue
+from engine.present import LIGHT_WORDS, light_text, size_text, town_time
 from notifications.labels import LABELS
-from tests.support import write_org
-from tests.test_cli import T0, T_REPORT, T_STUDY, Town
+from tests.support import Ran, run_cli, scenario, write_org
+from tests.test_cli import T0, T_RECTIFY, T_REPORT, T_STUDY, Town
 
 REPO = Path(__file__).resolve().parents[1]
 CST = timezone(timedelta(hours=8))
@@ -88,6 +94,241 @@ def on_terminal(town: Town, monkeypatch: pytest.MonkeyPatch, *args: str,
         code = cli.main([*argv, *args])
     assert code == 0, err.getvalue()
     return out.getvalue()
+
+
+# --- 1. issue evidence ------------------------------------------------------------------------
+def rectified_twice(town: Town) -> tuple[int, dict[str, bytes]]:
+    """An issue rectified, rejected and rectified again: three files over two events (two of
+    them named roof.jpg, with other bytes), and the files' bytes by the name they were given."""
+    i = town.studied()
+    first = {"roof.jpg": b"the roof, mended" * 100, "before.png": b"the roof, leaking"}
+    town.move(i, "rectify", "--note", "done",
+              "--evidence", str(town.evidence("roof.jpg", first["roof.jpg"])),
+              "--evidence", str(town.evidence("before.png", first["before.png"])),
+              who="rc2", now=T_RECTIFY)
+    town.move(i, "reject", "--reason", "gutter missing", who="qs1", now="2020-10-13T10:00")
+    (town.dir / "again").mkdir()
+    town.move(i, "rectify", "--note", "gutter added",
+              "--evidence", str(town.evidence("again/roof.jpg", b"the gutter")),
+              who="rc2", now="2020-10-14T11:30")
+    return i, {**first, "roof (2).jpg": b"the gutter"}
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_issue_evidence_lists_every_file_its_events_attached(town: Town) -> None:
+    i, files = rectified_twice(town)
+    listed = town.ok("issue", "evidence", str(i))
+    assert listed == [
+        {"name": "roof.jpg", "sha256": digest(files["roof.jpg"]), "size": 1600, "event": 4,
+         "transition": "rectify", "at": "2020-10-12T10:00:00+08:00"},
+        {"name": "before.png", "sha256": digest(files["before.png"]), "size": 17, "event": 4,
+         "transition": "rectify", "at": "2020-10-12T10:00:00+08:00"},
+        {"name": "roof.jpg", "sha256": digest(b"the gutter"), "size": 10, "event": 6,
+         "transition": "rectify", "at": "2020-10-14T11:30:00+08:00"},
+    ]
+    text = human(town, "issue", "evidence", str(i))
+    assert text.splitlines()[0] == f"issue #{i}: 3 evidence file(s)"
+    assert "  roof.jpg  1.6 KiB  event 4 (rectify → rectified)  2020-10-12 10:00" in text
+    assert "  before.png  17 B  event 4 (rectify → rectified)  2020-10-12 10:00" in text
+    assert "  roof.jpg  10 B  event 6 (rectify → rectified)  2020-10-14 11:30" in text
+    for data in files.values():
+        assert f"      sha256 {digest(data)}" in text
+
+
+def test_issue_evidence_of_an_issue_without_any(town: Town) -> None:
+    i = town.reported()
+    assert town.ok("issue", "evidence", str(i)) == []
+    assert human(town, "issue", "evidence", str(i)) == f"issue #{i} has no evidence\n"
+
+
+def test_issue_evidence_of_an_unknown_issue_is_refused(town: Town, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    assert town.refused("issue", "evidence", "99") == "error: no issue 99"
+    assert town.refused("issue", "evidence", "99", "--save", str(out)) == "error: no issue 99"
+    assert list(out.iterdir()) == []
+
+
+def test_save_copies_each_file_under_its_name(town: Town, tmp_path: Path) -> None:
+    i, files = rectified_twice(town)
+    out = tmp_path / "out"
+    out.mkdir()
+    saved = town.ok("issue", "evidence", str(i), "--save", str(out))
+    assert [(x["name"], x["event"], x["saved_as"]) for x in saved] == [
+        ("roof.jpg", 4, str(out / "roof.jpg")), ("before.png", 4, str(out / "before.png")),
+        ("roof.jpg", 6, str(out / "roof (2).jpg"))]
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == files
+
+    again = tmp_path / "second"
+    again.mkdir()
+    text = human(town, "issue", "evidence", str(i), "--save", str(again))
+    assert f"      saved as {again / 'roof (2).jpg'}" in text
+    assert text.endswith("3 file(s) saved\n")
+    assert sorted(p.name for p in again.iterdir()) == sorted(files)
+
+
+def test_the_same_file_attached_twice_is_saved_once(town: Town, tmp_path: Path) -> None:
+    i = town.add()
+    photo = town.evidence("屋顶修缮后.png", b"png bytes")
+    town.move(i, "fix", "--note", "fixed", "--evidence", str(photo), who="sa1",
+              now="2020-09-28T10:00")
+    town.move(i, "reject", "--reason", "not yet", who="qs1", now="2020-09-29T10:00")
+    town.move(i, "rectify", "--note", "now", "--evidence", str(photo), who="rc1",
+              now="2020-09-30T10:00")
+    out = tmp_path / "out"
+    out.mkdir()
+    saved = town.ok("issue", "evidence", str(i), "--save", str(out))
+    assert [x["saved_as"] for x in saved] == [str(out / "屋顶修缮后.png")] * 2
+    assert [p.name for p in out.iterdir()] == ["屋顶修缮后.png"]
+    assert human(town, "issue", "evidence", str(i)).count("屋顶修缮后.png") == 2
+
+
+def test_save_into_something_not_a_directory_is_malformed(town: Town, tmp_path: Path) -> None:
+    i, _ = rectified_twice(town)
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    for target in (tmp_path / "missing", a_file):
+        line = town.refused("issue", "evidence", str(i), "--save", str(target), code=2)
+        assert line == f"error: --save {target}: not a directory"
+    assert a_file.read_text() == "x"
+    assert not (tmp_path / "missing").exists()
+
+
+def test_save_never_overwrites_a_file(town: Town, tmp_path: Path) -> None:
+    i, _ = rectified_twice(town)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "roof (2).jpg").write_bytes(b"mine")
+    line = town.refused("issue", "evidence", str(i), "--save", str(out))
+    assert line == (f"error: {out / 'roof (2).jpg'} already exists: nothing saved (nothing is"
+                    " overwritten)")
+    assert [(p.name, p.read_bytes()) for p in out.iterdir()] == [("roof (2).jpg", b"mine")]
+
+
+def blob(town: Town, data: bytes) -> Path:
+    path = town.data / "evidence" / digest(data)[:2] / digest(data)
+    assert path.read_bytes() == data
+    return path
+
+
+def test_save_refuses_a_missing_blob_and_leaves_nothing(town: Town, tmp_path: Path) -> None:
+    i, _ = rectified_twice(town)
+    blob(town, b"the gutter").unlink()  # the last of three: two were copied before
+    out = tmp_path / "out"
+    out.mkdir()
+    line = town.refused("issue", "evidence", str(i), "--save", str(out))
+    assert line == (f"error: evidence 'roof.jpg' (event 6, sha256 {digest(b'the gutter')})"
+                    " is missing from the store: nothing saved")
+    assert list(out.iterdir()) == []
+
+
+def test_save_refuses_an_altered_blob_and_leaves_nothing(town: Town, tmp_path: Path) -> None:
+    i, files = rectified_twice(town)
+    altered = blob(town, files["before.png"])
+    altered.chmod(0o644)
+    altered.write_bytes(b"the roof, leaking!")
+    out = tmp_path / "out"
+    out.mkdir()
+    line = town.refused("issue", "evidence", str(i), "--save", str(out))
+    assert line == ("error: evidence 'before.png' (event 4): the stored blob no longer matches"
+                    f" its SHA-256 {digest(files['before.png'])}: nothing saved")
+    assert list(out.iterdir()) == []
+
+
+def test_names_an_older_version_stored_are_made_safe(tmp_path: Path) -> None:
+    """Names no door takes today (separators, controls, dots), written as an older version
+    would have: saved inside the folder, under safe names, every byte checked."""
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    svc = scenario(url, tmp_path / "data", actor="wang", now=datetime(2020, 9, 28, 9))
+    try:
+        svc.init(write_org(tmp_path / "org.yaml"))
+        svc.actor = "sa1"
+        issue = svc.add_issue(NewIssue(title="漏雨", category="housing_safety",
+                                       village="v-shiban"))
+        names = ["../../escape.jpg", "..", "a\x1b[2Jb\u202e.jpg", "dir\\sub/x.png",
+                 ".hidden.jpg"]
+        evidence = []
+        for n, name in enumerate(names):
+            data = f"file {n}".encode()
+            path = tmp_path / "data" / "evidence" / digest(data)[:2] / digest(data)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+            evidence.append({"sha256": digest(data), "name": name, "size": len(data)})
+        s = svc.session()
+        with s.transaction(write=True) as tx:
+            org = s.org(tx)
+            ctx = issues.context(s, tx, s.workflow(tx, issue.workflow), "sa1",
+                                 org.roles_for_issue("sa1", issue.village, None),
+                                 village=issue.village)
+            event = decide_move(issue, Move(issue_id=issue.id, transition="report"), ctx)
+            supervision.record(s, tx, issue, replace(event, payload={
+                **event.payload, "evidence": evidence}))
+    finally:
+        svc.close()
+    out = tmp_path / "deep" / "out"
+    out.mkdir(parents=True)
+    argv = ["--db", url, "--data-dir", str(tmp_path / "data")]
+    r = run(*argv, "--json", "issue", "evidence", str(issue.id), "--save", str(out))
+    assert r.code == 0, r.err
+    expected = ["_._escape.jpg", "evidence", "a_[2Jb_.jpg", "dir_sub_x.png",
+                "hidden.jpg"]
+    assert [Path(x["saved_as"]).name for x in r.json()] == expected
+    assert sorted(p.name for p in out.iterdir()) == sorted(expected)
+    assert sorted(p.name for p in (tmp_path / "deep").iterdir()) == ["out"]
+    shown = run(*argv, "issue", "evidence", str(issue.id))
+    assert "\x1b" not in shown.out and "\u202e" not in shown.out
+    assert "a\\x1b[2Jb\\u202e.jpg" in shown.out
+
+
+def run(*args: str) -> Ran:
+    return run_cli(*args)
+
+
+def test_safe_name() -> None:
+    assert safe_name("屋顶修缮后.jpg") == "屋顶修缮后.jpg"
+    assert safe_name("../../etc/passwd") == "_._etc_passwd"
+    assert safe_name("a\\b") == "a_b"
+    assert safe_name("x\x00y\x7f\x85z\u2028.jpg") == "x_y__z_.jpg"
+    assert safe_name(".bashrc") == "bashrc"
+    assert safe_name("a...b..jpg") == "a.b.jpg"
+    long = "长" * 300 + ".jpg"
+    assert len(safe_name(long).encode()) <= NAME_BYTES and safe_name(long).endswith("长.jpg")
+    for name in ("../x", "a/../b", "..\\..", "\x1b", "...", "a" * 400):
+        made = safe_name(name)
+        assert made and "/" not in made and "\\" not in made and ".." not in made
+        assert not made.startswith(".") and len(made.encode()) <= NAME_BYTES
+
+
+def test_safe_name_leaves_nothing_empty() -> None:
+    assert safe_name("..") == FALLBACK
+    assert safe_name(".") == FALLBACK
+    assert safe_name("") == FALLBACK
+    assert safe_name(" . ") == FALLBACK
+    assert safe_name("/") == safe_name(" / ") == "_"
+
+
+def attachment(name: str, sha: str) -> Attached:
+    return Attached(name, sha, 1, 2, "fix", datetime(2020, 1, 1, tzinfo=UTC), "rectified")
+
+
+def test_file_names_tell_files_of_one_name_apart() -> None:
+    items = [attachment("a.jpg", "1"), attachment("a.jpg", "2"), attachment("a (2).jpg", "3"),
+             attachment("a.jpg", "1"), attachment("a.jpg", "4"), attachment("README", "5"),
+             attachment("README", "6")]
+    assert file_names(items) == ["a.jpg", "a (2).jpg", "a (2) (2).jpg", "a.jpg", "a (3).jpg",
+                                 "README", "README (2)"]
+    long = "长" * 84 + ".jpg"  # 256 bytes: cut to fit, and again for its suffix
+    first, second = file_names([attachment(long, "1"), attachment(long, "2")])
+    assert len(first.encode()) <= NAME_BYTES and len(second.encode()) <= NAME_BYTES
+    assert second.endswith(" (2).jpg") and first.endswith("长.jpg")
+
+
+def test_size_text() -> None:
+    assert [size_text(n) for n in (0, 412, 1023, 1024, 1600, 5 << 20, 3 << 30)] == [
+        "0 B", "412 B", "1023 B", "1.0 KiB", "1.6 KiB", "5.0 MiB", "3.0 GiB"]
 
 
 # --- 2. the light as a word -------------------------------------------------------------------
