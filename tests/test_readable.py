@@ -8,16 +8,22 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import re
 import sqlite3
+import struct
+import zlib
+from collections.abc import Iterator
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import cli
+from engine import demo_photos
 from engine.app import issues, supervision
 from engine.app.evidence_files import FALLBACK, NAME_BYTES, Attached, file_names, safe_name
 from engine.app.supervision import a_level
@@ -470,3 +476,71 @@ def test_no_message_puts_a_before_a_value() -> None:
                  *sorted((REPO / "notifications").rglob("*.py"))]:
         text = path.read_text(encoding="utf-8")
         assert not re.search(r"\b(is|not) an? \{", text), path
+
+
+# --- 5. the demo's evidence -------------------------------------------------------------------
+def png_size(data: bytes) -> tuple[int, int]:
+    """(width, height) of a PNG, every chunk's CRC and the pixels checked."""
+    assert data.startswith(b"\x89PNG\r\n\x1a\n")
+    pos, chunks = 8, []
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos:pos + 4])
+        kind, body = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + length]
+        (crc,) = struct.unpack(">I", data[pos + 8 + length:pos + 12 + length])
+        assert zlib.crc32(kind + body) == crc
+        chunks.append((kind, body))
+        pos += 12 + length
+    assert [k for k, _ in chunks] == [b"IHDR", b"IDAT", b"IEND"]
+    width, height, depth, colour, *_ = struct.unpack(">IIBBBBB", chunks[0][1])
+    assert (depth, colour) == (8, 2)
+    raw = zlib.decompress(chunks[1][1])
+    assert len(raw) == height * (width * 3 + 1)
+    return width, height
+
+
+def test_demo_photos_are_small_distinct_pngs() -> None:
+    photos = {demo_photos.photo(f"seed {n}", n % 2 == 0) for n in range(20)}
+    assert len(photos) == 20
+    for data in photos:
+        assert png_size(data) == (demo_photos.WIDTH, demo_photos.HEIGHT)
+        assert 200 <= len(data) <= 1000
+    assert demo_photos.names("housing_safety") == ("整改前照片.png", "屋顶修缮后.png")
+    assert demo_photos.names("food") == ("整改前照片.png", "整改后照片.png")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    folder = tmp_path_factory.mktemp("demo")
+    url = f"sqlite:///{folder / 'demo.db'}"
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = cli.main(["--db", url, "--data-dir", str(folder / "data"), "--json", "demo",
+                         "--issues", "12"])
+    assert code == 0, err.getvalue()
+    assert json.loads(out.getvalue())["moves"] > 0
+    yield url, folder
+
+
+def test_the_demo_attaches_real_pictures(demo: tuple[str, Path], tmp_path: Path) -> None:
+    url, folder = demo
+    argv = ["--db", url, "--data-dir", str(folder / "data")]
+    listed: list[dict[str, Any]] = []
+    with_evidence = []
+    for i in range(1, 13):
+        r = run(*argv, "--json", "issue", "evidence", str(i))
+        if r.code == 0 and r.json():
+            listed += r.json()
+            with_evidence.append(i)
+    assert listed, "the demo attached no evidence"
+    for item in listed:
+        assert item["name"] in ("整改前照片.png", "屋顶修缮后.png", "整改后照片.png")
+        data = (folder / "data" / "evidence" / item["sha256"][:2] / item["sha256"]).read_bytes()
+        assert (len(data), digest(data)) == (item["size"], item["sha256"])
+        assert png_size(data) == (demo_photos.WIDTH, demo_photos.HEIGHT)
+    out = tmp_path / "out"
+    out.mkdir()
+    saved = run(*argv, "--json", "issue", "evidence", str(with_evidence[0]), "--save", str(out))
+    assert saved.code == 0, saved.err
+    for item in saved.json():
+        assert digest(Path(item["saved_as"]).read_bytes()) == item["sha256"]
+    assert {p.suffix for p in out.iterdir()} == {".png"}
