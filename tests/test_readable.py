@@ -28,8 +28,9 @@ from engine.app import issues, supervision
 from engine.app.evidence_files import FALLBACK, NAME_BYTES, Attached, file_names, safe_name
 from engine.app.supervision import a_level
 from engine.domain.decide import decide_move
-from engine.domain.issue import Move, NewIssue
+from engine.domain.issue import CATEGORIES, SEVERITIES, Move, NewIssue
 from engine.present import LIGHT_WORDS, light_text, size_text, town_time
+from notifications.channels import REGISTRY
 from notifications.labels import LABELS
 from tests.support import Ran, run_cli, scenario, write_org
 from tests.test_cli import T0, T_RECTIFY, T_REPORT, T_STUDY, Town
@@ -544,3 +545,34 @@ def test_the_demo_attaches_real_pictures(demo: tuple[str, Path], tmp_path: Path)
     for item in saved.json():
         assert digest(Path(item["saved_as"]).read_bytes()) == item["sha256"]
     assert {p.suffix for p in out.iterdir()} == {".png"}
+
+
+# --- 6. the README ----------------------------------------------------------------------------
+def readme() -> str:
+    return (REPO / "README.md").read_text(encoding="utf-8")
+
+
+def test_the_readme_lists_categories_and_severities_with_their_labels() -> None:
+    text = readme()
+    for category in CATEGORIES:
+        assert f"`{category}` | {LABELS['zh_CN']['category'][category]} |" in text, category
+    for severity in SEVERITIES:
+        assert f"`{severity}`" in text
+
+
+def test_the_readme_lists_every_channel_type_and_its_keys() -> None:
+    text = readme()
+    section = text[text.index("### Channels"):]
+    section = section[:section.index("\n## ")]
+    for kind in REGISTRY:
+        assert f"| `{kind}` |" in section, kind
+    for key in ("host", "port", "sender", "security", "username", "password", "verify",
+                "timeout", "per_minute", "url", "secret", "headers", "key", "more_url",
+                "mention", "path"):
+        assert f"`{key}`" in section, key
+
+
+def test_the_readme_tells_stage_owners_and_the_drill() -> None:
+    text = readme()
+    assert "### Who acts in each stage" in text
+    assert "### A drill and a live database" in text
