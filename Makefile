@@ -27,6 +27,7 @@ demo: $(VENV)/.installed
 	@echo
 	@echo "try:  $(BIN)/rectify --db sqlite:///demo.db issue list --state studied"
 	@echo "      $(BIN)/rectify --db sqlite:///demo.db issue history 1"
+	@echo "      $(BIN)/rectify --db sqlite:///demo.db issue evidence 1 --save ."
 	@echo "      $(BIN)/rectify --db sqlite:///demo.db --now 2020-10-30T18:00 escalation list --open"
 	@echo "      $(BIN)/rectify --db sqlite:///demo.db --now 2020-10-30T18:00 briefing"
 	@echo "      $(BIN)/rectify --db sqlite:///demo.db audit verify"

@@ -327,7 +327,13 @@ def _emit_issue(settings: Settings, issue: Issue) -> None:
     s = settings.session()
     light = issues.lights(s, [issue])[issue.id]
     tz = s.town_tz
-    _emit(settings, issue_json(issue, tz, light), issue_text(issue, tz, light))
+    _emit(settings, issue_json(issue, tz, light), issue_text(issue, tz, light, _colour()))
+
+
+def _colour() -> bool:
+    """Whether human text may carry colour: stdout is a terminal and NO_COLOR is not set
+    (rich decides so for the tables)."""
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
 
 
 @issue.command("move")
@@ -488,6 +494,30 @@ def issue_history(settings: Settings, issue_id: int) -> None:
     events = issues.history(s, issue_id)
     tz = s.town_tz
     _emit(settings, [event_json(e, tz) for e in events], history_table(events, tz))
+
+
+@issue.command("evidence")
+@click.argument("issue_id", type=ID)
+@click.option("--save", "save_dir", type=click.Path(path_type=Path), metavar="DIR",
+              help="Copy the files into DIR under their original names (made safe), each"
+                   " checked against its SHA-256; all or none, nothing overwritten.")
+@pass_settings
+def issue_evidence(settings: Settings, issue_id: int, save_dir: Path | None) -> None:
+    """The issue's evidence: every file its events attached, with size, SHA-256, the event
+    that attached it and when."""
+    from engine.app import evidence_files
+    from engine.present import evidence_json, evidence_text
+
+    s = settings.session()
+    if save_dir is None:
+        items = evidence_files.attached(s, issue_id)
+        tz = s.town_tz
+        _emit(settings, [evidence_json(a, tz) for a in items], evidence_text(issue_id, items, tz))
+        return
+    saved = evidence_files.save(s, issue_id, save_dir)
+    tz = s.town_tz
+    _emit(settings, [{**evidence_json(x.attached, tz), "saved_as": str(x.path)} for x in saved],
+          evidence_text(issue_id, [x.attached for x in saved], tz, [x.path for x in saved]))
 
 
 @issue.command("allowed")
@@ -689,14 +719,14 @@ def org() -> None:
 def org_history(settings: Settings) -> None:
     """Every org installed, oldest first: who, when, through which door, what changed."""
     from engine.app.configuration import org_history as read
-    from engine.present import door, shown
+    from engine.present import door, shown, town_time
 
     s = settings.session()
     changes = read(s)
     tz = s.town_tz
     lines = []
     for c in changes:
-        lines.append(f"{c.at.astimezone(tz):%Y-%m-%d %H:%M}  event {c.seq}  by"
+        lines.append(f"{town_time(c.at, tz)}  event {c.seq}  by"
                      f" {shown(c.actor)} via {door(c.via)}  sha256 {c.sha256[:12]}…")
         lines += [f"    {shown(line)}" for line in c.changes]
     _emit(settings, [c.to_json() for c in changes],
@@ -905,7 +935,7 @@ def audit_replay(settings: Settings, as_of: str, issue_id: int | None,
     """The ledger as it stood at a moment, rebuilt from the history alone."""
     from engine.app import audit as handlers
     from engine.app.moments import moment_option
-    from engine.present import escalation_json, issue_json, issues_table
+    from engine.present import escalation_json, issue_json, issues_table, town_time
 
     s = _auditor(settings)
     moment = moment_option(as_of, "--as-of", s.town_tz)
@@ -918,7 +948,7 @@ def audit_replay(settings: Settings, as_of: str, issue_id: int | None,
         item["backdated_events"] = r.backdated
         data.append(item)
     lights = {r.issue.id: r.light for r in found}
-    title = f"{len(found)} issue(s) as of {moment.astimezone(tz):%Y-%m-%d %H:%M}"
+    title = f"{len(found)} issue(s) as of {town_time(moment, tz)}"
     backdated = sum(r.backdated for r in found)
     if backdated:
         title += f" ({backdated} back-dated event(s) included)"

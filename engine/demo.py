@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from engine import demo_photos
 from engine.app import issues, setup, supervision
 from engine.app.session import Session
 from engine.domain.calendar import WorkingCalendar
@@ -166,10 +167,12 @@ def run_demo(
         end = datetime(2020, 10, 30, 18, 0)
         steps = _plan(rng, cast, count, start, end)
         ids: dict[int, int] = {}
+        categories: dict[int, str] = {}
         moves = refused = 0
         raised = recorded = 0
         last_sweep: datetime | None = None
-        for when, number, action, args in sorted(steps, key=lambda s: (s[0], s[1])):
+        for k, (when, number, action, args) in enumerate(
+                sorted(steps, key=lambda s: (s[0], s[1]))):
             if last_sweep is None or when - last_sweep >= timedelta(hours=1):
                 # the scheduler's sweep, as `rectify serve` runs it, every simulated hour
                 r, n = _sweep(first.next(None, when), rng, cast)
@@ -177,13 +180,13 @@ def run_demo(
             step = first.next(args.pop("actor"), when)
             try:
                 if action == "add":
+                    categories[number] = args["category"]
                     ids[number] = issues.add(step, NewIssue(**args)).id
                     continue
                 evidence = []
                 if args.pop("evidence", False):
-                    photo = work / f"issue-{number}-{action}.jpg.txt"
-                    photo.write_text(f"photo of issue {number}, {action}, {when}", "utf-8")
-                    evidence.append(photo)
+                    evidence = _photos(work / f"step-{k}",
+                                       categories[number], f"{seed}:{number}:{action}:{when}")
                 issues.move(step, Move(issue_id=ids[number], transition=action, **args),
                             evidence)
                 moves += 1
@@ -210,6 +213,18 @@ def run_demo(
         "states": wf_states,
         "by_village_state": counts,
     }
+
+
+def _photos(folder: Path, category: str, seed: str) -> list[Path]:
+    """A step's evidence: the photos before and after the work, small real pictures (PNG)
+    under the names they are filed with (整改前照片.png, 屋顶修缮后.png)."""
+    folder.mkdir()
+    out = []
+    for name, mended in zip(demo_photos.names(category), (False, True), strict=True):
+        path = folder / name
+        path.write_bytes(demo_photos.photo(f"{seed}:{name}", mended))
+        out.append(path)
+    return out
 
 
 def _sweep(s: Session, rng: random.Random, cast: Cast) -> tuple[int, int]:

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, tzinfo
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from engine.domain.audit import backdated
 from engine.domain.escalation import Escalation, Extension
@@ -20,6 +21,9 @@ from engine.domain.events import FIRST, Event, EventType
 from engine.domain.issue import EDITABLE, Issue
 from engine.domain.text import visible
 from notifications.labels import LABELS
+
+if TYPE_CHECKING:
+    from engine.app.evidence_files import Attached
 
 
 def shown(value: object, multiline: bool = False, indent: int = 0) -> str:
@@ -45,10 +49,36 @@ _FREE = frozenset({"note", "reason", "plan", "description"})
 """The rows of the `*_text` forms that hold free text (their lines kept)."""
 
 
-def _rows(rows: Sequence[tuple[str, Any]], width: int, free: frozenset[str]) -> str:
-    """`key: value` lines, keys right-aligned to `width`; the keys in `free` are free text."""
-    return "\n".join(f"{k:>{width}}: {shown(v, k in free, width + 2)}" for k, v in rows
-                     if v not in (None, ""))
+def _rows(rows: Sequence[tuple[str, Any]], width: int, free: frozenset[str],
+          made: frozenset[str] = frozenset()) -> str:
+    """`key: value` lines, keys right-aligned to `width`; the keys in `free` are free text,
+    those in `made` the program's own (shown as they are: a light's colour)."""
+    return "\n".join(f"{k:>{width}}: {v if k in made else shown(v, k in free, width + 2)}"
+                     for k, v in rows if v not in (None, ""))
+
+
+LIGHT_WORDS = LABELS["zh_CN"]["light"]
+"""The light as a word, so that it survives a pipe: 红, 黄, 绿. Human output has no switch of
+language (the configuration's `locale` is the messages'), so the word is Chinese."""
+_COLOURS = {"red": "\x1b[31m", "yellow": "\x1b[33m", "green": "\x1b[32m"}
+"""ANSI colours of the lights, for text printed to a terminal."""
+
+
+def light_text(light: str | None, colour: bool = False) -> str:
+    """A light as a word (`红`), in its colour when `colour` (stdout is a terminal); the empty
+    string for none (a closed issue)."""
+    if light is None:
+        return ""
+    word = LIGHT_WORDS.get(light, shown(light))
+    return f"{_COLOURS[light]}{word}\x1b[0m" if colour and light in _COLOURS else word
+
+
+def light_cell(light: str | None) -> str:
+    """A light as a table cell: the word, coloured by rich when the console is a terminal."""
+    if light is None:
+        return ""
+    word = LIGHT_WORDS.get(light)
+    return f"[{light}]{word}[/]" if word and light in _COLOURS else _cell(light)
 
 
 def when(value: datetime | None, tz: tzinfo) -> str | None:
@@ -132,7 +162,8 @@ def escalations_table(items: Sequence[Escalation], tz: tzinfo, title: str = "") 
         table.add_column(name, overflow="fold")
     for e in items:
         table.add_row(str(e.id), f"#{e.issue_id}", _cell(LEVEL_LABELS.get(e.level, e.level)),
-                      _cell(e.stage), _due(e.due_at, tz), _short(e.raised_at, tz),
+                      _cell(e.stage), town_time(e.due_at, tz, due=True),
+                      town_time(e.raised_at, tz),
                       _cell(", ".join(e.recipients)), _cell(e.status))
     return table
 
@@ -140,11 +171,11 @@ def escalations_table(items: Sequence[Escalation], tz: tzinfo, title: str = "") 
 def escalation_text(e: Escalation, tz: tzinfo) -> str:
     rows: list[tuple[str, Any]] = [
         ("escalation", f"{e.id}: {LEVEL_LABELS.get(e.level, e.level)} on issue #{e.issue_id}"),
-        ("stage", f"{e.stage} (due {_due(e.due_at, tz)})"),
-        ("raised", _short(e.raised_at, tz)),
+        ("stage", f"{e.stage} (due {town_time(e.due_at, tz, due=True)})"),
+        ("raised", town_time(e.raised_at, tz)),
         ("to", ", ".join(e.recipients)),
         ("status", e.status),
-        ("closed", f"{_short(e.closed_at, tz)} by {e.closed_by}" if e.closed_at else None),
+        ("closed", f"{town_time(e.closed_at, tz)} by {e.closed_by}" if e.closed_at else None),
         ("with", ", ".join(e.attendees) or None),
         ("note", e.note),
     ]
@@ -154,11 +185,12 @@ def escalation_text(e: Escalation, tz: tzinfo) -> str:
 def extension_text(x: Extension, tz: tzinfo) -> str:
     rows: list[tuple[str, Any]] = [
         ("extension", f"{x.id} on issue #{x.issue_id} ({x.stage})"),
-        ("asked", f"{_short(x.requested_at, tz)} by {x.requested_by}"),
-        ("due", f"{_due(x.old_due_at, tz)} → by {x.to_date}"),
+        ("asked", f"{town_time(x.requested_at, tz)} by {x.requested_by}"),
+        ("due", f"{town_time(x.old_due_at, tz, due=True)} → {x.to_date} 24:00"),
         ("reason", x.reason),
         ("status", x.status),
-        ("decided", f"{_short(x.decided_at, tz)} by {x.decided_by}" if x.decided_at else None),
+        ("decided", f"{town_time(x.decided_at, tz)} by {x.decided_by}" if x.decided_at
+         else None),
         ("note", x.note),
     ]
     return _rows(rows, 10, _FREE)
@@ -190,21 +222,21 @@ def is_backdated(e: Event) -> bool:
     return backdated(e.at, e.recorded_at)
 
 
-def _short(value: datetime | None, tz: tzinfo) -> str:
-    return "" if value is None else value.astimezone(tz).strftime("%Y-%m-%d %H:%M")
-
-
-def _due(value: datetime | None, tz: tzinfo) -> str:
-    """A due moment as a cadre reads it: `by 2020-10-12` for 2020-10-13 00:00."""
+def town_time(value: datetime | None, tz: tzinfo, due: bool = False) -> str:
+    """A moment as people read it: to the minute, in town time, `2020-10-12 08:30` (the one
+    form of every time in human output). A `due` moment at midnight is the end of the day
+    before: due 2020-10-13 00:00 reads `2020-10-12 24:00`, "due on the 12th" as a cadre means
+    it. None is the empty string."""
     if value is None:
         return ""
     local = value.astimezone(tz)
-    if local.hour == local.minute == local.second == 0:
-        return f"by {(local - timedelta(days=1)):%Y-%m-%d}"
-    return local.strftime("%Y-%m-%d %H:%M")
+    if due and (local.hour, local.minute, local.second, local.microsecond) == (0, 0, 0, 0):
+        return f"{local.date() - timedelta(days=1):%Y-%m-%d} 24:00"
+    return f"{local:%Y-%m-%d %H:%M}"
 
 
-def issue_text(i: Issue, tz: tzinfo, light: str | None = None) -> str:
+def issue_text(i: Issue, tz: tzinfo, light: str | None = None, colour: bool = False) -> str:
+    """`issue show`: a line per field; the light as a word, coloured when `colour`."""
     rows: list[tuple[str, Any]] = [
         ("issue", f"#{i.id} {i.title}"),
         ("state", f"{i.state} (version {i.version})"),
@@ -213,18 +245,18 @@ def issue_text(i: Issue, tz: tzinfo, light: str | None = None) -> str:
         ("severity", i.severity),
         ("listed", "yes (挂牌督战)" if i.listed else
          "by its village (挂牌督战)" if i.listed_by_village else "no"),
-        ("light", light),
+        ("light", light_text(light, colour)),
         ("group", i.group),
         ("household", i.household),
         ("assignee", i.assignee),
         ("plan", i.plan),
-        ("due", _due(i.due_at, tz)),
-        ("next escalation", _short(i.next_escalation_at, tz)),
-        ("in stage since", _short(i.stage_entered_at, tz)),
-        ("found", f"{_short(i.created_at, tz)} by {i.created_by}"),
+        ("due", town_time(i.due_at, tz, due=True)),
+        ("next escalation", town_time(i.next_escalation_at, tz)),
+        ("in stage since", town_time(i.stage_entered_at, tz)),
+        ("found", f"{town_time(i.created_at, tz)} by {i.created_by}"),
         ("description", i.description),
     ]
-    return _rows(rows, 15, _FREE)
+    return _rows(rows, 15, _FREE, frozenset({"light"}))
 
 
 def issues_table(issues: Sequence[Issue], tz: tzinfo, title: str = "",
@@ -232,15 +264,14 @@ def issues_table(issues: Sequence[Issue], tz: tzinfo, title: str = "",
     from rich.table import Table
 
     table = Table(title=title or None, show_lines=False)
-    for name in ("id", "", "state", "village", "category", "assignee", "due", "title"):
+    for name in ("id", "light", "state", "village", "category", "assignee", "due", "title"):
         table.add_column(name, overflow="fold")
-    marks = {"green": "[green]●[/]", "yellow": "[yellow]●[/]", "red": "[red]●[/]"}
     for i in issues:
         flag = " ★" if i.supervised else ""
-        light = (lights or {}).get(i.id)
         table.add_row(
-            str(i.id), marks.get(light or "", ""), _cell(i.state), _cell(i.village),
-            _cell(i.category), _cell(i.assignee), _due(i.due_at, tz), _cell(i.title) + flag,
+            str(i.id), light_cell((lights or {}).get(i.id)), _cell(i.state), _cell(i.village),
+            _cell(i.category), _cell(i.assignee), town_time(i.due_at, tz, due=True),
+            _cell(i.title) + flag,
         )
     return table
 
@@ -254,11 +285,11 @@ def history_table(events: Iterable[Event], tz: tzinfo) -> Any:
     for e in events:
         details = [_cell(d, multiline=True) for d in event_details(e)]
         if is_backdated(e):
-            details.append(f"[bold]back-dated[/]: written {_short(e.recorded_at, tz)}")
+            details.append(f"[bold]back-dated[/]: written {town_time(e.recorded_at, tz)}")
         backfill = (e.payload.get("via") or {}).get("backfill")
         if backfill:
             details.append(_cell(f"back-fill: {shown(str(backfill), True)}", multiline=True))
-        table.add_row(str(e.version), _short(e.at, tz), _cell(e.actor), _cell(event_via(e)),
+        table.add_row(str(e.version), town_time(e.at, tz), _cell(e.actor), _cell(event_via(e)),
                       _cell(event_what(e)), "\n".join(details))
     return table
 
@@ -345,3 +376,39 @@ def summary_table(counts: Iterable[tuple[str, str, int]], states: Sequence[str])
                       str(sum(row.values())))
     table.add_row("all", *(str(totals[s]) for s in states), str(sum(totals.values())))
     return table
+
+
+def size_text(size: int) -> str:
+    """A size in bytes as people read it: `412 B`, `1.2 KiB`, `3.4 MiB`."""
+    if size < 1024:
+        return f"{size} B"
+    value = float(size)
+    for unit in ("KiB", "MiB", "GiB", "TiB"):
+        value /= 1024
+        if value < 1024 or unit == "TiB":
+            break
+    return f"{value:.1f} {unit}"
+
+
+def evidence_json(a: Attached, tz: tzinfo) -> dict[str, Any]:
+    return {"name": a.name, "sha256": a.sha256, "size": a.size, "event": a.event,
+            "transition": a.transition, "at": when(a.at, tz)}
+
+
+def evidence_text(issue_id: int, items: Sequence[Attached], tz: tzinfo,
+                  saved: Sequence[Path] | None = None) -> str:
+    """`issue evidence`: each file with its size, the event that attached it and when, and its
+    SHA-256 on a line of its own (and where it was saved, with `saved`)."""
+    if not items:
+        return f"issue #{issue_id} has no evidence"
+    lines = [f"issue #{issue_id}: {len(items)} evidence file(s)"]
+    for n, a in enumerate(items):
+        what = f"{a.transition} → {a.stage}" if a.transition else (a.stage or "—")
+        lines.append(f"  {shown(a.name)}  {size_text(a.size)}  event {a.event}"
+                     f" ({shown(what)})  {town_time(a.at, tz)}")
+        lines.append(f"      sha256 {shown(a.sha256)}")
+        if saved is not None:
+            lines.append(f"      saved as {shown(saved[n])}")
+    if saved is not None:
+        lines.append(f"{len(set(saved))} file(s) saved")
+    return "\n".join(lines)

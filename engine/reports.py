@@ -37,6 +37,7 @@ from engine.present import (
     event_what,
     is_backdated,
     shown,
+    town_time,
     when,
 )
 
@@ -166,7 +167,13 @@ def person_json(report: PersonReport, tz: tzinfo) -> dict[str, Any]:
 
 
 def person_text(report: PersonReport, tz: tzinfo) -> str:
+    """The person report for people: person_json's data with every time as town_time."""
     data = person_json(report, tz)
+    data["from"], data["to"] = town_time(report.start, tz), town_time(report.end, tz)
+    for shown_x, x in zip(data["escalations"], report.received, strict=True):
+        shown_x["raised_at"] = town_time(x.raised_at, tz)
+    for shown_r, r in zip(data["recorded"], report.recorded, strict=True):
+        shown_r["at"] = town_time(r["at"], tz)
     return str(_template("person.txt.j2", autoescape=False).render(
         r=data, levels=LEVEL_LABELS, outcomes=OUTCOMES,
         order=("fix", "report", "study", "rectify", "verify", "reject", "clear", "reopen")))

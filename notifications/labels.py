@@ -1,4 +1,4 @@
-"""Names of stages, levels and categories as cadres read them, per locale.
+"""Names of stages, levels, categories and lights as cadres read them, per locale.
 
 Plain data, so that the write path (outbox rows) and the CLI use them without loading Jinja2.
 """
@@ -14,6 +14,7 @@ LABELS: dict[str, dict[str, dict[str, str]]] = {
                      "basic_medical": "基本医疗", "housing_safety": "住房安全",
                      "drinking_water": "饮水安全", "industry": "产业", "employment": "就业",
                      "data_quality": "数据质量", "other": "其他"},
+        "light": {"red": "红", "yellow": "黄", "green": "绿"},
     },
     "en": {
         "stage": {"found": "found", "reported": "reported", "studied": "studied",
@@ -26,5 +27,6 @@ LABELS: dict[str, dict[str, dict[str, str]]] = {
                      "drinking_water": "drinking water", "industry": "industry",
                      "employment": "employment", "data_quality": "data quality",
                      "other": "other"},
+        "light": {"red": "red", "yellow": "yellow", "green": "green"},
     },
 }

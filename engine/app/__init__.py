@@ -9,6 +9,7 @@ below them.
     issues       add, move, show, list, history, the light, what a person may do
     importing    a ledger (CSV) in, all rows or none
     evidence     files hashed and kept by content
+    evidence_files  an issue's files listed and copied out (`issue evidence`)
     supervision  the sweep (escalations), the board, interviews and decisions, listing
     extensions   asking for more time and deciding
     notify       who is told what: outbox messages written with the events

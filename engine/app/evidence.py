@@ -245,7 +245,7 @@ def _place(target: Path, tmp: Path, record: Evidence, made: list[Path]) -> Held:
             continue
         held = os.fstat(fd)
         if (held.st_dev, held.st_ino) == ours:  # our copy: linked now, or healing a blob
-            _sync_dir(target.parent)
+            sync_dir(target.parent)
             return Held(record, target, fd, created=created)
         try:
             good = stat.S_ISREG(held.st_mode) and digest_of(fd) == record.sha256
@@ -331,10 +331,11 @@ def _make_dirs(folder: Path, made: list[Path]) -> None:
                 raise
             continue
         made.append(p)
-        _sync_dir(p.parent)
+        sync_dir(p.parent)
 
 
-def _sync_dir(folder: Path) -> None:
+def sync_dir(folder: Path) -> None:
+    """The folder's entries (a name made in it) synced to disk, where the file system can."""
     with suppress(OSError):  # not every file system syncs a folder
         fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:

@@ -136,6 +136,13 @@ def decide_accountability(s: Session, escalation_id: int, note: str,
                   subjects=None if subjects is None else tuple(dict.fromkeys(subjects)))
 
 
+def a_level(level: str) -> str:
+    """A level with its article, as a sentence names it: `a reminder`, `an interview`, `an
+    accountability case`."""
+    noun = "accountability case" if level == "accountability" else level
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
+
+
 def _close(s: Session, escalation_id: int, note: str, attendees: Sequence[str],
            decide: bool, outcome: str | None = None,
            subjects: tuple[str, ...] | None = None) -> Escalation:
@@ -152,14 +159,14 @@ def _close(s: Session, escalation_id: int, note: str, attendees: Sequence[str],
         wf = s.workflow(tx, issue.workflow)
         if decide:
             if found.level != "accountability":
-                raise Refused(f"escalation {escalation_id} is a {found.level}: only an"
-                              " accountability case takes a decision")
+                raise Refused(f"escalation {escalation_id} is {a_level(found.level)}: only"
+                              " an accountability case takes a decision")
             may_act(org, wf, "decide_accountability", actor, issue.village, issue.assignee)
             status, kind = "decided", EventType.ACCOUNTABILITY_DECIDED
         else:
             if found.level != "interview":
-                raise Refused(f"escalation {escalation_id} is a {found.level}, not an"
-                              " interview" + (": use `escalation decide`"
+                raise Refused(f"escalation {escalation_id} is {a_level(found.level)}, not"
+                              " an interview" + (": use `escalation decide`"
                                               if found.level == "accountability" else ""))
             may_act(org, wf, "record_interview", actor, issue.village, issue.assignee)
             status, kind = "recorded", EventType.INTERVIEW_RECORDED
