@@ -765,9 +765,10 @@ def outbox_list(settings: Settings, failed: bool, status: Sequence[str],
              "person": e.person, "issue": e.issue_id, "escalation": e.escalation_id,
              "status": e.status, "attempts": e.attempts,
              "next_attempt_at": when(e.next_attempt_at, tz), "sent_at": when(e.sent_at, tz),
-             "last_error": e.last_error} for e in items]
-    lines = [f"{e.id:>5} {e.status:<8} {e.kind:<18} {e.channel:<10} {e.person:<12}"
-             f" tries {e.attempts}  {e.last_error or ''}" for e in items]
+             "last_error": e.last_error, "waiting": e.waiting} for e in items]
+    lines = [f"{e.id:>5} {e.status:<8} {e.kind:<18} {e.channel or '—':<10} {e.person:<12}"
+             f" tries {e.attempts}  "
+             + (f"waiting: {e.waiting}" if e.waiting else e.last_error or "") for e in items]
     _emit(settings, data, "\n".join(lines) or "the outbox is empty")
 
 

@@ -178,6 +178,11 @@ class Scenario:
     def dispatch(self) -> dict[str, builtins.list[int]]:
         return dispatch.dispatch(self.session()).to_dict()
 
+    def route(self) -> builtins.list[int]:
+        """Route what is queued (a dispatch pass's first step); the ids held."""
+        s = self.session()
+        return dispatch.route(s, dispatch.sender(s), 100)
+
     def briefing(self, since: datetime | None = None) -> dict[str, Any]:
         return briefing.briefing(self.session(), since).to_dict("各位领导")
 

@@ -32,7 +32,7 @@ def briefing(s: Session, since: datetime | None = None) -> BriefingMessage:
         elif since.tzinfo is None:
             since = since.replace(tzinfo=tz)
         wf = s.current_workflow(tx)
-        told = notify.Notifier(s, tx, routed=False)
+        told = notify.Notifier(s, tx)
         issues = tx.issues.matching(IssueFilter())
         by_village: dict[str, dict[str, int]] = {}
         newly_overdue, cleared = [], []

@@ -3,10 +3,12 @@
 A pass first recovers rows left `sending` by a dispatcher that was cut off between sending and
 marking (older than the lease): channels whose receivers drop repeats by the idempotency key
 (the email Message-ID, the webhook header) get them again; for the others the row becomes
-`unknown` for a person to check, never a silent double send. Then it claims due rows in
-batches and hands each to `notifications.delivery.deliver`, one transaction to mark it
-`sending` and one to record what came of it, so a message is never out unrecorded for longer
-than its send.
+`unknown` for a person to check, never a silent double send. Then it routes the messages queued
+since (the channels of their kind in the configuration in force now: a message is queued with
+none), and claims due rows in batches and hands each to `notifications.delivery.deliver`, one
+transaction to mark it `sending` and one to record what came of it, so a message is never out
+unrecorded for longer than its send. A message whose kind has no route, or a row whose channel
+is not configured, is held (pending, its tries not spent) with `waiting` saying why.
 """
 
 from __future__ import annotations
@@ -35,21 +37,54 @@ class Sender:
     channels: Mapping[str, Channel]
     renderer: MessageRenderer
     pacer: Pacer
+    routing: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    """kind -> the names of the channels it goes to."""
+    source: str = "the configuration"
+    """Where the routing comes from (the file), for the reason a message is held."""
     rng: random.Random = field(default_factory=random.Random)
 
 
 def sender(s: Session) -> Sender:
-    """The configured channels and templates; a wrong setting is refused (exit 2)."""
+    """The configured channels, routing and templates; a wrong setting is refused (exit 2)."""
     from notifications.delivery import Pacer, build_channels
     from notifications.render import Renderer
 
     cfg = s.app.config()
     with configuration_errors():
-        return Sender(build_channels(cfg), Renderer(cfg.locale, cfg.templates), Pacer())
+        return Sender(build_channels(cfg), Renderer(cfg.locale, cfg.templates), Pacer(),
+                      routing=cfg.routing, source=cfg.source)
+
+
+def route(s: Session, using: Sender, batch: int) -> list[int]:
+    """Route every due message queued without a channel to the channels its kind has now;
+    hold the rest (no route, or routed to a channel not configured). The ids held."""
+    held: list[int] = []
+    after = 0
+    while True:
+        with s.transaction(write=True) as tx:
+            now = s.now(tx)
+            found = tx.outbox.unrouted(now, after, batch)
+            reasons: dict[int, str] = {}
+            for entry in found:
+                channels = [c for c in using.routing.get(entry.kind, ())
+                            if c in using.channels]
+                if channels:
+                    tx.outbox.route(entry, channels, now)
+                else:
+                    reasons[entry.id] = f"no route for {entry.kind!r} in {using.source}"
+            tx.outbox.hold(reasons)
+            held += reasons
+            if len(found) < batch:
+                held += tx.outbox.hold_unconfigured(
+                    list(using.channels), now,
+                    f"channel {{channel!r}} is not in {using.source}")
+                return held
+        after = found[-1].id
 
 
 def dispatch(s: Session, using: Sender | None = None) -> PassResult:
-    """One pass: recover, then claim and send in batches until nothing is due."""
+    """One pass: recover, route what was queued, then claim and send in batches until
+    nothing is due."""
     from notifications.delivery import PassResult, backoff, deliver
 
     using = using or sender(s)
@@ -60,10 +95,11 @@ def dispatch(s: Session, using: Sender | None = None) -> PassResult:
         cutoff = now - timedelta(seconds=cfg.dispatch.lease_seconds)
         dedupes = {name: bool(ch.dedupes) for name, ch in using.channels.items()}
         result.recovered = tx.outbox.recover(cutoff, dedupes, now)
+    result.waiting = route(s, using, cfg.dispatch.batch)
     while True:
         with s.transaction(write=True) as tx:
             claimed_at = s.now(tx)
-            claimed = tx.outbox.claim(claimed_at, cfg.dispatch.batch)
+            claimed = tx.outbox.claim(claimed_at, cfg.dispatch.batch, list(using.channels))
             org = tx.org.load() if claimed else None
         for entry in claimed:
             assert org is not None

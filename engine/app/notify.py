@@ -1,8 +1,9 @@
 """Who is told what: outbox messages written in the same transaction as the event they tell of.
 
-One row per recipient and channel (routing from the configuration), each with a stable
-idempotency key and the context its template will be rendered with (the typed contexts of
-`notifications.contexts`): a snapshot of the issue as it stood when the event happened. Which
+One row per recipient, each with a stable idempotency key and the context its template will be
+rendered with (the typed contexts of `notifications.contexts`): a snapshot of the issue as it
+stood when the event happened. The channels are not chosen here: a dispatcher routes each
+message with the configuration in force when it sends it (engine.app.dispatch). Which
 transition tells whom is the workflow's data (`TransitionDef.notify`); how each kind of message
 is made is here.
 """
@@ -65,14 +66,13 @@ def tell(tx: Tx, messages: Sequence[Message], now: datetime) -> None:
 
 
 class Notifier:
-    """Makes outbox messages; knows the org, the calendar, the routing and the language."""
+    """Makes outbox messages; knows the org, the calendar and the language."""
 
-    def __init__(self, s: Session, tx: Tx, routed: bool = True) -> None:
+    def __init__(self, s: Session, tx: Tx) -> None:
         cfg = s.app.config()
         self.org = s.org(tx)
         self.calendar = s.calendar(tx)
         self.tz = s.timezone(tx)
-        self.routing = cfg.routing if routed else {}
         self.locale = cfg.locale if cfg.locale in NEXT_STEP else "zh_CN"
 
     # --- contexts -------------------------------------------------------------------------------
@@ -111,7 +111,7 @@ class Notifier:
 
     def messages(self, kind: str, people: Iterable[str], base_key: str, context: Context,
                  issue_id: int | None, escalation_id: int | None = None) -> list[Message]:
-        """One message per person (each once, known to the org) and routed channel."""
+        """One message per person (each once, known to the org), to be routed when sent."""
         out: list[Message] = []
         seen: set[str] = set()
         for person in people:
@@ -120,10 +120,9 @@ class Notifier:
             seen.add(person)
             # in the context's own order: a briefing's stages stay in the workflow's order
             text = json.dumps(context.to_dict(self.org.people[person].name), ensure_ascii=False)
-            out += [Message(key=f"{base_key}:{person}:{channel}", kind=kind, channel=channel,
-                            person=person, issue_id=issue_id, escalation_id=escalation_id,
-                            context=text)
-                    for channel in self.routing.get(kind, ())]
+            out.append(Message(key=f"{base_key}:{person}", kind=kind, channel=None,
+                               person=person, issue_id=issue_id, escalation_id=escalation_id,
+                               context=text))
         return out
 
     # --- what is told -----------------------------------------------------------------------------

@@ -229,7 +229,7 @@ outbox = Table(
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("key", String(255), nullable=False, unique=True),  # the idempotency key
     Column("kind", String(32), nullable=False),
-    Column("channel", String(64), nullable=False),
+    Column("channel", String(64)),  # NULL until a dispatcher routes it (migration 0007)
     Column("person", String(64), nullable=False),
     Column("issue_id", Id),
     Column("escalation_id", Id),
@@ -241,5 +241,6 @@ outbox = Table(
     Column("sent_at", UTCDateTime),
     Column("last_error", Text),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("waiting", Text),  # why a pending message is held (no route, no such channel)
     Index("ix_outbox_due", "status", "next_attempt_at"),
 )

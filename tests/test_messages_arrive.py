@@ -1,0 +1,296 @@
+"""Messages that arrive: the channel is chosen when a message is sent, by the configuration in
+force then; a message nothing routes waits (its tries unspent) and says why; migration 0007
+unbinds what the old default bound to the console.
+
+Times given to `set_now` and `--now` are naive town time (Asia/Shanghai, +08:00). The worked
+issue enters `reported` on 2020-09-30 10:00 and is due 2020-10-13 00:00: its reminder (to the
+village secretary chen) comes due on 2020-10-12 00:00, its interview (liu and chen) on
+2020-10-14 00:00.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine.domain.escalation import Escalation
+from engine.domain.issue import Issue, Move, NewIssue
+from engine.store.dialect import encode_time
+from engine.store.outbox import OutboxEntry
+from notifications.config import load
+from tests.support import HEAD, Scenario, run_cli, scenario
+
+REMINDER_AT = datetime(2020, 10, 12, 0, 0)
+INTERVIEW_AT = datetime(2020, 10, 14, 0, 0)
+RECORDED_DB = Path(__file__).resolve().parent / "data" / "recorded" / "campaign-2026-11.db"
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No RECTIFY_* setting from outside; the working directory holds no rectify.toml."""
+    for name in ("RECTIFY_DB", "RECTIFY_USER", "RECTIFY_NOW", "RECTIFY_DATA_DIR",
+                 "RECTIFY_CONFIG", "RECTIFY_DEBUG"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+# --- helpers ------------------------------------------------------------------------------
+def log_channels(tmp_path: Path, routing: str, *names: str) -> str:
+    """A configuration with a file channel per name (`<name>.jsonl` in tmp_path)."""
+    channels = "".join(
+        f'[channels.{n}]\ntype = "file"\npath = {json.dumps(str(tmp_path / f"{n}.jsonl"))}\n'
+        for n in names)
+    return f"{channels}[routing]\n{routing}\n"
+
+
+def configure(svc: Scenario, path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    svc.configure(load(path))
+    return path
+
+
+def lines(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(x) for x in path.read_text("utf-8").splitlines()]
+
+
+def reported(svc: Scenario, title: str = "房屋漏雨") -> Issue:
+    """Added and reported on 2020-09-30 10:00: due 2020-10-13 00:00."""
+    svc.set_now(datetime(2020, 9, 30, 10, 0))
+    svc.actor = "sa1"
+    new = svc.add_issue(NewIssue(title=title, category="housing_safety", village="v-shiban",
+                                 group="sa-01"))
+    return svc.move(Move(issue_id=new.id, transition="report"))
+
+
+def sweep(svc: Scenario, at: datetime) -> list[Escalation]:
+    svc.set_now(at)
+    return svc.escalate()
+
+
+def dispatch_at(svc: Scenario, at: datetime) -> dict[str, list[int]]:
+    svc.set_now(at)
+    return {k: sorted(v) for k, v in svc.dispatch().items()}
+
+
+def by_id(svc: Scenario) -> dict[int, OutboxEntry]:
+    return {e.id: e for e in svc.outbox()}
+
+
+# === 1: the channel is chosen when the message is sent ===================================
+def test_a_message_goes_where_the_configuration_of_its_sending_says(
+        svc: Scenario, tmp_path: Path) -> None:
+    """Queued while the reminder went to `old`; the configuration changed before dispatch:
+    it goes to `new` and `extra`, each once, with the key the message was queued with."""
+    config = tmp_path / "rectify.toml"
+    configure(svc, config, log_channels(tmp_path, 'reminder = ["old"]', "old"))
+    reported(svc)
+    [reminder] = sweep(svc, REMINDER_AT)
+    [queued] = svc.outbox()
+    assert (queued.key, queued.channel, queued.waiting) == (
+        f"escalation:{reminder.id}:chen", None, None)
+
+    configure(svc, config, log_channels(tmp_path, 'reminder = ["new", "extra"]',
+                                        "old", "new", "extra"))
+    result = dispatch_at(svc, datetime(2020, 10, 12, 9, 0))
+    rows = svc.outbox()
+    assert [(e.key, e.channel, e.status, e.attempts) for e in rows] == [
+        (queued.key, "new", "sent", 1), (f"{queued.key}:extra", "extra", "sent", 1)]
+    assert result["sent"] == [e.id for e in rows]
+    assert lines(tmp_path / "old.jsonl") == []
+    [new], [extra] = lines(tmp_path / "new.jsonl"), lines(tmp_path / "extra.jsonl")
+    assert (new["idempotency_key"], new["channel"]) == (queued.key, "new")
+    assert (extra["idempotency_key"], extra["channel"]) == (f"{queued.key}:extra", "extra")
+    assert new["text"] == extra["text"] and "陈支书" in new["text"]
+
+    # routed once: another pass sends nothing again, even with the routing changed once more
+    configure(svc, config, log_channels(tmp_path, 'reminder = ["old"]', "old", "new", "extra"))
+    assert dispatch_at(svc, datetime(2020, 10, 12, 9, 5))["sent"] == []
+    assert svc.outbox() == rows
+
+
+def test_a_message_with_no_route_waits_unspent_and_says_why(
+        svc: Scenario, tmp_path: Path, db_url: str) -> None:
+    config = configure(svc, tmp_path / "rectify.toml",
+                       log_channels(tmp_path, 'assignment = ["log"]', "log"))
+    reported(svc)
+    sweep(svc, INTERVIEW_AT)
+    queued = svc.outbox()
+    assert sorted(e.kind for e in queued) == ["interview", "interview", "reminder"]
+    for n in range(3):  # pass after pass: nothing is tried, nothing dies
+        result = dispatch_at(svc, datetime(2020, 10, 14, 9, n))
+        assert result == {"sent": [], "retrying": [], "dead": [], "unknown": [],
+                          "recovered": []}
+    held = svc.outbox()
+    assert [(e.id, e.status, e.channel, e.attempts, e.last_error) for e in held] == [
+        (e.id, "pending", None, 0, None) for e in queued]
+    assert {e.kind: e.waiting for e in held} == {
+        "reminder": f"no route for 'reminder' in {config}",
+        "interview": f"no route for 'interview' in {config}"}
+
+    if db_url.startswith("sqlite"):  # what a person reads
+        listed = run_cli("--db", db_url, "--config", str(config), "--json", "outbox", "list")
+        assert listed.code == 0, listed
+        assert [(x["id"], x["channel"], x["status"], x["waiting"]) for x in listed.json()] == [
+            (e.id, None, "pending", e.waiting) for e in held]
+        text = run_cli("--db", db_url, "--config", str(config), "outbox", "list")
+        assert text.code == 0 and len(text.out.splitlines()) == 3, text
+        assert all(f"waiting: no route for '{e.kind}' in {config}" in line and " — " in line
+                   for e, line in zip(held, text.out.splitlines(), strict=True)), text.out
+
+    # routed now: sent, the reason gone
+    configure(svc, config, log_channels(
+        tmp_path, 'reminder = ["log"]\ninterview = ["log"]', "log"))
+    assert dispatch_at(svc, datetime(2020, 10, 14, 10, 0))["sent"] == [e.id for e in queued]
+    assert [(e.status, e.channel, e.attempts, e.waiting) for e in svc.outbox()] == [
+        ("sent", "log", 1, None)] * 3
+    assert len(lines(tmp_path / "log.jsonl")) == 3
+
+
+def test_a_row_whose_channel_left_the_configuration_waits(svc: Scenario,
+                                                         tmp_path: Path) -> None:
+    """A row routed and tried on `hook` (it failed and waits for its next try); the channel is
+    then taken out of the configuration: the row waits for it, its tries unspent."""
+    config = tmp_path / "rectify.toml"
+    configure(svc, config, '[dispatch]\nbackoff_seconds = 1\n[channels.hook]\ntype = "webhook"'
+              '\nurl = "http://127.0.0.1:9/hook"\ntimeout = 1\n[routing]\nreminder = ["hook"]\n')
+    reported(svc)
+    sweep(svc, REMINDER_AT)
+    assert dispatch_at(svc, datetime(2020, 10, 12, 9, 0))["retrying"] != []
+    [tried] = svc.outbox()
+    assert (tried.channel, tried.status, tried.attempts) == ("hook", "pending", 1)
+
+    configure(svc, config, log_channels(tmp_path, 'reminder = ["log"]', "log"))
+    for minute in (1, 2):
+        assert dispatch_at(svc, datetime(2020, 10, 12, 9, minute))["dead"] == []
+    [held] = svc.outbox()
+    assert (held.channel, held.status, held.attempts, held.waiting) == (
+        "hook", "pending", 1, f"channel 'hook' is not in {config}")
+    assert lines(tmp_path / "log.jsonl") == []
+
+
+# --- migration 0007 -----------------------------------------------------------------------
+@pytest.fixture
+def alembic_config() -> Iterator[Any]:
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(files("engine.store").joinpath("migrations")))
+    yield cfg
+
+
+OLD_ROWS = [
+    # key, channel, status, attempts, last_error: as the code before 0007 wrote them
+    ("escalation:1:chen:console", "console", "pending", 0, None),  # queued with no file
+    ("escalation:1:liu:console", "console", "dead", 1,
+     "no channel 'console' in the configuration"),  # died when the file came
+    ("escalation:2:chen:mail", "mail", "pending", 2, "smtp mail: refused"),  # tried: stays
+    ("escalation:2:liu:console", "console", "sent", 1, None),  # sent: stays
+]
+
+
+def test_migration_0007_unbinds_what_the_old_default_bound_to_the_console(
+        svc: Scenario, db_url: str, org_file: Path, tmp_path: Path,
+        alembic_config: Any) -> None:
+    from alembic import command
+    from sqlalchemy import text
+
+    with svc.store.transaction() as tx:
+        alembic_config.attributes["connection"] = tx.conn
+        command.downgrade(alembic_config, "0006")
+        now = datetime(2020, 10, 14, 1, 0, tzinfo=UTC)
+        for key, channel, status, attempts, error in OLD_ROWS:
+            tx.conn.execute(text(
+                "INSERT INTO outbox (key, kind, channel, person, issue_id, escalation_id,"
+                " context, status, attempts, next_attempt_at, last_error, created_at)"
+                " VALUES (:key, 'reminder', :channel, :person, NULL, NULL, :context, :status,"
+                " :attempts, :now, :error, :now)"),
+                {"key": key, "channel": channel, "person": key.split(":")[2],
+                 "context": json.dumps(_reminder_context(key.split(":")[2]),
+                                       ensure_ascii=False),
+                 "status": status, "attempts": attempts, "error": error,
+                 "now": encode_time(now, db_url.startswith("sqlite"))})
+    svc.close()
+
+    again = scenario(db_url, tmp_path / "data", actor="wang", now=svc.now)
+    assert again.init(org_file).schema == HEAD == "0007"
+    rows = again.outbox()
+    assert [(e.key, e.channel, e.status, e.attempts, e.waiting) for e in rows] == [
+        ("escalation:1:chen", None, "pending", 0, None),
+        ("escalation:1:liu", None, "dead", 1, None),
+        ("escalation:2:chen:mail", "mail", "pending", 2, None),
+        ("escalation:2:liu:console", "console", "sent", 1, None),
+    ]
+    assert rows[1].last_error == "no channel 'console' in the configuration"
+
+    # with a configuration now: the one queued with none goes out; the dead one stays dead
+    # until a person puts it back, then it is routed too; the one bound to `mail` waits
+    config = configure(again, tmp_path / "rectify.toml",
+                       log_channels(tmp_path, 'reminder = ["log"]', "log"))
+    assert dispatch_at(again, datetime(2020, 10, 14, 10, 0))["sent"] == [rows[0].id]
+    again.outbox_retry(rows[1].id)
+    assert dispatch_at(again, datetime(2020, 10, 14, 10, 1))["sent"] == [rows[1].id]
+    final = by_id(again)
+    assert [(final[e.id].channel, final[e.id].status) for e in rows] == [
+        ("log", "sent"), ("log", "sent"), ("mail", "pending"), ("console", "sent")]
+    assert final[rows[2].id].waiting == f"channel 'mail' is not in {config}"
+    assert [x["recipient"]["person"] for x in lines(tmp_path / "log.jsonl")] == ["chen", "liu"]
+
+    # down again, a message not routed yet is the console's, as the code before 0007 had it;
+    # up again, it is unrouted again under the key it was queued with
+    water = reported(again, "饮水不稳定")
+    again.actor = "rc1"
+    again.move(Move(issue_id=water.id, transition="study", plan="接通水管", assignee="rc2",
+                    due=date(2020, 10, 16)))
+    [queued] = [e for e in again.outbox() if e.kind == "assignment"]
+    assert (queued.channel, queued.key.endswith(":rc2")) == (None, True)
+    with again.store.transaction() as tx:
+        alembic_config.attributes["connection"] = tx.conn
+        command.downgrade(alembic_config, "0006")
+        down = tx.conn.execute(text("SELECT key, channel FROM outbox WHERE id = :id"),
+                               {"id": queued.id}).one()
+    assert tuple(down) == (f"{queued.key}:console", "console")
+    again.close()
+    up = scenario(db_url, tmp_path / "data", actor="wang", now=again.now)
+    up.init(org_file)
+    assert [(e.key, e.channel) for e in up.outbox() if e.id == queued.id] == [
+        (queued.key, None)]
+    up.close()
+
+
+def _reminder_context(person: str) -> dict[str, Any]:
+    from notifications.render import sample_context
+
+    context = sample_context("reminder")
+    context["recipient"] = {"name": {"chen": "陈支书", "liu": "刘镇长"}[person]}
+    return context
+
+
+def test_migration_0007_on_a_database_recorded_before_it(tmp_path: Path) -> None:
+    """A campaign recorded at revision 0004 with no configuration: 36 messages queued for the
+    console, never tried. Upgraded, each is unrouted under its key without `:console`."""
+    path = tmp_path / "old.db"
+    shutil.copy(RECORDED_DB, path)
+    conn = sqlite3.connect(path)
+    before = conn.execute("SELECT id, key, channel, status FROM outbox ORDER BY id").fetchall()
+    conn.close()
+    assert len(before) == 36 and {(c, s) for _, _, c, s in before} == {("console", "pending")}
+
+    old = scenario(f"sqlite:///{path}", tmp_path / "data")
+    from engine.store.migrate import upgrade
+
+    with old.store.transaction() as tx:
+        upgrade(tx.conn)
+    after = [(e.id, e.key, e.channel, e.status, e.attempts) for e in old.outbox()]
+    old.close()
+    assert after == [(i, key.removesuffix(":console"), None, "pending", 0)
+                     for i, key, _, _ in before]
