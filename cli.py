@@ -728,13 +728,18 @@ def village_unlist(settings: Settings, village_id: str) -> None:
 
 
 # --- notifications ------------------------------------------------------------------------
+CONSOLE_HELP = ("With no configuration: print every message on stdout (without it, no"
+                " configuration is refused).")
+
+
 @cli.command()
+@click.option("--console", is_flag=True, help=CONSOLE_HELP)
 @pass_settings
-def dispatch(settings: Settings) -> None:
+def dispatch(settings: Settings, console: bool) -> None:
     """One pass of the dispatcher: send what the outbox holds, retry what failed."""
     from engine.app import dispatch as handlers
 
-    result = handlers.dispatch(settings.session()).to_dict()
+    result = handlers.dispatch(settings.session(), console=console).to_dict()
     _emit(settings, result,
           f"sent {len(result['sent'])}, retrying {len(result['retrying'])},"
           f" dead {len(result['dead'])}, recovered {len(result['recovered'])}")
@@ -999,14 +1004,15 @@ def report_person(settings: Settings, person: str, start: str | None, end: str |
 @cli.command()
 @click.option("--interval", default=60.0, show_default=True, type=Seconds(0.1, 86_400),
               help="Seconds between sweeps.")
+@click.option("--console", is_flag=True, help=CONSOLE_HELP)
 @pass_settings
-def serve(settings: Settings, interval: float) -> None:
+def serve(settings: Settings, interval: float, console: bool) -> None:
     """Run the scheduler: a sweep every --interval seconds until SIGINT/SIGTERM."""
     from engine.scheduler import serve as run
 
     run(settings.session(), interval, echo=None if settings.as_json else click.echo,
         emit_json=(lambda d: click.echo(json.dumps(d, ensure_ascii=False)))
-        if settings.as_json else None)
+        if settings.as_json else None, console=console)
 
 
 # --- demo ---------------------------------------------------------------------------------

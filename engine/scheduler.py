@@ -26,10 +26,13 @@ def serve(
     interval: float,
     echo: Callable[[str], None] | None = None,
     emit_json: Callable[[dict[str, Any]], None] | None = None,
+    console: bool = False,
 ) -> None:
     """Run the sweep, the dispatcher and the briefing on the command's app until a signal.
 
-    `command.at` (serve --now) starts a drill clock there that runs on with the real time."""
+    `command.at` (serve --now) starts a drill clock there that runs on with the real time.
+    Without a notification configuration it does not start unless `console` (serve
+    --console) says to print every message on stdout."""
     from apscheduler.schedulers.blocking import BlockingScheduler
 
     from engine.app import briefing, dispatch, supervision
@@ -37,7 +40,7 @@ def serve(
     say = echo or (lambda _text: None)
     app = command.app
     config = app.config()  # a bad configuration is refused here, before anything runs
-    sender = dispatch.sender(command)
+    sender = dispatch.sender(command, console)
     tz = command.zone()
     app.store.release()
     if command.at is not None:  # the same app on a drill clock

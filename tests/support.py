@@ -175,13 +175,13 @@ class Scenario:
     def outbox_retry(self, row_id: int) -> OutboxEntry:
         return dispatch.retry(self.session(), row_id)
 
-    def dispatch(self) -> dict[str, builtins.list[int]]:
-        return dispatch.dispatch(self.session()).to_dict()
+    def dispatch(self, console: bool = False) -> dict[str, builtins.list[int]]:
+        return dispatch.dispatch(self.session(), console=console).to_dict()
 
-    def route(self) -> builtins.list[int]:
+    def route(self, console: bool = False) -> builtins.list[int]:
         """Route what is queued (a dispatch pass's first step); the ids held."""
         s = self.session()
-        return dispatch.route(s, dispatch.sender(s), 100)
+        return dispatch.route(s, dispatch.sender(s, console), 100)
 
     def briefing(self, since: datetime | None = None) -> dict[str, Any]:
         return briefing.briefing(self.session(), since).to_dict("各位领导")

@@ -133,11 +133,11 @@ def sweep(svc: Scenario, at: datetime) -> list[Escalation]:
     return svc.escalate()
 
 
-def dispatch_at(svc: Scenario, at: datetime) -> dict[str, list[int]]:
+def dispatch_at(svc: Scenario, at: datetime, console: bool = False) -> dict[str, list[int]]:
     """One pass at `at`; the ids in each list sorted (rows retried with jitter come due in no
     fixed order)."""
     svc.set_now(at)
-    return {k: sorted(v) for k, v in svc.dispatch().items()}
+    return {k: sorted(v) for k, v in svc.dispatch(console).items()}
 
 
 def by_id(svc: Scenario) -> dict[int, OutboxEntry]:
@@ -372,7 +372,7 @@ path = {toml_str(tmp_path / "log.jsonl")}
         (e.key, NAME[e.person]) for e in svc.outbox()]
 
 
-def test_without_a_configuration_every_message_goes_to_the_console(
+def test_without_a_configuration_console_prints_every_message(
         lite: Scenario, capsys: pytest.CaptureFixture[str]) -> None:
     svc = lite
     reported(svc)
@@ -380,7 +380,7 @@ def test_without_a_configuration_every_message_goes_to_the_console(
     [row] = svc.outbox()
     assert (row.key, row.channel) == (f"escalation:{reminder.id}:chen", None)
     capsys.readouterr()
-    assert dispatch_at(svc, REMINDER_AT + timedelta(hours=9))["sent"] == [row.id]
+    assert dispatch_at(svc, REMINDER_AT + timedelta(hours=9), console=True)["sent"] == [row.id]
     assert [(e.key, e.channel) for e in svc.outbox()] == [(row.key, "console")]
     out = capsys.readouterr().out
     assert f"── console · reminder · #{row.id} " in out

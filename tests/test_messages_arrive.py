@@ -294,3 +294,54 @@ def test_migration_0007_on_a_database_recorded_before_it(tmp_path: Path) -> None
     old.close()
     assert after == [(i, key.removesuffix(":console"), None, "pending", 0)
                      for i, key, _, _ in before]
+
+
+# === 2: no configuration, no dispatcher (unless --console) ===============================
+def test_dispatch_without_a_configuration_is_refused_then_one_is_written_and_it_delivers(
+        svc: Scenario, db_url: str, tmp_path: Path) -> None:
+    reported(svc)
+    sweep(svc, INTERVIEW_AT)  # queued with no configuration anywhere
+    queued = svc.outbox()
+    assert len(queued) == 3 and {e.channel for e in queued} == {None}
+
+    at = ("--db", db_url, "--now", "2020-10-14T09:00")
+    for command in (["dispatch"], ["--json", "dispatch"], ["serve", "--interval", "1"]):
+        refused = run_cli(*at, *command)
+        assert (refused.code, refused.out) == (2, ""), (command, refused)
+        [line] = refused.err.splitlines()
+        assert line.startswith("error: no notification configuration: looked for"
+                               f" {tmp_path / 'rectify.toml'}"), line
+        assert "--console" in line
+        assert svc.outbox() == queued  # nothing claimed, tried, routed or dead
+
+    # --console is for when there is none: with a configuration it is refused as well
+    (tmp_path / "rectify.toml").write_text(
+        log_channels(tmp_path, 'reminder = ["log"]\ninterview = ["log"]', "log"), "utf-8")
+    both = run_cli(*at, "dispatch", "--console")
+    assert (both.code, both.out) == (2, ""), both
+    assert both.err.startswith("error: --console is for when there is no notification"
+                               " configuration"), both.err
+    assert svc.outbox() == queued
+
+    # the file in the working directory is found: everything queued before it goes out
+    sent = run_cli(*at, "--json", "dispatch")
+    assert (sent.code, sent.err) == (0, ""), sent
+    assert sorted(sent.json()["sent"]) == [e.id for e in queued]
+    assert [(e.status, e.channel, e.attempts) for e in svc.outbox()] == [("sent", "log", 1)] * 3
+    assert sorted(x["recipient"]["person"] for x in lines(tmp_path / "log.jsonl")) == [
+        "chen", "chen", "liu"]
+
+
+def test_dispatch_console_prints_when_there_is_no_configuration(
+        svc: Scenario, db_url: str, tmp_path: Path) -> None:
+    reported(svc)
+    [reminder] = sweep(svc, REMINDER_AT)
+    [row] = svc.outbox()
+    ran = run_cli("--db", db_url, "--now", "2020-10-12T09:00", "dispatch", "--console")
+    assert (ran.code, ran.err) == (0, ""), ran
+    assert f"── console · reminder · #{row.id} " in ran.out
+    assert "To:      陈支书 (chen)" in ran.out
+    assert ran.out.rstrip().endswith("sent 1, retrying 0, dead 0, recovered 0")
+    [done] = svc.outbox()
+    assert (done.key, done.channel, done.status) == (f"escalation:{reminder.id}:chen",
+                                                     "console", "sent")

@@ -20,7 +20,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from engine.app.session import Session, configuration_errors
-from engine.errors import NotFound, Refused
+from engine.errors import BadConfig, BadOption, NotFound, Refused
 from engine.store.outbox import OutboxEntry
 from notifications.message import Recipient
 
@@ -44,12 +44,23 @@ class Sender:
     rng: random.Random = field(default_factory=random.Random)
 
 
-def sender(s: Session) -> Sender:
-    """The configured channels, routing and templates; a wrong setting is refused (exit 2)."""
+def sender(s: Session, console: bool = False) -> Sender:
+    """The configured channels, routing and templates; a wrong setting is refused (exit 2).
+
+    With no configuration found a dispatcher does not start (exit 2, naming where it looked)
+    unless `console` says to print every message on stdout; `console` with a configuration is
+    refused too (the configuration says where messages go)."""
     from notifications.delivery import Pacer, build_channels
     from notifications.render import Renderer
 
     cfg = s.app.config()
+    if cfg.looked is not None and not console:
+        raise BadConfig(f"no notification configuration: looked for {cfg.looked}; write one"
+                        " (or give --config FILE), or give --console to print the messages"
+                        " on stdout")
+    if cfg.looked is None and console:
+        raise BadOption(f"--console is for when there is no notification configuration, and"
+                        f" there is one ({cfg.source}): its channels are used")
     with configuration_errors():
         return Sender(build_channels(cfg), Renderer(cfg.locale, cfg.templates), Pacer(),
                       routing=cfg.routing, source=cfg.source)
@@ -82,12 +93,12 @@ def route(s: Session, using: Sender, batch: int) -> list[int]:
         after = found[-1].id
 
 
-def dispatch(s: Session, using: Sender | None = None) -> PassResult:
+def dispatch(s: Session, using: Sender | None = None, console: bool = False) -> PassResult:
     """One pass: recover, route what was queued, then claim and send in batches until
-    nothing is due."""
+    nothing is due (`console`: no configuration, print every message; see `sender`)."""
     from notifications.delivery import PassResult, backoff, deliver
 
-    using = using or sender(s)
+    using = using or sender(s, console)
     cfg = s.app.config()
     result = PassResult()
     with s.transaction(write=True) as tx:
