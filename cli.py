@@ -778,14 +778,37 @@ def outbox_list(settings: Settings, failed: bool, status: Sequence[str],
 
 
 @outbox.command("retry")
-@click.argument("row_id", type=ID)
+@click.argument("row_id", type=ID, required=False)
+@click.option("--all", "every", is_flag=True,
+              help="Every unknown message and every pending one that failed (waiting to be"
+                   " tried again).")
+@click.option("--dead", is_flag=True, help="With --all: the dead messages too.")
 @pass_settings
-def outbox_retry(settings: Settings, row_id: int) -> None:
-    """Put a dead or unknown message back in the queue."""
+def outbox_retry(settings: Settings, row_id: int | None, every: bool, dead: bool) -> None:
+    """Put a dead or unknown message (ID), or many (--all [--dead]), back in the queue."""
     from engine.app import dispatch as handlers
+    from engine.errors import BadOption
 
-    e = handlers.retry(settings.session(), row_id)
-    _emit(settings, {"id": e.id, "status": e.status}, f"message {e.id} is {e.status} again")
+    if row_id is not None and every:
+        raise BadOption("outbox retry takes an ID or --all, not both")
+    if dead and not every:
+        raise BadOption("--dead goes with --all (outbox retry --all --dead)")
+    if row_id is not None:
+        e = handlers.retry(settings.session(), row_id)
+        _emit(settings, {"id": e.id, "status": e.status},
+              f"message {e.id} is {e.status} again")
+        return
+    if not every:
+        raise BadOption("outbox retry needs an ID, or --all [--dead]")
+    found = handlers.retry_all(settings.session(), dead)
+    data = [{"id": e.id, "key": e.key, "kind": e.kind, "channel": e.channel,
+             "person": e.person, "issue": e.issue_id, "was": e.status, "status": "pending"}
+            for e in found]
+    lines = [f"{e.id:>5} {e.status:<8} -> pending  {e.kind:<18} {e.channel or '—':<10}"
+             f" {e.person}" for e in found]
+    lines.append(f"{len(found)} message(s) back in the queue" if found
+                 else "nothing to put back in the queue")
+    _emit(settings, data, "\n".join(lines))
 
 
 @cli.group()

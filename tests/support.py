@@ -175,6 +175,9 @@ class Scenario:
     def outbox_retry(self, row_id: int) -> OutboxEntry:
         return dispatch.retry(self.session(), row_id)
 
+    def outbox_retry_all(self, dead: bool = False) -> builtins.list[OutboxEntry]:
+        return dispatch.retry_all(self.session(), dead)
+
     def dispatch(self, console: bool = False) -> dict[str, builtins.list[int]]:
         return dispatch.dispatch(self.session(), console=console).to_dict()
 

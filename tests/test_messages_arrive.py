@@ -26,7 +26,7 @@ from engine.domain.issue import Issue, Move, NewIssue
 from engine.store.dialect import encode_time
 from engine.store.outbox import OutboxEntry
 from notifications.config import load
-from tests.support import HEAD, Scenario, run_cli, scenario
+from tests.support import HEAD, HttpServer, Scenario, run_cli, scenario
 
 REMINDER_AT = datetime(2020, 10, 12, 0, 0)
 INTERVIEW_AT = datetime(2020, 10, 14, 0, 0)
@@ -84,6 +84,15 @@ def dispatch_at(svc: Scenario, at: datetime) -> dict[str, list[int]]:
 
 def by_id(svc: Scenario) -> dict[int, OutboxEntry]:
     return {e.id: e for e in svc.outbox()}
+
+
+@pytest.fixture
+def lite(sqlite_url: str, org_file: Path, tmp_path: Path) -> Iterator[Scenario]:
+    """An initialised SQLite database with the small org, the clock at the start."""
+    s = scenario(sqlite_url, tmp_path / "data", actor="wang", now=datetime(2020, 9, 28, 9, 0))
+    s.init(org_file)
+    yield s
+    s.store.close()
 
 
 # === 1: the channel is chosen when the message is sent ===================================
@@ -345,3 +354,82 @@ def test_dispatch_console_prints_when_there_is_no_configuration(
     [done] = svc.outbox()
     assert (done.key, done.channel, done.status) == (f"escalation:{reminder.id}:chen",
                                                      "console", "sent")
+
+
+# === 4: outbox retry --all [--dead] ======================================================
+def test_retry_all_puts_back_what_failed_and_with_dead_the_dead(
+        lite: Scenario, http_server: HttpServer, sqlite_url: str, tmp_path: Path) -> None:
+    """One reminder on four channels: `ok` takes it, `busy` fails for now (retrying), `gone`
+    refuses it for good (dead), `slow` answers too late on a robot (unknown)."""
+    svc = lite
+    base = http_server.base
+    config = configure(svc, tmp_path / "rectify.toml", f"""
+[dispatch]
+max_tries = 5
+backoff_seconds = 600
+[channels.ok]
+type = "webhook"
+url = "{base}/ok"
+[channels.busy]
+type = "webhook"
+url = "{base}/busy"
+[channels.gone]
+type = "webhook"
+url = "{base}/gone"
+[channels.slow]
+type = "wecom"
+url = "{base}/slow?key=k"
+timeout = 0.3
+[routing]
+reminder = ["ok", "busy", "gone", "slow"]
+""")
+    http_server.script("/busy", status=503)
+    http_server.script("/gone", status=404)
+    http_server.script("/slow", delay=5)
+    reported(svc)
+    sweep(svc, REMINDER_AT)
+    first = dispatch_at(svc, datetime(2020, 10, 12, 9, 0))
+    rows = {e.channel: e for e in svc.outbox()}
+    assert {name: e.status for name, e in rows.items()} == {
+        "ok": "sent", "busy": "pending", "gone": "dead", "slow": "unknown"}
+    assert (first["sent"], first["retrying"], first["dead"], first["unknown"]) == (
+        [rows["ok"].id], [rows["busy"].id], [rows["gone"].id], [rows["slow"].id])
+    http_server.release.set()
+    for path in ("/busy", "/gone", "/slow"):
+        http_server.script(path)  # every receiver answers again
+
+    common = ("--db", sqlite_url, "--config", str(config), "--now", "2020-10-12T09:05")
+    for wrong in (["outbox", "retry", str(rows["gone"].id), "--all"],
+                  ["outbox", "retry", "--dead"], ["outbox", "retry"]):
+        refused = run_cli(*common, *wrong)
+        assert (refused.code, refused.out) == (2, ""), refused
+        assert len(refused.err.splitlines()) == 1 and refused.err.startswith("error: ")
+
+    back = run_cli(*common, "--json", "outbox", "retry", "--all")
+    assert (back.code, back.err) == (0, ""), back
+    assert back.json() == [
+        {"id": e.id, "key": e.key, "kind": "reminder", "channel": name, "person": "chen",
+         "issue": e.issue_id, "was": was, "status": "pending"}
+        for name, e, was in ((n, rows[n], w) for n, w in (("busy", "pending"),
+                                                          ("slow", "unknown")))]
+    now = by_id(svc)
+    for name in ("busy", "slow"):  # due now, its tries counted again
+        e = now[rows[name].id]
+        assert (e.status, e.attempts, e.next_attempt_at) == (
+            "pending", 0, datetime(2020, 10, 12, 1, 5, tzinfo=UTC)), e
+    assert now[rows["gone"].id].status == "dead" and now[rows["ok"].id].status == "sent"
+    assert dispatch_at(svc, datetime(2020, 10, 12, 9, 5))["sent"] == sorted(
+        [rows["busy"].id, rows["slow"].id])
+
+    nothing = run_cli(*common, "outbox", "retry", "--all")
+    assert (nothing.code, nothing.out.strip()) == (0, "nothing to put back in the queue")
+    dead_too = run_cli(*common, "outbox", "retry", "--all", "--dead")
+    assert dead_too.code == 0, dead_too
+    assert dead_too.out.splitlines()[-1] == "1 message(s) back in the queue"
+    assert f"{rows['gone'].id:>5} dead     -> pending" in dead_too.out
+    assert dispatch_at(svc, datetime(2020, 10, 12, 9, 6))["sent"] == [rows["gone"].id]
+    assert {e.status for e in svc.outbox()} == {"sent"}
+    assert len(http_server.seen("/gone")) == 2 and len(http_server.seen("/ok")) == 1
+
+    # one id still works as before
+    assert run_cli(*common, "--json", "outbox", "retry", str(rows["ok"].id)).code == 1

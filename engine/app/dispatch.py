@@ -151,6 +151,19 @@ def messages(s: Session, statuses: Sequence[str] = (),
         return tx.outbox.entries(statuses, issue_id=issue_id)
 
 
+def retry_all(s: Session, dead: bool = False) -> list[OutboxEntry]:
+    """Put back in the queue, due now with their tries reset, every `unknown` message and every
+    `pending` one that failed (waiting out its back-off), and with `dead` every dead one; the
+    messages as they were before (their status then)."""
+    with s.transaction(write=True) as tx:
+        now = s.now(tx)
+        s.timezone(tx)
+        found = tx.outbox.failed(dead)
+        for entry in found:
+            tx.outbox.mark(entry.id, "pending", now, entry.last_error, now, attempts=0)
+    return found
+
+
 def retry(s: Session, row_id: int) -> OutboxEntry:
     """Put a dead or unknown message back in the queue, to be sent at the next pass."""
     with s.transaction(write=True) as tx:

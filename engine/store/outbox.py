@@ -180,6 +180,18 @@ class OutboxRepository(Repository):
             values["next_attempt_at"] = next_attempt_at
         self.conn.execute(update(t.outbox).where(t.outbox.c.id == row_id).values(**values))
 
+    def failed(self, dead: bool) -> list[OutboxEntry]:
+        """What `outbox retry --all` puts back: `unknown` rows and `pending` ones that failed
+        (a last error: waiting for their next try), and `dead` ones too when `dead`
+        (PostgreSQL: locked, so a dispatcher does not take one meanwhile)."""
+        o = t.outbox.c
+        found = (o.status == "pending") & o.last_error.is_not(None)
+        found |= o.status.in_(["unknown", "dead"] if dead else ["unknown"])
+        q = _select().where(found).order_by(o.id)
+        if not self.d.sqlite:
+            q = q.with_for_update()
+        return [outbox_entry(r) for r in self.conn.execute(q)]
+
     def entries(self, statuses: Sequence[str] = (), limit: int | None = None,
                 issue_id: int | None = None) -> list[OutboxEntry]:
         o = t.outbox.c
