@@ -828,14 +828,23 @@ def template_check(settings: Settings) -> None:
 
 @cli.command()
 @click.option("--since", help="From this time (default: the last briefing, else a week ago).")
+@click.option("--send", is_flag=True,
+              help="Queue it for its recipients ([briefing] to) instead of printing it.")
 @pass_settings
-def briefing(settings: Settings, since: str | None) -> None:
+def briefing(settings: Settings, since: str | None, send: bool) -> None:
     """The meeting briefing (定期例会): where things stand, what changed, what is open."""
     from engine.app import briefing as handlers
     from engine.app.moments import parse_time
 
     s = settings.session()
-    message = handlers.briefing(s, parse_time(since, "--since") if since else None)
+    start = parse_time(since, "--since") if since else None
+    if send:
+        people = handlers.send(s, start)
+        names = ", ".join(people) or "nobody"
+        _emit(settings, {"queued": len(people), "to": people},
+              f"briefing queued for {len(people)} recipient(s): {names}")
+        return
+    message = handlers.briefing(s, start)
     _emit(settings, message.briefing.to_dict(), handlers.printed(s, message))
 
 

@@ -81,7 +81,7 @@ def serve(
     def brief() -> None:
         queued = job("briefing", briefing.send)
         if queued is not None:
-            say(f"briefing queued for {queued} message(s)")
+            say(f"briefing queued for {len(queued)} message(s)")
 
     scheduler = BlockingScheduler(timezone=tz)
     common: dict[str, Any] = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}

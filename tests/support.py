@@ -190,7 +190,7 @@ class Scenario:
         return briefing.briefing(self.session(), since).to_dict("各位领导")
 
     def send_briefing(self) -> int:
-        return briefing.send(self.session())
+        return len(briefing.send(self.session()))
 
     def verify(self, anchor: tuple[int, str] | None = None) -> audit.Verdict:
         return audit.verify(self.session(), anchor)

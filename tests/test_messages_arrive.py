@@ -433,3 +433,46 @@ reminder = ["ok", "busy", "gone", "slow"]
 
     # one id still works as before
     assert run_cli(*common, "--json", "outbox", "retry", str(rows["ok"].id)).code == 1
+
+
+# === 5: briefing --send ==================================================================
+def test_briefing_send_queues_one_message_per_recipient(svc: Scenario, db_url: str,
+                                                        tmp_path: Path) -> None:
+    config = tmp_path / "rectify.toml"
+    config.write_text(log_channels(tmp_path, 'briefing = ["log", "copy"]', "log", "copy")
+                      + '[briefing]\nto = ["party_secretary", "liaison", "chen", "wang"]\n',
+                      "utf-8")
+    roof = reported(svc)
+    sweep(svc, INTERVIEW_AT)
+    escalated = svc.outbox()
+    at = ("--db", db_url, "--config", str(config), "--now", "2020-10-14T09:00")
+
+    sent = run_cli(*at, "--json", "briefing", "--send")
+    assert (sent.code, sent.err) == (0, ""), sent
+    assert sent.json() == {"queued": 3, "to": ["wang", "liu", "chen"]}  # each once
+    rows = svc.outbox()[len(escalated):]
+    assert [(e.kind, e.person, e.channel, e.key, e.issue_id) for e in rows] == [
+        ("briefing", p, None, f"briefing:2020-10-14T09:00:{p}", None)
+        for p in ("wang", "liu", "chen")]
+    for e in rows:
+        assert e.context["recipient"] == {"name": {"wang": "王书记", "liu": "刘镇长",
+                                                   "chen": "陈支书"}[e.person]}
+        assert [c["issue"]["id"] for c in e.context["briefing"]["open_interviews"]] == [
+            roof.id]
+
+    again = run_cli(*at, "briefing", "--send")  # the same minute: nothing queued twice
+    assert (again.code, again.out.strip()) == (
+        0, "briefing queued for 3 recipient(s): wang, liu, chen"), again
+    assert svc.outbox()[len(escalated):] == rows
+
+    # the briefing now counts from the one queued
+    printed = run_cli(*at, "--json", "briefing")
+    assert printed.json()["since"] == "2020-10-14 09:00"
+
+    delivered = run_cli("--db", db_url, "--config", str(config), "--now", "2020-10-14T09:01",
+                        "--json", "dispatch")
+    assert delivered.code == 0, delivered
+    for log in ("log", "copy"):
+        got = lines(tmp_path / f"{log}.jsonl")
+        assert sorted(x["recipient"]["person"] for x in got) == ["chen", "liu", "wang"]
+        assert all(x["kind"] == "briefing" and "黄家镇" in x["subject"] for x in got)
