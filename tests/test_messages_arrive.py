@@ -11,13 +11,19 @@ village secretary chen) comes due on 2020-10-12 00:00, its interview (liu and ch
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -30,7 +36,8 @@ from tests.support import HEAD, HttpServer, Scenario, run_cli, scenario
 
 REMINDER_AT = datetime(2020, 10, 12, 0, 0)
 INTERVIEW_AT = datetime(2020, 10, 14, 0, 0)
-RECORDED_DB = Path(__file__).resolve().parent / "data" / "recorded" / "campaign-2026-11.db"
+ROOT = Path(__file__).resolve().parents[1]
+RECORDED_DB = ROOT / "tests" / "data" / "recorded" / "campaign-2026-11.db"
 
 
 @pytest.fixture(autouse=True)
@@ -476,3 +483,70 @@ def test_briefing_send_queues_one_message_per_recipient(svc: Scenario, db_url: s
         got = lines(tmp_path / f"{log}.jsonl")
         assert sorted(x["recipient"]["person"] for x in got) == ["chen", "liu", "wang"]
         assert all(x["kind"] == "briefing" and "黄家镇" in x["subject"] for x in got)
+
+
+# === 6: a drill's serve keeps its own time, and the briefing's cron reads it ==============
+def test_the_drill_clock_runs_on_and_the_cron_is_read_on_it() -> None:
+    from apscheduler.triggers.cron import CronTrigger
+
+    from engine.clock import DrillClock
+    from engine.scheduler import OnTheClock
+
+    town = ZoneInfo("Asia/Shanghai")
+    start = datetime(2020, 10, 19, 8, 29, 58, tzinfo=town)  # a Monday
+    clock = DrillClock(start)
+    first = clock.now()
+    assert first >= start
+    time.sleep(0.01)
+    assert clock.now() > first  # it runs on with the real time
+
+    trigger = OnTheClock(CronTrigger.from_crontab("30 8 * * mon", timezone=town), clock)
+    real_now = datetime.now(town)
+    fire = trigger.get_next_fire_time(None, real_now)
+    assert fire is not None and fire > real_now
+    assert trigger.on_clock(fire) == datetime(2020, 10, 19, 8, 30, tzinfo=town)
+    after = trigger.get_next_fire_time(fire, fire)
+    assert after is not None
+    assert trigger.on_clock(after) == datetime(2020, 10, 26, 8, 30, tzinfo=town)
+
+
+def test_serve_in_a_drill_queues_the_briefing_when_the_drill_clock_reaches_its_cron(
+        lite: Scenario, sqlite_url: str, tmp_path: Path) -> None:
+    """`serve --now` two seconds before Monday 08:30 (the briefing's cron): the briefing is
+    queued at the drill's 08:30, and dispatched."""
+    svc = lite
+    config = tmp_path / "rectify.toml"
+    config.write_text(log_channels(tmp_path, 'briefing = ["log"]', "log")
+                      + '[briefing]\ncron = "30 8 * * mon"\nto = ["party_secretary"]\n',
+                      "utf-8")
+    reported(svc)
+    out, err = tmp_path / "serve-out.txt", tmp_path / "serve-err.txt"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RECTIFY_")}
+    with out.open("wb") as o, err.open("wb") as e:
+        proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "cli.py"), "--db", sqlite_url, "--config", str(config),
+             "--data-dir", str(tmp_path / "data"), "--now", "2020-10-19T08:29:58", "serve",
+             "--interval", "0.5"], cwd=tmp_path, env=env, stdout=o, stderr=e)
+    try:
+        limit = time.monotonic() + 60
+        while not lines(tmp_path / "log.jsonl"):
+            assert proc.poll() is None, (out.read_text("utf-8"), err.read_text("utf-8"))
+            assert time.monotonic() < limit, ("no briefing within 60 s",
+                                              out.read_text("utf-8"))
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    said = out.read_text("utf-8")
+    assert code == 0, (said, err.read_text("utf-8"))
+    assert "the clock starts at 2020-10-19 08:29:5" in said, said
+    assert "briefing queued for 1 message(s)" in said, said
+    [row] = [e for e in svc.outbox() if e.kind == "briefing"]
+    assert (row.key, row.person, row.channel, row.status) == (
+        "briefing:2020-10-19T08:30:wang", "wang", "log", "sent")
+    assert row.created_at >= datetime(2020, 10, 19, 0, 30, tzinfo=UTC)
+    [line] = lines(tmp_path / "log.jsonl")
+    assert line["recipient"]["person"] == "wang" and "2020-10-19 08:30" in line["text"]
