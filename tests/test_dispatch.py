@@ -352,14 +352,18 @@ path = {toml_str(tmp_path / "log.jsonl")}
     rows = [e for e in svc.outbox() if e.kind != "reminder" and e.kind != "interview"]
     assert [(e.key, e.kind, e.person) for e in rows] == [
         (f"assignment:{issue.id}:{studied.version}:rc2", "assignment", "rc2"),
+        (f"extension_request:{asked.id}:liu", "extension_request", "liu"),
+        (f"extension_request:{asked.id}:wang", "extension_request", "wang"),
         (f"extension:{issue.id}:{extended.version}:rc2", "extension", "rc2"),
         (f"rejection:{issue.id}:{rejected.version}:rc2", "rejection", "rc2"),
         (f"recorded:{interview.id}:chen", "interview_recorded", "chen"),
         (f"recorded:{interview.id}:wang", "interview_recorded", "wang"),
     ]
     ctx = {e.kind: e.context for e in rows}
-    assert ctx["extension"]["extension"] == {"to": "2020-10-20", "status": "approved",
-                                             "note": "同意"}
+    assert ctx["extension"]["extension"] == {
+        "to": "2020-10-20", "status": "approved", "note": "同意", "id": asked.id,
+        "requested_by": "整改二", "requested_at": "2020-10-09 10:00",
+        "decided_by": "刘镇长", "decided_at": "2020-10-09 10:00"}
     assert ctx["extension"]["reason"] == "瓦片未到货"
     assert ctx["rejection"]["reason"] == "西侧仍漏"
     assert ctx["interview_recorded"]["note"] == "已约谈"

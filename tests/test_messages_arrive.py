@@ -550,3 +550,86 @@ def test_serve_in_a_drill_queues_the_briefing_when_the_drill_clock_reaches_its_c
     assert row.created_at >= datetime(2020, 10, 19, 0, 30, tzinfo=UTC)
     [line] = lines(tmp_path / "log.jsonl")
     assert line["recipient"]["person"] == "wang" and "2020-10-19 08:30" in line["text"]
+
+
+# === 3: messages for extension requests ==================================================
+def studied(svc: Scenario, assignee: str = "rc2", title: str = "房屋漏雨") -> Issue:
+    """Reported, then studied on 2020-10-09 10:00 with `assignee`, due 2020-10-16."""
+    issue = reported(svc, title)
+    svc.set_now(datetime(2020, 10, 9, 10, 0))
+    svc.actor = "rc1"
+    return svc.move(Move(issue_id=issue.id, transition="study", plan="维修屋面",
+                         assignee=assignee, due=date(2020, 10, 16)))
+
+
+@pytest.mark.parametrize("approve", [True, False], ids=["approved", "denied"])
+def test_a_request_tells_who_may_decide_it_and_the_decision_tells_who_asked(
+        svc: Scenario, tmp_path: Path, approve: bool) -> None:
+    configure(svc, tmp_path / "rectify.toml", log_channels(
+        tmp_path, 'extension_request = ["log"]\nextension = ["log"]', "log"))
+    issue = studied(svc)
+    svc.set_now(datetime(2020, 10, 12, 9, 41))
+    svc.actor = "rc2"
+    asked = svc.extend(issue.id, date(2020, 10, 20), "瓦片未到货")
+    requests = [e for e in svc.outbox() if e.kind == "extension_request"]
+    # the packaged workflow: the village's liaison leader and the party secretary decide
+    assert [(e.key, e.person, e.issue_id, e.channel) for e in requests] == [
+        (f"extension_request:{asked.id}:liu", "liu", issue.id, None),
+        (f"extension_request:{asked.id}:wang", "wang", issue.id, None)]
+    for e in requests:
+        assert e.context["extension"] == {
+            "to": "2020-10-20", "status": "pending", "note": "", "id": asked.id,
+            "requested_by": "整改二", "requested_at": "2020-10-12 09:41",
+            "decided_by": "", "decided_at": ""}
+        assert e.context["reason"] == "瓦片未到货"
+        assert e.context["issue"]["village_name"] == "石板村"
+        assert e.context["issue"]["due"] == "2020-10-16 止"
+
+    svc.set_now(datetime(2020, 10, 12, 15, 7))
+    svc.actor = "liu"
+    svc.decide_extension(asked.id, approve, "同意" if approve else "材料可先借用")
+    after = svc.show(issue.id)
+    [told] = [e for e in svc.outbox() if e.kind == "extension"]
+    assert (told.key, told.person) == (f"extension:{issue.id}:{after.version}:rc2", "rc2")
+    assert told.context["extension"] == {
+        "to": "2020-10-20", "status": "approved" if approve else "denied",
+        "note": "同意" if approve else "材料可先借用", "id": asked.id,
+        "requested_by": "整改二", "requested_at": "2020-10-12 09:41",
+        "decided_by": "刘镇长", "decided_at": "2020-10-12 15:07"}
+    assert told.context["issue"]["due"] == ("2020-10-20 止" if approve else "2020-10-16 止")
+
+    assert len(dispatch_at(svc, datetime(2020, 10, 12, 15, 10))["sent"]) == 3
+    got = {(x["kind"], x["recipient"]["person"]): x for x in lines(tmp_path / "log.jsonl")}
+    assert set(got) == {("extension_request", "liu"), ("extension_request", "wang"),
+                        ("extension", "rc2")}
+    for (kind, person), x in got.items():
+        for form in ("subject", "text", "markdown"):
+            for an_id in ("rc2", "liu", "wang", "v-shiban"):  # names, not ids
+                assert an_id not in x[form], (kind, person, form, an_id)
+        assert x["text"].startswith({"liu": "刘镇长", "wang": "王书记", "rc2": "整改二"}[person])
+        assert "石板村" in x["text"] and "2020-10-20" in x["text"]
+        assert "整改二于 2020-10-12 09:41 提出延期申请" in x["text"] if kind != "extension" \
+            else "申请人：整改二（2020-10-12 09:41 提出）" in x["text"]
+    decided = got[("extension", "rc2")]["text"]
+    assert "审批人：刘镇长（2020-10-12 15:07 审批）" in decided
+    assert ("审批状态：已批准" if approve else "审批状态：未批准") in decided
+    assert got[("extension_request", "wang")]["subject"] == (
+        f"【延期申请待审批】石板村“房屋漏雨”问题（#{issue.id}）申请延期至 2020-10-20")
+
+
+def test_who_asks_is_not_told_of_their_own_request_and_english_says_it_too(
+        svc: Scenario, tmp_path: Path) -> None:
+    """The party secretary answers for the stage and asks: only the liaison leader is told."""
+    configure(svc, tmp_path / "rectify.toml", 'locale = "en"\n' + log_channels(
+        tmp_path, 'extension_request = ["log"]', "log"))
+    issue = studied(svc, assignee="wang")
+    svc.set_now(datetime(2020, 10, 12, 9, 41))
+    svc.actor = "wang"
+    asked = svc.extend(issue.id, date(2020, 10, 20), "tiles late")
+    assert [(e.key, e.person) for e in svc.outbox() if e.kind == "extension_request"] == [
+        (f"extension_request:{asked.id}:liu", "liu")]
+    dispatch_at(svc, datetime(2020, 10, 12, 9, 45))
+    [x] = lines(tmp_path / "log.jsonl")
+    assert x["subject"] == (f"[Extension to decide] #{issue.id} 房屋漏雨 (石板村) to 2020-10-20")
+    assert x["text"].startswith("Dear 刘镇长,\n\n王书记 asked on 2020-10-12 09:41 for more time")
+    assert f"Extension request {asked.id}" in x["text"]

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from engine.app.session import Session
-from engine.domain.escalation import Escalation
+from engine.domain.escalation import Escalation, Extension
 from engine.domain.events import Event
 from engine.domain.issue import Issue
 from engine.domain.workflow import Notice, TransitionDef, Workflow
@@ -27,6 +27,7 @@ from notifications.contexts import (
     EscalationMessage,
     ExtensionContext,
     ExtensionMessage,
+    ExtensionRequestMessage,
     InterviewRecordedMessage,
     IssueContext,
     ReassignmentMessage,
@@ -43,7 +44,9 @@ NEXT_STEP = {
         "accountability": "请按考核问责制度研究处理意见，并督促立即整改到位。",
         "assignment": "请按整改方案在截止日前完成整改，并上传佐证材料。",
         "rejection": "请按退回意见重新整改，并在截止日前重新上传佐证材料。",
-        "extension": "请按新的截止日期完成整改。",
+        "extension": "请按现行办理时限完成本阶段工作。",
+        "extension_request": "请及时审批该延期申请（同意或不同意，可附审批意见）；"
+                             "审批前仍按现行办理时限督办。",
         "interview_recorded": "请按约谈要求抓好整改落实。",
         "reassignment": "请将已掌握的情况和材料移交新的责任人。",
     },
@@ -54,6 +57,8 @@ NEXT_STEP = {
         "assignment": "Carry out the plan before the due date and upload the evidence.",
         "rejection": "Rectify again as the rejection says and upload new evidence in time.",
         "extension": "Finish by the due date now in force.",
+        "extension_request": "Approve or deny the request (a note may say why); until then"
+                             " the current due date stands.",
         "interview_recorded": "See that what the interview asked for is done.",
         "reassignment": "Hand what you know and have over to the new assignee.",
     },
@@ -97,6 +102,23 @@ class Notifier:
 
     def names(self, people: Iterable[str]) -> tuple[str, ...]:
         return tuple(self.org.people[p].name for p in people if p in self.org.people)
+
+    def name(self, person: str | None) -> str:
+        """A person's name ("" for none; the id of someone no longer in the org)."""
+        if not person:
+            return ""
+        found = self.org.people.get(person)
+        return found.name if found is not None else person
+
+    def minute(self, moment: datetime | None) -> str:
+        """A moment to the minute in town time ("" for none)."""
+        return "" if moment is None else moment.astimezone(self.tz).strftime("%Y-%m-%d %H:%M")
+
+    def _extension_context(self, ext: Extension) -> ExtensionContext:
+        return ExtensionContext(
+            to=ext.to_date, status=ext.status, note=ext.note or "", id=ext.id,
+            requested_by=self.name(ext.requested_by), requested_at=self.minute(ext.requested_at),
+            decided_by=self.name(ext.decided_by), decided_at=self.minute(ext.decided_at))
 
     def _escalation(self, e: Escalation) -> EscalationContext:
         return EscalationContext(
@@ -155,14 +177,25 @@ class Notifier:
         return self.messages(e.level, e.recipients, f"escalation:{e.id}", message, issue.id,
                              e.id)
 
-    def extension(self, issue: Issue, wf: Workflow, to_date: str, status: str,
-                  note: str | None, requester: str, reason: str,
+    def extension(self, issue: Issue, wf: Workflow, ext: Extension,
                   now: datetime) -> list[Message]:
+        """A request decided (`ext` as decided), told to whoever asked."""
         town, ctx, step = self._base("extension", issue, wf, now)
-        message = ExtensionMessage(town, ctx, step, reason=reason,
-                                   extension=ExtensionContext(to_date, status, note or ""),
-                                   note=note or "")
-        return self.messages("extension", [requester], f"extension:{issue.id}:{issue.version}",
+        message = ExtensionMessage(town, ctx, step, reason=ext.reason,
+                                   extension=self._extension_context(ext), note=ext.note or "")
+        return self.messages("extension", [ext.requested_by],
+                             f"extension:{issue.id}:{issue.version}", message, issue.id)
+
+    def extension_requested(self, issue: Issue, wf: Workflow, ext: Extension,
+                            now: datetime) -> list[Message]:
+        """A request to decide, told to those the workflow lets decide it (`decide_extension`)
+        for this issue, except whoever asked."""
+        town, ctx, step = self._base("extension_request", issue, wf, now)
+        message = ExtensionRequestMessage(town, ctx, step, reason=ext.reason,
+                                          extension=self._extension_context(ext))
+        people = [p for p in self.org.reach(wf.action_roles("decide_extension"), issue.village,
+                                            issue.assignee) if p != ext.requested_by]
+        return self.messages("extension_request", people, f"extension_request:{ext.id}",
                              message, issue.id)
 
     def interview_recorded(self, issue: Issue, wf: Workflow, e: Escalation, note: str,
