@@ -739,10 +739,13 @@ def dispatch(settings: Settings, console: bool) -> None:
     """One pass of the dispatcher: send what the outbox holds, retry what failed."""
     from engine.app import dispatch as handlers
 
-    result = handlers.dispatch(settings.session(), console=console).to_dict()
+    passed = handlers.dispatch(settings.session(), console=console)
+    result = passed.to_dict()
+    waiting = (f"; {len(passed.waiting)} waiting (outbox list says why)" if passed.waiting
+               else "")
     _emit(settings, result,
           f"sent {len(result['sent'])}, retrying {len(result['retrying'])},"
-          f" dead {len(result['dead'])}, recovered {len(result['recovered'])}")
+          f" dead {len(result['dead'])}, recovered {len(result['recovered'])}{waiting}")
 
 
 @cli.group()

@@ -106,7 +106,8 @@ def serve(
         result = job("dispatch", lambda s: dispatch.dispatch(s, sender))
         if result is not None and any(result.to_dict().values()):
             say(f"dispatched: sent {len(result.sent)}, retrying {len(result.retrying)},"
-                f" dead {len(result.dead)}, recovered {len(result.recovered)}")
+                f" dead {len(result.dead)}, recovered {len(result.recovered)}"
+                + (f", {len(result.waiting)} waiting" if result.waiting else ""))
 
     def brief() -> None:
         queued = job("briefing", briefing.send)

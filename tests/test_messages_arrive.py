@@ -154,6 +154,10 @@ def test_a_message_with_no_route_waits_unspent_and_says_why(
         "interview": f"no route for 'interview' in {config}"}
 
     if db_url.startswith("sqlite"):  # what a person reads
+        passed = run_cli("--db", db_url, "--config", str(config), "--now", "2020-10-14T09:05",
+                         "dispatch")
+        assert (passed.code, passed.out.strip()) == (
+            0, "sent 0, retrying 0, dead 0, recovered 0; 3 waiting (outbox list says why)")
         listed = run_cli("--db", db_url, "--config", str(config), "--json", "outbox", "list")
         assert listed.code == 0, listed
         assert [(x["id"], x["channel"], x["status"], x["waiting"]) for x in listed.json()] == [
