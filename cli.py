@@ -764,16 +764,24 @@ def village_unlist(settings: Settings, village_id: str) -> None:
 
 
 # --- notifications ------------------------------------------------------------------------
+CONSOLE_HELP = ("With no configuration: print every message on stdout (without it, no"
+                " configuration is refused).")
+
+
 @cli.command()
+@click.option("--console", is_flag=True, help=CONSOLE_HELP)
 @pass_settings
-def dispatch(settings: Settings) -> None:
+def dispatch(settings: Settings, console: bool) -> None:
     """One pass of the dispatcher: send what the outbox holds, retry what failed."""
     from engine.app import dispatch as handlers
 
-    result = handlers.dispatch(settings.session()).to_dict()
+    passed = handlers.dispatch(settings.session(), console=console)
+    result = passed.to_dict()
+    waiting = (f"; {len(passed.waiting)} waiting (outbox list says why)" if passed.waiting
+               else "")
     _emit(settings, result,
           f"sent {len(result['sent'])}, retrying {len(result['retrying'])},"
-          f" dead {len(result['dead'])}, recovered {len(result['recovered'])}")
+          f" dead {len(result['dead'])}, recovered {len(result['recovered'])}{waiting}")
 
 
 @cli.group()
@@ -801,21 +809,45 @@ def outbox_list(settings: Settings, failed: bool, status: Sequence[str],
              "person": e.person, "issue": e.issue_id, "escalation": e.escalation_id,
              "status": e.status, "attempts": e.attempts,
              "next_attempt_at": when(e.next_attempt_at, tz), "sent_at": when(e.sent_at, tz),
-             "last_error": e.last_error} for e in items]
-    lines = [f"{e.id:>5} {e.status:<8} {e.kind:<18} {e.channel:<10} {e.person:<12}"
-             f" tries {e.attempts}  {e.last_error or ''}" for e in items]
+             "last_error": e.last_error, "waiting": e.waiting} for e in items]
+    lines = [f"{e.id:>5} {e.status:<8} {e.kind:<18} {e.channel or '—':<10} {e.person:<12}"
+             f" tries {e.attempts}  "
+             + (f"waiting: {e.waiting}" if e.waiting else e.last_error or "") for e in items]
     _emit(settings, data, "\n".join(lines) or "the outbox is empty")
 
 
 @outbox.command("retry")
-@click.argument("row_id", type=ID)
+@click.argument("row_id", type=ID, required=False)
+@click.option("--all", "every", is_flag=True,
+              help="Every unknown message and every pending one that failed (waiting to be"
+                   " tried again).")
+@click.option("--dead", is_flag=True, help="With --all: the dead messages too.")
 @pass_settings
-def outbox_retry(settings: Settings, row_id: int) -> None:
-    """Put a dead or unknown message back in the queue."""
+def outbox_retry(settings: Settings, row_id: int | None, every: bool, dead: bool) -> None:
+    """Put a dead or unknown message (ID), or many (--all [--dead]), back in the queue."""
     from engine.app import dispatch as handlers
+    from engine.errors import BadOption
 
-    e = handlers.retry(settings.session(), row_id)
-    _emit(settings, {"id": e.id, "status": e.status}, f"message {e.id} is {e.status} again")
+    if row_id is not None and every:
+        raise BadOption("outbox retry takes an ID or --all, not both")
+    if dead and not every:
+        raise BadOption("--dead goes with --all (outbox retry --all --dead)")
+    if row_id is not None:
+        e = handlers.retry(settings.session(), row_id)
+        _emit(settings, {"id": e.id, "status": e.status},
+              f"message {e.id} is {e.status} again")
+        return
+    if not every:
+        raise BadOption("outbox retry needs an ID, or --all [--dead]")
+    found = handlers.retry_all(settings.session(), dead)
+    data = [{"id": e.id, "key": e.key, "kind": e.kind, "channel": e.channel,
+             "person": e.person, "issue": e.issue_id, "was": e.status, "status": "pending"}
+            for e in found]
+    lines = [f"{e.id:>5} {e.status:<8} -> pending  {e.kind:<18} {e.channel or '—':<10}"
+             f" {e.person}" for e in found]
+    lines.append(f"{len(found)} message(s) back in the queue" if found
+                 else "nothing to put back in the queue")
+    _emit(settings, data, "\n".join(lines))
 
 
 @cli.group()
@@ -835,14 +867,23 @@ def template_check(settings: Settings) -> None:
 
 @cli.command()
 @click.option("--since", help="From this time (default: the last briefing, else a week ago).")
+@click.option("--send", is_flag=True,
+              help="Queue it for its recipients ([briefing] to) instead of printing it.")
 @pass_settings
-def briefing(settings: Settings, since: str | None) -> None:
+def briefing(settings: Settings, since: str | None, send: bool) -> None:
     """The meeting briefing (定期例会): where things stand, what changed, what is open."""
     from engine.app import briefing as handlers
     from engine.app.moments import parse_time
 
     s = settings.session()
-    message = handlers.briefing(s, parse_time(since, "--since") if since else None)
+    start = parse_time(since, "--since") if since else None
+    if send:
+        people = handlers.send(s, start)
+        names = ", ".join(people) or "nobody"
+        _emit(settings, {"queued": len(people), "to": people},
+              f"briefing queued for {len(people)} recipient(s): {names}")
+        return
+    message = handlers.briefing(s, start)
     _emit(settings, message.briefing.to_dict(), handlers.printed(s, message))
 
 
@@ -1034,14 +1075,15 @@ def report_person(settings: Settings, person: str, start: str | None, end: str |
 @cli.command()
 @click.option("--interval", default=60.0, show_default=True, type=Seconds(0.1, 86_400),
               help="Seconds between sweeps.")
+@click.option("--console", is_flag=True, help=CONSOLE_HELP)
 @pass_settings
-def serve(settings: Settings, interval: float) -> None:
+def serve(settings: Settings, interval: float, console: bool) -> None:
     """Run the scheduler: a sweep every --interval seconds until SIGINT/SIGTERM."""
     from engine.scheduler import serve as run
 
     run(settings.session(), interval, echo=None if settings.as_json else click.echo,
         emit_json=(lambda d: click.echo(json.dumps(d, ensure_ascii=False)))
-        if settings.as_json else None)
+        if settings.as_json else None, console=console)
 
 
 # --- demo ---------------------------------------------------------------------------------

@@ -3,6 +3,10 @@
 No APScheduler job per deadline and no pickled job store: deadlines live in the issues table
 (`next_escalation_at`), and one interval job sweeps what has come due. Each run is a fresh
 session of the same app, so an org updated meanwhile is seen at the next sweep.
+
+In a drill (`serve --now T`) the app's clock starts at T and runs on with the real time; the
+briefing's cron is read on that clock (`OnTheClock`): it fires when the drill clock reaches
+its time, not the wall clock.
 """
 
 from __future__ import annotations
@@ -16,9 +20,35 @@ from datetime import UTC, datetime, timedelta
 from types import FrameType
 from typing import Any
 
+from apscheduler.triggers.base import BaseTrigger
+
 from engine.app.session import Session
-from engine.clock import DrillClock
+from engine.clock import Clock, DrillClock
 from engine.errors import RectifyError
+
+
+class OnTheClock(BaseTrigger):  # type: ignore[misc]  # (apscheduler is untyped)
+    """Another trigger's times read on `clock` (a drill clock: ahead of or behind the real time
+    by the same amount all along): it fires at the real moment `clock` reaches them, so that a
+    cron trigger of `30 8 * * mon` fires when the drill's Monday 08:30 comes."""
+
+    def __init__(self, trigger: Any, clock: Clock) -> None:
+        self.trigger = trigger
+        self.shift: timedelta = clock.now() - datetime.now(UTC)
+        """How far the clock runs from the real time (fixed when the trigger is made)."""
+
+    def on_clock(self, real: datetime) -> datetime:
+        """What the clock reads at the real moment `real`."""
+        return real + self.shift
+
+    def get_next_fire_time(self, previous_fire_time: datetime | None,
+                           now: datetime) -> datetime | None:
+        previous = None if previous_fire_time is None else self.on_clock(previous_fire_time)
+        found: datetime | None = self.trigger.get_next_fire_time(previous, self.on_clock(now))
+        return None if found is None else found - self.shift
+
+    def __str__(self) -> str:
+        return f"{self.trigger} on a clock {self.shift} from the real time"
 
 
 def serve(
@@ -26,10 +56,13 @@ def serve(
     interval: float,
     echo: Callable[[str], None] | None = None,
     emit_json: Callable[[dict[str, Any]], None] | None = None,
+    console: bool = False,
 ) -> None:
     """Run the sweep, the dispatcher and the briefing on the command's app until a signal.
 
-    `command.at` (serve --now) starts a drill clock there that runs on with the real time."""
+    `command.at` (serve --now) starts a drill clock there that runs on with the real time.
+    Without a notification configuration it does not start unless `console` (serve
+    --console) says to print every message on stdout."""
     from apscheduler.schedulers.blocking import BlockingScheduler
 
     from engine.app import briefing, dispatch, supervision
@@ -37,7 +70,7 @@ def serve(
     say = echo or (lambda _text: None)
     app = command.app
     config = app.config()  # a bad configuration is refused here, before anything runs
-    sender = dispatch.sender(command)
+    sender = dispatch.sender(command, console)
     tz = command.zone()
     app.store.release()
     if command.at is not None:  # the same app on a drill clock
@@ -73,12 +106,13 @@ def serve(
         result = job("dispatch", lambda s: dispatch.dispatch(s, sender))
         if result is not None and any(result.to_dict().values()):
             say(f"dispatched: sent {len(result.sent)}, retrying {len(result.retrying)},"
-                f" dead {len(result.dead)}, recovered {len(result.recovered)}")
+                f" dead {len(result.dead)}, recovered {len(result.recovered)}"
+                + (f", {len(result.waiting)} waiting" if result.waiting else ""))
 
     def brief() -> None:
         queued = job("briefing", briefing.send)
         if queued is not None:
-            say(f"briefing queued for {queued} message(s)")
+            say(f"briefing queued for {len(queued)} message(s)")
 
     scheduler = BlockingScheduler(timezone=tz)
     common: dict[str, Any] = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
@@ -90,7 +124,8 @@ def serve(
     if config.briefing.cron:
         from apscheduler.triggers.cron import CronTrigger
 
-        scheduler.add_job(brief, CronTrigger.from_crontab(config.briefing.cron, timezone=tz),
+        cron = CronTrigger.from_crontab(config.briefing.cron, timezone=tz)
+        scheduler.add_job(brief, cron if command.at is None else OnTheClock(cron, app.clock),
                           id="briefing", **common)
 
     # A signal handler may interrupt the main thread anywhere, even inside the scheduler while
@@ -107,8 +142,11 @@ def serve(
     runner = threading.Thread(target=scheduler.start, name="rectify-scheduler", daemon=True)
     try:
         runner.start()
+        drill = ("" if command.at is None else
+                 f"; the clock starts at {app.clock.now().astimezone(tz):%Y-%m-%d %H:%M:%S}"
+                 " and runs on")
         say(f"serving {app.store.engine.url.render_as_string(hide_password=True)}: a sweep"
-            f" every {interval:g} s (town time {tz}); Ctrl-C stops")
+            f" every {interval:g} s (town time {tz}){drill}; Ctrl-C stops")
         while not stop_requested.wait(0.5):
             if not runner.is_alive():
                 raise RectifyError("the scheduler stopped unexpectedly")

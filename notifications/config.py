@@ -17,11 +17,12 @@
     to = ["party_secretary", "liaison"]   # roles (town-wide) or person ids
 
 With no file, every kind goes to the console channel (and pydantic, which checks a file, is not
-loaded: `notifications.config_file` holds the file's schema); with no [routing], every kind goes
-to every channel. The file, [dispatch], [briefing] and [routing] are closed: an unknown key is
-an error. A channel's table is open: its `type` is checked against the channel registry here,
-the rest by the channel's own settings reader when the channel is built (`Config.located` gives
-those errors the file and line too).
+loaded: `notifications.config_file` holds the file's schema), and `Config.looked` says where a
+file was looked for (a dispatcher refuses to send without one unless told to use the console);
+with no [routing], every kind goes to every channel. The file, [dispatch], [briefing] and
+[routing] are closed: an unknown key is an error. A channel's table is open: its `type` is
+checked against the channel registry here, the rest by the channel's own settings reader when
+the channel is built (`Config.located` gives those errors the file and line too).
 
 Errors name the file, the line of the offending key and the key:
 
@@ -78,6 +79,9 @@ class Config:
     source: str = "(defaults)"
     lines: KeyLines | None = field(default=None, repr=False, compare=False)
     """Where each key is written in the file (None: not read from a file)."""
+    looked: str | None = None
+    """Where a configuration file was looked for when none was found (None: one was read, or
+    this configuration was given as it is)."""
 
     def where(self, path: Sequence[str | int]) -> str:
         """`FILE:LINE` of the key at `path`, or just the source when there is no file."""
@@ -110,7 +114,7 @@ def load(path: Path | None, env: Mapping[str, str] | None = None) -> Config:
     if not path.exists():
         if given:
             raise ConfigError(f"{path}: no such configuration file")
-        return Config()
+        return Config(looked=f"{path.absolute()} (no --config, RECTIFY_CONFIG not set)")
     text = _read(path)
     lines = KeyLines(text)
     if lines.too_long is not None:

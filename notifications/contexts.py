@@ -12,10 +12,11 @@ queue stores as a JSON snapshot: lists as lists, the keys below and nothing else
                                              decision carries escalation.outcome)
     assignment                               AssignmentMessage
     rejection                                RejectionMessage
-    extension                                ExtensionMessage
+    extension                                ExtensionMessage (a request decided)
     interview_recorded                       InterviewRecordedMessage
     briefing                                 BriefingMessage
     reassignment                             ReassignmentMessage
+    extension_request                        ExtensionRequestMessage (a request to decide)
 
 The recipient is not part of a message: one message goes to several people, so the caller
 names the person when it makes the dict, `message.to_dict("陈支书")`, which adds
@@ -118,9 +119,21 @@ class ExtensionContext:
     """pending | approved | denied | superseded"""
     note: str | None
     """The decision's note."""
+    id: int | None = None
+    """The request's number (what `extension approve|deny` takes)."""
+    requested_by: str = ""
+    """The name of the person who asked."""
+    requested_at: str = ""
+    """When it was asked, to the minute in town time (e.g. 2020-10-09 10:00)."""
+    decided_by: str = ""
+    """The name of the person who decided ("" while pending)."""
+    decided_at: str = ""
+    """When it was decided, to the minute in town time ("" while pending)."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"to": self.to, "status": self.status, "note": self.note}
+        return {"to": self.to, "status": self.status, "note": self.note, "id": self.id,
+                "requested_by": self.requested_by, "requested_at": self.requested_at,
+                "decided_by": self.decided_by, "decided_at": self.decided_at}
 
 
 # --- the briefing ---------------------------------------------------------------------------
@@ -255,6 +268,21 @@ class ExtensionMessage(_IssueMessage):
 
 
 @dataclass(frozen=True)
+class ExtensionRequestMessage(_IssueMessage):
+    """A request for more time, told to those who may decide it (the issue as it stands, so
+    `issue.due` is the due date the request would move)."""
+
+    kind: ClassVar[str] = "extension_request"
+    reason: str
+    """The request's reason."""
+    extension: ExtensionContext
+
+    def to_dict(self, recipient: str | None = None) -> dict[str, Any]:
+        return _with_recipient({**self._dict(), "extension": self.extension.to_dict(),
+                                "reason": self.reason}, recipient)
+
+
+@dataclass(frozen=True)
 class InterviewRecordedMessage(_IssueMessage):
     """The interview of an escalation was held and recorded."""
 
@@ -294,7 +322,8 @@ class BriefingMessage:
 
 
 Message = (EscalationMessage | AssignmentMessage | RejectionMessage | ExtensionMessage
-           | InterviewRecordedMessage | BriefingMessage | ReassignmentMessage)
+           | InterviewRecordedMessage | BriefingMessage | ReassignmentMessage
+           | ExtensionRequestMessage)
 """Any message; `message.kind` is the kind it renders as."""
 
 
@@ -308,6 +337,7 @@ __all__ = [
     "EscalationMessage",
     "ExtensionContext",
     "ExtensionMessage",
+    "ExtensionRequestMessage",
     "InterviewRecordedMessage",
     "IssueContext",
     "Message",

@@ -46,8 +46,8 @@ class Entry(Protocol):
     @property
     def kind(self) -> str: ...
     @property
-    def channel(self) -> str:
-        """The channel's name in the configuration."""
+    def channel(self) -> str | None:
+        """The channel's name in the configuration (None: not routed)."""
         ...
     @property
     def person(self) -> str: ...
@@ -85,6 +85,9 @@ class PassResult:
     recovered: list[int] = field(default_factory=list)
     """Entries left `sending` by a cut-off pass and queued again (their channel dedupes)."""
     unknown: list[int] = field(default_factory=list)
+    waiting: list[int] = field(default_factory=list)
+    """Entries held pending (no route for their kind, their channel not configured): not in
+    the JSON form, which keeps its keys; `outbox list` says why each waits."""
 
     def to_dict(self) -> dict[str, list[int]]:
         """The JSON form (a contract: these keys, in this order)."""
@@ -137,9 +140,10 @@ def deliver(entry: Entry, recipient: Recipient | None, channels: Mapping[str, Ch
             renderer: MessageRenderer, pacer: Pacer) -> Outcome:
     """Render `entry` for `recipient`, wait for its channel's pace, send it; what came of it
     (see the module docstring). Never raises for what a channel or a template does."""
-    channel = channels.get(entry.channel)
-    if channel is None:
-        return Outcome("dead", f"no channel {entry.channel!r} in the configuration")
+    name = entry.channel
+    channel = None if name is None else channels.get(name)
+    if name is None or channel is None:
+        return Outcome("dead", f"no channel {name!r} in the configuration")
     if recipient is None:
         return Outcome("dead", f"{entry.person} is no longer in the org")
     try:
@@ -147,11 +151,11 @@ def deliver(entry: Entry, recipient: Recipient | None, channels: Mapping[str, Ch
     except Exception as e:  # a template that cannot render is not retried
         return Outcome("dead", f"template: {type(e).__name__}: {e}")
     msg = Outgoing(
-        id=entry.id, kind=entry.kind, channel=entry.channel, recipient=recipient,
+        id=entry.id, kind=entry.kind, channel=name, recipient=recipient,
         content=content, idempotency_key=entry.key, attempt=entry.attempts + 1,
         extra={"issue": str(entry.issue_id or "")},
     )
-    pacer.wait(entry.channel, channel.per_minute)
+    pacer.wait(name, channel.per_minute)
     try:
         channel.send(msg)
     except SendError as e:

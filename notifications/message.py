@@ -9,7 +9,8 @@ from typing import Final
 from notifications.errors import ConfigError, NotificationError, SendError
 
 KINDS: Final = ("reminder", "interview", "accountability", "assignment", "rejection",
-                "extension", "interview_recorded", "briefing", "reassignment")
+                "extension", "interview_recorded", "briefing", "reassignment",
+                "extension_request")
 """Every kind of message: each has its templates and its routing."""
 LOCALES: Final = ("zh_CN", "en")
 """The languages the packaged templates are written in."""
@@ -41,7 +42,7 @@ class Outgoing:
     id: int
     kind: str
     """reminder | interview | accountability | assignment | rejection | extension |
-    interview_recorded | briefing"""
+    interview_recorded | briefing | reassignment | extension_request"""
     channel: str
     """The channel's name in the configuration (e.g. "mail", "ding")."""
     recipient: Recipient

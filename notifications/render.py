@@ -34,10 +34,16 @@ rejection
     reason          the verifier's reason for sending the issue back
 interview_recorded
     note            the interview record
-extension
+extension, extension_request
     reason          the request's reason
     extension       {to (date text, e.g. 2020-10-20), status (pending | approved | denied |
-                     superseded), note (str | None: the decision's note)}
+                     superseded), note (str | None: the decision's note),
+                     id (int: the request's number), requested_by, decided_by (names; ""
+                     while pending), requested_at, decided_at (to the minute in town time,
+                     e.g. 2020-10-09 10:00; "" while pending)}
+                    (messages queued before the last five keys existed lack them: the
+                    packaged templates test `is defined`)
+extension
     note            the decision's note again ("" when none)
 briefing
     briefing        {since, until (text),
@@ -83,6 +89,7 @@ from notifications.contexts import (
     EscalationMessage,
     ExtensionContext,
     ExtensionMessage,
+    ExtensionRequestMessage,
     InterviewRecordedMessage,
     IssueContext,
     Message,
@@ -110,6 +117,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "assignment": _ISSUE_KEYS,
     "rejection": (*_ISSUE_KEYS, "reason"),
     "extension": (*_ISSUE_KEYS, "reason", "extension"),
+    "extension_request": (*_ISSUE_KEYS, "reason", "extension"),
     "interview_recorded": (*_ISSUE_KEYS, "escalation", "note"),
     "briefing": ("town", "recipient", "briefing"),
     "reassignment": (*_ISSUE_KEYS, "reason"),
@@ -386,11 +394,24 @@ def sample_message(kind: str, locale: str = "zh_CN") -> tuple[Message, str]:
             town=town, issue=_issue(locale, late_working_days=0,
                                     due="2020-10-20 止" if zh else "by 2020-10-20"),
             reason="瓦片材料未到货" if zh else "the roof tiles have not been delivered",
-            extension=ExtensionContext(to="2020-10-20", status="approved", note=note),
+            extension=ExtensionContext(
+                to="2020-10-20", status="approved", note=note, id=7, requested_by="陈支书",
+                requested_at="2020-10-09 10:00", decided_by="刘副镇长",
+                decided_at="2020-10-10 15:30"),
             note=note,
             next_step="2020-10-20 前完成屋面维修并在系统中提交“整改”" if zh
             else "finish the repair and submit the rectification by 2020-10-20",
         ), "陈支书"
+    if kind == "extension_request":
+        return ExtensionRequestMessage(
+            town=town, issue=_issue(locale, late_working_days=0),
+            reason="瓦片材料未到货" if zh else "the roof tiles have not been delivered",
+            extension=ExtensionContext(
+                to="2020-10-20", status="pending", note=None, id=7, requested_by="陈支书",
+                requested_at="2020-10-09 10:00"),
+            next_step="请及时审批该延期申请（同意或不同意，可附审批意见）" if zh
+            else "approve or deny the request, with a note if you like",
+        ), "刘副镇长"
     if kind == "interview_recorded":
         return InterviewRecordedMessage(
             town=town, issue=_issue(locale),

@@ -175,14 +175,22 @@ class Scenario:
     def outbox_retry(self, row_id: int) -> OutboxEntry:
         return dispatch.retry(self.session(), row_id)
 
-    def dispatch(self) -> dict[str, builtins.list[int]]:
-        return dispatch.dispatch(self.session()).to_dict()
+    def outbox_retry_all(self, dead: bool = False) -> builtins.list[OutboxEntry]:
+        return dispatch.retry_all(self.session(), dead)
+
+    def dispatch(self, console: bool = False) -> dict[str, builtins.list[int]]:
+        return dispatch.dispatch(self.session(), console=console).to_dict()
+
+    def route(self, console: bool = False) -> builtins.list[int]:
+        """Route what is queued (a dispatch pass's first step); the ids held."""
+        s = self.session()
+        return dispatch.route(s, dispatch.sender(s, console), 100)
 
     def briefing(self, since: datetime | None = None) -> dict[str, Any]:
         return briefing.briefing(self.session(), since).to_dict("各位领导")
 
     def send_briefing(self) -> int:
-        return briefing.send(self.session())
+        return len(briefing.send(self.session()))
 
     def verify(self, anchor: tuple[int, str] | None = None) -> audit.Verdict:
         return audit.verify(self.session(), anchor)

@@ -134,11 +134,11 @@ def sweep(svc: Scenario, at: datetime) -> list[Escalation]:
     return svc.escalate()
 
 
-def dispatch_at(svc: Scenario, at: datetime) -> dict[str, list[int]]:
+def dispatch_at(svc: Scenario, at: datetime, console: bool = False) -> dict[str, list[int]]:
     """One pass at `at`; the ids in each list sorted (rows retried with jitter come due in no
     fixed order)."""
     svc.set_now(at)
-    return {k: sorted(v) for k, v in svc.dispatch().items()}
+    return {k: sorted(v) for k, v in svc.dispatch(console).items()}
 
 
 def by_id(svc: Scenario) -> dict[int, OutboxEntry]:
@@ -214,8 +214,8 @@ assignment = ["mail"]
 """
 
 
-def test_a_sweep_writes_one_row_per_recipient_and_channel_once(svc: Scenario,
-                                                               tmp_path: Path) -> None:
+def test_a_sweep_writes_one_row_per_recipient_once(svc: Scenario, tmp_path: Path) -> None:
+    """Queued with no channel: a dispatcher routes each message when it sends it."""
     configure(svc, tmp_path / "rectify.toml", ROUTED)
     issue = reported(svc)
     assert svc.outbox() == []  # adding and reporting tell nobody
@@ -225,16 +225,13 @@ def test_a_sweep_writes_one_row_per_recipient_and_channel_once(svc: Scenario,
     assert (interview.level, interview.recipients) == ("interview", ("liu", "rc1"))
     rows = svc.outbox()
     assert sorted((e.key, e.kind, e.channel, e.person, e.escalation_id) for e in rows) == sorted([
-        (f"escalation:{reminder.id}:rc1:mail", "reminder", "mail", "rc1", reminder.id),
-        (f"escalation:{reminder.id}:rc1:log", "reminder", "log", "rc1", reminder.id),
-        (f"escalation:{interview.id}:liu:mail", "interview", "mail", "liu", interview.id),
-        (f"escalation:{interview.id}:liu:ding", "interview", "ding", "liu", interview.id),
-        (f"escalation:{interview.id}:rc1:mail", "interview", "mail", "rc1", interview.id),
-        (f"escalation:{interview.id}:rc1:ding", "interview", "ding", "rc1", interview.id),
+        (f"escalation:{reminder.id}:rc1", "reminder", None, "rc1", reminder.id),
+        (f"escalation:{interview.id}:liu", "interview", None, "liu", interview.id),
+        (f"escalation:{interview.id}:rc1", "interview", None, "rc1", interview.id),
     ])
     for e in rows:
-        assert (e.status, e.attempts, e.issue_id, e.claimed_at, e.sent_at, e.last_error) == (
-            "pending", 0, issue.id, None, None, None), e
+        assert (e.status, e.attempts, e.issue_id, e.claimed_at, e.sent_at, e.last_error,
+                e.waiting) == ("pending", 0, issue.id, None, None, None, None), e
         assert e.next_attempt_at == e.created_at == aware(INTERVIEW_AT)
         # the context is a snapshot of the issue at the event, addressed to the row's person
         assert e.context["recipient"] == {"name": NAME[e.person]}
@@ -263,8 +260,7 @@ def test_a_sweep_writes_one_row_per_recipient_and_channel_once(svc: Scenario,
     studied = svc.move(study)
     added = [e for e in svc.outbox() if e not in rows]
     assert [(e.key, e.kind, e.channel, e.person, e.escalation_id) for e in added] == [
-        (f"assignment:{issue.id}:{studied.version}:rc2:mail", "assignment", "mail", "rc2",
-         None)]
+        (f"assignment:{issue.id}:{studied.version}:rc2", "assignment", None, "rc2", None)]
     assert added[0].context["plan"] == "new roof"
     assert added[0].context["issue"]["assignee_name"] == "整改二"
 
@@ -310,15 +306,15 @@ def test_a_rolled_back_sweep_leaves_no_outbox_row(svc: Scenario, tmp_path: Path,
 
     with pytest.raises(Injected):
         sweep(svc, LATE)
-    # reminder: chen × (mail, log); interview: (liu, chen) × (mail, ding); accountability: wang
-    assert added == ([2, 4] if fail_at == "append" else [2, 4, 1])
+    # reminder: chen; interview: liu, chen; accountability: wang
+    assert added == ([1, 2] if fail_at == "append" else [1, 2, 1])
     assert svc.outbox() == []
     assert svc.escalations(EscalationFilter()) == []
     assert svc.history(issue.id) == history
 
     armed[0] = False
     assert [e.level for e in sweep(svc, LATE)] == ["reminder", "interview", "accountability"]
-    assert len(svc.outbox()) == 7
+    assert len(svc.outbox()) == 4
 
 
 def test_assignment_rejection_extension_and_interview_records_tell_the_right_people(
@@ -356,15 +352,19 @@ path = {toml_str(tmp_path / "log.jsonl")}
 
     rows = [e for e in svc.outbox() if e.kind != "reminder" and e.kind != "interview"]
     assert [(e.key, e.kind, e.person) for e in rows] == [
-        (f"assignment:{issue.id}:{studied.version}:rc2:log", "assignment", "rc2"),
-        (f"extension:{issue.id}:{extended.version}:rc2:log", "extension", "rc2"),
-        (f"rejection:{issue.id}:{rejected.version}:rc2:log", "rejection", "rc2"),
-        (f"recorded:{interview.id}:rc1:log", "interview_recorded", "rc1"),
-        (f"recorded:{interview.id}:wang:log", "interview_recorded", "wang"),
+        (f"assignment:{issue.id}:{studied.version}:rc2", "assignment", "rc2"),
+        (f"extension_request:{asked.id}:liu", "extension_request", "liu"),
+        (f"extension_request:{asked.id}:wang", "extension_request", "wang"),
+        (f"extension:{issue.id}:{extended.version}:rc2", "extension", "rc2"),
+        (f"rejection:{issue.id}:{rejected.version}:rc2", "rejection", "rc2"),
+        (f"recorded:{interview.id}:rc1", "interview_recorded", "rc1"),
+        (f"recorded:{interview.id}:wang", "interview_recorded", "wang"),
     ]
     ctx = {e.kind: e.context for e in rows}
-    assert ctx["extension"]["extension"] == {"to": "2020-10-20", "status": "approved",
-                                             "note": "同意"}
+    assert ctx["extension"]["extension"] == {
+        "to": "2020-10-20", "status": "approved", "note": "同意", "id": asked.id,
+        "requested_by": "整改二", "requested_at": "2020-10-09 10:00",
+        "decided_by": "刘镇长", "decided_at": "2020-10-09 10:00"}
     assert ctx["extension"]["reason"] == "瓦片未到货"
     assert ctx["rejection"]["reason"] == "西侧仍漏"
     assert ctx["interview_recorded"]["note"] == "已约谈"
@@ -377,15 +377,16 @@ path = {toml_str(tmp_path / "log.jsonl")}
         (e.key, NAME[e.person]) for e in svc.outbox()]
 
 
-def test_without_a_configuration_every_message_goes_to_the_console(
+def test_without_a_configuration_console_prints_every_message(
         lite: Scenario, capsys: pytest.CaptureFixture[str]) -> None:
     svc = lite
     reported(svc)
     [reminder] = sweep(svc, REMINDER_AT)
     [row] = svc.outbox()
-    assert (row.key, row.channel) == (f"escalation:{reminder.id}:rc1:console", "console")
+    assert (row.key, row.channel) == (f"escalation:{reminder.id}:rc1", None)
     capsys.readouterr()
-    assert dispatch_at(svc, REMINDER_AT + timedelta(hours=9))["sent"] == [row.id]
+    assert dispatch_at(svc, REMINDER_AT + timedelta(hours=9), console=True)["sent"] == [row.id]
+    assert [(e.key, e.channel) for e in svc.outbox()] == [(row.key, "console")]
     out = capsys.readouterr().out
     assert f"── console · reminder · #{row.id} " in out
     assert "To:      整改一 (rc1) <rc1@huangjia.example, 13800000007>" in out
@@ -538,8 +539,14 @@ def test_robots_and_webhook_retry_with_growing_back_off_then_dead_then_retry(
 
     reported(svc)
     [reminder] = sweep(svc, REMINDER_AT)
-    rows = {e.channel: e for e in svc.outbox()}
+    [queued] = svc.outbox()
+    assert (queued.key, queued.channel) == (f"escalation:{reminder.id}:chen", None)
+    svc.route()  # a pass's first step: the row takes the first channel, one is added per other
+    rows = {e.channel or "": e for e in svc.outbox()}
     assert sorted(rows) == ["ding", "hook", "wecom"]
+    assert (rows["hook"].id, rows["hook"].key) == (queued.id, queued.key)
+    assert rows["ding"].key == f"{queued.key}:ding" and rows["wecom"].key == f"{queued.key}:wecom"
+    assert all(e.context == queued.context and e.status == "pending" for e in rows.values())
     ids = sorted(e.id for e in rows.values())
 
     t0 = datetime(2020, 10, 12, 9, 0)
@@ -782,8 +789,10 @@ interview_recorded = ["ding", "wecom", "log", "mail"]
     svc.set_now(datetime(2020, 10, 14, 10, 0))
     svc.actor = "liu"
     svc.record_escalation(interview.id, HOSTILE_NOTE)
-    rows = svc.outbox()
     # reminder: rc1; interview: liu, rc1; recorded: rc1, wang -- on four channels each
+    assert len(svc.outbox()) == 5
+    svc.route()
+    rows = svc.outbox()
     assert len(rows) == 5 * 4
     assert dispatch_at(svc, datetime(2020, 10, 14, 11, 0)) == {
         **NOTHING, "sent": [e.id for e in rows]}
@@ -902,7 +911,8 @@ to = ["party_secretary", "liaison"]
     water = reported(svc, title="饮水不稳定", village="c-jiezi")
     raised = sweep(svc, INTERVIEW_AT)
     assert sorted(e.level for e in raised) == ["interview", "interview", "reminder", "reminder"]
-    assert svc.outbox() == []  # escalations are not routed anywhere in this configuration
+    escalated = svc.outbox()  # not routed anywhere in this configuration: they will wait
+    assert sorted(e.kind for e in escalated) == ["interview"] * 4 + ["reminder"] * 2
 
     now = "2020-10-14T09:00"
     printed = run_cli("--db", sqlite_url, "--config", str(config), "--now", now,
@@ -931,11 +941,11 @@ to = ["party_secretary", "liaison"]
 
     svc.set_now(datetime(2020, 10, 14, 9, 0))
     assert svc.send_briefing() == 2
-    rows = svc.outbox()
+    rows = svc.outbox()[len(escalated):]
     stamp = "2020-10-14T09:00"  # the minute of the slot, town time
     assert sorted((e.kind, e.person, e.channel, e.key) for e in rows) == [
-        ("briefing", "liu", "log", f"briefing:{stamp}:liu:log"),
-        ("briefing", "wang", "log", f"briefing:{stamp}:wang:log"),
+        ("briefing", "liu", None, f"briefing:{stamp}:liu"),
+        ("briefing", "wang", None, f"briefing:{stamp}:wang"),
     ]
     for e in rows:
         assert e.context["recipient"] == {"name": NAME[e.person]}
@@ -943,9 +953,13 @@ to = ["party_secretary", "liaison"]
         assert e.issue_id is None and e.escalation_id is None
     assert svc.briefing()["briefing"]["since"] == "2020-10-14 09:00"  # remembered
     svc.send_briefing()  # the same moment again: the same keys, no second message
-    assert svc.outbox() == rows
+    assert svc.outbox() == escalated + rows
 
     assert dispatch_at(svc, datetime(2020, 10, 14, 9, 5))["sent"] == [e.id for e in rows]
+    held = svc.outbox()[:len(escalated)]
+    assert [(e.status, e.channel, e.attempts) for e in held] == [("pending", None, 0)] * 6
+    assert {e.waiting for e in held} == {f"no route for 'interview' in {config}",
+                                         f"no route for 'reminder' in {config}"}
     lines = [json.loads(x) for x in log.read_text("utf-8").splitlines()]
     assert sorted(x["recipient"]["person"] for x in lines) == ["liu", "wang"]
     for x in lines:

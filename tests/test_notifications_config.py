@@ -89,7 +89,8 @@ def test_without_a_file_everything_goes_to_the_console(tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     cfg = load(None, {})
-    assert cfg == Config()
+    assert cfg == Config(looked=f"{tmp_path / DEFAULT_FILE} (no --config, RECTIFY_CONFIG not"
+                                " set)")
     assert cfg.channels == {"console": {"type": "console"}}
     assert cfg.routing == dict.fromkeys(KINDS, ("console",))
     assert (cfg.locale, cfg.templates, cfg.source) == ("zh_CN", None, "(defaults)")

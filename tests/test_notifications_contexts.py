@@ -18,6 +18,7 @@ from notifications.contexts import (
     EscalationMessage,
     ExtensionContext,
     ExtensionMessage,
+    ExtensionRequestMessage,
     InterviewRecordedMessage,
     IssueContext,
     Message,
@@ -59,6 +60,11 @@ def message(kind: str, issue: IssueContext = ISSUE) -> Message:
         return ExtensionMessage(town=TOWN, issue=issue, next_step=STEP, reason="水泵缺货",
                                 extension=ExtensionContext("2020-10-23", "pending", None),
                                 note="")
+    if kind == "extension_request":
+        return ExtensionRequestMessage(
+            town=TOWN, issue=issue, next_step=STEP, reason="水泵缺货",
+            extension=ExtensionContext("2020-10-23", "pending", None, id=3,
+                                       requested_by="孙主任", requested_at="2020-10-12 09:41"))
     if kind == "reassignment":
         return ReassignmentMessage(town=TOWN, issue=issue, next_step=STEP, reason="原责任人调岗")
     if kind == "interview_recorded":
@@ -83,6 +89,7 @@ EXPECTED_KEYS = {
     "interview_recorded": {"town", "recipient", "issue", "next_step", "note", "escalation"},
     "briefing": {"town", "recipient", "briefing"},
     "reassignment": {"town", "recipient", "issue", "next_step", "reason"},
+    "extension_request": {"town", "recipient", "issue", "next_step", "reason", "extension"},
 }
 
 
@@ -109,8 +116,16 @@ def test_the_kind_specific_values() -> None:
     assert message("assignment").to_dict()["plan"] == "更换水泵"
     assert message("rejection").to_dict()["reason"] == "水压仍不足"
     ext = message("extension").to_dict()
-    assert ext["extension"] == {"to": "2020-10-23", "status": "pending", "note": None}
+    assert ext["extension"] == {"to": "2020-10-23", "status": "pending", "note": None,
+                                "id": None, "requested_by": "", "requested_at": "",
+                                "decided_by": "", "decided_at": ""}
     assert (ext["reason"], ext["note"]) == ("水泵缺货", "")
+    asked = message("extension_request").to_dict()
+    assert asked["extension"] == {"to": "2020-10-23", "status": "pending", "note": None,
+                                  "id": 3, "requested_by": "孙主任",
+                                  "requested_at": "2020-10-12 09:41", "decided_by": "",
+                                  "decided_at": ""}
+    assert asked["reason"] == "水泵缺货"
     assert message("interview_recorded").to_dict()["note"] == "已约谈河口村党支部书记"
     briefing = message("briefing").to_dict()["briefing"]
     assert briefing == {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -236,3 +237,36 @@ def test_a_briefing_queued_before_its_columns_were_named_still_renders() -> None
     del ctx["briefing"]["stages"]
     html = Renderer("zh_CN").render("briefing", ctx).html
     assert "<th>研究</th>" in html and "<td>河口村</td>" in html
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_an_extension_decided_names_who_asked_and_who_decided_to_the_minute(
+        locale: str) -> None:
+    out = Renderer(locale).render("extension", sample_context("extension", locale))
+    for body in (out.text, out.markdown, out.html):
+        for fact in ("陈支书", "2020-10-09 10:00", "刘副镇长", "2020-10-10 15:30", "2020-10-20"):
+            assert fact in body, (fact, body)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_an_extension_request_says_who_asked_when_to_what_date_and_its_number(
+        locale: str) -> None:
+    out = Renderer(locale).render("extension_request",
+                                  sample_context("extension_request", locale))
+    assert "2020-10-20" in out.subject and "#42" in out.subject
+    assert ("延期申请待审批" if locale == "zh_CN" else "Extension to decide") in out.subject
+    for body in (out.text, out.markdown, out.html):
+        assert body.count("刘副镇长") == 1  # the salutation: the one who decides
+        for fact in ("陈支书", "2020-10-09 10:00", "2020-10-20", "瓦片" if locale == "zh_CN"
+                     else "roof tiles", "石板村"):
+            assert fact in body, (fact, body)
+        assert re.search(r"(延期申请编号[：\s]|Extension request )7\b", body), body
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_an_extension_decided_before_names_were_kept_still_renders(locale: str) -> None:
+    """Queued before the context named who asked and who decided: only to, status, note."""
+    context = sample_context("extension", locale)
+    context["extension"] = {"to": "2020-10-20", "status": "denied", "note": None}
+    out = Renderer(locale).render("extension", context)
+    assert "2020-10-20" in out.text and "刘副镇长" not in out.text

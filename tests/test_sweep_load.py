@@ -455,7 +455,7 @@ def serving(url: str, folder: Path, now: str, interval: float,
     with out.open("wb") as o, err.open("wb") as e:
         proc = subprocess.Popen(
             [sys.executable, *launcher, "--db", url, "--data-dir", str(folder / "data"),
-             "--now", now, "serve", "--interval", str(interval)],
+             "--now", now, "serve", "--console", "--interval", str(interval)],
             cwd=REPO, stdout=o, stderr=e)
     served = Served(proc, out, err)
     try:

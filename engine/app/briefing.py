@@ -32,7 +32,7 @@ def briefing(s: Session, since: datetime | None = None) -> BriefingMessage:
         elif since.tzinfo is None:
             since = since.replace(tzinfo=tz)
         wf = s.current_workflow(tx)
-        told = notify.Notifier(s, tx, routed=False)
+        told = notify.Notifier(s, tx)
         issues = tx.issues.matching(IssueFilter())
         by_village: dict[str, dict[str, int]] = {}
         newly_overdue, cleared = [], []
@@ -90,9 +90,10 @@ def check_templates(s: Session) -> str:
     return cfg.locale
 
 
-def send(s: Session) -> int:
-    """Queue the briefing for the configured leaders; how many messages were queued."""
-    message = briefing(s)
+def send(s: Session, since: datetime | None = None) -> list[str]:
+    """Queue the briefing (from `since`, as `briefing`) for the configured leaders, one
+    message each; the people it is addressed to. The same minute queues it once."""
+    message = briefing(s, since)
     with s.transaction(write=True) as tx:
         org, now = s.org(tx), s.now(tx)
         cfg = s.app.config()
@@ -107,7 +108,7 @@ def send(s: Session) -> int:
                                                message, None)
         notify.tell(tx, rows, now)
         tx.definitions.set_meta("last_briefing_at", now.isoformat())
-    return len(rows)
+    return [row.person for row in rows]
 
 
 def _local(moment: datetime, s: Session) -> str:

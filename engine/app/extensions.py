@@ -1,5 +1,6 @@
 """Extension requests (延期申请): asked before the due moment by whoever answers for the
-stage, decided by the village's liaison leader or the party secretary (as the workflow says)."""
+stage, decided by the village's liaison leader or the party secretary (as the workflow says).
+Those who may decide are told of a request, whoever asked of the decision."""
 
 from __future__ import annotations
 
@@ -39,10 +40,11 @@ def request(s: Session, issue_id: int, to: date, reason: str) -> Extension:
             id=0, issue_id=issue.id, stage=issue.state, stage_version=issue.stage_version,
             requested_by=actor, requested_at=now, old_due_at=issue.due_at,
             to_date=to.isoformat(), reason=reason, status="pending"))
-        record(s, tx, issue, fact_event(issue, EventType.EXTENSION_REQUESTED, actor, now,
-                                        ExtensionRequested(new_id, to, reason)))
+        after = record(s, tx, issue, fact_event(issue, EventType.EXTENSION_REQUESTED, actor,
+                                                now, ExtensionRequested(new_id, to, reason)))
         made = tx.extensions.get(new_id)
-    assert made is not None
+        assert made is not None
+        notify.tell(tx, notify.Notifier(s, tx).extension_requested(after, wf, made, now), now)
     return made
 
 
@@ -70,11 +72,10 @@ def decide(s: Session, extension_id: int, approve: bool, note: str | None = None
         status = "approved" if approve else "denied"
         tx.extensions.decide(extension_id, status, now, actor, note)
         after = record(s, tx, issue, fact_event(issue, decided.type, actor, now, decided))
-        notify.tell(tx, notify.Notifier(s, tx).extension(
-            after, wf, ext.to_date, status, note, ext.requested_by, ext.reason, now), now)
         out = tx.extensions.get(extension_id)
+        assert out is not None
+        notify.tell(tx, notify.Notifier(s, tx).extension(after, wf, out, now), now)
         s.warn_calendar()
-    assert out is not None
     return out
 
 

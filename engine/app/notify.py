@@ -1,8 +1,9 @@
 """Who is told what: outbox messages written in the same transaction as the event they tell of.
 
-One row per recipient and channel (routing from the configuration), each with a stable
-idempotency key and the context its template will be rendered with (the typed contexts of
-`notifications.contexts`): a snapshot of the issue as it stood when the event happened. Which
+One row per recipient, each with a stable idempotency key and the context its template will be
+rendered with (the typed contexts of `notifications.contexts`): a snapshot of the issue as it
+stood when the event happened. The channels are not chosen here: a dispatcher routes each
+message with the configuration in force when it sends it (engine.app.dispatch). Which
 transition tells whom is the workflow's data (`TransitionDef.notify`); how each kind of message
 is made is here.
 """
@@ -15,7 +16,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from engine.app.session import Session
-from engine.domain.escalation import OUTCOMES, Escalation
+from engine.domain.escalation import OUTCOMES, Escalation, Extension
 from engine.domain.events import Event
 from engine.domain.issue import Issue
 from engine.domain.workflow import Notice, TransitionDef, Workflow
@@ -27,6 +28,7 @@ from notifications.contexts import (
     EscalationMessage,
     ExtensionContext,
     ExtensionMessage,
+    ExtensionRequestMessage,
     InterviewRecordedMessage,
     IssueContext,
     ReassignmentMessage,
@@ -50,7 +52,9 @@ NEXT_STEP = {
         "accountability": "请按考核问责制度研究处理意见，并督促立即整改到位。",
         "assignment": "请按整改方案在截止日前完成整改，并上传佐证材料。",
         "rejection": "请按退回意见重新整改，并在截止日前重新上传佐证材料。",
-        "extension": "请按新的截止日期完成整改。",
+        "extension": "请按现行办理时限完成本阶段工作。",
+        "extension_request": "请及时审批该延期申请（同意或不同意，可附审批意见）；"
+                             "审批前仍按现行办理时限督办。",
         "interview_recorded": "请按约谈要求抓好整改落实。",
         "accountability_decided": "请按问责决定抓好落实，并督促立即整改到位。",
         "reassignment": "请将已掌握的情况和材料移交新的责任人。",
@@ -63,6 +67,8 @@ NEXT_STEP = {
         "assignment": "Carry out the plan before the due date and upload the evidence.",
         "rejection": "Rectify again as the rejection says and upload new evidence in time.",
         "extension": "Finish by the due date now in force.",
+        "extension_request": "Approve or deny the request (a note may say why); until then"
+                             " the current due date stands.",
         "interview_recorded": "See that what the interview asked for is done.",
         "accountability_decided": "Act on the decision and see that the issue is put right.",
         "reassignment": "Hand what you know and have over to the new assignee.",
@@ -76,14 +82,13 @@ def tell(tx: Tx, messages: Sequence[Message], now: datetime) -> None:
 
 
 class Notifier:
-    """Makes outbox messages; knows the org, the calendar, the routing and the language."""
+    """Makes outbox messages; knows the org, the calendar and the language."""
 
-    def __init__(self, s: Session, tx: Tx, routed: bool = True) -> None:
+    def __init__(self, s: Session, tx: Tx) -> None:
         cfg = s.app.config()
         self.org = s.org(tx)
         self.calendar = s.calendar(tx)
         self.tz = s.timezone(tx)
-        self.routing = cfg.routing if routed else {}
         self.locale = cfg.locale if cfg.locale in NEXT_STEP else "zh_CN"
 
     # --- contexts -------------------------------------------------------------------------------
@@ -109,6 +114,23 @@ class Notifier:
     def names(self, people: Iterable[str]) -> tuple[str, ...]:
         return tuple(self.org.people[p].name for p in people if p in self.org.people)
 
+    def name(self, person: str | None) -> str:
+        """A person's name ("" for none; the id of someone no longer in the org)."""
+        if not person:
+            return ""
+        found = self.org.people.get(person)
+        return found.name if found is not None else person
+
+    def minute(self, moment: datetime | None) -> str:
+        """A moment to the minute in town time ("" for none)."""
+        return "" if moment is None else moment.astimezone(self.tz).strftime("%Y-%m-%d %H:%M")
+
+    def _extension_context(self, ext: Extension) -> ExtensionContext:
+        return ExtensionContext(
+            to=ext.to_date, status=ext.status, note=ext.note or "", id=ext.id,
+            requested_by=self.name(ext.requested_by), requested_at=self.minute(ext.requested_at),
+            decided_by=self.name(ext.decided_by), decided_at=self.minute(ext.decided_at))
+
     def _escalation(self, e: Escalation) -> EscalationContext:
         return EscalationContext(
             id=e.id, level=e.level,
@@ -128,7 +150,7 @@ class Notifier:
 
     def messages(self, kind: str, people: Iterable[str], base_key: str, context: Context,
                  issue_id: int | None, escalation_id: int | None = None) -> list[Message]:
-        """One message per person (each once, known to the org) and routed channel."""
+        """One message per person (each once, known to the org), to be routed when sent."""
         out: list[Message] = []
         seen: set[str] = set()
         for person in people:
@@ -137,10 +159,9 @@ class Notifier:
             seen.add(person)
             # in the context's own order: a briefing's stages stay in the workflow's order
             text = json.dumps(context.to_dict(self.org.people[person].name), ensure_ascii=False)
-            out += [Message(key=f"{base_key}:{person}:{channel}", kind=kind, channel=channel,
-                            person=person, issue_id=issue_id, escalation_id=escalation_id,
-                            context=text)
-                    for channel in self.routing.get(kind, ())]
+            out.append(Message(key=f"{base_key}:{person}", kind=kind, channel=None,
+                               person=person, issue_id=issue_id, escalation_id=escalation_id,
+                               context=text))
         return out
 
     # --- what is told -----------------------------------------------------------------------------
@@ -180,14 +201,25 @@ class Notifier:
                 *self.messages(e.level, e.subjects, key, EscalationMessage(
                     town, ctx, summons, about, "subject"), issue.id, e.id)]
 
-    def extension(self, issue: Issue, wf: Workflow, to_date: str, status: str,
-                  note: str | None, requester: str, reason: str,
+    def extension(self, issue: Issue, wf: Workflow, ext: Extension,
                   now: datetime) -> list[Message]:
+        """A request decided (`ext` as decided), told to whoever asked."""
         town, ctx, step = self._base("extension", issue, wf, now)
-        message = ExtensionMessage(town, ctx, step, reason=reason,
-                                   extension=ExtensionContext(to_date, status, note or ""),
-                                   note=note or "")
-        return self.messages("extension", [requester], f"extension:{issue.id}:{issue.version}",
+        message = ExtensionMessage(town, ctx, step, reason=ext.reason,
+                                   extension=self._extension_context(ext), note=ext.note or "")
+        return self.messages("extension", [ext.requested_by],
+                             f"extension:{issue.id}:{issue.version}", message, issue.id)
+
+    def extension_requested(self, issue: Issue, wf: Workflow, ext: Extension,
+                            now: datetime) -> list[Message]:
+        """A request to decide, told to those the workflow lets decide it (`decide_extension`)
+        for this issue, except whoever asked."""
+        town, ctx, step = self._base("extension_request", issue, wf, now)
+        message = ExtensionRequestMessage(town, ctx, step, reason=ext.reason,
+                                          extension=self._extension_context(ext))
+        people = [p for p in self.org.reach(wf.action_roles("decide_extension"), issue.village,
+                                            issue.assignee) if p != ext.requested_by]
+        return self.messages("extension_request", people, f"extension_request:{ext.id}",
                              message, issue.id)
 
     def accountability_decided(self, issue: Issue, wf: Workflow, e: Escalation, actor: str,

@@ -42,7 +42,7 @@ EXTENSION_COLUMNS = (
 OUTBOX_COLUMNS = (
     "id", "key", "kind", "channel", "person", "issue_id", "escalation_id", "context",
     "status", "attempts", "next_attempt_at", "claimed_at", "sent_at", "last_error",
-    "created_at",
+    "created_at", "waiting",
 )
 
 _scan = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
@@ -105,12 +105,14 @@ def extension(row: Row) -> Extension:
 
 @dataclass(frozen=True)
 class OutboxEntry:
-    """One message waiting, sent or failed: one recipient on one channel."""
+    """One message waiting, sent or failed: one recipient on one channel (once routed)."""
 
     id: int
     key: str
     kind: str
-    channel: str
+    channel: str | None
+    """The channel it was routed to (and tried or sent on); None until a dispatcher routes it
+    with the configuration in force then."""
     person: str
     issue_id: int | None
     escalation_id: int | None
@@ -122,6 +124,8 @@ class OutboxEntry:
     sent_at: datetime | None
     last_error: str | None
     created_at: datetime
+    waiting: str | None = None
+    """Why a pending message is held (no route for its kind, its channel not configured)."""
 
 
 def outbox_entry(row: Row) -> OutboxEntry:
@@ -131,4 +135,5 @@ def outbox_entry(row: Row) -> OutboxEntry:
         escalation_id=row[6], context=json.loads(row[7]), status=row[8], attempts=row[9],
         next_attempt_at=when(row[10]), claimed_at=when(row[11]),  # type: ignore[arg-type]
         sent_at=when(row[12]), last_error=row[13], created_at=when(row[14]),  # type: ignore[arg-type]
+        waiting=row[15],
     )

@@ -199,8 +199,8 @@ escalations = Table(
     Column("closed_by", String(64)),
     Column("note", Text),
     Column("attendees", Text),  # JSON list: who took part in the interview
-    Column("subjects", Text),  # JSON list of person ids: who answers for it (0007)
-    Column("outcome", String(16)),  # an accountability decision's outcome (0007)
+    Column("subjects", Text),  # JSON list of person ids: who answers for it (0008)
+    Column("outcome", String(16)),  # an accountability decision's outcome (0008)
     UniqueConstraint("issue_id", "stage_version", "level", name="uq_escalation_visit_level"),
     Index("ix_escalations_status", "status"),
     Index("ix_escalations_issue", "issue_id"),
@@ -231,7 +231,7 @@ outbox = Table(
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("key", String(255), nullable=False, unique=True),  # the idempotency key
     Column("kind", String(32), nullable=False),
-    Column("channel", String(64), nullable=False),
+    Column("channel", String(64)),  # NULL until a dispatcher routes it (migration 0007)
     Column("person", String(64), nullable=False),
     Column("issue_id", Id),
     Column("escalation_id", Id),
@@ -243,5 +243,6 @@ outbox = Table(
     Column("sent_at", UTCDateTime),
     Column("last_error", Text),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("waiting", Text),  # why a pending message is held (no route, no such channel)
     Index("ix_outbox_due", "status", "next_attempt_at"),
 )

@@ -6,16 +6,16 @@ escalations raised before it existed (they named no subjects). `outcome` is the 
 an accountability case (no_action, talk, admonish, criticize, refer); NULL until decided and
 for every other level.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-11-29
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
