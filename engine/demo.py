@@ -233,14 +233,18 @@ def _sweep(s: Session, rng: random.Random, cast: Cast) -> tuple[int, int]:
     raised = supervision.escalate(sweep)
     recorded = 0
     liaison_of = {u["id"]: u["liaison"] for u in cast.org["units"]}
+    name_of = {p["id"]: p["name"] for p in cast.org["people"]}
     for e in raised:
         if e.level != "interview" or rng.random() < 0.3:
             continue
         liaison = liaison_of.get(issues.show(s, e.issue_id).village)
         if liaison is None:
             continue
-        supervision.record_interview(s.next(liaison, s.at), e.id, "约谈村支书，督促限期整改",
-                                     [e.recipients[-1]])
+        summoned = list(e.subjects or e.recipients[-1:])  # those it summoned came
+        supervision.record_interview(
+            s.next(liaison, s.at), e.id,
+            f"约谈{'、'.join(name_of.get(p, p) for p in summoned)}，听取超期原因，督促限期整改",
+            summoned)
         recorded += 1
     return len(raised), recorded
 

@@ -181,3 +181,32 @@ def test_init_refuses_a_village_without_a_liaison_leader_or_secretary(tmp_path: 
     assert not (tmp_path / "r.db").exists() or scenario(
         f"sqlite:///{tmp_path / 'r.db'}", tmp_path / "d").list() == []
 
+
+
+def test_the_audit_refuses_a_decision_with_an_outcome_nobody_may_give(
+        sqlite_url: str, org_file: Path, tmp_path: Path) -> None:
+    """A decision written past the handler (the last event rewritten and rehashed, the row to
+    match) is not sound: the rule check knows the outcomes."""
+    from tests import audit_support as a
+
+    svc = scenario(sqlite_url, tmp_path / "data", actor="wang", now=datetime(2020, 9, 28, 9))
+    svc.init(org_file)
+    issue = reported(svc)
+    case = raised_at(svc, issue.id, datetime(2020, 10, 21))["accountability"]
+    svc.actor = "wang"
+    decide(svc, case.id, "罚款", "talk")
+    assert svc.verify().ok
+    svc.close()
+    conn = a.open_raw(Path(sqlite_url.removeprefix("sqlite:///")))
+    top = a.row(conn, a.last_seq(conn))
+    payload = json.loads(top["payload"])
+    payload["outcome"] = "fine"
+    top["payload"] = json.dumps(payload, ensure_ascii=False, sort_keys=True,
+                                separators=(",", ":"))
+    conn.execute("UPDATE history SET payload = ?, hash = ? WHERE seq = ?",
+                 (top["payload"], a.rehash(top), top["seq"]))
+    conn.execute("UPDATE escalations SET outcome = 'fine' WHERE id = ?", (case.id,))
+    conn.close()
+    verdict = scenario(sqlite_url, tmp_path / "data").verify()
+    assert (verdict.ok, verdict.kind, verdict.first_bad) == (False, "rule", top["seq"])
+    assert "unknown accountability outcome 'fine'" in (verdict.reason or "")

@@ -21,6 +21,7 @@ from typing import Any
 from engine.domain.calendar import WorkingCalendar
 from engine.domain.clock_rules import LIVE, SLACK
 from engine.domain.configuration import InForce
+from engine.domain.escalation import OUTCOMES
 from engine.domain.events import EventType
 from engine.domain.guards import ANY_ASSIGNEE, ASSIGNEE_AT, Entered, check_due, entry_problems
 from engine.domain.org import Org
@@ -225,6 +226,13 @@ class IssueRules:
             specs = wf.action_roles(action)
             if actor not in org.reach(specs, before["village"], before.get("assignee")):
                 return f"event {seq}: {actor} may not {action.replace('_', ' ')}"
+            if action == "decide_accountability":
+                outcome = p.get("outcome")
+                if outcome is not None and outcome not in OUTCOMES:
+                    return f"event {seq}: unknown accountability outcome {outcome!r}"
+                strangers = [x for x in p.get("subjects") or () if x not in org.people]
+                if strangers:
+                    return f"event {seq}: {strangers[0]!r} is no person of the org"
         return None
 
     def _workflow(self, key: str) -> Workflow | None:
