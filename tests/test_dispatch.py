@@ -540,7 +540,7 @@ def test_robots_and_webhook_retry_with_growing_back_off_then_dead_then_retry(
     reported(svc)
     [reminder] = sweep(svc, REMINDER_AT)
     [queued] = svc.outbox()
-    assert (queued.key, queued.channel) == (f"escalation:{reminder.id}:chen", None)
+    assert (queued.key, queued.channel) == (f"escalation:{reminder.id}:rc1", None)
     svc.route()  # a pass's first step: the row takes the first channel, one is added per other
     rows = {e.channel or "": e for e in svc.outbox()}
     assert sorted(rows) == ["ding", "hook", "wecom"]

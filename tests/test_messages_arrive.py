@@ -113,7 +113,7 @@ def test_a_message_goes_where_the_configuration_of_its_sending_says(
     [reminder] = sweep(svc, REMINDER_AT)
     [queued] = svc.outbox()
     assert (queued.key, queued.channel, queued.waiting) == (
-        f"escalation:{reminder.id}:chen", None, None)
+        f"escalation:{reminder.id}:rc1", None, None)
 
     configure(svc, config, log_channels(tmp_path, 'reminder = ["new", "extra"]',
                                         "old", "new", "extra"))
@@ -126,7 +126,7 @@ def test_a_message_goes_where_the_configuration_of_its_sending_says(
     [new], [extra] = lines(tmp_path / "new.jsonl"), lines(tmp_path / "extra.jsonl")
     assert (new["idempotency_key"], new["channel"]) == (queued.key, "new")
     assert (extra["idempotency_key"], extra["channel"]) == (f"{queued.key}:extra", "extra")
-    assert new["text"] == extra["text"] and "陈支书" in new["text"]
+    assert new["text"] == extra["text"] and "整改一" in new["text"]
 
     # routed once: another pass sends nothing again, even with the routing changed once more
     configure(svc, config, log_channels(tmp_path, 'reminder = ["old"]', "old", "new", "extra"))
@@ -349,7 +349,7 @@ def test_dispatch_without_a_configuration_is_refused_then_one_is_written_and_it_
     assert sorted(sent.json()["sent"]) == [e.id for e in queued]
     assert [(e.status, e.channel, e.attempts) for e in svc.outbox()] == [("sent", "log", 1)] * 3
     assert sorted(x["recipient"]["person"] for x in lines(tmp_path / "log.jsonl")) == [
-        "chen", "chen", "liu"]
+        "liu", "rc1", "rc1"]
 
 
 def test_dispatch_console_prints_when_there_is_no_configuration(
@@ -360,10 +360,10 @@ def test_dispatch_console_prints_when_there_is_no_configuration(
     ran = run_cli("--db", db_url, "--now", "2020-10-12T09:00", "dispatch", "--console")
     assert (ran.code, ran.err) == (0, ""), ran
     assert f"── console · reminder · #{row.id} " in ran.out
-    assert "To:      陈支书 (chen)" in ran.out
+    assert "To:      整改一 (rc1)" in ran.out
     assert ran.out.rstrip().endswith("sent 1, retrying 0, dead 0, recovered 0")
     [done] = svc.outbox()
-    assert (done.key, done.channel, done.status) == (f"escalation:{reminder.id}:chen",
+    assert (done.key, done.channel, done.status) == (f"escalation:{reminder.id}:rc1",
                                                      "console", "sent")
 
 
@@ -419,7 +419,7 @@ reminder = ["ok", "busy", "gone", "slow"]
     back = run_cli(*common, "--json", "outbox", "retry", "--all")
     assert (back.code, back.err) == (0, ""), back
     assert back.json() == [
-        {"id": e.id, "key": e.key, "kind": "reminder", "channel": name, "person": "chen",
+        {"id": e.id, "key": e.key, "kind": "reminder", "channel": name, "person": "rc1",
          "issue": e.issue_id, "was": was, "status": "pending"}
         for name, e, was in ((n, rows[n], w) for n, w in (("busy", "pending"),
                                                           ("slow", "unknown")))]

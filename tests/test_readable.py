@@ -439,8 +439,8 @@ def test_escalations_and_extensions_read_the_same(town: Town) -> None:
 def test_the_person_report_reads_town_time(town: Town) -> None:
     town.reported()
     town.ok("escalate", now="2020-10-20T09:00")
-    text = human(town, "report", "person", "chen", "--from", "2020-10-01", "--to",
-                 "2020-10-31")
+    text = human(town, "report", "person", "rc1", "--from", "2020-10-01", "--to",
+                 "2020-10-31")  # the owner of *reported*, reminded and summoned
     assert "2020-10-01 00:00 – 2020-10-31 23:59" in text
     assert "raised 2020-10-20 09:00" in text
     assert not ISO.search(text), text
@@ -460,7 +460,8 @@ def test_escalation_refusals_say_a_and_an(town: Town) -> None:
                         now="2020-10-20T10:00")
     assert line == (f"error: escalation {account} is an accountability case, not an interview:"
                     " use `escalation decide`")
-    line = town.refused("escalation", "decide", str(interview), "--note", "x", who="wang",
+    line = town.refused("escalation", "decide", str(interview), "--note", "x", "--outcome",
+                        "talk", who="wang",
                         now="2020-10-20T10:00")
     assert line == (f"error: escalation {interview} is an interview: only an accountability"
                     " case takes a decision")
