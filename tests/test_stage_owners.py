@@ -96,10 +96,10 @@ def test_an_interview_is_held_by_the_liaison_leader_with_the_owners_summoned(
     assert (conductor["role"], subject["role"]) == ("conductor", "subject")
     to_liu, to_rc2 = text_of("interview", conductor), text_of("interview", subject)
     # the conductor is told whom to summon, not summoned himself
-    assert "请您约谈：整改二" in to_liu and "约谈主持：刘镇长" in to_liu
+    assert "约谈主持：刘镇长（包村领导）\n请您约谈：整改二\n约谈事由：" in to_liu
     assert "请按时参加约谈" not in to_liu
     # the subject is told who summons them and why
-    assert "约谈人：刘镇长" in to_rc2 and "约谈对象：整改二（含您本人）" in to_rc2
+    assert "约谈人：刘镇长（包村领导）\n约谈对象：整改二（含您本人）\n约谈事由：" in to_rc2
     assert "请按时参加约谈" in to_rc2 and "超期" in to_rc2
     # `escalation list --to` finds it for either
     for person in ("liu", "rc2"):
@@ -123,6 +123,8 @@ def test_accountability_names_the_owners_and_those_interviewed_and_its_decision_
     assert case.subjects == ("rc1",)  # the owner, also the one interviewed
     assert case.recipients == ("wang",)  # party secretary and QS leader (both wang here)
     assert "rc1" not in told(svc, case), "the subjects learn of the decision, not the raise"
+    raised_text = text_of("accountability", told(svc, case)["wang"])
+    assert "提请对象：王书记\n问责对象（拟）：整改一\n整改责任人：" in raised_text
     svc.actor = "wang"
     decided = decide(svc, case.id, "超期两周, 诫勉谈话", "admonish", ["rc1", "chen"])
     assert (decided.status, decided.outcome, decided.subjects) == (
