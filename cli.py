@@ -284,7 +284,7 @@ def workflow_show(settings: Settings, file: Path | None, mermaid: bool) -> None:
     for t in wf.transitions:
         needs = f" needs {', '.join(t.requires)}" if t.requires else ""
         lines.append(
-            f"  {t.name:<8} {t.source} → {t.dest}  by {' | '.join(t.roles)}{needs}"
+            f"  {t.name:<8} {'|'.join(t.sources)} → {t.dest}  by {' | '.join(t.roles)}{needs}"
         )
     _emit(settings, wf.to_dict(), "\n".join(lines))
 
@@ -441,6 +441,23 @@ def issue_edit(settings: Settings, issue_id: int, title: str | None, category: s
     _emit_issue(settings, corrections.edit(settings.session(), Edit(
         issue_id=issue_id, reason=reason, title=title, category=category, village=village,
         household=household, severity=severity, description=description, group=group)))
+
+
+@issue.command("void")
+@click.argument("issue_id", type=ID)
+@click.option("--reason", required=True)
+@click.option("--duplicate-of", "duplicate_of", type=ID, default=None, metavar="N",
+              help="The issue this one repeats.")
+@click.option("--note")
+@pass_settings
+def issue_void(settings: Settings, issue_id: int, reason: str, duplicate_of: int | None,
+               note: str | None) -> None:
+    """Void an issue found in error or twice (作废), from found or reported (information
+    verification or the rectification group leader); whoever added it is told."""
+    from engine.app import corrections
+
+    _emit_issue(settings, corrections.void(settings.session(), issue_id, reason, duplicate_of,
+                                           note))
 
 
 @issue.command("show")

@@ -113,7 +113,7 @@ class WorkflowMachine:
         self.workflow = workflow
         open_states = [s.name for s in workflow.states if not workflow.is_final(s.name)]
         specs: list[dict[str, object]] = [
-            {"trigger": t.name, "source": t.source, "dest": t.dest,
+            {"trigger": t.name, "source": list(t.sources), "dest": t.dest,
              "conditions": list(guards.guards_of(t, workflow))}
             for t in workflow.transitions
         ]

@@ -16,6 +16,7 @@ queue stores as a JSON snapshot: lists as lists, the keys below and nothing else
     interview_recorded                       InterviewRecordedMessage
     briefing                                 BriefingMessage
     reassignment                             ReassignmentMessage
+    voided                                   VoidedMessage
     extension_request                        ExtensionRequestMessage (a request to decide)
 
 The recipient is not part of a message: one message goes to several people, so the caller
@@ -309,6 +310,20 @@ class ReassignmentMessage(_IssueMessage):
 
 
 @dataclass(frozen=True)
+class VoidedMessage(_IssueMessage):
+    """The issue was voided (作废: found in error or twice): told to whoever added it."""
+
+    kind: ClassVar[str] = "voided"
+    reason: str
+    duplicate_of: int | None = None
+    """The issue it repeats, when it is a duplicate."""
+
+    def to_dict(self, recipient: str | None = None) -> dict[str, Any]:
+        return _with_recipient({**self._dict(), "reason": self.reason,
+                                "duplicate_of": self.duplicate_of}, recipient)
+
+
+@dataclass(frozen=True)
 class BriefingMessage:
     """The meeting briefing (定期例会)."""
 
@@ -323,7 +338,7 @@ class BriefingMessage:
 
 Message = (EscalationMessage | AssignmentMessage | RejectionMessage | ExtensionMessage
            | InterviewRecordedMessage | BriefingMessage | ReassignmentMessage
-           | ExtensionRequestMessage)
+           | ExtensionRequestMessage | VoidedMessage)
 """Any message; `message.kind` is the kind it renders as."""
 
 
@@ -345,4 +360,5 @@ __all__ = [
     "RejectionMessage",
     "TownContext",
     "VillageCounts",
+    "VoidedMessage",
 ]

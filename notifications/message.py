@@ -10,7 +10,7 @@ from notifications.errors import ConfigError, NotificationError, SendError
 
 KINDS: Final = ("reminder", "interview", "accountability", "assignment", "rejection",
                 "extension", "interview_recorded", "briefing", "reassignment",
-                "extension_request")
+                "extension_request", "voided")
 """Every kind of message: each has its templates and its routing."""
 LOCALES: Final = ("zh_CN", "en")
 """The languages the packaged templates are written in."""
@@ -42,7 +42,7 @@ class Outgoing:
     id: int
     kind: str
     """reminder | interview | accountability | assignment | rejection | extension |
-    interview_recorded | briefing | reassignment | extension_request"""
+    interview_recorded | briefing | reassignment | extension_request | voided"""
     channel: str
     """The channel's name in the configuration (e.g. "mail", "ding")."""
     recipient: Recipient

@@ -97,6 +97,7 @@ from notifications.contexts import (
     RejectionMessage,
     TownContext,
     VillageCounts,
+    VoidedMessage,
 )
 from notifications.errors import ConfigError
 from notifications.labels import LABELS
@@ -121,6 +122,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "interview_recorded": (*_ISSUE_KEYS, "escalation", "note"),
     "briefing": ("town", "recipient", "briefing"),
     "reassignment": (*_ISSUE_KEYS, "reason"),
+    "voided": (*_ISSUE_KEYS, "reason", "duplicate_of"),
 }
 """The top-level context keys each kind needs."""
 
@@ -428,6 +430,15 @@ def sample_message(kind: str, locale: str = "zh_CN") -> tuple[Message, str]:
             else "the previous assignee moved to another post",
             next_step="请将已掌握的情况和材料移交新的责任人" if zh
             else "hand what you know and have over to the new assignee",
+        ), "陈支书"
+    if kind == "voided":
+        return VoidedMessage(
+            town=town, issue=_issue(locale, late_working_days=0, stage="voided",
+                                    stage_label="作废" if zh else "voided", due=""),
+            reason="与 #12 为同一户同一问题" if zh else "the same household and problem as #12",
+            duplicate_of=12,
+            next_step="无需再办；如有异议请联系信息核查组" if zh
+            else "nothing more to do; if you disagree, ask the information verification group",
         ), "陈支书"
     overdue = _issue(locale)
     cleared = _issue(locale, id=37, title="饮水不稳定", village="v-hekou", village_name="河口村",

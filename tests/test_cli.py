@@ -630,9 +630,9 @@ def test_validate_the_packaged_workflow(town: Town) -> None:
     packaged = REPO / "workflows" / "rectification.yaml"
     r = town.run("workflow", "validate", str(packaged), as_json=False)
     assert (r.code, r.err) == (0, "")
-    assert r.out.strip() == "ok: rectification@3: 6 states, 8 transitions"
+    assert r.out.strip() == "ok: rectification@3: 7 states, 9 transitions"
     assert town.ok("workflow", "validate", str(packaged)) == {
-        "ok": True, "workflow": "rectification@3", "states": 6, "transitions": 8}
+        "ok": True, "workflow": "rectification@3", "states": 7, "transitions": 9}
 
 
 _EXTRA_STATE = "  - name: {name}\n    label: 额外\n    deadline: {{working_days: 1}}\n"
@@ -707,7 +707,7 @@ def test_workflow_show(town: Town) -> None:
     plain = town.run("workflow", "show", as_json=False)
     assert plain.code == 0 and "rectification@3" in plain.out and "studied" in plain.out
     shown = town.ok("workflow", "show")
-    assert shown["initial"] == "found" and shown["final"] == ["cleared"]
+    assert shown["initial"] == "found" and shown["final"] == ["cleared", "voided"]
 
 
 # --- import -------------------------------------------------------------------------------

@@ -29,16 +29,20 @@ def test_the_default_workflow_loads() -> None:
     assert {s.name: s.owners for s in wf.states} == {
         "found": ("finders|added_by",), "reported": ("rectification_leader",),
         "studied": ("assignee",), "rectified": ("quality_supervision_leader",),
-        "verified": ("quality_supervision_leader", "party_secretary"), "cleared": ()}
+        "verified": ("quality_supervision_leader", "party_secretary"), "cleared": (),
+        "voided": ()}
     assert [(r.level, r.recipients, r.subjects) for r in wf.ladder.default] == [
         ("reminder", (), ("owners",)),
         ("interview", ("liaison",), ("owners", "owners_secretary")),
         ("accountability", ("party_secretary", "quality_supervision_leader"),
          ("owners", "interviewed"))]
     assert [s.name for s in wf.states] == [
-        "found", "reported", "studied", "rectified", "verified", "cleared"]
+        "found", "reported", "studied", "rectified", "verified", "cleared", "voided"]
     assert {t.name for t in wf.transitions} == {
-        "fix", "report", "study", "rectify", "verify", "reject", "clear", "reopen"}
+        "fix", "report", "study", "rectify", "verify", "reject", "clear", "reopen", "void"}
+    void = wf.transition("void")
+    assert void is not None and void.sources == ("found", "reported") and wf.final == (
+        "cleared", "voided")
     deadline = wf.state("reported").deadline
     assert deadline is not None and deadline.working_days == 3
     assert wf.transition("verify") is not None
@@ -195,3 +199,16 @@ def test_notices_and_actions_are_checked_with_their_line(old: str, new: str, nee
         parse(text, "wf.yaml")
     assert str(e.value).startswith(f"wf.yaml:{line_of(text, needle)}:"), str(e.value)
     assert says in str(e.value)
+
+
+@pytest.mark.parametrize(("source", "problem"), [
+    ("[found, nowhere]", "unknown state 'nowhere'"),
+    ("[found, found]", "names each state once"),
+    ("[]", "names each state once"),
+])
+def test_a_transition_from_several_states_names_each_known_state_once(
+        source: str, problem: str) -> None:
+    text = default_path().read_text(encoding="utf-8").replace(
+        "    from: [found, reported]\n    to: voided", f"    from: {source}\n    to: voided")
+    with pytest.raises(DefinitionError, match=problem):
+        parse(text, "wf.yaml")

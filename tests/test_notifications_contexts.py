@@ -23,6 +23,7 @@ from notifications.contexts import (
     IssueContext,
     Message,
     ReassignmentMessage,
+    VoidedMessage,
     RecipientContext,
     RejectionMessage,
     TownContext,
@@ -67,6 +68,9 @@ def message(kind: str, issue: IssueContext = ISSUE) -> Message:
                                        requested_by="孙主任", requested_at="2020-10-12 09:41"))
     if kind == "reassignment":
         return ReassignmentMessage(town=TOWN, issue=issue, next_step=STEP, reason="原责任人调岗")
+    if kind == "voided":
+        return VoidedMessage(town=TOWN, issue=issue, next_step=STEP, reason="重复登记",
+                             duplicate_of=4)
     if kind == "interview_recorded":
         return InterviewRecordedMessage(town=TOWN, issue=issue, next_step=STEP,
                                         note="已约谈河口村党支部书记",
@@ -89,6 +93,7 @@ EXPECTED_KEYS = {
     "interview_recorded": {"town", "recipient", "issue", "next_step", "note", "escalation"},
     "briefing": {"town", "recipient", "briefing"},
     "reassignment": {"town", "recipient", "issue", "next_step", "reason"},
+    "voided": {"town", "recipient", "issue", "next_step", "reason", "duplicate_of"},
     "extension_request": {"town", "recipient", "issue", "next_step", "reason", "extension"},
 }
 

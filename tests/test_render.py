@@ -60,7 +60,8 @@ def test_a_message_says_what_a_cadre_needs(kind: str, locale: str) -> None:
     out = Renderer(locale).render(kind, ctx)
     issue = ctx["issue"]
     for body in (out.text, out.markdown, out.html):
-        for fact in ("#42", "房屋漏雨", "石板村", "张某某户", "研究", issue["due"], "陈支书"):
+        stage = ("作废" if locale == "zh_CN" else "voided") if kind == "voided" else "研究"
+        for fact in ("#42", "房屋漏雨", "石板村", "张某某户", stage, issue["due"], "陈支书"):
             assert fact in body, (kind, fact)
     assert "房屋漏雨" in out.subject and "#42" in out.subject
 

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from datetime import date
 
-from engine.app import notify
+from engine.app import issues, notify
 from engine.app.session import Session
 from engine.app.supervision import acting_on, next_escalation, record
 from engine.domain import text
 from engine.domain.decide import fact_event
 from engine.domain.events import Edited, EventType, Reassigned
 from engine.domain.guards import check_new_due, edit_open, may_act, reassign_open
-from engine.domain.issue import Edit, Issue, check_edit, evolve
-from engine.errors import MissingField, NotFound, Refused
+from engine.domain.issue import Edit, Issue, Move, check_edit, evolve
+from engine.errors import BadOption, MissingField, NotFound, Refused
 
 
 def reassign(s: Session, issue_id: int, to: str, reason: str, due: date | None = None
@@ -93,3 +93,15 @@ def edit(s: Session, command: Edit) -> Issue:
         tx.append(event, s.recorded_at())
         s.warn_calendar()
     return after
+
+
+def void(s: Session, issue_id: int, reason: str, duplicate_of: int | None = None,
+         note: str | None = None) -> Issue:
+    """Void an issue found in error or twice (作废): the workflow's `void` transition, which
+    decides who may and from which stages; `duplicate_of` must be another issue."""
+    if duplicate_of is not None:
+        if duplicate_of == issue_id:
+            raise BadOption(f"issue {issue_id} cannot be a duplicate of itself")
+        issues.show(s, duplicate_of)  # NotFound when there is none
+    return issues.move(s, Move(issue_id=issue_id, transition="void", reason=reason, note=note,
+                               duplicate_of=duplicate_of))

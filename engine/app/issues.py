@@ -166,6 +166,11 @@ def history(s: Session, issue_id: int) -> list[Event]:
     return events
 
 
+VOIDED = ("voided",)
+"""Issues voided (作废: found in error or twice) leave the ledger's counts and lists unless
+asked for by state."""
+
+
 def listing(s: Session, states: Sequence[str] = (), villages: Sequence[str] = (),
             assignees: Sequence[str] = (), overdue: bool = False, search: str | None = None,
             household: str | None = None) -> list[Issue]:
@@ -184,14 +189,14 @@ def listing(s: Session, states: Sequence[str] = (), villages: Sequence[str] = ()
         return tx.issues.matching(IssueFilter(
             states=tuple(states), villages=tuple(villages), assignees=tuple(assignees),
             search=search or None, household=household or None, overdue_at=now,
-            final_states=final))
+            final_states=final, hidden_states=VOIDED))
 
 
 def summary(s: Session) -> list[tuple[str, str, int]]:
-    """(village, state, count) of every issue."""
+    """(village, state, count) of every issue but the voided."""
     with s.transaction(write=False) as tx:
         s.timezone(tx)
-        return tx.issues.count_by_village_state()
+        return [row for row in tx.issues.count_by_village_state() if row[1] not in VOIDED]
 
 
 def lights(s: Session, issues: Sequence[Issue]) -> dict[int, str | None]:

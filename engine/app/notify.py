@@ -34,6 +34,7 @@ from notifications.contexts import (
     ReassignmentMessage,
     RejectionMessage,
     TownContext,
+    VoidedMessage,
 )
 from notifications.contexts import Message as Context
 from notifications.labels import LABELS
@@ -58,6 +59,7 @@ NEXT_STEP = {
         "interview_recorded": "请按约谈要求抓好整改落实。",
         "accountability_decided": "请按问责决定抓好落实，并督促立即整改到位。",
         "reassignment": "请将已掌握的情况和材料移交新的责任人。",
+        "voided": "该问题无需再办；如有异议，请联系信息核查组或整改组组长。",
     },
     "en": {
         "reminder": "Finish this stage before the deadline, or ask for an extension before it.",
@@ -72,6 +74,7 @@ NEXT_STEP = {
         "interview_recorded": "See that what the interview asked for is done.",
         "accountability_decided": "Act on the decision and see that the issue is put right.",
         "reassignment": "Hand what you know and have over to the new assignee.",
+        "voided": "Nothing more to do on it; if you disagree, ask information verification.",
     },
 }
 
@@ -172,7 +175,8 @@ class Notifier:
         for notice in t.notify:
             if notice.if_given and not event.payload.get(notice.if_given):
                 continue
-            people = self.org.reach(notice.to, after.village, after.assignee)
+            people = self.org.reach(notice.to, after.village, after.assignee, after.group,
+                                    after.created_by)
             out += self._notice(notice, wf, after, event, people)
         return out
 
@@ -182,6 +186,10 @@ class Notifier:
         key = f"{notice.kind}:{issue.id}:{issue.version}"
         if notice.kind == "assignment":
             message: Context = AssignmentMessage(town, ctx, step, plan=issue.plan or "")
+        elif notice.kind == "voided":
+            dup = event.payload.get("duplicate_of")
+            message = VoidedMessage(town, ctx, step, reason=str(event.payload.get("reason", "")),
+                                    duplicate_of=int(dup) if dup else None)
         else:
             message = RejectionMessage(town, ctx, step,
                                        reason=str(event.payload.get("reason", "")))

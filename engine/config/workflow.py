@@ -64,8 +64,12 @@ class NoticeModel(_Strict):
 class TransitionModel(_Strict):
     name: str
     label: str = ""
-    source: str = Field(alias="from")
+    source: str | list[str] = Field(alias="from")
     dest: str = Field(alias="to")
+
+    @property
+    def sources(self) -> list[str]:
+        return [self.source] if isinstance(self.source, str) else list(self.source)
     roles: list[str]
     requires: list[str] = []
     optional: list[str] = []
@@ -128,9 +132,12 @@ def _check(m: WorkflowModel, problems: Problems) -> None:
         where: Where = ("transitions", i)
         if tnames.index(t.name) != i:
             problems.add((*where, "name"), f"transition {t.name!r} is defined twice")
-        for key, ref in (("from", t.source), ("to", t.dest)):
+        for key, ref in [*(("from", x) for x in t.sources), ("to", t.dest)]:
             if ref not in known:
                 problems.add((*where, key), f"transition {t.name!r}: unknown state {ref!r}")
+        if not t.sources or len(set(t.sources)) != len(t.sources):
+            problems.add((*where, "from"),
+                         f"transition {t.name!r}: `from` names each state once, at least one")
         for j, r in enumerate(t.roles):
             if r not in ROLES:
                 problems.add((*where, "roles", j), f"transition {t.name!r}: unknown role {r!r}")
@@ -234,9 +241,10 @@ def _check_graph(m: WorkflowModel, problems: Problems) -> None:
     out: dict[str, set[str]] = {n: set() for n in names}
     back: dict[str, set[str]] = {n: set() for n in names}
     for t in m.transitions:
-        if t.source in names and t.dest in names:
-            out[t.source].add(t.dest)
-            back[t.dest].add(t.source)
+        for source in t.sources:
+            if source in names and t.dest in names:
+                out[source].add(t.dest)
+                back[t.dest].add(source)
 
     def reach(starts: set[str], edges: dict[str, set[str]]) -> set[str]:
         seen, todo = set(starts), deque(starts)
@@ -281,7 +289,8 @@ def _to_domain(m: WorkflowModel) -> Workflow:
         transitions=tuple(
             TransitionDef(
                 name=t.name,
-                source=t.source,
+                source=t.sources[0],
+                also_from=tuple(t.sources[1:]),
                 dest=t.dest,
                 roles=tuple(t.roles),
                 requires=tuple(t.requires),

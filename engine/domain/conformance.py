@@ -246,7 +246,8 @@ class IssueRules:
         step = r.moves.get((workflow, name, from_state, to_state), _UNKNOWN)
         if step is _UNKNOWN:
             step = r.step(workflow, name or "")
-            if step is not None and (step.t.source != from_state or step.t.dest != to_state):
+            if step is not None and (from_state not in step.t.sources
+                                     or step.t.dest != to_state):
                 step = None
             r.moves[(workflow, name, from_state, to_state)] = step
         if step is None:

@@ -147,7 +147,8 @@ def decide_move(issue: Issue, move: Move, ctx: Context,
         assignee=move.assignee if move.given("assignee") else None,
         reason=move.reason if move.given("reason") else None,
         due=move.due, evidence=move.evidence,
-        superseded_escalations=superseded[0], superseded_extensions=superseded[1])
+        superseded_escalations=superseded[0], superseded_extensions=superseded[1],
+        duplicate_of=move.duplicate_of)
     return Event(issue_id=issue.id, version=issue.version + 1, type=EventType.TRANSITION,
                  actor=ctx.actor, at=ctx.now, payload=moved.to_payload(), workflow=wf.key,
                  transition=t.name, from_state=issue.state, to_state=to_state)

@@ -186,10 +186,11 @@ class Moved:
     evidence: tuple[Evidence, ...] = ()
     superseded_escalations: tuple[int, ...] = ()
     superseded_extensions: tuple[int, ...] = ()
+    duplicate_of: int | None = None
 
     def to_payload(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for name in ("note", "plan", "assignee", "reason"):
+        for name in ("note", "plan", "assignee", "reason", "duplicate_of"):
             value = getattr(self, name)
             if value is not None:
                 out[name] = value

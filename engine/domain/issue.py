@@ -87,6 +87,8 @@ class Move:
     evidence: tuple[Evidence, ...] = ()
     reason: str | None = None
     expect_version: int | None = None
+    duplicate_of: int | None = None
+    """A void's: the issue this one repeats."""
 
     def given(self, name: str) -> bool:
         """Whether a field was given: text made only of spaces is not a note."""

@@ -15,7 +15,7 @@ from typing import Any
 
 from engine.domain.ladder import Ladder, Rung
 
-FIELDS = ("note", "plan", "assignee", "due", "evidence", "reason")
+FIELDS = ("note", "plan", "assignee", "due", "evidence", "reason", "duplicate_of")
 """What a transition may require."""
 
 GROUP_KINDS = (
@@ -38,7 +38,7 @@ ROLES = (
     "party_secretary",
     *CONTEXT_ROLES,
 )
-NOTICE_KINDS = ("assignment", "rejection")
+NOTICE_KINDS = ("assignment", "rejection", "voided")
 """The messages a transition may send (escalations and decisions send their own)."""
 ACTIONS = (
     "request_extension",
@@ -106,6 +106,13 @@ class TransitionDef:
     """Separation of duties: whoever ever fired one of these on the issue may not fire this."""
     label: str = ""
     notify: tuple[Notice, ...] = ()
+    also_from: tuple[str, ...] = ()
+    """Further states it may be fired from (`from: [a, b]` in the file): `source` is the
+    first."""
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        return (self.source, *self.also_from)
 
 
 @dataclass(frozen=True)
@@ -141,7 +148,7 @@ class Workflow:
         return self._transitions.get(name)
 
     def transitions_from(self, state: str) -> list[str]:
-        return [t.name for t in self.transitions if t.source == state]
+        return [t.name for t in self.transitions if state in t.sources]
 
     def is_final(self, state: str) -> bool:
         return state in self.final
@@ -201,6 +208,7 @@ class Workflow:
                     label=t.get("label", ""),
                     notify=tuple(Notice(n["kind"], tuple(n["to"]), n.get("if_given"))
                                  for n in t.get("notify", ())),
+                    also_from=tuple(t.get("also_from", ())),
                 )
                 for t in d["transitions"]
             ),
@@ -214,7 +222,7 @@ class Workflow:
     def mermaid(self) -> str:
         lines = ["stateDiagram-v2", f"    [*] --> {self.initial}"]
         for t in self.transitions:
-            lines.append(f"    {t.source} --> {t.dest}: {t.name}")
+            lines += [f"    {source} --> {t.dest}: {t.name}" for source in t.sources]
         for s in self.final:
             lines.append(f"    {s} --> [*]")
         return "\n".join(lines) + "\n"
@@ -231,7 +239,7 @@ def _without_empty(d: dict[str, Any], key: str) -> dict[str, Any]:
 def _transition_dict(t: TransitionDef) -> dict[str, Any]:
     """A transition's stored form; `notify` only when it has notices, so that a definition
     without any keeps the body (and digest) it was registered with."""
-    out = asdict(t)
+    out = _without_empty(asdict(t), "also_from")
     if not t.notify:
         del out["notify"]
     else:

@@ -61,6 +61,8 @@ class IssueFilter:
     overdue_at: datetime | None = None
     """Only issues whose due moment has passed at this time."""
     final_states: tuple[str, ...] = ()
+    hidden_states: tuple[str, ...] = ()
+    """States left out unless `states` names them (the voided)."""
     limit: int | None = None
 
 
@@ -156,6 +158,8 @@ class IssueRepository(Repository):
                                for col in (c.title, c.household, c.description))))
         if f.household:
             conds.append(c.household.icontains(f.household, autoescape=True))
+        if f.hidden_states and not f.states:
+            conds.append(c.state.not_in(f.hidden_states))
         if f.overdue_at is not None:
             conds.append(c.due_at <= f.overdue_at)
             if f.final_states:

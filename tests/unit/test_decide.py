@@ -322,11 +322,12 @@ def test_evolve_needs_a_first_event(decider: Decider, make_issue: MakeIssue) -> 
 
 # --- refusals ------------------------------------------------------------------------------------
 @pytest.mark.parametrize(("state", "transition", "actor", "message"), [
-    ("found", "verify", "qs1", "cannot verify an issue in state 'found'; allowed: fix, report"),
+    ("found", "verify", "qs1",
+     "cannot verify an issue in state 'found'; allowed: fix, report, void"),
     ("studied", "study", "rc1", "cannot study an issue in state 'studied'; allowed: rectify"),
     ("cleared", "clear", "wang", "cannot clear an issue in state 'cleared'; allowed: reopen"),
     ("found", "approve", "sa1",
-     "unknown transition 'approve' for an issue in state 'found'; allowed: fix, report"),
+     "unknown transition 'approve' for an issue in state 'found'; allowed: fix, report, void"),
     ("studied", "request_extension", "zhang",  # an action is not a transition
      "unknown transition 'request_extension' for an issue in state 'studied'; allowed: rectify"),
 ])

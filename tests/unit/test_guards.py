@@ -328,10 +328,10 @@ def _offered(machine: WorkflowMachine, org: Org, calendar: WorkingCalendar, issu
 @pytest.mark.parametrize(("state", "actor", "offered"), [
     ("found", "sa1", ["fix", "report"]),
     ("found", "rc2", ["report"]),
-    ("found", "iv1", ["report"]),
+    ("found", "iv1", ["report", "void"]),  # information verification may void
     ("found", "chen", ["request_extension"]),  # no assignee yet: the village secretary
     ("found", "liu", ["decide_extension", "record_interview"]),
-    ("reported", "rc1", ["study"]),
+    ("reported", "rc1", ["study", "void"]),  # as may the rectification group leader
     ("reported", "sa1", []),
     ("studied", "zhang", ["rectify", "request_extension"]),  # the assignee
     ("studied", "rc2", ["rectify"]),
