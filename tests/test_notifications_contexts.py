@@ -23,11 +23,11 @@ from notifications.contexts import (
     IssueContext,
     Message,
     ReassignmentMessage,
-    VoidedMessage,
     RecipientContext,
     RejectionMessage,
     TownContext,
     VillageCounts,
+    VoidedMessage,
 )
 from notifications.render import KINDS, REQUIRED, Renderer, RenderError, sample_message
 
