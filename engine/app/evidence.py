@@ -186,9 +186,7 @@ def _copy(source: int, folder: Path, path: Path, limit: int, made: list[Path]
                               f" {limit_text(limit)} (--evidence-limit)")
             h.update(chunk)
             try:
-                view = memoryview(chunk)
-                while view:
-                    view = view[os.write(out, view):]
+                write_all(out, chunk)
             except OSError as e:
                 raise BadFile(f"cannot store evidence in {folder}: {e.strerror}") from None
         try:
@@ -332,6 +330,13 @@ def _make_dirs(folder: Path, made: list[Path]) -> None:
             continue
         made.append(p)
         sync_dir(p.parent)
+
+
+def write_all(out: int, chunk: bytes) -> None:
+    """Write every byte of `chunk` to the descriptor (os.write may write fewer)."""
+    view = memoryview(chunk)
+    while view:
+        view = view[os.write(out, view):]
 
 
 def sync_dir(folder: Path) -> None:

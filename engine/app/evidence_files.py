@@ -27,7 +27,7 @@ from datetime import datetime
 from pathlib import Path
 
 from engine.app import issues
-from engine.app.evidence import CHUNK, path_of, sync_dir
+from engine.app.evidence import CHUNK, path_of, sync_dir, write_all
 from engine.app.session import Session
 from engine.domain.text import LINE
 from engine.errors import BadFile, BadOption, Refused
@@ -218,9 +218,7 @@ def _pour(source: int, out: int, a: Attached, folder: Path) -> str:
             break
         h.update(chunk)
         try:
-            view = memoryview(chunk)
-            while view:
-                view = view[os.write(out, view):]
+            write_all(out, chunk)
         except OSError as e:
             raise BadFile(f"cannot write in {folder}: {e.strerror}") from None
     try:
