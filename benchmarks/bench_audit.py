@@ -72,12 +72,14 @@ from benchmarks import (
     stopwatch,
 )
 from engine.app import audit
+from engine.config.workflow import load as load_workflow
 from engine.domain.audit import Replay
 from engine.domain.chain import GENESIS, row_hash
 from engine.domain.escalation import Escalation
 from engine.domain.events import Event
 from engine.domain.issue import CATEGORIES, SEVERITIES, Issue
 from engine.store.rows import HISTORY_COLUMNS, ISSUE_COLUMNS
+from workflows import default_path
 
 EVENTS_FULL = 1_000_000
 EVENTS_QUICK = 50_000
@@ -97,7 +99,8 @@ AIM = Aim("ratio", "<=", 3.0)
 VERIFY_AIM = Aim("verify_ratio", "<=", 3.0)
 REPLAY_AIM = Aim("replay_ratio", "<=", 3.0)
 
-WORKFLOW = "rectification@2"
+WORKFLOW = load_workflow(default_path()).key
+"""The packaged workflow version (what `init` registers)."""
 T0 = datetime(2023, 1, 3, 1, 0, tzinfo=UTC)
 """When issue 1 is created; issue k at T0 + k * STEP (plus a few minutes)."""
 STEP = timedelta(minutes=10)

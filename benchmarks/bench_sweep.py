@@ -59,8 +59,10 @@ from benchmarks import (
 )
 from engine.app import supervision
 from engine.app.session import App, Session
+from engine.config.workflow import load as load_workflow
 from engine.domain.issue import CATEGORIES, SEVERITIES
 from engine.store.rows import ISSUE_COLUMNS
+from workflows import default_path
 
 STORED_SMALL = 10_000
 STORED_FULL = 1_000_000
@@ -82,7 +84,8 @@ INIT_NOW = datetime(2020, 9, 28, 9, 0)
 SWEEP_NOW = datetime(2020, 11, 30, 9, 0)
 """Town time of the sweep: all three levels of the due issues have come by then."""
 
-WORKFLOW = "rectification@2"
+WORKFLOW = load_workflow(default_path()).key
+"""The packaged workflow version (what `init` registers)."""
 CREATED = "2020-09-28 01:00:00.000000"
 DUE_AT = "2020-09-30 16:00:00.000000"
 """2020-10-01 00:00 in Shanghai, as UTC text: the end of 30 September."""
