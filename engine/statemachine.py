@@ -26,12 +26,12 @@ from engine.domain.calendar import WorkingCalendar
 from engine.domain.guards import Decision
 from engine.domain.issue import Issue
 from engine.domain.org import Org
-from engine.domain.workflow import ACTIONS, CORRECTIONS, Workflow
+from engine.domain.workflow import ACTIONS, Workflow
 from engine.errors import InvalidTransition, Refused
 
-ISSUE_ACTIONS = tuple(a for a in ACTIONS if a != "list_village" and a not in CORRECTIONS)
-"""The actions taken on one issue (listing a village is town-wide; the corrections are
-checked by their handlers and not offered as buttons)."""
+ISSUE_ACTIONS = tuple(a for a in ACTIONS if a != "list_village")
+"""The actions taken on one issue (listing a village is town-wide), offered by `permitted`;
+the corrections (reassign, edit) are fired by their handlers, not through the machine."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +105,14 @@ class _Model:
         return True
 
 
+def _action_states(action: str, open_states: list[str]) -> list[str]:
+    """Where an action may be taken: a reassign in the stages with an assignee at work, any
+    other in every open stage."""
+    if action == "reassign":
+        return [x for x in open_states if x in guards.REASSIGN_STATES]
+    return open_states
+
+
 class WorkflowMachine:
     """One workflow version's machine: fires transitions with their guards, answers what a
     person may fire."""
@@ -117,7 +125,8 @@ class WorkflowMachine:
              "conditions": list(guards.guards_of(t, workflow))}
             for t in workflow.transitions
         ]
-        specs += [{"trigger": a, "source": open_states, "dest": None, "conditions": ["may_act"]}
+        specs += [{"trigger": a, "source": _action_states(a, open_states), "dest": None,
+                   "conditions": ["may_act"]}
                   for a in ISSUE_ACTIONS if workflow.action_roles(a)]
         self._machine = Machine(
             model=None, states=[s.name for s in workflow.states], transitions=specs,

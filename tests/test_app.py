@@ -46,10 +46,12 @@ def allowed(svc: Scenario, person: str, issue_id: int) -> list[str]:
 def test_what_each_person_may_do_is_the_machines_answer(svc: Scenario) -> None:
     issue_id = studied(svc)
     assert allowed(svc, "rc2", issue_id) == ["rectify", "request_extension"]  # the assignee
-    assert allowed(svc, "rc1", issue_id) == ["rectify"]  # the rectification group
+    # the rectification group leader may also correct: reassign and edit
+    assert allowed(svc, "rc1", issue_id) == ["rectify", "reassign", "edit"]
     assert allowed(svc, "liu", issue_id) == ["decide_extension", "record_interview"]
     assert allowed(svc, "wang", issue_id) == [
-        "decide_extension", "record_interview", "decide_accountability"]
+        "decide_extension", "record_interview", "decide_accountability", "reassign", "edit"]
+    assert allowed(svc, "iv1", issue_id) == ["edit"]  # information verification edits only
     assert allowed(svc, "chen", issue_id) == []  # the village secretary: an assignee answers
     assert allowed(svc, "nobody", issue_id) == []
     svc.actor = "rc2"

@@ -328,19 +328,19 @@ def _offered(machine: WorkflowMachine, org: Org, calendar: WorkingCalendar, issu
 @pytest.mark.parametrize(("state", "actor", "offered"), [
     ("found", "sa1", ["fix", "report"]),
     ("found", "rc2", ["report"]),
-    ("found", "iv1", ["report", "void"]),  # information verification may void
+    ("found", "iv1", ["report", "void", "edit"]),  # information verification may void, edit
     ("found", "chen", ["request_extension"]),  # no assignee yet: the village secretary
     ("found", "liu", ["decide_extension", "record_interview"]),
-    ("reported", "rc1", ["study", "void"]),  # as may the rectification group leader
+    ("reported", "rc1", ["study", "void", "edit"]),  # as may the rectification group leader
     ("reported", "sa1", []),
     ("studied", "zhang", ["rectify", "request_extension"]),  # the assignee
     ("studied", "rc2", ["rectify"]),
     ("studied", "chen", []),  # the assignee asks for extensions, not the secretary
     ("rectified", "qs2", ["verify", "reject"]),
     ("rectified", "wang", ["verify", "reject", "decide_extension", "record_interview",
-                           "decide_accountability"]),
+                           "decide_accountability", "reassign", "edit"]),
     ("verified", "wang", ["clear", "decide_extension", "record_interview",
-                          "decide_accountability"]),
+                          "decide_accountability", "edit"]),  # no reassign once verified
     ("verified", "qs1", []),
     ("cleared", "qs1", ["reopen"]),
     ("cleared", "iv1", ["reopen"]),
