@@ -16,7 +16,7 @@ from engine.domain.decide import fact_event
 from engine.domain.events import Edited, EventType, Reassigned
 from engine.domain.guards import check_new_due, edit_open, may_act, reassign_open
 from engine.domain.issue import Edit, Issue, Move, check_edit, evolve
-from engine.errors import BadOption, MissingField, NotFound, Refused
+from engine.errors import MissingField, NotFound, Refused
 
 
 def reassign(s: Session, issue_id: int, to: str, reason: str, due: date | None = None
@@ -98,10 +98,7 @@ def edit(s: Session, command: Edit) -> Issue:
 def void(s: Session, issue_id: int, reason: str, duplicate_of: int | None = None,
          note: str | None = None) -> Issue:
     """Void an issue found in error or twice (作废): the workflow's `void` transition, which
-    decides who may and from which stages; `duplicate_of` must be another issue."""
-    if duplicate_of is not None:
-        if duplicate_of == issue_id:
-            raise BadOption(f"issue {issue_id} cannot be a duplicate of itself")
-        issues.show(s, duplicate_of)  # NotFound when there is none
+    decides who may and from which stages; `duplicate_of` must be another issue (checked in
+    the move's transaction)."""
     return issues.move(s, Move(issue_id=issue_id, transition="void", reason=reason, note=note,
                                duplicate_of=duplicate_of))

@@ -84,6 +84,11 @@ def _fire(s: Session, command: Move) -> Issue:
             raise NotFound(f"no issue {command.issue_id}")
         if command.assignee is not None and command.assignee not in org.people:
             raise NotFound(f"unknown person {command.assignee!r} for --assignee")
+        if command.duplicate_of is not None:
+            if command.duplicate_of == issue.id:
+                raise BadOption(f"issue {issue.id} cannot be a duplicate of itself")
+            if tx.issues.get(command.duplicate_of) is None:
+                raise NotFound(f"no issue {command.duplicate_of} for --duplicate-of")
         wf = s.workflow(tx, issue.workflow)
         t = wf.transition(command.transition)
         prior = tx.history.prior_actors(issue.id, t.forbid_actors_of) if t else {}
