@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from engine.domain.workflow import GROUP_KINDS
@@ -155,13 +155,16 @@ class Org:
                        for m in (*g.members, *([g.leader] if g.leader else []))})
 
     def reach(self, specs: Iterable[str], village: str, assignee: str | None,
-              group: str | None = None, added_by: str | None = None) -> tuple[str, ...]:
+              group: str | None = None, added_by: str | None = None,
+              known: Mapping[str, Sequence[str]] | None = None) -> tuple[str, ...]:
         """The people a list of role specs reaches, each once, in the order of the specs
-        (`a|b`: the holders of a if there are any, else those of b)."""
+        (`a|b`: the holders of a if there are any, else those of b). `known`: roles whose
+        holders the caller has found already (a ladder's `owners`, `interviewed`)."""
         out: list[str] = []
         for spec in specs:
             for role in spec.split("|"):
-                people = self.holders(role, village, assignee, group, added_by)
+                people = (known[role] if known is not None and role in known
+                          else self.holders(role, village, assignee, group, added_by))
                 if people:
                     out.extend(p for p in people if p not in out)
                     break

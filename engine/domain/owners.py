@@ -33,37 +33,16 @@ def reached(org: Org, wf: Workflow, issue: Issue, rung: Rung,
     """(everyone told when the rung is raised, its subjects), each person once.
     `interviewed`: the subjects of the stage visit's interview (for `interviewed`)."""
     owners = stage_owners(org, wf, issue)
-    subjects = _resolve(org, issue, rung.subjects, owners, interviewed)
-    acting = _resolve(org, issue, rung.recipients, owners, interviewed)
-    told = acting if rung.level in TOLD_WHEN_DECIDED else _union(acting, subjects)
+    unit = org.units.get(issue.village)
+    secretary = [unit.secretary] if unit is not None and unit.secretary and any(
+        org.village_cadre(p) for p in owners) else []
+    known = {"owners": owners, "interviewed": interviewed, "owners_secretary": secretary}
+
+    def reach(specs: Iterable[str]) -> tuple[str, ...]:
+        return org.reach(specs, issue.village, issue.assignee, issue.group, issue.created_by,
+                         known)
+
+    subjects, acting = reach(rung.subjects), reach(rung.recipients)
+    told = acting if rung.level in TOLD_WHEN_DECIDED else (
+        *acting, *(p for p in subjects if p not in acting))
     return told, subjects
-
-
-def _resolve(org: Org, issue: Issue, specs: Iterable[str], owners: Sequence[str],
-             interviewed: Sequence[str]) -> tuple[str, ...]:
-    out: list[str] = []
-    for spec in specs:
-        for role in spec.split("|"):
-            people = _holders(org, issue, role, owners, interviewed)
-            if people:
-                out.extend(p for p in people if p not in out)
-                break
-    return tuple(out)
-
-
-def _holders(org: Org, issue: Issue, role: str, owners: Sequence[str],
-             interviewed: Sequence[str]) -> list[str]:
-    if role == "owners":
-        return list(owners)
-    if role == "interviewed":
-        return list(interviewed)
-    if role == "owners_secretary":
-        unit = org.units.get(issue.village)
-        if unit is None or not unit.secretary:
-            return []
-        return [unit.secretary] if any(org.village_cadre(p) for p in owners) else []
-    return org.holders(role, issue.village, issue.assignee, issue.group, issue.created_by)
-
-
-def _union(a: Sequence[str], b: Sequence[str]) -> tuple[str, ...]:
-    return (*a, *(p for p in b if p not in a))
