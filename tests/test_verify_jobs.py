@@ -117,7 +117,7 @@ def test_a_history_cut_into_spans_keeps_each_issue_whole(recorded: Path, tmp_pat
     try:
         with auditing.session().transaction(write=False) as tx:
             r = Reads(tx)
-            points = r.split_points(JOBS)
+            points = r.split_points(JOBS, r.count_events())
             counts = [int(r.rows("SELECT count(*) FROM history"
                                  " WHERE issue_id >= ? AND issue_id < ?", (lo, hi))[0][0])
                       for lo, hi in zip([0, *points], [*points, 10**9], strict=True)]

@@ -177,7 +177,7 @@ class _Helpers:
         """Every span's Part, in issue order (the first span, which holds the town's
         events, folded here), and how many processes took part."""
         jobs = jobs_for(total, self.asked)
-        points = r.split_points(jobs) if jobs > 1 and sys.executable else []
+        points = r.split_points(jobs, total) if jobs > 1 and sys.executable else []
         if not points:
             return [fold_span(r, self.tz, stored)], 1
         bounds: list[int | None] = [None, *points, None]

@@ -68,10 +68,9 @@ class Reads(Repository):
         row = self._one("SELECT pg_export_snapshot()")
         return None if row is None else str(row[0])
 
-    def split_points(self, parts: int) -> list[int]:
-        """Issue ids that cut the history into `parts` runs of about as many events each
-        (issue by issue: an issue is never cut), ascending, without the town's."""
-        total = self.count_events()
+    def split_points(self, parts: int, total: int) -> list[int]:
+        """Issue ids that cut the history of `total` events into `parts` runs of about as many
+        events each (issue by issue: an issue is never cut), ascending, without the town's."""
         points: list[int] = []
         for k in range(1, parts):
             row = self._one("SELECT issue_id FROM history ORDER BY issue_id, version"
