@@ -232,15 +232,15 @@ class Notifier:
 
     def accountability_decided(self, issue: Issue, wf: Workflow, e: Escalation, actor: str,
                                now: datetime) -> list[Message]:
-        """The decision (its outcome and note) to its subjects and the quality-supervision
-        leaders who keep the scoreboard, not to who decided it."""
+        """The decision (its outcome and note) to its subjects and to those the case was
+        raised to (the workflow's rung: the party secretary, the quality-supervision leader
+        who keeps the scoreboard), not to who decided it."""
         town, ctx, step = self._base("accountability_decided", issue, wf, now)
         label = OUTCOME_LABELS[self.locale].get(e.outcome or "", e.outcome or "")
         about = replace(self._escalation(e), outcome=e.outcome or "", outcome_label=label,
                         note=e.note or "")
         key = f"decided:{e.id}"
-        keepers = [p for p in self.org.holders("quality_supervision_leader", issue.village,
-                                               issue.assignee) if p not in e.subjects]
+        keepers = [p for p in e.recipients if p not in e.subjects]
         return [*self.messages("accountability", [p for p in e.subjects if p != actor], key,
                                EscalationMessage(town, ctx, step, about, "subject"),
                                issue.id, e.id),
