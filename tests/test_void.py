@@ -102,3 +102,20 @@ def test_the_command_line(svc: Scenario, tmp_path: Path) -> None:
     assert [i["id"] for i in json.loads(listed.out)] == [twice.id]
     shown = run_cli(*base, "workflow", "show")
     assert "void     found|reported → voided" in shown.out
+
+
+def test_the_verifier_may_attach_the_inspectors_photos(svc: Scenario, tmp_path: Path) -> None:
+    """`verify` takes --evidence (optional) from rectification@3 on."""
+    issue = added(svc)
+    move(svc, "sa1", issue.id, "report")
+    svc.set_now(datetime(2020, 10, 9, 10))
+    move(svc, "rc1", issue.id, "study", plan="换瓦", assignee="rc2", due=date(2020, 10, 16))
+    before, after = tmp_path / "整改前.jpg", tmp_path / "验收现场.jpg"
+    before.write_bytes(b"\xff\xd8before")
+    after.write_bytes(b"\xff\xd8checked on site")
+    move(svc, "rc2", issue.id, "rectify", note="修好了", files=[before])
+    checked = move(svc, "qs1", issue.id, "verify", note="现场验收合格", files=[after])
+    assert checked.state == "verified"
+    [event] = svc.history(issue.id)[-1:]
+    assert [e["name"] for e in event.payload["evidence"]] == ["验收现场.jpg"]
+    assert svc.verify().ok
