@@ -22,10 +22,9 @@ if TYPE_CHECKING:
     from engine.app.session import App, Session
     from engine.domain.escalation import Escalation
     from engine.domain.issue import Issue
+    from engine.words import Words
 
 DEFAULT_DB = "sqlite:///rectify.db"
-DRILL_BANNER = "演练 DRILL: a drill database; its times are simulated, nothing in it is real"
-"""The first line on stderr of every human output of a drill database."""
 
 
 class Id(click.ParamType[int]):
@@ -124,6 +123,8 @@ class Settings:
     backfill: str | None = None
     evidence_limit: int | None = None
     """MiB (None: the app's default)."""
+    lang: str = "zh_CN"
+    """The language of human output (--lang / RECTIFY_LANG)."""
     app: App | None = None
     current: Session | None = None
 
@@ -138,6 +139,14 @@ class Settings:
                                             backfill=self.backfill)
         return self.current
 
+    def words(self) -> Words:
+        """Names and labels for human output, in --lang, with the org's names (ids as they
+        are before `init`)."""
+        from engine.words import Words
+
+        names = self.current.names() if self.current is not None else None
+        return Words(self.lang, names) if names is not None else Words(self.lang)
+
     def close(self) -> None:
         if self.app is not None:
             self.app.close()
@@ -145,13 +154,17 @@ class Settings:
 
 
 def _emit(settings: Settings, data: Any, text: Any) -> None:
-    """JSON on stdout with --json, else the human form (a string or a rich renderable).
+    """JSON on stdout with --json, else the human form: a string, a rich renderable, or a
+    function of the reader's Words making one (called only for human output, so that --json
+    reads no names).
 
     Warnings (e.g. a year without holiday data) go to stderr, only for a command that worked.
     """
+    if callable(text) and not settings.as_json:
+        text = text(settings.words())
     if settings.current is not None:
         if not settings.as_json and settings.current.is_drill():
-            click.echo(DRILL_BANNER, err=True)
+            click.echo(settings.words()("drill banner"), err=True)
         for w in settings.current.warnings:
             click.echo(f"warning: {w}", err=True)
         settings.current.warnings.clear()
@@ -185,10 +198,13 @@ def _emit(settings: Settings, data: Any, text: Any) -> None:
               envvar="RECTIFY_EVIDENCE_LIMIT", metavar="MIB",
               help="The largest evidence file taken, in MiB (default 50)."
                    "  [env RECTIFY_EVIDENCE_LIMIT]")
+@click.option("--lang", "lang", envvar="RECTIFY_LANG", metavar="LANG",
+              help="Language of human output: zh (default) or en; --json is unaffected."
+                   "  [env RECTIFY_LANG]")
 @click.pass_context
 def cli(ctx: click.Context, db: str, actor: str | None, now: str | None, as_json: bool,
         data_dir: Path | None, config: Path | None, backfill: str | None,
-        evidence_limit: int | None) -> None:
+        evidence_limit: int | None, lang: str | None) -> None:
     """Track every problem a self-assessment finds until it is rectified and cleared."""
     from engine.app.moments import parse_time
 
@@ -199,9 +215,16 @@ def cli(ctx: click.Context, db: str, actor: str | None, now: str | None, as_json
         if not backfill.strip():
             raise BadOption("--backfill needs a reason")
         check("--backfill", backfill)
+    from engine.words import lang_of
+
+    chosen = lang_of(lang)
+    if chosen is None:
+        from engine.errors import BadOption
+
+        raise BadOption(f"--lang: unknown language {lang!r} (zh or en)")
     settings = Settings(db=db, actor=actor, now=parse_time(now, "--now") if now else None,
                         as_json=as_json, data_dir=data_dir, config=config, backfill=backfill,
-                        evidence_limit=evidence_limit)
+                        evidence_limit=evidence_limit, lang=chosen)
     ctx.obj = settings
     ctx.call_on_close(settings.close)
 
@@ -327,7 +350,8 @@ def _emit_issue(settings: Settings, issue: Issue) -> None:
     s = settings.session()
     light = issues.lights(s, [issue])[issue.id]
     tz = s.town_tz
-    _emit(settings, issue_json(issue, tz, light), issue_text(issue, tz, light, _colour()))
+    _emit(settings, issue_json(issue, tz, light),
+          lambda w: issue_text(issue, tz, w, light, _colour()))
 
 
 def _colour() -> bool:
@@ -496,7 +520,7 @@ def issue_list(settings: Settings, states: Sequence[str], villages: Sequence[str
     tz = s.town_tz
     lights = issues.lights(s, found)
     _emit(settings, [issue_json(i, tz, lights[i.id]) for i in found],
-          issues_table(found, tz, f"{len(found)} issue(s)", lights))
+          lambda w: issues_table(found, tz, w, w("issues", n=len(found)), lights))
 
 
 @issue.command("history")
@@ -510,7 +534,8 @@ def issue_history(settings: Settings, issue_id: int) -> None:
     s = settings.session()
     events = issues.history(s, issue_id)
     tz = s.town_tz
-    _emit(settings, [event_json(e, tz) for e in events], history_table(events, tz))
+    _emit(settings, [event_json(e, tz) for e in events],
+          lambda w: history_table(events, tz, w, s.is_drill()))
 
 
 @issue.command("evidence")
@@ -529,12 +554,14 @@ def issue_evidence(settings: Settings, issue_id: int, save_dir: Path | None) -> 
     if save_dir is None:
         items = evidence_files.attached(s, issue_id)
         tz = s.town_tz
-        _emit(settings, [evidence_json(a, tz) for a in items], evidence_text(issue_id, items, tz))
+        _emit(settings, [evidence_json(a, tz) for a in items],
+              lambda w: evidence_text(issue_id, items, tz, w))
         return
     saved = evidence_files.save(s, issue_id, save_dir)
     tz = s.town_tz
     _emit(settings, [{**evidence_json(x.attached, tz), "saved_as": str(x.path)} for x in saved],
-          evidence_text(issue_id, [x.attached for x in saved], tz, [x.path for x in saved]))
+          lambda w: evidence_text(issue_id, [x.attached for x in saved], tz, w,
+                                  [x.path for x in saved]))
 
 
 @issue.command("allowed")
@@ -547,7 +574,8 @@ def issue_allowed(settings: Settings, issue_id: int) -> None:
     s = settings.session()
     allowed = issues.permitted(s, issue_id)
     _emit(settings, {"issue": issue_id, "person": s.actor, "allowed": allowed},
-          ", ".join(allowed) if allowed else "nothing")
+          lambda w: w("list sep").join(w.transition(a) for a in allowed) if allowed
+          else w("nothing allowed"))
 
 
 @issue.command("import")
@@ -576,7 +604,7 @@ def issue_extend(settings: Settings, issue_id: int, to: str, reason: str) -> Non
 
     s = settings.session()
     made = extensions.request(s, issue_id, parse_day(to, "--to"), reason)
-    _emit(settings, extension_json(made, s.town_tz), extension_text(made, s.town_tz))
+    _emit(settings, extension_json(made, s.town_tz), lambda w: extension_text(made, s.town_tz, w))
 
 
 # --- extensions ---------------------------------------------------------------------------
@@ -591,7 +619,8 @@ def _decide(settings: Settings, extension_id: int, approve: bool, note: str | No
 
     s = settings.session()
     decided = extensions.decide(s, extension_id, approve, note)
-    _emit(settings, extension_json(decided, s.town_tz), extension_text(decided, s.town_tz))
+    _emit(settings, extension_json(decided, s.town_tz),
+          lambda w: extension_text(decided, s.town_tz, w))
 
 
 @extension.command("approve")
@@ -625,7 +654,7 @@ def extension_list(settings: Settings, issue_id: int | None, pending: bool) -> N
     items = extensions.listing(s, issue_id, pending)
     tz = s.town_tz
     _emit(settings, [extension_json(x, tz) for x in items],
-          "\n\n".join(extension_text(x, tz) for x in items) or "no extension requests")
+          lambda w: "\n\n".join(extension_text(x, tz, w) for x in items) or w("no extensions"))
 
 
 # --- escalations --------------------------------------------------------------------------
@@ -646,7 +675,7 @@ def escalate(settings: Settings, batch: int) -> None:
          if k in ("id", "issue", "level", "stage", "recipients", "subjects", "due_at",
                   "raised_at", "moment", "status")}
         for e in raised]},
-        escalations_table(raised, tz, f"raised {len(raised)} escalation(s)"))
+        lambda w: escalations_table(raised, tz, w, w("raised n", n=len(raised))))
 
 
 @cli.group()
@@ -672,7 +701,7 @@ def escalation_list(settings: Settings, open_only: bool, level: str | None, to: 
                                                         to=to, issue_id=issue_id))
     tz = s.town_tz
     _emit(settings, [escalation_json(e, tz) for e in items],
-          escalations_table(items, tz, f"{len(items)} escalation(s)"))
+          lambda w: escalations_table(items, tz, w, w("escalations", n=len(items))))
 
 
 @escalation.command("show")
@@ -689,7 +718,7 @@ def _emit_escalation(settings: Settings, e: Escalation) -> None:
     from engine.present import escalation_json, escalation_text
 
     tz = settings.session().town_tz
-    _emit(settings, escalation_json(e, tz), escalation_text(e, tz))
+    _emit(settings, escalation_json(e, tz), lambda w: escalation_text(e, tz, w))
 
 
 @escalation.command("record")
@@ -741,13 +770,17 @@ def org_history(settings: Settings) -> None:
     s = settings.session()
     changes = read(s)
     tz = s.town_tz
-    lines = []
-    for c in changes:
-        lines.append(f"{town_time(c.at, tz)}  event {c.seq}  by"
-                     f" {shown(c.actor)} via {door(c.via)}  sha256 {c.sha256[:12]}…")
-        lines += [f"    {shown(line)}" for line in c.changes]
-    _emit(settings, [c.to_json() for c in changes],
-          "\n".join(lines) if lines else "no org recorded in the history yet (run init)")
+
+    def text(w: Words) -> str:
+        lines = []
+        for c in changes:
+            lines.append(f"{town_time(c.at, tz)}  event {c.seq}  by"
+                         f" {shown(w.person(c.actor))} via {door(c.via, w)}"
+                         f"  sha256 {c.sha256[:12]}…")
+            lines += [f"    {shown(line)}" for line in c.changes]
+        return "\n".join(lines) if lines else "no org recorded in the history yet (run init)"
+
+    _emit(settings, [c.to_json() for c in changes], text)
 
 
 # --- villages -----------------------------------------------------------------------------
@@ -765,7 +798,7 @@ def village_list(settings: Settings, village_id: str) -> None:
 
     changed = supervision.list_village(settings.session(), village_id, True)
     _emit(settings, {"village": village_id, "listed": True, "issues": changed},
-          f"{village_id} listed; {len(changed)} open issue(s) now follow the listed ladder")
+          lambda w: w("village listed", village=w.village(village_id), n=len(changed)))
 
 
 @village.command("unlist")
@@ -777,7 +810,7 @@ def village_unlist(settings: Settings, village_id: str) -> None:
 
     changed = supervision.list_village(settings.session(), village_id, False)
     _emit(settings, {"village": village_id, "listed": False, "issues": changed},
-          f"{village_id} unlisted; {len(changed)} open issue(s) back on their own ladder")
+          lambda w: w("village unlisted", village=w.village(village_id), n=len(changed)))
 
 
 # --- notifications ------------------------------------------------------------------------
@@ -896,9 +929,9 @@ def briefing(settings: Settings, since: str | None, send: bool) -> None:
     start = parse_time(since, "--since") if since else None
     if send:
         people = handlers.send(s, start)
-        names = ", ".join(people) or "nobody"
         _emit(settings, {"queued": len(people), "to": people},
-              f"briefing queued for {len(people)} recipient(s): {names}")
+              lambda w: w("briefing queued", n=len(people),
+                          names=w.people(people) or w("nobody")))
         return
     message = handlers.briefing(s, start)
     _emit(settings, message.briefing.to_dict(), handlers.printed(s, message))
@@ -1006,11 +1039,15 @@ def audit_replay(settings: Settings, as_of: str, issue_id: int | None,
         item["backdated_events"] = r.backdated
         data.append(item)
     lights = {r.issue.id: r.light for r in found}
-    title = f"{len(found)} issue(s) as of {town_time(moment, tz)}"
     backdated = sum(r.backdated for r in found)
-    if backdated:
-        title += f" ({backdated} back-dated event(s) included)"
-    _emit(settings, data, issues_table([r.issue for r in found], tz, title, lights))
+
+    def table(w: Words) -> Any:
+        title = w("as of", n=len(found), at=town_time(moment, tz))
+        if backdated:
+            title += w("backdated included", n=backdated)
+        return issues_table([r.issue for r in found], tz, w, title, lights)
+
+    _emit(settings, data, table)
 
 
 @audit.command("export")
@@ -1033,7 +1070,7 @@ def audit_export(settings: Settings, fmt: str, start: str | None, end: str | Non
     if fmt == "html":
         timelines, total, verdict, town = handlers.timelines(s, t0, t1, village)
         chunks = [reports.html(timelines, total, verdict, tz, town, s.app.clock.now(), t0, t1,
-                               village)]
+                               village, settings.words())]
     else:
         events = handlers.events(s, t0, t1, village)
         chunks = reports.jsonl(events, tz) if fmt == "jsonl" else reports.csv_lines(events, tz)
@@ -1085,7 +1122,8 @@ def report_person(settings: Settings, person: str, start: str | None, end: str |
     t0, t1 = _period(s, start, end)
     found = handlers.person(s, person, t0, t1)
     tz = s.town_tz
-    _emit(settings, reports.person_json(found, tz), reports.person_text(found, tz).rstrip())
+    _emit(settings, reports.person_json(found, tz),
+          lambda w: reports.person_text(found, tz, w).rstrip())
 
 
 # --- the scheduler ------------------------------------------------------------------------
@@ -1121,7 +1159,8 @@ def demo(settings: Settings, count: int, seed: int, write_org: Path | None) -> N
     else:
         from engine.present import summary_table
 
-        _emit(settings, result, summary_table(result["by_village_state"], result["states"]))
+        _emit(settings, result,
+              lambda w: summary_table(result["by_village_state"], result["states"], w))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -20,7 +20,7 @@ from engine.domain.escalation import Escalation, Extension
 from engine.domain.events import FIRST, Event, EventType
 from engine.domain.issue import EDITABLE, Issue
 from engine.domain.text import visible
-from notifications.labels import LABELS
+from engine.words import Words
 
 if TYPE_CHECKING:
     from engine.app.evidence_files import Attached
@@ -49,36 +49,47 @@ _FREE = frozenset({"note", "reason", "plan", "description"})
 """The rows of the `*_text` forms that hold free text (their lines kept)."""
 
 
-def _rows(rows: Sequence[tuple[str, Any]], width: int, free: frozenset[str],
+def display_width(text: str) -> int:
+    """Columns a text takes on a terminal: wide (CJK) characters count two."""
+    from unicodedata import east_asian_width
+
+    return sum(2 if east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _rows(rows: Sequence[tuple[str, Any]], w: Words, free: frozenset[str],
           made: frozenset[str] = frozenset()) -> str:
-    """`key: value` lines, keys right-aligned to `width`; the keys in `free` are free text,
-    those in `made` the program's own (shown as they are: a light's colour)."""
-    return "\n".join(f"{k:>{width}}: {v if k in made else shown(v, k in free, width + 2)}"
-                     for k, v in rows if v not in (None, ""))
+    """`key: value` lines, each key in the reader's words and right-aligned to the widest;
+    the keys in `free` are free text, those in `made` the program's own (shown as they are: a
+    light's colour)."""
+    kept = [(k, w(k), v) for k, v in rows if v not in (None, "")]
+    width = max((display_width(label) for _, label, _ in kept), default=0)
+    colon = w("colon")
+    indent = width + display_width(colon)
+    return "\n".join(
+        f"{' ' * (width - display_width(label))}{label}{colon}"
+        f"{v if k in made else shown(v, k in free, indent)}"
+        for k, label, v in kept)
 
 
-LIGHT_WORDS = LABELS["zh_CN"]["light"]
-"""The light as a word, so that it survives a pipe: 红, 黄, 绿. Human output has no switch of
-language (the configuration's `locale` is the messages'), so the word is Chinese."""
 _COLOURS = {"red": "\x1b[31m", "yellow": "\x1b[33m", "green": "\x1b[32m"}
 """ANSI colours of the lights, for text printed to a terminal."""
 
 
-def light_text(light: str | None, colour: bool = False) -> str:
-    """A light as a word (`红`), in its colour when `colour` (stdout is a terminal); the empty
-    string for none (a closed issue)."""
+def light_text(light: str | None, w: Words, colour: bool = False) -> str:
+    """A light as a word (`红`, `red`), so that it survives a pipe; in its colour when
+    `colour` (stdout is a terminal); the empty string for none (a closed issue)."""
     if light is None:
         return ""
-    word = LIGHT_WORDS.get(light, shown(light))
+    word = shown(w.light(light))
     return f"{_COLOURS[light]}{word}\x1b[0m" if colour and light in _COLOURS else word
 
 
-def light_cell(light: str | None) -> str:
+def light_cell(light: str | None, w: Words) -> str:
     """A light as a table cell: the word, coloured by rich when the console is a terminal."""
     if light is None:
         return ""
-    word = LIGHT_WORDS.get(light)
-    return f"[{light}]{word}[/]" if word and light in _COLOURS else _cell(light)
+    word = _cell(w.light(light))
+    return f"[{light}]{word}[/]" if light in _COLOURS else word
 
 
 def when(value: datetime | None, tz: tzinfo) -> str | None:
@@ -151,49 +162,50 @@ def extension_json(x: Extension, tz: tzinfo) -> dict[str, Any]:
     }
 
 
-LEVEL_LABELS = {level: f"{zh} {level}" for level, zh in LABELS["zh_CN"]["level"].items()}
-
-
-def escalations_table(items: Sequence[Escalation], tz: tzinfo, title: str = "") -> Any:
+def escalations_table(items: Sequence[Escalation], tz: tzinfo, w: Words,
+                      title: str = "") -> Any:
     from rich.table import Table
 
     table = Table(title=title or None)
     for name in ("id", "issue", "level", "stage", "due", "raised", "to", "status"):
-        table.add_column(name, overflow="fold")
+        table.add_column(w(name), overflow="fold")
     for e in items:
-        table.add_row(str(e.id), f"#{e.issue_id}", _cell(LEVEL_LABELS.get(e.level, e.level)),
-                      _cell(e.stage), town_time(e.due_at, tz, due=True),
-                      town_time(e.raised_at, tz),
-                      _cell(", ".join(e.recipients)), _cell(e.status))
+        table.add_row(str(e.id), f"#{e.issue_id}", _cell(w.level(e.level)),
+                      _cell(w.stage(e.stage)), town_time(e.due_at, tz, due=True),
+                      town_time(e.raised_at, tz), _cell(w.people(e.recipients)),
+                      _cell(w.status(e.status)))
     return table
 
 
-def escalation_text(e: Escalation, tz: tzinfo) -> str:
+def escalation_text(e: Escalation, tz: tzinfo, w: Words) -> str:
     rows: list[tuple[str, Any]] = [
-        ("escalation", f"{e.id}: {LEVEL_LABELS.get(e.level, e.level)} on issue #{e.issue_id}"),
-        ("stage", f"{e.stage} (due {town_time(e.due_at, tz, due=True)})"),
+        ("escalation", w("esc on", id=e.id, level=w.level(e.level), issue=e.issue_id)),
+        ("stage", w("stage due", stage=w.stage(e.stage), due=town_time(e.due_at, tz, due=True))),
         ("raised", town_time(e.raised_at, tz)),
-        ("to", ", ".join(e.recipients)),
-        ("status", e.status),
-        ("closed", f"{town_time(e.closed_at, tz)} by {e.closed_by}" if e.closed_at else None),
-        ("with", ", ".join(e.attendees) or None),
+        ("to", w.people(e.recipients)),
+        ("answerable", w.people(e.subjects) or None),
+        ("status", w.status(e.status)),
+        ("closed", w("at by", at=town_time(e.closed_at, tz), who=w.person(e.closed_by))
+         if e.closed_at else None),
+        ("with", w.people(e.attendees) or None),
+        ("outcome", w.outcome(e.outcome) or None),
         ("note", e.note),
     ]
-    return _rows(rows, 11, _FREE)
+    return _rows(rows, w, _FREE)
 
 
-def extension_text(x: Extension, tz: tzinfo) -> str:
+def extension_text(x: Extension, tz: tzinfo, w: Words) -> str:
     rows: list[tuple[str, Any]] = [
-        ("extension", f"{x.id} on issue #{x.issue_id} ({x.stage})"),
-        ("asked", f"{town_time(x.requested_at, tz)} by {x.requested_by}"),
-        ("due", f"{town_time(x.old_due_at, tz, due=True)} → {x.to_date} 24:00"),
+        ("extension", w("ext on", id=x.id, issue=x.issue_id, stage=w.stage(x.stage))),
+        ("asked", w("at by", at=town_time(x.requested_at, tz), who=w.person(x.requested_by))),
+        ("due", w("due moved", old=town_time(x.old_due_at, tz, due=True), new=x.to_date)),
         ("reason", x.reason),
-        ("status", x.status),
-        ("decided", f"{town_time(x.decided_at, tz)} by {x.decided_by}" if x.decided_at
-         else None),
+        ("status", w.status(x.status)),
+        ("decided", w("at by", at=town_time(x.decided_at, tz), who=w.person(x.decided_by))
+         if x.decided_at else None),
         ("note", x.note),
     ]
-    return _rows(rows, 10, _FREE)
+    return _rows(rows, w, _FREE)
 
 
 def event_json(e: Event, tz: tzinfo) -> dict[str, Any]:
@@ -235,91 +247,105 @@ def town_time(value: datetime | None, tz: tzinfo, due: bool = False) -> str:
     return f"{local:%Y-%m-%d %H:%M}"
 
 
-def issue_text(i: Issue, tz: tzinfo, light: str | None = None, colour: bool = False) -> str:
-    """`issue show`: a line per field; the light as a word, coloured when `colour`."""
+def issue_text(i: Issue, tz: tzinfo, w: Words, light: str | None = None,
+               colour: bool = False) -> str:
+    """`issue show`: a line per field, in the reader's words; the light as a word, coloured
+    when `colour`."""
     rows: list[tuple[str, Any]] = [
         ("issue", f"#{i.id} {i.title}"),
-        ("state", f"{i.state} (version {i.version})"),
-        ("village", i.village),
-        ("category", i.category),
-        ("severity", i.severity),
-        ("listed", "yes (挂牌督战)" if i.listed else
-         "by its village (挂牌督战)" if i.listed_by_village else "no"),
-        ("light", light_text(light, colour)),
-        ("group", i.group),
+        ("state", w("state version", stage=w.stage(i.state), n=i.version)),
+        ("village", w.village(i.village)),
+        ("category", w.category(i.category)),
+        ("severity", w.severity(i.severity)),
+        ("listed", w("yes") if i.listed else w("by its village") if i.listed_by_village
+         else w("no")),
+        ("light", light_text(light, w, colour)),
+        ("group", w.group(i.group)),
         ("household", i.household),
-        ("assignee", i.assignee),
+        ("assignee", w.person(i.assignee)),
         ("plan", i.plan),
         ("due", town_time(i.due_at, tz, due=True)),
         ("next escalation", town_time(i.next_escalation_at, tz)),
         ("in stage since", town_time(i.stage_entered_at, tz)),
-        ("found", f"{town_time(i.created_at, tz)} by {i.created_by}"),
+        ("found", w("at by", at=town_time(i.created_at, tz), who=w.person(i.created_by))),
         ("description", i.description),
     ]
-    return _rows(rows, 15, _FREE, frozenset({"light"}))
+    return _rows(rows, w, _FREE, frozenset({"light"}))
 
 
-def issues_table(issues: Sequence[Issue], tz: tzinfo, title: str = "",
+def issues_table(issues: Sequence[Issue], tz: tzinfo, w: Words, title: str = "",
                  lights: dict[int, str | None] | None = None) -> Any:
     from rich.table import Table
 
     table = Table(title=title or None, show_lines=False)
     for name in ("id", "light", "state", "village", "category", "assignee", "due", "title"):
-        table.add_column(name, overflow="fold")
+        table.add_column(w(name), overflow="fold")
     for i in issues:
         flag = " ★" if i.supervised else ""
         table.add_row(
-            str(i.id), light_cell((lights or {}).get(i.id)), _cell(i.state), _cell(i.village),
-            _cell(i.category), _cell(i.assignee), town_time(i.due_at, tz, due=True),
+            str(i.id), light_cell((lights or {}).get(i.id), w), _cell(w.stage(i.state)),
+            _cell(w.village(i.village)), _cell(w.category(i.category)),
+            _cell(w.person(i.assignee)), town_time(i.due_at, tz, due=True),
             _cell(i.title) + flag,
         )
     return table
 
 
-def history_table(events: Iterable[Event], tz: tzinfo) -> Any:
+def history_table(events: Iterable[Event], tz: tzinfo, w: Words, drill: bool = False) -> Any:
+    """`issue history`: an event per row. In a drill every time is simulated, so no event is
+    marked back-dated (the drill banner says it once)."""
     from rich.table import Table
 
     table = Table()
     for name in ("v", "at", "actor", "via", "what", "details"):
-        table.add_column(name, overflow="fold")
+        table.add_column(w(name), overflow="fold")
     for e in events:
-        details = [_cell(d, multiline=True) for d in event_details(e)]
-        if is_backdated(e):
-            details.append(f"[bold]back-dated[/]: written {town_time(e.recorded_at, tz)}")
+        details = [_cell(d, multiline=True) for d in event_details(e, w)]
+        if not drill and is_backdated(e):
+            details.append(f"[bold]{w('back-dated')}[/]{w('colon')}"
+                           f"{w('written', at=town_time(e.recorded_at, tz))}")
         backfill = (e.payload.get("via") or {}).get("backfill")
         if backfill:
-            details.append(_cell(f"back-fill: {shown(str(backfill), True)}", multiline=True))
-        table.add_row(str(e.version), town_time(e.at, tz), _cell(e.actor), _cell(event_via(e)),
-                      _cell(event_what(e)), "\n".join(details))
+            details.append(_cell(f"{w('back-fill')}{w('colon')}{shown(str(backfill), True)}",
+                                 multiline=True))
+        table.add_row(str(e.version), town_time(e.at, tz), _cell(w.person(e.actor)),
+                      _cell(event_via(e, w)), _cell(event_what(e, w)), "\n".join(details))
     return table
 
 
-def event_via(e: Event) -> str:
+def event_via(e: Event, w: Words) -> str:
     """The door an event came through: `cli (root)`, `scheduler`, `web`; `-` for events
     written before doors were recorded."""
-    return door(e.payload.get("via") or {})
+    return door(e.payload.get("via") or {}, w)
 
 
-def door(via: Mapping[str, Any]) -> str:
+def door(via: Mapping[str, Any], w: Words) -> str:
     """A payload's `via` in a few words (shown): the channel, with the user for the CLI."""
     channel = str(via.get("channel") or "-")
     user = via.get("user")
-    return shown(f"{channel} ({user})" if user and channel == "cli" else channel)
+    label = w.channel(channel)
+    return shown(w("door user", channel=label, user=user) if user and channel == "cli"
+                 else label)
 
 
-def event_what(e: Event) -> str:
-    """An event in a few words: `study: reported → studied`, `escalated: interview` (shown)."""
+def event_what(e: Event, w: Words) -> str:
+    """An event in a few words: `study: reported → studied` / `研究：上报 → 研究`,
+    `escalated: interview` (shown)."""
+    c = w("colon")
     if e.type == EventType.TRANSITION:
-        return shown(f"{e.transition}: {e.from_state} → {e.to_state}")
+        return shown(f"{w.transition(e.transition)}{c}{w.stage(e.from_state)} → "
+                     f"{w.stage(e.to_state)}")
     if e.type in FIRST:
-        return shown(f"{e.type}: {e.to_state}")
+        return shown(f"{w.event(e.type)}{c}{w.stage(e.to_state)}")
     if e.type == EventType.ESCALATED:
-        return shown(f"escalated: {LEVEL_LABELS.get(str(e.payload.get('level')), '')}".strip())
+        return shown(f"{w.event(e.type)}{c}{w.level(str(e.payload.get('level') or ''))}")
     if e.type == EventType.REASSIGNED:
-        return shown(f"reassigned: {e.payload.get('from') or '—'} → {e.payload.get('to')}")
+        return shown(f"{w.event(e.type)}{c}{w.person(e.payload.get('from')) or '—'} → "
+                     f"{w.person(e.payload.get('to'))}")
     if e.type == EventType.EDITED:
-        return shown(f"edited: {', '.join(_edited(e.payload))}")
-    return shown(e.type)
+        return shown(f"{w.event(e.type)}{c}"
+                     f"{w('fields sep').join(w(n) for n in _edited(e.payload))}")
+    return shown(w.event(e.type))
 
 
 def _edited(p: Any) -> list[str]:
@@ -329,52 +355,61 @@ def _edited(p: Any) -> list[str]:
     return sorted(names, key=lambda n: (EDITABLE.index(n) if n in EDITABLE else len(EDITABLE), n))
 
 
-def event_details(e: Event) -> list[str]:
+def event_details(e: Event, w: Words) -> list[str]:
     """What a reader needs of the payload: notes, plan, assignee, reason, evidence; shown (the
-    free text with its lines, the rest on one line each)."""
+    free text with its lines, the rest on one line each), people by their names."""
     details = []
     p = e.payload
-    for key in ("note", "plan", "assignee", "reason", "due", "from", "to"):
+    c = w("colon")
+    # a reassignment's from and to are its headline (event_what); an extension's `to` is the
+    # new due date it asks for
+    keys = ("note", "plan", "assignee", "reason", "due") + (
+        () if e.type == EventType.REASSIGNED else ("from", "to"))
+    for key in keys:
         if p.get(key):
-            details.append(f"{key}: {shown(p[key], key in _FREE)}")
+            value = w.person(str(p[key])) if key == "assignee" else p[key]
+            label = w("new due") if key == "to" else w(key)
+            details.append(f"{label}{c}{shown(value, key in _FREE)}")
+    if p.get("duplicate_of"):
+        details.append(f"{w('duplicate_of')}{c}#{shown(p['duplicate_of'])}")
     if p.get("with"):
-        details.append(f"with: {shown(', '.join(map(str, p['with'])))}")
+        details.append(f"{w('with')}{c}{shown(w.people(map(str, p['with'])))}")
     if e.type == EventType.ESCALATED and p.get("recipients"):
-        details.append(f"to: {shown(', '.join(map(str, p['recipients'])))}")
+        details.append(f"{w('to')}{c}{shown(w.people(map(str, p['recipients'])))}")
     if p.get("subjects"):
-        details.append(f"answerable: {shown(', '.join(map(str, p['subjects'])))}")
+        details.append(f"{w('answerable')}{c}{shown(w.people(map(str, p['subjects'])))}")
     if p.get("outcome"):
-        details.append(f"outcome: {shown(str(p['outcome']))}")
+        details.append(f"{w('outcome')}{c}{shown(w.outcome(str(p['outcome'])))}")
     for ev in p.get("evidence") or []:
-        details.append(f"evidence: {shown(ev['name'])} sha256:{shown(ev['sha256'])}")
+        details.append(f"{w('evidence')}{c}{shown(ev['name'])} sha256:{shown(ev['sha256'])}")
     if e.type == EventType.EDITED:
         for name in _edited(p):
             change = p["changes"][name] or {}
-            old, new = change.get("old"), change.get("new")
-            details.append(f"{shown(str(name))}: {shown('—' if old is None else str(old))}"
-                           f" → {shown('—' if new is None else str(new))}")
+            details.append(f"{shown(w(name))}{c}{shown(w.field_value(name, change.get('old')))}"
+                           f" → {shown(w.field_value(name, change.get('new')))}")
     return details
 
 
-def summary_table(counts: Iterable[tuple[str, str, int]], states: Sequence[str]) -> Any:
+def summary_table(counts: Iterable[tuple[str, str, int]], states: Sequence[str],
+                  w: Words) -> Any:
     from rich.table import Table
 
     by_village: dict[str, dict[str, int]] = {}
     for village, state, n in counts:
         by_village.setdefault(village, {})[state] = n
-    table = Table(title="where the issues stand (village × stage)")
-    table.add_column("village")
+    table = Table(title=w("summary"))
+    table.add_column(w("village"))
     for s in states:
-        table.add_column(_cell(s), justify="right")
-    table.add_column("total", justify="right")
+        table.add_column(_cell(w.stage(s)), justify="right")
+    table.add_column(w("total"), justify="right")
     totals = dict.fromkeys(states, 0)
     for village in sorted(by_village):
         row = by_village[village]
         for s in states:
             totals[s] += row.get(s, 0)
-        table.add_row(_cell(village), *(str(row.get(s, 0)) for s in states),
+        table.add_row(_cell(w.village(village)), *(str(row.get(s, 0)) for s in states),
                       str(sum(row.values())))
-    table.add_row("all", *(str(totals[s]) for s in states), str(sum(totals.values())))
+    table.add_row(w("all"), *(str(totals[s]) for s in states), str(sum(totals.values())))
     return table
 
 
@@ -395,20 +430,22 @@ def evidence_json(a: Attached, tz: tzinfo) -> dict[str, Any]:
             "transition": a.transition, "at": when(a.at, tz)}
 
 
-def evidence_text(issue_id: int, items: Sequence[Attached], tz: tzinfo,
+def evidence_text(issue_id: int, items: Sequence[Attached], tz: tzinfo, w: Words,
                   saved: Sequence[Path] | None = None) -> str:
     """`issue evidence`: each file with its size, the event that attached it and when, and its
     SHA-256 on a line of its own (and where it was saved, with `saved`)."""
     if not items:
-        return f"issue #{issue_id} has no evidence"
-    lines = [f"issue #{issue_id}: {len(items)} evidence file(s)"]
+        return w("no evidence", id=issue_id)
+    lines = [w("evidence n", id=issue_id, n=len(items))]
     for n, a in enumerate(items):
-        what = f"{a.transition} → {a.stage}" if a.transition else (a.stage or "—")
-        lines.append(f"  {shown(a.name)}  {size_text(a.size)}  event {a.event}"
-                     f" ({shown(what)})  {town_time(a.at, tz)}")
+        what = (f"{w.transition(a.transition)} → {w.stage(a.stage)}" if a.transition
+                and not w.zh else w.transition(a.transition) or w.stage(a.stage) or "—")
+        lines.append(f"  {shown(a.name)}  {size_text(a.size)}"
+                     f"  {w('event what', n=a.event, what=shown(what))}"
+                     f"  {town_time(a.at, tz)}")
         lines.append(f"      sha256 {shown(a.sha256)}")
         if saved is not None:
-            lines.append(f"      saved as {shown(saved[n])}")
+            lines.append(f"      {w('saved as')} {shown(saved[n])}")
     if saved is not None:
-        lines.append(f"{len(set(saved))} file(s) saved")
+        lines.append(w("saved n", n=len(set(saved))))
     return "\n".join(lines)

@@ -30,7 +30,7 @@ from engine.domain.events import Event
 from engine.domain.issue import Issue
 from engine.domain.text import visible
 from engine.present import (
-    LEVEL_LABELS,
+    display_width,
     escalation_json,
     event_details,
     event_json,
@@ -40,6 +40,7 @@ from engine.present import (
     town_time,
     when,
 )
+from engine.words import Words
 
 CSV_COLUMNS = ("seq", "issue_id", "version", "type", "transition", "from_state", "to_state",
                "actor", "at", "recorded_at", "backdated", "workflow", "payload", "prev_hash",
@@ -114,8 +115,6 @@ def _env(autoescape: bool) -> Any:
 
     env = Environment(autoescape=autoescape, undefined=StrictUndefined, trim_blocks=True,
                       lstrip_blocks=True, keep_trailing_newline=True, finalize=finalize)
-    env.filters["what"] = event_what
-    env.filters["details"] = event_details
     env.filters["backdated"] = is_backdated
     env.filters["lines"] = _lines
     return env
@@ -128,8 +127,10 @@ def _template(name: str, autoescape: bool) -> Any:
 
 def html(timelines: list[tuple[Issue, list[Event]]], total: int, verdict: Verdict,
          tz: tzinfo, town: str, generated_at: datetime, start: datetime | None,
-         end: datetime | None, village: str | None) -> str:
-    """One file, no network: each issue's timeline with hashes, evidence and marks."""
+         end: datetime | None, village: str | None, w: Words, drill: bool = False) -> str:
+    """One file, no network: each issue's timeline with hashes, evidence and marks, in the
+    reader's words. In a drill every time is simulated: the page says so once instead of
+    marking every event back-dated."""
 
     def local(value: datetime | None) -> str:
         return "" if value is None else value.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
@@ -138,7 +139,8 @@ def html(timelines: list[tuple[Issue, list[Event]]], total: int, verdict: Verdic
     return str(_template("export.html.j2", autoescape=True).render(
         town=town, timelines=timelines, total=total, verdict=verdict, local=local,
         generated_at=generated_at, start=start, end=end, village=village,
-        backdated=backdated, levels=LEVEL_LABELS))
+        backdated=backdated, w=w, drill=drill or verdict.drill,
+        what=lambda e: event_what(e, w), details=lambda e: event_details(e, w)))
 
 
 def person_json(report: PersonReport, tz: tzinfo) -> dict[str, Any]:
@@ -166,14 +168,17 @@ def person_json(report: PersonReport, tz: tzinfo) -> dict[str, Any]:
     }
 
 
-def person_text(report: PersonReport, tz: tzinfo) -> str:
-    """The person report for people: person_json's data with every time as town_time."""
+def person_text(report: PersonReport, tz: tzinfo, w: Words) -> str:
+    """The person report for people: person_json's data in the reader's words, every time as
+    town_time."""
     data = person_json(report, tz)
     data["from"], data["to"] = town_time(report.start, tz), town_time(report.end, tz)
     for shown_x, x in zip(data["escalations"], report.received, strict=True):
         shown_x["raised_at"] = town_time(x.raised_at, tz)
+    for shown_x, x in zip(data["accountability_cases"], report.answered, strict=True):
+        shown_x["closed_at"] = town_time(x.closed_at, tz)
     for shown_r, r in zip(data["recorded"], report.recorded, strict=True):
         shown_r["at"] = town_time(r["at"], tz)
     return str(_template("person.txt.j2", autoescape=False).render(
-        r=data, levels=LEVEL_LABELS, outcomes=OUTCOMES,
+        r=data, w=w, pad=lambda text, width: text + " " * max(0, width - display_width(text)),
         order=("fix", "report", "study", "rectify", "verify", "reject", "clear", "reopen")))

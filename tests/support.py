@@ -44,6 +44,7 @@ from engine.domain.issue import Issue, Move, NewIssue
 from engine.store.escalations import EscalationFilter
 from engine.store.outbox import OutboxEntry
 from engine.store.unit_of_work import Store
+from engine.words import LANGS, PHRASES
 from notifications.config import Config
 
 SMALL_ORG_FILE = Path(__file__).resolve().parent / "data" / "small-org.yaml"
@@ -215,8 +216,8 @@ def one_line_refusal(error: type[Exception], action: Callable[[], object]) -> st
 
 
 # --- the command line, in this process ----------------------------------------------------------
-DRILL_BANNER = cli.DRILL_BANNER + "\n"
-"""What a drill database's human output starts its stderr with."""
+DRILL_BANNERS = tuple(PHRASES[lang]["drill banner"] + "\n" for lang in LANGS)
+"""What a drill database's human output starts its stderr with, in each language."""
 
 
 @dataclass
@@ -234,14 +235,13 @@ class Ran:
 
 def run_cli(*args: str) -> Ran:
     """`rectify ARGS…` in this process: its exit code, stdout and stderr."""
-    import cli
 
     out, err = io.StringIO(), io.StringIO()
     with redirect_stdout(out), redirect_stderr(err):
         code = cli.main(list(args))
     text = err.getvalue()
-    return Ran(code, out.getvalue(), text.removeprefix(DRILL_BANNER),
-               text.startswith(DRILL_BANNER))
+    banner = next((b for b in DRILL_BANNERS if text.startswith(b)), "")
+    return Ran(code, out.getvalue(), text.removeprefix(banner), bool(banner))
 
 
 # --- a real HTTP server on loopback: the webhook receiver and the robots -------------------------

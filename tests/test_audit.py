@@ -480,9 +480,9 @@ def test_export_html_is_one_self_contained_file(recorded: tuple[Path, s.Campaign
                        "c-jiezi", "--out", str(out_file))
     assert (code, err) == (0, "")
     page = out_file.read_text(encoding="utf-8")
-    assert head in page and "sound" in page
+    assert head in page and "完好" in page
     assert "http://" not in page and "https://" not in page and "<script" not in page
-    assert "back-dated" in page
+    assert "补录" in page
     conn = sqlite3.connect(path)
     ids = [r[0] for r in conn.execute("SELECT id FROM issues WHERE village = 'c-jiezi'")]
     other = conn.execute("SELECT min(id) FROM issues WHERE village = 'v-shiban'").fetchone()[0]
@@ -507,7 +507,7 @@ def test_export_html_says_when_the_chain_is_not_sound(
     code, _, _ = run("--db", f"sqlite:///{path}", "audit", "export", "--format", "html",
                      "--out", str(out_file))
     page = out_file.read_text(encoding="utf-8")
-    assert code == 0 and "NOT SOUND" in page and "first bad event 10" in page
+    assert code == 0 and "不完好" in page and "第一条有误的事件 10" in page
 
 
 def test_the_person_report_counts_their_steps_escalations_and_interviews(
@@ -534,7 +534,7 @@ def test_the_person_report_counts_their_steps_escalations_and_interviews(
     assert sorted(x["id"] for x in json.loads(out)["escalations"]) == sorted(to_chen)
     code, out, _ = run("--db", db, "report", "person", "chen", "--from", "2020-09-28",
                        "--to", "2020-10-09")
-    assert code == 0 and "专项述职" in out and "Escalations received" in out
+    assert code == 0 and "专项述职" in out and "收到督办" in out
     code, _, err = run("--db", db, "report", "person", "ghost")
     assert code == 1 and err == "error: unknown person 'ghost'\n"
     for command in (("report", "person", "chen"), ("audit", "export", "--format", "csv")):

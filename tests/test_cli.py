@@ -437,11 +437,11 @@ def test_reject_and_reopen_need_a_reason(town: Town) -> None:
 def test_human_output(town: Town) -> None:
     i = town.reported()
     show = town.run("issue", "show", str(i), as_json=False)
-    assert show.code == 0 and f"#{i} roof leaks" in show.out and "reported" in show.out
+    assert show.code == 0 and f"#{i} roof leaks" in show.out and "阶段：上报" in show.out
     listing = town.run("issue", "list", as_json=False)
-    assert listing.code == 0 and "1 issue(s)" in listing.out
+    assert listing.code == 0 and "共 1 个问题" in listing.out
     history = town.run("issue", "history", str(i), as_json=False)
-    assert history.code == 0 and "report" in history.out
+    assert history.code == 0 and "上报：发现 → 上报" in history.out
 
 
 # --- refusals: exit 1, nothing changed ---------------------------------------------------

@@ -14,6 +14,7 @@ import pytest
 from engine.domain.events import EventType
 from engine.domain.issue import Move, NewIssue
 from engine.present import event_details, event_what
+from engine.words import ENGLISH
 from tests.support import Ran, Scenario, run_cli
 
 T_REASSIGN = "2020-10-12T10:00"   # Monday; the studied stage is due 2020-10-16 24:00
@@ -169,8 +170,8 @@ def test_history_shows_a_reassign(svc: Scenario, db_url: str) -> None:
     cli(svc, db_url, "issue", "reassign", str(i), "--to", "chen", "--reason", "调岗")
     ran = run_cli("--db", db_url, "issue", "history", str(i))
     assert ran.code == 0
-    assert "reassigned: rc2 → chen" in ran.out
-    assert "reason: 调岗" in ran.out and "from: rc2" in ran.out
+    assert "改派：整改二 → 陈支书" in ran.out
+    assert "理由：调岗" in ran.out and "rc2" not in ran.out
 
 
 # --- edit --------------------------------------------------------------------------------------
@@ -189,8 +190,8 @@ def test_edit_changes_fields_and_keeps_old_and_new(svc: Scenario, db_url: str) -
         "title": {"old": "房屋漏雨", "new": "屋面漏雨"},
         "household": {"old": "张三户", "new": None},
         "severity": {"old": "medium", "new": "high"}}
-    assert event_what(last) == "edited: title, household, severity"
-    assert event_details(last) == ["reason: 录错", "title: 房屋漏雨 → 屋面漏雨",
+    assert event_what(last, ENGLISH) == "edited: title, household, severity"
+    assert event_details(last, ENGLISH) == ["reason: 录错", "title: 房屋漏雨 → 屋面漏雨",
                                    "household: 张三户 → —", "severity: medium → high"]
     assert run_cli("--db", db_url, "issue", "history", str(i)).code == 0
     assert svc.verify().ok

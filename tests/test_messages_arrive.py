@@ -473,7 +473,7 @@ def test_briefing_send_queues_one_message_per_recipient(svc: Scenario, db_url: s
 
     again = run_cli(*at, "briefing", "--send")  # the same minute: nothing queued twice
     assert (again.code, again.out.strip()) == (
-        0, "briefing queued for 3 recipient(s): wang, liu, chen"), again
+        0, "简报已排队发送给 3 人：王书记、刘镇长、陈支书"), again
     assert svc.outbox()[len(escalated):] == rows
 
     # the briefing now counts from the one queued

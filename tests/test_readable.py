@@ -1,6 +1,7 @@
-"""Output a cadre can read: `issue evidence` (listed and saved), the light as a word that
-survives a pipe, times to the minute in town time with a due moment read as the end of its
-day, errors in plain English, the demo's evidence as real pictures, and the README's lists.
+"""Output a cadre can read: names not ids and Chinese labels by default (`--lang en` /
+RECTIFY_LANG for English, `--json` unchanged), `issue evidence` (listed and saved), the light as
+a word that survives a pipe, times to the minute in town time with a due moment read as the end
+of its day, errors in plain English, the demo's evidence as real pictures, and the README's lists.
 
 The commands run end to end in-process (tests.support.run_cli) on SQLite."""
 
@@ -29,7 +30,8 @@ from engine.app.evidence_files import FALLBACK, NAME_BYTES, Attached, file_names
 from engine.app.supervision import a_level
 from engine.domain.decide import decide_move
 from engine.domain.issue import CATEGORIES, SEVERITIES, Move, NewIssue
-from engine.present import LIGHT_WORDS, light_text, size_text, town_time
+from engine.present import light_text, size_text, town_time
+from engine.words import ENGLISH, Words
 from notifications.channels import REGISTRY
 from notifications.labels import LABELS
 from tests.support import Ran, run_cli, scenario, write_org
@@ -43,7 +45,7 @@ CST = timezone(timedelta(hours=8))
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("RECTIFY_DB", "RECTIFY_USER", "RECTIFY_NOW", "RECTIFY_DATA_DIR",
-                 "RECTIFY_DEBUG", "NO_COLOR"):
+                 "RECTIFY_DEBUG", "NO_COLOR", "RECTIFY_LANG"):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -137,10 +139,10 @@ def test_issue_evidence_lists_every_file_its_events_attached(town: Town) -> None
          "transition": "rectify", "at": "2020-10-14T11:30:00+08:00"},
     ]
     text = human(town, "issue", "evidence", str(i))
-    assert text.splitlines()[0] == f"issue #{i}: 3 evidence file(s)"
-    assert "  roof.jpg  1.6 KiB  event 4 (rectify → rectified)  2020-10-12 10:00" in text
-    assert "  before.png  17 B  event 4 (rectify → rectified)  2020-10-12 10:00" in text
-    assert "  roof.jpg  10 B  event 6 (rectify → rectified)  2020-10-14 11:30" in text
+    assert text.splitlines()[0] == f"问题 #{i}：3 个佐证文件"
+    assert "  roof.jpg  1.6 KiB  第 4 条（整改）  2020-10-12 10:00" in text
+    assert "  before.png  17 B  第 4 条（整改）  2020-10-12 10:00" in text
+    assert "  roof.jpg  10 B  第 6 条（整改）  2020-10-14 11:30" in text
     for data in files.values():
         assert f"      sha256 {digest(data)}" in text
 
@@ -148,7 +150,7 @@ def test_issue_evidence_lists_every_file_its_events_attached(town: Town) -> None
 def test_issue_evidence_of_an_issue_without_any(town: Town) -> None:
     i = town.reported()
     assert town.ok("issue", "evidence", str(i)) == []
-    assert human(town, "issue", "evidence", str(i)) == f"issue #{i} has no evidence\n"
+    assert human(town, "issue", "evidence", str(i)) == f"问题 #{i} 没有佐证材料\n"
 
 
 def test_issue_evidence_of_an_unknown_issue_is_refused(town: Town, tmp_path: Path) -> None:
@@ -172,8 +174,8 @@ def test_save_copies_each_file_under_its_name(town: Town, tmp_path: Path) -> Non
     again = tmp_path / "second"
     again.mkdir()
     text = human(town, "issue", "evidence", str(i), "--save", str(again))
-    assert f"      saved as {again / 'roof (2).jpg'}" in text
-    assert text.endswith("3 file(s) saved\n")
+    assert f"      已存为 {again / 'roof (2).jpg'}" in text
+    assert text.endswith("已保存 3 个文件\n")
     assert sorted(p.name for p in again.iterdir()) == sorted(files)
 
 
@@ -344,9 +346,9 @@ def test_the_light_is_a_word_that_survives_a_pipe(town: Town) -> None:
     for now, word in (("2020-09-28T10:00", "绿"), ("2020-09-29T10:00", "黄"),
                       ("2020-09-30T10:00", "红")):
         show = human(town, "issue", "show", str(i), now=now)
-        assert f"          light: {word}\n" in show
+        assert f"\n        灯：{word}\n" in show
         listing = human(town, "issue", "list", now=now)
-        assert re.search(rf"│ {i}\s+│ {word}\s+│ found", listing), listing
+        assert re.search(rf"│ {i}\s+│ {word}\s+│ 发现", listing), listing
         assert "\x1b" not in show + listing
     assert town.ok("issue", "show", str(i))["light"] == "red"  # JSON as before
 
@@ -355,7 +357,7 @@ def test_the_light_keeps_its_colour_on_a_terminal(town: Town,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     i = town.add()
     show = on_terminal(town, monkeypatch, "issue", "show", str(i), now="2020-09-30T10:00")
-    assert "light: \x1b[31m红\x1b[0m" in show
+    assert "灯：\x1b[31m红\x1b[0m" in show
     listing = on_terminal(town, monkeypatch, "issue", "list", now="2020-09-29T10:00")
     assert re.search(r"\x1b\[[0-9;]*m黄\x1b\[0m", listing), listing
     replayed = on_terminal(town, monkeypatch, "audit", "replay", "--as-of",
@@ -369,17 +371,18 @@ def test_no_color_keeps_the_word_alone(town: Town, monkeypatch: pytest.MonkeyPat
                        no_color=True)
     listing = on_terminal(town, monkeypatch, "issue", "list", now="2020-09-30T10:00",
                           no_color=True)
-    assert "light: 红\n" in show
+    assert "灯：红\n" in show
     assert "红" in listing and not re.search(r"\x1b\[[0-9;]*m红", listing)
 
 
 def test_the_light_in_words() -> None:
-    assert LIGHT_WORDS == LABELS["zh_CN"]["light"] == {"red": "红", "yellow": "黄",
-                                                       "green": "绿"}
-    assert set(LABELS["en"]["light"]) == set(LIGHT_WORDS)
-    assert [light_text(x) for x in ("red", "yellow", "green", None)] == ["红", "黄", "绿", ""]
-    assert light_text("green", colour=True) == "\x1b[32m绿\x1b[0m"
-    assert light_text("\x1bodd", colour=True) == "\\x1bodd"
+    assert LABELS["zh_CN"]["light"] == {"red": "红", "yellow": "黄", "green": "绿"}
+    assert set(LABELS["en"]["light"]) == set(LABELS["zh_CN"]["light"])
+    zh = Words()
+    assert [light_text(x, zh) for x in ("red", "yellow", "green", None)] == ["红", "黄", "绿", ""]
+    assert [light_text(x, ENGLISH) for x in ("red", "green")] == ["red", "green"]
+    assert light_text("green", zh, colour=True) == "\x1b[32m绿\x1b[0m"
+    assert light_text("\x1bodd", zh, colour=True) == "\\x1bodd"
 
 
 # --- 3. times to the minute, a due moment as the end of its day -------------------------------
@@ -402,10 +405,10 @@ ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d|\+08:00|:\d\d:\d\d")
 def test_human_output_shows_town_time_to_the_minute(town: Town) -> None:
     i = town.studied()  # study at T_STUDY with --due 2020-10-23: due 2020-10-24 00:00
     show = human(town, "issue", "show", str(i), now=T_STUDY)
-    assert "            due: 2020-10-23 24:00\n" in show
-    assert " in stage since: 2020-10-09 10:00\n" in show
-    assert "          found: 2020-09-28 09:00 by sa1\n" in show
-    assert "next escalation: 2020-10-23 00:00\n" in show  # the reminder: a start of day
+    assert "\n      截止：2020-10-23 24:00\n" in show
+    assert "进入本阶段：2020-10-09 10:00\n" in show
+    assert "\n      发现：2020-09-28 09:00，自查一\n" in show
+    assert "下次督办：2020-10-23 00:00\n" in show  # the reminder: a start of day
     listing = human(town, "issue", "list", now=T_STUDY)
     assert "2020-10-23 24:00" in listing
     history = human(town, "issue", "history", str(i))
@@ -419,21 +422,21 @@ def test_human_output_shows_town_time_to_the_minute(town: Town) -> None:
 def test_escalations_and_extensions_read_the_same(town: Town) -> None:
     i = town.reported()  # reported 2020-09-30 10:00: due at the end of 2020-10-12
     board = human(town, "escalate", now="2020-10-20T09:00")
-    assert "raised 3 escalation(s)" in board
+    assert "发起 3 次督办" in board
     listing = human(town, "escalation", "list", "--issue", str(i))
     assert listing.count("2020-10-12 24:00") == 3 and "2020-10-20 09:00" in listing
     first = town.ok("escalation", "list", "--issue", str(i))[0]
     assert first["due_at"] == "2020-10-13T00:00:00+08:00"
     shown = human(town, "escalation", "show", str(first["id"]))
-    assert "(due 2020-10-12 24:00)" in shown and "raised: 2020-10-20 09:00" in shown
+    assert "（截止 2020-10-12 24:00）" in shown and "发起：2020-10-20 09:00" in shown
     for text in (board, listing, shown):
         assert not ISO.search(text), text
 
     j = town.studied()
     asked = human(town, "issue", "extend", str(j), "--to", "2020-10-30", "--reason", "rain",
                   who="rc2", now="2020-10-20T09:30")
-    assert "due: 2020-10-23 24:00 → 2020-10-30 24:00" in asked
-    assert "asked: 2020-10-20 09:30 by rc2" in asked
+    assert "截止：2020-10-23 24:00 → 2020-10-30 24:00" in asked
+    assert "申请：2020-10-20 09:30，整改二" in asked
 
 
 def test_the_person_report_reads_town_time(town: Town) -> None:
@@ -442,7 +445,7 @@ def test_the_person_report_reads_town_time(town: Town) -> None:
     text = human(town, "report", "person", "rc1", "--from", "2020-10-01", "--to",
                  "2020-10-31")  # the owner of *reported*, reminded and summoned
     assert "2020-10-01 00:00 – 2020-10-31 23:59" in text
-    assert "raised 2020-10-20 09:00" in text
+    assert "发起于 2020-10-20 09:00" in text
     assert not ISO.search(text), text
 
 
@@ -558,7 +561,7 @@ def test_the_readme_lists_categories_and_severities_with_their_labels() -> None:
     for category in CATEGORIES:
         assert f"`{category}` | {LABELS['zh_CN']['category'][category]} |" in text, category
     for severity in SEVERITIES:
-        assert f"`{severity}`" in text
+        assert f"`{severity}` ({LABELS['zh_CN']['severity'][severity]}" in text, severity
 
 
 def test_the_readme_lists_every_channel_type_and_its_keys() -> None:
@@ -577,3 +580,105 @@ def test_the_readme_tells_stage_owners_and_the_drill() -> None:
     text = readme()
     assert "### Who acts in each stage" in text
     assert "### A drill and a live database" in text
+
+
+# --- 4. names, not ids; Chinese labels by default, English on request --------------------------
+IDS = re.compile(r"\b(?:sa1|rc1|rc2|qs1|wang|liu|v-shiban|housing_safety|reported|studied)\b")
+"""Ids and English labels of the small org and the workflow that human output must not show."""
+
+
+def a_walked_issue(town: Town) -> int:
+    """An issue studied (assignee rc2), escalated in *studied*, with an interview recorded."""
+    i = town.studied()
+    town.ok("escalate", now="2020-10-27T09:00")
+    open_ = [e for e in town.ok("escalation", "list", "--open") if e["issue"] == i]
+    interview = next(e for e in open_ if e["level"] == "interview")
+    town.ok("escalation", "record", str(interview["id"]), "--note", "已约谈", "--with", "rc2",
+            who="liu", now="2020-10-27T10:00")
+    return i
+
+
+def test_human_output_names_people_villages_and_labels_in_chinese(town: Town) -> None:
+    i = a_walked_issue(town)
+    show = human(town, "issue", "show", str(i))
+    assert "阶段：研究（第 6 版）" in show and "村：石板村" in show and "类别：住房安全" in show
+    assert "程度：较重" in show and "责任人：整改二" in show
+    assert "发现：2020-09-28 09:00，自查一" in show
+    listing = human(town, "issue", "list")
+    assert re.search(r"│ 研究 +│ 石板村 +│ 住房安全 +│ 整改二 ", listing), listing
+    history = human(town, "issue", "history", str(i))
+    assert "研究：上报 → 研究" in history and "督办：约谈" in history
+    assert "责任人：整改二" in history and "参加人员：整改二" in history
+    escalations = human(town, "escalation", "list")
+    assert "约谈" in escalations and "刘镇长" in escalations
+    person = human(town, "report", "person", "rc2")
+    assert person.startswith("专项述职 · 整改二") and "约谈，问题 #" in person
+    for text in (show, listing, history, escalations, person):
+        assert not IDS.search(text), IDS.search(text)
+
+
+def test_lang_en_and_rectify_lang_give_english_with_names(town: Town,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    i = a_walked_issue(town)
+    show = human(town, "--lang", "en", "issue", "show", str(i))
+    assert "state: studied (version 6)" in show and "village: 石板村" in show
+    assert "category: housing safety" in show and "assignee: 整改二" in show
+    monkeypatch.setenv("RECTIFY_LANG", "en")
+    history = human(town, "issue", "history", str(i))
+    assert "study: reported → studied" in history and "escalated: interview" in history
+    assert "with: 整改二" in history and "sa1" not in history
+    assert human(town, "--lang", "zh", "issue", "show", str(i)) == human(
+        town, "--lang", "zh_CN", "issue", "show", str(i))
+
+
+def test_json_keeps_ids_whatever_the_language(town: Town) -> None:
+    i = town.studied()
+    zh = town.run("issue", "show", str(i)).json()
+    en = town.run("--lang", "en", "issue", "show", str(i)).json()
+    assert zh == en
+    assert (zh["state"], zh["village"], zh["assignee"], zh["category"]) == (
+        "studied", "v-shiban", "rc2", "housing_safety")
+
+
+def test_an_unknown_language_is_refused_as_malformed(town: Town) -> None:
+    r = town.run("--lang", "fr", "issue", "list", as_json=False)
+    assert r.code == 2 and r.err == "error: --lang: unknown language 'fr' (zh or en)\n"
+
+
+def test_a_person_not_in_the_org_is_shown_by_id() -> None:
+    from engine.domain.org import Names
+
+    w = Words("zh_CN", Names({"rc2": "整改二"}, {"v-1": "一村"}, {"g1": "rc2"}))
+    assert (w.person("rc2"), w.person("gone"), w.person("system")) == ("整改二", "gone", "系统")
+    assert (w.village("v-1"), w.village("v-9")) == ("一村", "v-9")
+    assert w.group("g1") == "g1（组长整改二）" and w.group("g2") == "g2"
+    assert w.people(["rc2", "gone"]) == "整改二、gone"
+    assert ENGLISH.stage("custom_state") == "custom state" and Words().stage("自定义") == "自定义"
+    assert [Words().outcome(o) for o in ("talk", "refer")] == ["提醒谈话", "移交纪委"]
+    assert Words().severity("high") == "严重" and ENGLISH.severity("high") == "high"
+
+
+def test_every_label_kind_has_both_languages() -> None:
+    assert set(LABELS["zh_CN"]) == set(LABELS["en"])
+    for kind in ("stage", "transition", "category", "severity", "outcome", "level", "event"):
+        assert LABELS["zh_CN"][kind], kind
+    assert set(LABELS["zh_CN"]["severity"]) == set(SEVERITIES)
+    assert set(LABELS["zh_CN"]["category"]) == set(CATEGORIES)
+
+
+def test_the_html_export_speaks_chinese_with_names_and_says_drill_once(town: Town,
+                                                                       tmp_path: Path) -> None:
+    i = a_walked_issue(town)
+    out = tmp_path / "x.html"
+    assert town.run("audit", "export", "--format", "html", "--out", str(out),
+                    as_json=False).code == 0
+    page = out.read_text(encoding="utf-8")
+    assert 'lang="zh-CN"' in page and "整改台账审计导出" in page
+    assert "研究：上报 → 研究" in page and "整改二" in page and "石板村 · 住房安全" in page
+    assert page.count('id="drill"') == 1 and 'class="backdated"' not in page
+    assert f'id="issue-{i}"' in page and not re.search(r">\s*(rc2|sa1|v-shiban)\s*<", page)
+    en = tmp_path / "en.html"
+    assert town.run("--lang", "en", "audit", "export", "--format", "html", "--out", str(en),
+                    as_json=False).code == 0
+    assert "study: reported → studied" in en.read_text(encoding="utf-8")

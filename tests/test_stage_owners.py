@@ -145,7 +145,7 @@ def test_accountability_names_the_owners_and_those_interviewed_and_its_decision_
         assert got["accountability_answered"]["admonish"] == cases, person
         assert [x["id"] for x in got["accountability_cases"]] == [case.id] * cases
     text = run_cli("--db", url(svc), "report", "person", "rc1").out
-    assert "Accountability cases answered for (问责): 1; 诫勉谈话 1" in text
+    assert "作为问责对象：1 件；诫勉谈话 1" in text
 
 
 def test_a_decision_is_refused_without_a_known_outcome_or_subject(svc: Scenario) -> None:

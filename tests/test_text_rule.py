@@ -19,6 +19,7 @@ from engine.domain.decide import created_event, decide_move, fact_event
 from engine.domain.events import EscalationClosed, EventType
 from engine.domain.issue import Move, NewIssue, evolve
 from engine.errors import Refused
+from engine.words import ENGLISH
 from tests.support import Ran, Scenario, run_cli
 
 NOW = "2020-09-28T10:00"
@@ -107,7 +108,7 @@ def test_newlines_are_kept_in_a_description_and_a_note(svc: Scenario, db_url: st
     assert history[-1]["payload"]["note"] == "一\n二"
     shown = cli(svc, db_url, "issue", "show", str(issue_id)).out
     # the description's second line is indented under the first
-    assert "    description: 第一行\n                 第二行\t(表格)\n" in shown
+    assert "\n      描述：第一行\n            第二行\t(表格)\n" in shown
 
 
 def test_notes_and_reasons_of_the_leaders_commands_keep_the_rule(svc: Scenario) -> None:
@@ -275,6 +276,6 @@ def test_a_person_report_with_a_multi_line_note_indents_it() -> None:
     report = PersonReport(person="liu", name="刘镇长", start=None, end=None, recorded=[
         {"escalation": 1, "issue": 2, "at": datetime(2020, 10, 20, 1, tzinfo=UTC),
          "note": "第一行\n第二行\x1b[2J", "with": ["chen"]}])
-    text = reports.person_text(report, UTC)
+    text = reports.person_text(report, UTC, ENGLISH)
     assert "第一行\n    第二行\\x1b[2J (with chen)" in text
 

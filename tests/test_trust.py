@@ -346,7 +346,7 @@ def test_history_shows_the_channel(tmp_path: Path, org_file: Path) -> None:
     assert run_cli("--db", db, "--as", "sa1", "--now", "2020-10-12T09:00", "issue", "add",
                    "--title", "漏雨", "--category", "food", "--village", "v-shiban").code == 0
     shown = run_cli("--db", db, "issue", "history", "1")
-    assert "via" in shown.out and "cli (" in shown.out
+    assert "渠道" in shown.out and "命令行（" in shown.out
     assert shown.drill and shown.err == ""
     as_json = run_cli("--db", db, "--json", "issue", "history", "1").json()
     assert as_json[0]["channel"] == "cli"

@@ -16,7 +16,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from engine.app.session import Session
-from engine.domain.escalation import OUTCOMES, Escalation, Extension
+from engine.domain.escalation import Escalation, Extension
 from engine.domain.events import Event
 from engine.domain.issue import Issue
 from engine.domain.workflow import Notice, TransitionDef, Workflow
@@ -39,12 +39,6 @@ from notifications.contexts import (
 from notifications.contexts import Message as Context
 from notifications.labels import LABELS
 
-OUTCOME_LABELS = {
-    "zh_CN": dict(OUTCOMES),
-    "en": {"no_action": "no action", "talk": "a reminding talk", "admonish": "an admonition",
-           "criticize": "a notice of criticism", "refer": "referral to the discipline"
-           " inspection commission"},
-}
 NEXT_STEP = {
     "zh_CN": {
         "reminder": "请在截止前完成本阶段工作；确有困难的，请在截止前提出延期申请。",
@@ -236,7 +230,7 @@ class Notifier:
         raised to (the workflow's rung: the party secretary, the quality-supervision leader
         who keeps the scoreboard), not to who decided it."""
         town, ctx, step = self._base("accountability_decided", issue, wf, now)
-        label = OUTCOME_LABELS[self.locale].get(e.outcome or "", e.outcome or "")
+        label = LABELS[self.locale]["outcome"].get(e.outcome or "", e.outcome or "")
         about = replace(self._escalation(e), outcome=e.outcome or "", outcome_label=label,
                         note=e.note or "")
         key = f"decided:{e.id}"

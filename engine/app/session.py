@@ -25,7 +25,7 @@ from engine.clock import Clock, SystemClock
 from engine.domain.calendar import CalendarData, WorkingCalendar
 from engine.domain.clock_rules import DRILL, LIVE, check_clock, check_order
 from engine.domain.events import TOWN, Event
-from engine.domain.org import Org
+from engine.domain.org import NO_NAMES, Names, Org
 from engine.domain.workflow import Workflow
 from engine.errors import (
     BadConfig,
@@ -124,9 +124,12 @@ class Definitions:
     current_workflow: str | None = None
     mode: str | None = None
     """live or drill (an unmarked database counts as live)."""
+    names: Names | None = None
+    """The org's names, for human output."""
 
     def reset(self) -> None:
         self.tz = self.org = self.calendar = self.current_workflow = self.mode = None
+        self.names = None
 
 
 @dataclass
@@ -259,6 +262,20 @@ class Session:
             self.defs.org = org
             self.defs.tz = ZoneInfo(org.town.timezone)
         return self.defs.org
+
+    def names(self) -> Names:
+        """The org's names of people, villages and group leaders, for human output: from the
+        org when this session read it, else read now (NO_NAMES before `init`)."""
+        if self.defs.names is None:
+            if self.defs.org is not None:
+                self.defs.names = self.defs.org.names()
+            else:
+                try:
+                    with self.transaction(write=False) as tx:
+                        self.defs.names = tx.org.names()
+                except RectifyError:
+                    return NO_NAMES
+        return self.defs.names
 
     def calendar(self, tx: Tx) -> WorkingCalendar:
         """The working calendar from the database (read once)."""

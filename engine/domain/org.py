@@ -47,11 +47,36 @@ class Group:
 
 
 @dataclass(frozen=True)
+class Names:
+    """What human output needs of the org: who and where the ids stand for. An id it does not
+    hold (a person removed from the org since) is shown as it is."""
+
+    people: Mapping[str, str]
+    """person id → name"""
+    units: Mapping[str, str]
+    """village or community id → name"""
+    leaders: Mapping[str, str]
+    """group id → its leader's person id"""
+    town: str = ""
+
+
+NO_NAMES = Names({}, {}, {})
+"""Before `init`: every id shown as it is."""
+
+
+@dataclass(frozen=True)
 class Org:
     town: Town
     units: Mapping[str, Unit]
     people: Mapping[str, Person]
     groups: Mapping[str, Group]
+
+    def names(self) -> Names:
+        """What human output needs of this org (Names)."""
+        return Names(people={p.id: p.name for p in self.people.values()},
+                     units={u.id: u.name for u in self.units.values()},
+                     leaders={g.id: g.leader for g in self.groups.values() if g.leader},
+                     town=self.town.name)
 
     def problems(self) -> list[str]:
         """Everything the org names that it does not define (empty when sound)."""

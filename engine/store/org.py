@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from engine.domain.org import Group, Org, Person, Town, Unit
+from engine.domain.org import NO_NAMES, Group, Names, Org, Person, Town, Unit
 from engine.errors import NotInitialized
 from engine.store import tables as t
 from engine.store.repository import Repository
@@ -36,6 +36,20 @@ class OrgRepository(Repository):
             groups={r.id: Group(r.id, r.kind, r.leader, tuple(sorted(members.get(r.id, []))))
                     for r in self.conn.execute(select(t.groups))},
         )
+
+    def names(self) -> Names:
+        """The names of people and units and the groups' leaders (NO_NAMES before `init`)."""
+        try:
+            town = self.conn.execute(select(t.town.c.name)).scalar()
+        except (OperationalError, ProgrammingError):
+            return NO_NAMES
+        return Names(
+            people={r[0]: r[1] for r in self.conn.execute(select(t.people.c.id,
+                                                                   t.people.c.name))},
+            units={r[0]: r[1] for r in self.conn.execute(select(t.units.c.id, t.units.c.name))},
+            leaders={g: p for g, p in self.conn.execute(select(t.groups.c.id, t.groups.c.leader))
+                     if p},
+            town=str(town or ""))
 
     def timezone(self) -> str | None:
         """The town's time zone name (None before `init`)."""
