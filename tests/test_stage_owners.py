@@ -85,6 +85,22 @@ def test_each_stage_reminds_its_owners(svc: Scenario) -> None:
                           for p in e.recipients}
 
 
+def test_a_reminder_offers_an_extension_only_to_who_may_ask_for_one(svc: Scenario) -> None:
+    """`request_extension` is the assignee's, else the village secretary's: the finders of an
+    issue in *found* are not told to ask for more time; the assignee in *studied* is."""
+    found = add_as(svc, "sa1", datetime(2020, 9, 30, 10))
+    assert found.next_escalation_at is not None
+    reminder = raised_at(svc, found.id, found.next_escalation_at)["reminder"]
+    to_finders = {p: text_of("reminder", c) for p, c in told(svc, reminder).items()}
+    assert set(to_finders) == {"sa1", "sa2"}
+    for text in to_finders.values():
+        assert "下一步：请在截止前完成本阶段工作。\n" in text and "延期" not in text
+    done = studied(svc)
+    assert done.next_escalation_at is not None
+    reminder = raised_at(svc, done.id, done.next_escalation_at)["reminder"]
+    assert "确有困难的，请在截止前提出延期申请" in text_of("reminder", told(svc, reminder)["rc2"])
+
+
 def test_an_interview_is_held_by_the_liaison_leader_with_the_owners_summoned(
         svc: Scenario) -> None:
     issue = studied(svc)  # the assignee rc2 owns *studied*

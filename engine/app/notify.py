@@ -48,6 +48,7 @@ OUTCOME_LABELS = {
 NEXT_STEP = {
     "zh_CN": {
         "reminder": "请在截止前完成本阶段工作；确有困难的，请在截止前提出延期申请。",
+        "reminder_no_extension": "请在截止前完成本阶段工作。",
         "interview": "请约谈以下责任人，听取超期原因和整改措施，约谈后在整改系统中如实记录。",
         "interview_subject": "请按时参加约谈，说明未按期完成的原因，并提出限期整改措施。",
         "accountability": "请按考核问责制度研究处理意见，并督促立即整改到位。",
@@ -63,6 +64,7 @@ NEXT_STEP = {
     },
     "en": {
         "reminder": "Finish this stage before the deadline, or ask for an extension before it.",
+        "reminder_no_extension": "Finish this stage before the deadline.",
         "interview": "Hold the interview with those named, then record it in the system.",
         "interview_subject": "Attend the interview, explain the delay and commit to a date.",
         "accountability": "Decide on accountability and see that it is put right at once.",
@@ -199,15 +201,32 @@ class Notifier:
                    now: datetime) -> list[Message]:
         town, ctx, step = self._base(e.level, issue, wf, now)
         key, about = f"escalation:{e.id}", self._escalation(e)
-        if e.level != "interview" or not e.subjects:
-            return self.messages(e.level, e.recipients, key, EscalationMessage(
-                town, ctx, step, about), issue.id, e.id)
-        # the conductor is told whom to summon; each subject who summons them and why
-        summons = NEXT_STEP[self.locale].get("interview_subject", step)
-        return [*self.messages(e.level, self._acting(e), key, EscalationMessage(
-                    town, ctx, step, about, "conductor"), issue.id, e.id),
-                *self.messages(e.level, e.subjects, key, EscalationMessage(
-                    town, ctx, summons, about, "subject"), issue.id, e.id)]
+        steps = NEXT_STEP[self.locale]
+        if e.level == "interview" and e.subjects:
+            # the conductor is told whom to summon; each subject who summons them and why
+            def part(person: str) -> tuple[str, str]:
+                if person in e.subjects:
+                    return "subject", steps.get("interview_subject", step)
+                return "conductor", step
+        elif e.level == "reminder":
+            # only who may ask for more time is told to ask for it
+            askers = self._holders(wf, "request_extension", issue)
+
+            def part(person: str) -> tuple[str, str]:
+                return "", step if person in askers else steps["reminder_no_extension"]
+        else:
+            def part(person: str) -> tuple[str, str]:
+                return "", step
+        out: list[Message] = []
+        for person in e.recipients:
+            role, said = part(person)
+            out += self.messages(e.level, [person], key, EscalationMessage(
+                town, ctx, said, about, role), issue.id, e.id)
+        return out
+
+    def _holders(self, wf: Workflow, action: str, issue: Issue) -> tuple[str, ...]:
+        """Who may take a workflow action on the issue (its `actions`)."""
+        return self.org.reach(wf.action_roles(action), issue.village, issue.assignee)
 
     def extension(self, issue: Issue, wf: Workflow, ext: Extension,
                   now: datetime) -> list[Message]:
@@ -225,8 +244,8 @@ class Notifier:
         town, ctx, step = self._base("extension_request", issue, wf, now)
         message = ExtensionRequestMessage(town, ctx, step, reason=ext.reason,
                                           extension=self._extension_context(ext))
-        people = [p for p in self.org.reach(wf.action_roles("decide_extension"), issue.village,
-                                            issue.assignee) if p != ext.requested_by]
+        people = [p for p in self._holders(wf, "decide_extension", issue)
+                  if p != ext.requested_by]
         return self.messages("extension_request", people, f"extension_request:{ext.id}",
                              message, issue.id)
 
