@@ -291,10 +291,13 @@ class InterviewRecordedMessage(_IssueMessage):
     note: str
     """The interview record."""
     escalation: EscalationContext
+    attendees: tuple[str, ...] = ()
+    """The names of those recorded as taking part (`escalation record --with`)."""
 
     def to_dict(self, recipient: str | None = None) -> dict[str, Any]:
         return _with_recipient({**self._dict(), "note": self.note,
-                                "escalation": self.escalation.to_dict()}, recipient)
+                                "escalation": self.escalation.to_dict(),
+                                "attendees": list(self.attendees)}, recipient)
 
 
 @dataclass(frozen=True)

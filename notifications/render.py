@@ -27,13 +27,18 @@ every kind but briefing
     next_step       text: what the recipient should do now
 reminder, interview, accountability, interview_recorded
     escalation      {id: int, level (reminder | interview | accountability),
-                     level_label (e.g. 约谈), recipients: [names]}
+                     level_label (e.g. 约谈), recipients: [names],
+                     subjects: [names] (who answer for it: 约谈对象, 问责对象),
+                     conductors: [names] (who act on it: the interview's conductor),
+                     outcome, outcome_label, note (an accountability decision's)}
+                    (messages queued before subjects existed lack the last five keys)
 assignment
     plan            the plan decided at `study`
 rejection
     reason          the verifier's reason for sending the issue back
 interview_recorded
     note            the interview record
+    attendees       [names]: who took part (`--with`); messages queued before it lack it
 extension, extension_request
     reason          the request's reason
     extension       {to (date text, e.g. 2020-10-20), status (pending | approved | denied |
@@ -417,7 +422,9 @@ def sample_message(kind: str, locale: str = "zh_CN") -> tuple[Message, str]:
     if kind == "interview_recorded":
         return InterviewRecordedMessage(
             town=town, issue=_issue(locale),
-            escalation=esc(102, "interview", ("刘副镇长", "陈支书")),
+            escalation=replace(esc(102, "interview", ("刘副镇长", "陈支书")),
+                               subjects=("陈支书",), conductors=("刘副镇长",)),
+            attendees=("陈支书", "张某某"),
             note="已约谈石板村党支部书记，明确 10 月 16 日前完成屋面维修" if zh
             else "interviewed the secretary of 石板村; the roof is to be repaired by 16 October",
             next_step="按约谈要求 10 月 16 日前完成屋面维修并提交“整改”" if zh

@@ -80,6 +80,21 @@ def test_the_chinese_notices_are_formal() -> None:
     assert "2020-10-12 止" in reminder.text and "下一步：" in reminder.text
 
 
+@pytest.mark.parametrize("locale", LOCALES)
+def test_an_interview_record_queued_before_subjects_and_attendees_still_renders(
+        locale: str) -> None:
+    """A snapshot without `attendees` and an escalation without subjects (rectification@1
+    and @2, or queued before they existed): those told are the ones interviewed."""
+    ctx = copy.deepcopy(sample_context("interview_recorded", locale))
+    del ctx["attendees"]
+    for key in ("subjects", "conductors", "outcome", "outcome_label", "note"):
+        del ctx["escalation"][key]
+    out = Renderer(locale).render("interview_recorded", ctx)
+    assert ("约谈对象：刘副镇长、陈支书\n约谈情况：" if locale == "zh_CN"
+            else "Interviewed: 刘副镇长, 陈支书\nRecord: ") in out.text
+    assert "约谈人" not in out.text and "Held by" not in out.text
+
+
 def test_the_english_interview_says_interview() -> None:
     out = Renderer("en").render("interview", sample_context("interview", "en"))
     assert "Interview notice" in out.subject and "1 working day late" in out.text

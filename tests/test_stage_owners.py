@@ -123,6 +123,20 @@ def test_an_interview_is_held_by_the_liaison_leader_with_the_owners_summoned(
         assert [e.id for e in found] == [interview.id]
 
 
+def test_the_interview_record_names_who_held_it_who_was_interviewed_and_who_attended(
+        svc: Scenario) -> None:
+    issue = studied(svc)
+    interview = raised_at(svc, issue.id, datetime(2020, 10, 20))["interview"]
+    svc.actor = "liu"
+    svc.record_escalation(interview.id, "已约谈", attendees=["rc2", "rc1"])
+    messages = told(svc, interview, key="recorded")
+    assert set(messages) == {"rc2", "wang"}  # not liu, who recorded it
+    for context in messages.values():
+        assert context["attendees"] == ["整改二", "整改一"]
+        assert ("约谈人：刘镇长（包村领导）\n约谈对象：整改二\n参加约谈：整改二、整改一\n"
+                "约谈情况：已约谈\n") in text_of("interview_recorded", context)
+
+
 def test_a_village_cadre_owner_brings_the_village_secretary_to_the_interview(
         svc: Scenario) -> None:
     found = add_as(svc, "sa2", datetime(2020, 9, 30, 10), group=None)  # sa2 is of 石板村

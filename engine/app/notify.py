@@ -268,10 +268,12 @@ class Notifier:
 
     def interview_recorded(self, issue: Issue, wf: Workflow, e: Escalation, note: str,
                            actor: str, now: datetime) -> list[Message]:
-        """To those interviewed and the party secretary (not to who recorded it)."""
+        """To those interviewed and the party secretary (not to who recorded it); `e` as
+        recorded, with its attendees."""
         town, ctx, step = self._base("interview_recorded", issue, wf, now)
         message = InterviewRecordedMessage(town, ctx, step, note=note,
-                                           escalation=self._escalation(e))
+                                           escalation=self._escalation(e),
+                                           attendees=self.names(e.attendees))
         people = [p for p in e.recipients if p != actor]
         if self.org.town.party_secretary != actor:
             people.append(self.org.town.party_secretary)
