@@ -81,18 +81,24 @@ def test_the_chinese_notices_are_formal() -> None:
 
 
 @pytest.mark.parametrize("locale", LOCALES)
-def test_an_interview_record_queued_before_subjects_and_attendees_still_renders(
-        locale: str) -> None:
-    """A snapshot without `attendees` and an escalation without subjects (rectification@1
-    and @2, or queued before they existed): those told are the ones interviewed."""
-    ctx = copy.deepcopy(sample_context("interview_recorded", locale))
-    del ctx["attendees"]
-    for key in ("subjects", "conductors", "outcome", "outcome_label", "note"):
-        del ctx["escalation"][key]
-    out = Renderer(locale).render("interview_recorded", ctx)
-    assert ("约谈对象：刘副镇长、陈支书\n约谈情况：" if locale == "zh_CN"
-            else "Interviewed: 刘副镇长, 陈支书\nRecord: ") in out.text
-    assert "约谈人" not in out.text and "Held by" not in out.text
+@pytest.mark.parametrize("kind", ["reminder", "interview", "accountability",
+                                  "interview_recorded"])
+def test_a_message_queued_before_subjects_roles_and_attendees_still_renders(
+        kind: str, locale: str) -> None:
+    """A snapshot queued before stage owners (rectification@3): no `role`, no `attendees`, an
+    escalation without subjects, conductors or outcome. It renders (it would die at dispatch
+    otherwise), and an interview record names those told as the ones interviewed."""
+    ctx = copy.deepcopy(sample_context(kind, locale))
+    ctx.pop("role", None)
+    ctx.pop("attendees", None)
+    ctx["escalation"] = {k: ctx["escalation"][k]
+                         for k in ("id", "level", "level_label", "recipients")}
+    out = Renderer(locale).render(kind, ctx)
+    assert "房屋漏雨" in out.subject and "房屋漏雨" in out.text
+    if kind == "interview_recorded":
+        assert ("约谈对象：刘副镇长、陈支书\n约谈情况：" if locale == "zh_CN"
+                else "Interviewed: 刘副镇长, 陈支书\nRecord: ") in out.text
+        assert "约谈人" not in out.text and "Held by" not in out.text
 
 
 def test_the_english_interview_says_interview() -> None:
