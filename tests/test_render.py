@@ -106,6 +106,18 @@ def test_the_english_interview_says_interview() -> None:
     assert "Interview notice" in out.subject and "1 working day late" in out.text
 
 
+@pytest.mark.parametrize("locale", LOCALES)
+def test_an_accountability_notice_names_whom_it_proposes_to_hold_answerable(
+        locale: str) -> None:
+    ctx = sample_context("accountability", locale)
+    ctx["escalation"]["subjects"] = ["陈支书", "赵主任"]
+    out = Renderer(locale).render("accountability", ctx)
+    line = ("问责对象（拟）：陈支书、赵主任" if locale == "zh_CN"
+            else "Answerable (proposed): 陈支书, 赵主任")
+    for body in (out.text, out.markdown, out.html):
+        assert line in body, body
+
+
 def test_the_briefing_counts_by_village_and_lists_the_overdue() -> None:
     out = Renderer("zh_CN").render("briefing", sample_context("briefing"))
     assert "石板村：发现 1，上报 2，研究 3，整改 1，验收 0，销号 5（合计 12）" in out.text
