@@ -41,7 +41,8 @@ interview_recorded
     attendees       [names]: who took part (`--with`); empty in a message queued before it
 reminder, interview, accountability
     role            how the recipient stands to it: conductor (holds the interview), subject
-                    (answers for it), or "" (told); "" in a message queued before it
+                    (answers for it), copy (an accountability case copied to them), or ""
+                    (told; decides an accountability case); "" in a message queued before it
 extension, extension_request
     reason          the request's reason
     extension       {to (date text, e.g. 2020-10-20), status (pending | approved | denied |

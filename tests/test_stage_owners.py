@@ -21,7 +21,7 @@ from engine.domain.issue import Issue, NewIssue
 from engine.errors import BadOption, NotFound
 from engine.store.escalations import EscalationFilter
 from notifications.render import Renderer
-from tests.support import Scenario, run_cli, scenario, write_org
+from tests.support import Scenario, run_cli, scenario, small_org_led, write_org
 from tests.test_escalations import move, reported, studied, sweep
 
 NAMES = {"wang": "王书记", "liu": "刘镇长", "chen": "陈支书", "rc1": "整改一", "rc2": "整改二",
@@ -176,6 +176,28 @@ def test_accountability_names_the_owners_and_those_interviewed_and_its_decision_
         assert [x["id"] for x in got["accountability_cases"]] == [case.id] * cases
     text = run_cli("--db", url(svc), "report", "person", "rc1").out
     assert "Accountability cases answered for (问责): 1; 诫勉谈话 1" in text
+
+
+def test_an_accountability_case_asks_its_decider_to_decide_and_is_copied_to_the_other(
+        sqlite_url: str, tmp_path: Path) -> None:
+    """Raised to the party secretary and the quality-supervision leader: only the party
+    secretary may decide (`decide_accountability`); the leader reads it as a copy."""
+    org = write_org(tmp_path / "org.yaml", small_org_led("quality_supervision", "qs1"))
+    svc = scenario(sqlite_url, tmp_path / "data", actor="wang", now=datetime(2020, 9, 28, 9))
+    svc.init(org)
+    issue = reported(svc)
+    case = raised_at(svc, issue.id, datetime(2020, 10, 21))["accountability"]
+    assert case.recipients == ("wang", "qs1")
+    messages = told(svc, case)
+    assert (messages["wang"]["role"], messages["qs1"]["role"]) == ("", "copy")
+    to_wang, to_qs1 = text_of("accountability", messages["wang"]), text_of(
+        "accountability", messages["qs1"])
+    for text in (to_wang, to_qs1):
+        assert "提请对象：王书记\n抄送：督查一\n问责对象（拟）：整改一\n" in text
+    assert "作出问责决定并在整改系统中记录" in to_wang
+    assert "作出问责决定" not in to_qs1 and "本通知抄送您知悉" in to_qs1
+    assert "下一步：请知悉，并督促责任人立即整改到位。" in to_qs1
+    svc.close()
 
 
 def test_a_decision_is_refused_without_a_known_outcome_or_subject(svc: Scenario) -> None:

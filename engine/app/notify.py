@@ -52,6 +52,7 @@ NEXT_STEP = {
         "interview": "请约谈以下责任人，听取超期原因和整改措施，约谈后在整改系统中如实记录。",
         "interview_subject": "请按时参加约谈，说明未按期完成的原因，并提出限期整改措施。",
         "accountability": "请按考核问责制度研究处理意见，并督促立即整改到位。",
+        "accountability_copy": "请知悉，并督促责任人立即整改到位。",
         "assignment": "请按整改方案在截止日前完成整改，并上传佐证材料。",
         "rejection": "请按退回意见重新整改，并在截止日前重新上传佐证材料。",
         "extension": "请按现行办理时限完成本阶段工作。",
@@ -68,6 +69,7 @@ NEXT_STEP = {
         "interview": "Hold the interview with those named, then record it in the system.",
         "interview_subject": "Attend the interview, explain the delay and commit to a date.",
         "accountability": "Decide on accountability and see that it is put right at once.",
+        "accountability_copy": "For your information; see that it is put right at once.",
         "assignment": "Carry out the plan before the due date and upload the evidence.",
         "rejection": "Rectify again as the rejection says and upload new evidence in time.",
         "extension": "Finish by the due date now in force.",
@@ -208,6 +210,16 @@ class Notifier:
                 if person in e.subjects:
                     return "subject", steps.get("interview_subject", step)
                 return "conductor", step
+        elif e.level == "accountability" and (deciders := [
+                p for p in e.recipients if p in self._holders(wf, "decide_accountability",
+                                                              issue)]):
+            # who may decide is asked to; whom the case is copied to, to know of it
+            about = replace(about, conductors=self.names(deciders))
+
+            def part(person: str) -> tuple[str, str]:
+                if person in deciders:
+                    return "", step
+                return "copy", steps["accountability_copy"]
         elif e.level == "reminder":
             # only who may ask for more time is told to ask for it
             askers = self._holders(wf, "request_extension", issue)
