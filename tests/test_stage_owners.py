@@ -114,6 +114,7 @@ def test_an_interview_is_held_by_the_liaison_leader_with_the_owners_summoned(
     # the conductor is told whom to summon, not summoned himself
     assert "约谈主持：刘镇长（包村领导）\n请您约谈：整改二\n约谈事由：" in to_liu
     assert "请按时参加约谈" not in to_liu
+    assert "下一步：请约谈上述责任人，" in to_liu  # named above it, not below
     # the subject is told who summons them and why
     assert "约谈人：刘镇长（包村领导）\n约谈对象：整改二（含您本人）\n约谈事由：" in to_rc2
     assert "请按时参加约谈" in to_rc2 and "超期" in to_rc2
