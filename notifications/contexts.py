@@ -7,9 +7,10 @@ queue stores as a JSON snapshot: lists as lists, the keys below and nothing else
 
     kind                                     dataclass
     reminder, interview, accountability      EscalationMessage (kind: escalation.level; `role`
-                                             conductor or subject for an interview's and a
-                                             decision's own wording; an accountability
-                                             decision carries escalation.outcome)
+                                             conductor, subject or copy for an interview's,
+                                             a case's and a decision's own wording; an
+                                             accountability decision carries
+                                             escalation.outcome)
     assignment                               AssignmentMessage
     rejection                                RejectionMessage
     extension                                ExtensionMessage (a request decided)
@@ -32,6 +33,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 ESCALATION_LEVELS = ("reminder", "interview", "accountability")
+ROLES = ("", "conductor", "subject", "copy")
+"""How a recipient stands to an escalation (EscalationMessage.role)."""
 
 
 @dataclass(frozen=True)
@@ -97,7 +100,8 @@ class EscalationContext:
     subjects: tuple[str, ...] = ()
     """The names of those answerable for it (约谈对象, 问责对象; none before stage owners)."""
     conductors: tuple[str, ...] = ()
-    """The names of those who act on it (the interview's conductor)."""
+    """The names of those who act on it (the interview's conductor; who decides an
+    accountability case)."""
     outcome: str = ""
     """An accountability decision's outcome (no_action … refer); empty until decided."""
     outcome_label: str = ""
@@ -212,11 +216,12 @@ class EscalationMessage(_IssueMessage):
     escalation: EscalationContext
     role: str = ""
     """How the recipient stands to it: `conductor` (holds the interview), `subject` (is
-    summoned), or empty (told)."""
+    summoned, or answers for a decision), `copy` (an accountability case copied to them, for
+    another to decide), or empty (told; who decides an accountability case)."""
 
     def __post_init__(self) -> None:
-        if self.role not in ("", "conductor", "subject"):
-            raise ValueError(f"escalation role {self.role!r} is not conductor or subject")
+        if self.role not in ROLES:
+            raise ValueError(f"escalation role {self.role!r} is not conductor, subject or copy")
         if self.escalation.level not in ESCALATION_LEVELS:
             raise ValueError(f"escalation level {self.escalation.level!r} is not one of "
                              f"{', '.join(ESCALATION_LEVELS)}")
@@ -291,10 +296,13 @@ class InterviewRecordedMessage(_IssueMessage):
     note: str
     """The interview record."""
     escalation: EscalationContext
+    attendees: tuple[str, ...] = ()
+    """The names of those recorded as taking part (`escalation record --with`)."""
 
     def to_dict(self, recipient: str | None = None) -> dict[str, Any]:
         return _with_recipient({**self._dict(), "note": self.note,
-                                "escalation": self.escalation.to_dict()}, recipient)
+                                "escalation": self.escalation.to_dict(),
+                                "attendees": list(self.attendees)}, recipient)
 
 
 @dataclass(frozen=True)
@@ -344,6 +352,7 @@ Message = (EscalationMessage | AssignmentMessage | RejectionMessage | ExtensionM
 
 __all__ = [
     "ESCALATION_LEVELS",
+    "ROLES",
     "AssignmentMessage",
     "BriefingContext",
     "BriefingMessage",

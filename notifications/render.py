@@ -27,13 +27,22 @@ every kind but briefing
     next_step       text: what the recipient should do now
 reminder, interview, accountability, interview_recorded
     escalation      {id: int, level (reminder | interview | accountability),
-                     level_label (e.g. 约谈), recipients: [names]}
+                     level_label (e.g. 约谈), recipients: [names],
+                     subjects: [names] (who answer for it: 约谈对象, 问责对象),
+                     conductors: [names] (who act on it: the interview's conductor),
+                     outcome, outcome_label, note (an accountability decision's)}
+                    (a message queued before subjects existed reads the last five as empty)
 assignment
     plan            the plan decided at `study`
 rejection
     reason          the verifier's reason for sending the issue back
 interview_recorded
     note            the interview record
+    attendees       [names]: who took part (`--with`); empty in a message queued before it
+reminder, interview, accountability
+    role            how the recipient stands to it: conductor (holds the interview), subject
+                    (answers for it), copy (an accountability case copied to them), or ""
+                    (told; decides an accountability case); "" in a message queued before it
 extension, extension_request
     reason          the request's reason
     extension       {to (date text, e.g. 2020-10-20), status (pending | approved | denied |
@@ -125,6 +134,30 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "voided": (*_ISSUE_KEYS, "reason", "duplicate_of"),
 }
 """The top-level context keys each kind needs."""
+
+
+LATER_ESCALATION_KEYS: dict[str, Any] = {"subjects": [], "conductors": [], "outcome": "",
+                                         "outcome_label": "", "note": ""}
+"""What an escalation's context gained with stage owners (rectification@3): a message queued
+before them (it keeps the snapshot it was queued with) reads them as empty."""
+LATER_KEYS: dict[str, dict[str, Any]] = {
+    "reminder": {"role": ""}, "interview": {"role": ""}, "accountability": {"role": ""},
+    "interview_recorded": {"attendees": []},
+}
+"""Top-level keys a kind gained after messages of it were queued, and their value then."""
+
+
+def with_later_keys(kind: str, context: Mapping[str, Any]) -> Mapping[str, Any]:
+    """`context` with the keys its kind gained since it was queued, empty where it lacks them
+    (the templates read every key of the contract, whenever the message was queued)."""
+    later = LATER_KEYS.get(kind)
+    if later is None:
+        return context
+    out = {**later, **context}
+    escalation = out.get("escalation")
+    if isinstance(escalation, Mapping):
+        out["escalation"] = {**LATER_ESCALATION_KEYS, **escalation}
+    return out
 
 
 class RenderError(ConfigError):
@@ -253,6 +286,7 @@ class Renderer:
         missing = [k for k in REQUIRED[kind] if k not in context]
         if missing:
             raise RenderError(f"{kind}: the context lacks {', '.join(missing)}")
+        context = with_later_keys(kind, context)
         out = {field: self._one(kind, form, context) for field, form in FORMS.items()}
         subject = " ".join(out["subject"].split())
         if len(subject) > SUBJECT_MAX:
@@ -417,7 +451,9 @@ def sample_message(kind: str, locale: str = "zh_CN") -> tuple[Message, str]:
     if kind == "interview_recorded":
         return InterviewRecordedMessage(
             town=town, issue=_issue(locale),
-            escalation=esc(102, "interview", ("刘副镇长", "陈支书")),
+            escalation=replace(esc(102, "interview", ("刘副镇长", "陈支书")),
+                               subjects=("陈支书",), conductors=("刘副镇长",)),
+            attendees=("陈支书", "张某某"),
             note="已约谈石板村党支部书记，明确 10 月 16 日前完成屋面维修" if zh
             else "interviewed the secretary of 石板村; the roof is to be repaired by 16 October",
             next_step="按约谈要求 10 月 16 日前完成屋面维修并提交“整改”" if zh

@@ -4,6 +4,7 @@ run in-process, and a real HTTP server on loopback."""
 from __future__ import annotations
 
 import builtins
+import copy
 import email
 import io
 import json
@@ -50,6 +51,17 @@ from notifications.config import Config
 SMALL_ORG_FILE = Path(__file__).resolve().parent / "data" / "small-org.yaml"
 """The small org (also what the benchmarks initialise their databases with)."""
 SMALL_ORG: dict[str, Any] = yaml.safe_load(SMALL_ORG_FILE.read_text(encoding="utf-8"))
+
+
+def small_org_led(kind: str, leader: str) -> dict[str, Any]:
+    """The small org with its group of `kind` led by `leader`, one of its members (in the
+    small org the party secretary leads quality supervision: with qs1 leading it, the one
+    who decides an accountability case and the one it is copied to are two people)."""
+    org = copy.deepcopy(SMALL_ORG)
+    [group] = [g for g in org["groups"] if g["kind"] == kind]
+    assert leader in group["members"]
+    group["leader"] = leader
+    return org
 
 
 def write_org(path: Path, org: dict[str, Any] | None = None) -> Path:

@@ -80,9 +80,42 @@ def test_the_chinese_notices_are_formal() -> None:
     assert "2020-10-12 止" in reminder.text and "下一步：" in reminder.text
 
 
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("kind", ["reminder", "interview", "accountability",
+                                  "interview_recorded"])
+def test_a_message_queued_before_subjects_roles_and_attendees_still_renders(
+        kind: str, locale: str) -> None:
+    """A snapshot queued before stage owners (rectification@3): no `role`, no `attendees`, an
+    escalation without subjects, conductors or outcome. It renders (it would die at dispatch
+    otherwise), and an interview record names those told as the ones interviewed."""
+    ctx = copy.deepcopy(sample_context(kind, locale))
+    ctx.pop("role", None)
+    ctx.pop("attendees", None)
+    ctx["escalation"] = {k: ctx["escalation"][k]
+                         for k in ("id", "level", "level_label", "recipients")}
+    out = Renderer(locale).render(kind, ctx)
+    assert "房屋漏雨" in out.subject and "房屋漏雨" in out.text
+    if kind == "interview_recorded":
+        assert ("约谈对象：刘副镇长、陈支书\n约谈情况：" if locale == "zh_CN"
+                else "Interviewed: 刘副镇长, 陈支书\nRecord: ") in out.text
+        assert "约谈人" not in out.text and "Held by" not in out.text
+
+
 def test_the_english_interview_says_interview() -> None:
     out = Renderer("en").render("interview", sample_context("interview", "en"))
     assert "Interview notice" in out.subject and "1 working day late" in out.text
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_an_accountability_notice_names_whom_it_proposes_to_hold_answerable(
+        locale: str) -> None:
+    ctx = sample_context("accountability", locale)
+    ctx["escalation"]["subjects"] = ["陈支书", "赵主任"]
+    out = Renderer(locale).render("accountability", ctx)
+    line = ("问责对象（拟）：陈支书、赵主任" if locale == "zh_CN"
+            else "Answerable (proposed): 陈支书, 赵主任")
+    for body in (out.text, out.markdown, out.html):
+        assert line in body, body
 
 
 def test_the_briefing_counts_by_village_and_lists_the_overdue() -> None:

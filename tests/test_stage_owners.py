@@ -21,7 +21,7 @@ from engine.domain.issue import Issue, NewIssue
 from engine.errors import BadOption, NotFound
 from engine.store.escalations import EscalationFilter
 from notifications.render import Renderer
-from tests.support import Scenario, run_cli, scenario, write_org
+from tests.support import Scenario, run_cli, scenario, small_org_led, write_org
 from tests.test_escalations import move, reported, studied, sweep
 
 NAMES = {"wang": "王书记", "liu": "刘镇长", "chen": "陈支书", "rc1": "整改一", "rc2": "整改二",
@@ -85,6 +85,22 @@ def test_each_stage_reminds_its_owners(svc: Scenario) -> None:
                           for p in e.recipients}
 
 
+def test_a_reminder_offers_an_extension_only_to_who_may_ask_for_one(svc: Scenario) -> None:
+    """`request_extension` is the assignee's, else the village secretary's: the finders of an
+    issue in *found* are not told to ask for more time; the assignee in *studied* is."""
+    found = add_as(svc, "sa1", datetime(2020, 9, 30, 10))
+    assert found.next_escalation_at is not None
+    reminder = raised_at(svc, found.id, found.next_escalation_at)["reminder"]
+    to_finders = {p: text_of("reminder", c) for p, c in told(svc, reminder).items()}
+    assert set(to_finders) == {"sa1", "sa2"}
+    for text in to_finders.values():
+        assert "下一步：请在截止前完成本阶段工作。\n" in text and "延期" not in text
+    done = studied(svc)
+    assert done.next_escalation_at is not None
+    reminder = raised_at(svc, done.id, done.next_escalation_at)["reminder"]
+    assert "确有困难的，请在截止前提出延期申请" in text_of("reminder", told(svc, reminder)["rc2"])
+
+
 def test_an_interview_is_held_by_the_liaison_leader_with_the_owners_summoned(
         svc: Scenario) -> None:
     issue = studied(svc)  # the assignee rc2 owns *studied*
@@ -98,6 +114,7 @@ def test_an_interview_is_held_by_the_liaison_leader_with_the_owners_summoned(
     # the conductor is told whom to summon, not summoned himself
     assert "约谈主持：刘镇长（包村领导）\n请您约谈：整改二\n约谈事由：" in to_liu
     assert "请按时参加约谈" not in to_liu
+    assert "下一步：请约谈上述责任人，" in to_liu  # named above it, not below
     # the subject is told who summons them and why
     assert "约谈人：刘镇长（包村领导）\n约谈对象：整改二（含您本人）\n约谈事由：" in to_rc2
     assert "请按时参加约谈" in to_rc2 and "超期" in to_rc2
@@ -105,6 +122,20 @@ def test_an_interview_is_held_by_the_liaison_leader_with_the_owners_summoned(
     for person in ("liu", "rc2"):
         found = svc.escalations(EscalationFilter(to=person, level="interview"))
         assert [e.id for e in found] == [interview.id]
+
+
+def test_the_interview_record_names_who_held_it_who_was_interviewed_and_who_attended(
+        svc: Scenario) -> None:
+    issue = studied(svc)
+    interview = raised_at(svc, issue.id, datetime(2020, 10, 20))["interview"]
+    svc.actor = "liu"
+    svc.record_escalation(interview.id, "已约谈", attendees=["rc2", "rc1"])
+    messages = told(svc, interview, key="recorded")
+    assert set(messages) == {"rc2", "wang"}  # not liu, who recorded it
+    for context in messages.values():
+        assert context["attendees"] == ["整改二", "整改一"]
+        assert ("约谈人：刘镇长（包村领导）\n约谈对象：整改二\n参加约谈：整改二、整改一\n"
+                "约谈情况：已约谈\n") in text_of("interview_recorded", context)
 
 
 def test_a_village_cadre_owner_brings_the_village_secretary_to_the_interview(
@@ -146,6 +177,28 @@ def test_accountability_names_the_owners_and_those_interviewed_and_its_decision_
         assert [x["id"] for x in got["accountability_cases"]] == [case.id] * cases
     text = run_cli("--db", url(svc), "report", "person", "rc1").out
     assert "作为问责对象：1 件；诫勉谈话 1" in text
+
+
+def test_an_accountability_case_asks_its_decider_to_decide_and_is_copied_to_the_other(
+        sqlite_url: str, tmp_path: Path) -> None:
+    """Raised to the party secretary and the quality-supervision leader: only the party
+    secretary may decide (`decide_accountability`); the leader reads it as a copy."""
+    org = write_org(tmp_path / "org.yaml", small_org_led("quality_supervision", "qs1"))
+    svc = scenario(sqlite_url, tmp_path / "data", actor="wang", now=datetime(2020, 9, 28, 9))
+    svc.init(org)
+    issue = reported(svc)
+    case = raised_at(svc, issue.id, datetime(2020, 10, 21))["accountability"]
+    assert case.recipients == ("wang", "qs1")
+    messages = told(svc, case)
+    assert (messages["wang"]["role"], messages["qs1"]["role"]) == ("", "copy")
+    to_wang, to_qs1 = text_of("accountability", messages["wang"]), text_of(
+        "accountability", messages["qs1"])
+    for text in (to_wang, to_qs1):
+        assert "提请对象：王书记\n抄送：督查一\n问责对象（拟）：整改一\n" in text
+    assert "作出问责决定并在整改系统中记录" in to_wang
+    assert "作出问责决定" not in to_qs1 and "本通知抄送您知悉" in to_qs1
+    assert "下一步：请知悉，并督促责任人立即整改到位。" in to_qs1
+    svc.close()
 
 
 def test_a_decision_is_refused_without_a_known_outcome_or_subject(svc: Scenario) -> None:

@@ -42,9 +42,11 @@ from notifications.labels import LABELS
 NEXT_STEP = {
     "zh_CN": {
         "reminder": "请在截止前完成本阶段工作；确有困难的，请在截止前提出延期申请。",
-        "interview": "请约谈以下责任人，听取超期原因和整改措施，约谈后在整改系统中如实记录。",
+        "reminder_no_extension": "请在截止前完成本阶段工作。",
+        "interview": "请约谈上述责任人，听取超期原因和整改措施，约谈后在整改系统中如实记录。",
         "interview_subject": "请按时参加约谈，说明未按期完成的原因，并提出限期整改措施。",
         "accountability": "请按考核问责制度研究处理意见，并督促立即整改到位。",
+        "accountability_copy": "请知悉，并督促责任人立即整改到位。",
         "assignment": "请按整改方案在截止日前完成整改，并上传佐证材料。",
         "rejection": "请按退回意见重新整改，并在截止日前重新上传佐证材料。",
         "extension": "请按现行办理时限完成本阶段工作。",
@@ -57,9 +59,11 @@ NEXT_STEP = {
     },
     "en": {
         "reminder": "Finish this stage before the deadline, or ask for an extension before it.",
+        "reminder_no_extension": "Finish this stage before the deadline.",
         "interview": "Hold the interview with those named, then record it in the system.",
         "interview_subject": "Attend the interview, explain the delay and commit to a date.",
         "accountability": "Decide on accountability and see that it is put right at once.",
+        "accountability_copy": "For your information; see that it is put right at once.",
         "assignment": "Carry out the plan before the due date and upload the evidence.",
         "rejection": "Rectify again as the rejection says and upload new evidence in time.",
         "extension": "Finish by the due date now in force.",
@@ -193,15 +197,42 @@ class Notifier:
                    now: datetime) -> list[Message]:
         town, ctx, step = self._base(e.level, issue, wf, now)
         key, about = f"escalation:{e.id}", self._escalation(e)
-        if e.level != "interview" or not e.subjects:
-            return self.messages(e.level, e.recipients, key, EscalationMessage(
-                town, ctx, step, about), issue.id, e.id)
-        # the conductor is told whom to summon; each subject who summons them and why
-        summons = NEXT_STEP[self.locale].get("interview_subject", step)
-        return [*self.messages(e.level, self._acting(e), key, EscalationMessage(
-                    town, ctx, step, about, "conductor"), issue.id, e.id),
-                *self.messages(e.level, e.subjects, key, EscalationMessage(
-                    town, ctx, summons, about, "subject"), issue.id, e.id)]
+        steps = NEXT_STEP[self.locale]
+        if e.level == "interview" and e.subjects:
+            # the conductor is told whom to summon; each subject who summons them and why
+            def part(person: str) -> tuple[str, str]:
+                if person in e.subjects:
+                    return "subject", steps.get("interview_subject", step)
+                return "conductor", step
+        elif e.level == "accountability" and (deciders := [
+                p for p in e.recipients if p in self._holders(wf, "decide_accountability",
+                                                              issue)]):
+            # who may decide is asked to; whom the case is copied to, to know of it
+            about = replace(about, conductors=self.names(deciders))
+
+            def part(person: str) -> tuple[str, str]:
+                if person in deciders:
+                    return "", step
+                return "copy", steps["accountability_copy"]
+        elif e.level == "reminder":
+            # only who may ask for more time is told to ask for it
+            askers = self._holders(wf, "request_extension", issue)
+
+            def part(person: str) -> tuple[str, str]:
+                return "", step if person in askers else steps["reminder_no_extension"]
+        else:
+            def part(person: str) -> tuple[str, str]:
+                return "", step
+        out: list[Message] = []
+        for person in e.recipients:
+            role, said = part(person)
+            out += self.messages(e.level, [person], key, EscalationMessage(
+                town, ctx, said, about, role), issue.id, e.id)
+        return out
+
+    def _holders(self, wf: Workflow, action: str, issue: Issue) -> tuple[str, ...]:
+        """Who may take a workflow action on the issue (its `actions`)."""
+        return self.org.reach(wf.action_roles(action), issue.village, issue.assignee)
 
     def extension(self, issue: Issue, wf: Workflow, ext: Extension,
                   now: datetime) -> list[Message]:
@@ -219,8 +250,8 @@ class Notifier:
         town, ctx, step = self._base("extension_request", issue, wf, now)
         message = ExtensionRequestMessage(town, ctx, step, reason=ext.reason,
                                           extension=self._extension_context(ext))
-        people = [p for p in self.org.reach(wf.action_roles("decide_extension"), issue.village,
-                                            issue.assignee) if p != ext.requested_by]
+        people = [p for p in self._holders(wf, "decide_extension", issue)
+                  if p != ext.requested_by]
         return self.messages("extension_request", people, f"extension_request:{ext.id}",
                              message, issue.id)
 
@@ -243,10 +274,12 @@ class Notifier:
 
     def interview_recorded(self, issue: Issue, wf: Workflow, e: Escalation, note: str,
                            actor: str, now: datetime) -> list[Message]:
-        """To those interviewed and the party secretary (not to who recorded it)."""
+        """To those interviewed and the party secretary (not to who recorded it); `e` as
+        recorded, with its attendees."""
         town, ctx, step = self._base("interview_recorded", issue, wf, now)
         message = InterviewRecordedMessage(town, ctx, step, note=note,
-                                           escalation=self._escalation(e))
+                                           escalation=self._escalation(e),
+                                           attendees=self.names(e.attendees))
         people = [p for p in e.recipients if p != actor]
         if self.org.town.party_secretary != actor:
             people.append(self.org.town.party_secretary)

@@ -189,7 +189,7 @@ def _close(s: Session, escalation_id: int, note: str, attendees: Sequence[str],
         if decide:
             notify.tell(tx, told.accountability_decided(issue, wf, closed, actor, now), now)
         else:
-            notify.tell(tx, told.interview_recorded(issue, wf, found, note, actor, now), now)
+            notify.tell(tx, told.interview_recorded(issue, wf, closed, note, actor, now), now)
     assert closed is not None
     return closed
 
