@@ -73,7 +73,10 @@ def test_the_cli_says_what_a_person_may_do(svc: Scenario, db_url: str) -> None:
     assert ran.code == 0, ran.err
     assert ran.json() == {"issue": issue_id, "person": "rc2",
                           "allowed": ["rectify", "request_extension"]}
-    assert run_cli(*base, "--as", "nobody", "issue", "allowed", str(issue_id)).out == "nothing\n"
+    assert run_cli(*base, "--as", "nobody", "issue", "allowed", str(issue_id)).out == (
+        "现在无可办理事项\n")
+    said = run_cli(*base, "--as", "rc2", "issue", "allowed", str(issue_id)).out
+    assert said == "整改、申请延期\n"
     refused = run_cli(*base, "--as", "ghost", "issue", "allowed", str(issue_id))
     assert refused.code == 1 and refused.err.startswith("error: unknown person 'ghost'")
 

@@ -1,0 +1,88 @@
+"""What a signed-in person has to do now (我的待办): the open issues whose current stage they
+own (engine.domain.owners), the open escalations that reach them (to act on or to answer
+for), and the extension requests waiting for their decision; the most urgent first.
+
+One read transaction; the web workspace's first page and `GET /api/me/queue` show it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from engine.app.session import Session
+from engine.domain.escalation import Escalation, Extension, issue_light
+from engine.domain.guards import may_act
+from engine.domain.issue import Issue
+from engine.domain.owners import stage_owners
+from engine.errors import NotPermitted
+from engine.store.escalations import EscalationFilter
+from engine.store.issues import IssueFilter
+
+URGENCY = {"red": 0, "yellow": 1, "green": 2, None: 3}
+"""Lights in the order a person should look at them."""
+FAR = datetime.max.replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class Queue:
+    """A person's queue: each list sorted most urgent first."""
+
+    person: str
+    issues: list[Issue]
+    escalations: list[Escalation]
+    extensions: list[Extension]
+    lights: dict[int, str | None]
+    """Every issue named by the three lists: its light now."""
+    issues_by_id: dict[int, Issue]
+    """The issues the escalations and extensions are about (titles for the page)."""
+
+
+def my_queue(s: Session) -> Queue:
+    """The queue of the session's actor at the session's time."""
+    with s.transaction(write=False) as tx:
+        org = s.org(tx)
+        person = s.actor_in(org)
+        now = s.now(tx)
+        cal = s.calendar(tx)
+        current = s.current_workflow(tx)
+        open_issues = tx.issues.matching(IssueFilter(final_states=current.final,
+                                                     hidden_states=current.final))
+        by_id = {i.id: i for i in open_issues}
+        lights: dict[int, str | None] = {}
+        mine: list[Issue] = []
+        for i in open_issues:
+            wf = s.workflow(tx, i.workflow)
+            if wf.is_final(i.state):
+                continue
+            lights[i.id] = issue_light(cal, wf.ladder, i, now, False)
+            if person in stage_owners(org, wf, i):
+                mine.append(i)
+        escalations = tx.escalations.matching(EscalationFilter(open_only=True, to=person))
+        extensions = []
+        for x in tx.extensions.matching(pending_only=True):
+            issue = by_id.get(x.issue_id) or tx.issues.get(x.issue_id)
+            if issue is None or x.requested_by == person:
+                continue
+            try:
+                may_act(org, s.workflow(tx, issue.workflow), "decide_extension", person,
+                        issue.village, issue.assignee)
+            except NotPermitted:
+                continue
+            by_id[issue.id] = issue
+            extensions.append(x)
+        for e in escalations:
+            if e.issue_id not in by_id:
+                found = tx.issues.get(e.issue_id)
+                if found is not None:
+                    by_id[found.id] = found
+
+    def urgency(i: Issue) -> tuple[int, datetime, int]:
+        due = i.due_at.replace(tzinfo=None) if i.due_at is not None else FAR
+        return URGENCY.get(lights.get(i.id), 3), due, i.id
+
+    mine.sort(key=urgency)
+    escalations.sort(key=lambda e: (e.due_at.replace(tzinfo=None), e.id))
+    extensions.sort(key=lambda x: (x.old_due_at.replace(tzinfo=None)
+                                   if x.old_due_at else FAR, x.id))
+    return Queue(person, mine, escalations, extensions, lights, by_id)

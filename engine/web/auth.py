@@ -1,0 +1,84 @@
+"""Who a request is from, and signing in and out.
+
+A browser holds a server-side session: its random token in an HttpOnly, SameSite=Lax cookie
+(Secure when the workspace is served behind HTTPS), only its SHA-256 stored
+(engine.app.accounts). Every form carries the session's CSRF token; an API client sends
+`Authorization: Bearer TOKEN` instead (no CSRF: a browser never sends one by itself), or the
+session cookie with the CSRF token in the `X-CSRF-Token` header.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from engine.app import accounts
+from engine.app.session import App, Session
+from engine.domain.accounts import Principal
+from engine.errors import NotSignedIn
+
+COOKIE = "rectify_session"
+LANG_COOKIE = "rectify_lang"
+CSRF_HEADER = "x-csrf-token"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """A signed-in request: who, and the session of the application it acts in."""
+
+    principal: Principal
+    session: Session
+    """The application session for this request: the person, channel web or api."""
+
+    @property
+    def person(self) -> str:
+        return self.principal.person
+
+    @property
+    def csrf(self) -> str:
+        return self.principal.csrf or ""
+
+
+def rect(request: Request) -> App:
+    """The application the workspace serves."""
+    app: App = request.app.state.rect
+    return app
+
+
+def address(request: Request) -> str:
+    """The client's address (for the sign-in throttle)."""
+    return request.client.host if request.client else "?"
+
+
+def bearer(request: Request) -> str | None:
+    value = request.headers.get("authorization") or ""
+    scheme, _, token = value.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def principal(request: Request) -> Principal:
+    """Who the request is from: a bearer token first, else the session cookie;
+    NotSignedIn when neither holds."""
+    app = rect(request)
+    s = app.session(channel="api")
+    token = bearer(request)
+    if token is not None:
+        return accounts.resolve_token(s, token)
+    cookie = request.cookies.get(COOKIE)
+    if not cookie:
+        raise NotSignedIn("not signed in")
+    return accounts.resolve_session(s, cookie)
+
+
+def caller(request: Request, channel: str) -> Caller:
+    """The signed-in caller with an application session acting as them through `channel`
+    (web for pages, api for the JSON API)."""
+    who = principal(request)
+    return Caller(who, rect(request).session(actor=who.person, channel=channel))
+
+
+def check_form(request: Request, c: Caller, token: str | None) -> None:
+    """A state-changing request must carry the session's CSRF token (form field or header);
+    a bearer-token request needs none."""
+    accounts.check_csrf(c.principal, token or request.headers.get(CSRF_HEADER))
