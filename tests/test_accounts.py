@@ -6,6 +6,8 @@ hashing cheap."""
 from __future__ import annotations
 
 import copy
+import io
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -13,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import select, text
 
+import cli
 from engine.app import accounts
 from engine.app.session import Session
 from engine.domain.accounts import CHEAP, WRONG, Policy, Principal
@@ -28,7 +32,7 @@ from engine.errors import (
     StoreUnavailable,
 )
 from engine.store import tables as t
-from tests.support import SMALL_ORG, Scenario, scenario, write_org
+from tests.support import SMALL_ORG, Ran, Scenario, run_cli, scenario, write_org
 
 T0 = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)  # 09:00 town time (Asia/Shanghai)
 PASSWORD = "roof-mended-2020"
@@ -413,3 +417,117 @@ def test_no_secret_is_anywhere_in_the_database_file(sqlite_town: Town, tmp_path:
     assert len(stored) > 10_000
     for secret in (PASSWORD, made.token, token, token.removeprefix("rct_")):
         assert secret.encode() not in stored
+
+
+# --- the commands -----------------------------------------------------------------------------
+@pytest.fixture
+def db(sqlite_url: str, org_file: Path) -> str:
+    r = run_cli("--db", sqlite_url, "--now", "2020-09-28T09:00", "init", "--drill", "--org",
+                str(org_file))
+    assert r.code == 0, r.err
+    return sqlite_url
+
+
+def user(db: str, *args: str, stdin: bytes | None = None,
+         monkeypatch: pytest.MonkeyPatch | None = None) -> Ran:
+    if stdin is not None:
+        assert monkeypatch is not None
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin), "utf-8"))
+    return run_cli("--db", db, "user", *args)
+
+
+def error_line(r: Ran, code: int) -> str:
+    assert r.code == code, (r.out, r.err)
+    lines = r.err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in r.err
+    return lines[0]
+
+
+def signs_in(db: str, password: str, who: str = "chen") -> bool:
+    from engine.bootstrap import build
+
+    app = build(db)
+    app.account_policy = CHEAP
+    try:
+        accounts.sign_in(app.session(), who, password, HOME)
+        return True
+    except NotSignedIn:
+        return False
+    finally:
+        app.close()
+
+
+def test_passwd_reads_one_line_from_stdin(db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    r = user(db, "passwd", "chen", "--stdin", stdin=b"with trailing space \r\n",
+             monkeypatch=monkeypatch)
+    assert r.code == 0 and r.out.startswith("password set for chen"), r.err
+    assert signs_in(db, "with trailing space ")
+    for given, code, said in (
+            (b"", 2, "no password on stdin"), (b"\xff\xfeabcdefgh\n", 2, "not UTF-8"),
+            (b"short\n", 1, "at least 8 characters"), (b"aaaaaaaaaa\n", 1, "one character")):
+        r = user(db, "passwd", "chen", "--stdin", stdin=given, monkeypatch=monkeypatch)
+        assert said in error_line(r, code)
+    r = user(db, "passwd", "ghost", "--stdin", stdin=b"long enough\n", monkeypatch=monkeypatch)
+    assert "unknown person 'ghost'" in error_line(r, 1)
+    assert signs_in(db, "with trailing space ")
+
+
+def prompted(db: str, typed: str) -> tuple[int, str]:
+    runner = CliRunner()
+    with runner.isolation(input=typed) as (out, err, *_):
+        code = cli.main(["--db", db, "user", "passwd", "chen"])
+        return code, out.getvalue().decode() + err.getvalue().decode()
+
+
+def test_passwd_asks_twice_without_showing_it(db: str) -> None:
+    code, shown = prompted(db, "kept-secret-1\nkept-secret-1\n")
+    assert code == 0 and "password set for chen" in shown
+    assert "kept-secret-1" not in shown and shown.count("password") >= 2
+    assert signs_in(db, "kept-secret-1")
+    code, shown = prompted(db, "kept-secret-2\nkept-secret-3\n")
+    assert code == 1 and "do not match" in shown and "error: aborted" in shown
+    assert signs_in(db, "kept-secret-1")
+
+
+def test_token_is_printed_once_and_listed_never(db: str) -> None:
+    r = user(db, "token", "chen", "--name", "phone")
+    assert r.code == 0, r.err
+    token, notice = r.out.splitlines()
+    assert token.startswith("rct_") and "shown only this once" in notice
+    made = run_cli("--db", db, "--json", "user", "token", "chen").json()
+    assert set(made) == {"id", "name", "person", "token", "created_at"}
+    assert (made["name"], made["person"]) == ("token-2", "chen")
+    listed = run_cli("--db", db, "--json", "user", "tokens", "chen")
+    assert [k["name"] for k in listed.json()] == ["phone", "token-2"]
+    human = user(db, "tokens", "chen")
+    for shown in (listed.out, human.out):
+        assert token not in shown and made["token"] not in shown
+        assert token[4:12] not in shown
+    assert "phone" in human.out and "never" in human.out
+    assert "zhou has no API tokens" in user(db, "tokens", "zhou").out
+    assert "ghost" in error_line(user(db, "tokens", "ghost"), 1)
+    assert "ghost" in error_line(user(db, "token", "ghost"), 1)
+    assert "already has a token" in error_line(user(db, "token", "chen", "--name", "phone"), 1)
+
+
+def test_revoke_token_by_id_or_by_name(db: str) -> None:
+    first = run_cli("--db", db, "--json", "user", "token", "chen").json()
+    user(db, "token", "chen", "--name", "laptop")
+    r = user(db, "revoke-token", str(first["id"]))
+    assert r.code == 0 and "revoked token 1 (token-1) of chen" in r.out, r.err
+    assert "already revoked" in error_line(user(db, "revoke-token", "1"), 1)
+    assert "no API token 99" in error_line(user(db, "revoke-token", "99"), 1)
+    assert "say whose" in error_line(user(db, "revoke-token", "laptop"), 2)
+    error_line(user(db, "revoke-token", "0"), 2)
+    assert "no live token" in error_line(user(db, "revoke-token", "laptop", "--person",
+                                              "zhou"), 1)
+    done = run_cli("--db", db, "--json", "user", "revoke-token", "laptop", "--person", "chen")
+    assert done.code == 0 and done.json()["revoked_at"] is not None
+    assert "token" not in done.json()
+    listed = run_cli("--db", db, "--json", "user", "tokens", "chen").json()
+    assert all(k["revoked_at"] for k in listed)
+
+
+def test_user_commands_without_a_database_say_init(tmp_path: Path) -> None:
+    missing = f"sqlite:///{tmp_path / 'none.db'}"
+    assert "init" in error_line(user(missing, "tokens", "chen"), 1)
