@@ -783,6 +783,95 @@ def org_history(settings: Settings) -> None:
     _emit(settings, [c.to_json() for c in changes], text)
 
 
+# --- accounts of the web workspace ---------------------------------------------------------
+@cli.group()
+def user() -> None:
+    """Accounts of the web workspace: passwords and API tokens (the operator's tools: no
+    --as; --now does not apply, their times are the real time)."""
+
+
+@user.command("passwd")
+@click.argument("person")
+@click.option("--stdin", "from_stdin", is_flag=True,
+              help="Read the password as one line from stdin instead of asking.")
+@pass_settings
+def user_passwd(settings: Settings, person: str, from_stdin: bool) -> None:
+    """Set PERSON's password for the web workspace (asked twice, not shown). Their lock and
+    their web sessions end."""
+    from engine.app import accounts
+
+    password = _read_password() if from_stdin else click.prompt(
+        "password", hide_input=True, confirmation_prompt=True)
+    accounts.set_password(settings.session(), person, password)
+    _emit(settings, {"person": person, "password_set": True},
+          f"password set for {person} (their web sessions, if any, have ended)")
+
+
+def _read_password() -> str:
+    from engine.errors import BadOption
+
+    buffer = getattr(sys.stdin, "buffer", None)  # the bytes, so that non-UTF-8 is told
+    line: bytes = buffer.readline(1 << 16) if buffer is not None else \
+        sys.stdin.readline(1 << 16).encode("utf-8", "surrogateescape")
+    if not line:
+        raise BadOption("--stdin: no password on stdin")
+    try:
+        return line.decode("utf-8").removesuffix("\n").removesuffix("\r")
+    except UnicodeDecodeError:
+        raise BadOption("--stdin: the password is not UTF-8 text") from None
+
+
+@user.command("token")
+@click.argument("person")
+@click.option("--name", help="What the token is for (default token-N).")
+@pass_settings
+def user_token(settings: Settings, person: str, name: str | None) -> None:
+    """Make an API token for PERSON (a bearer token): printed this once, stored only hashed."""
+    from engine.app import accounts
+    from engine.present import when
+
+    s = settings.session()
+    made = accounts.create_token(s, person, name)
+    tz = s.zone()
+    _emit(settings, {"id": made.id, "name": made.name, "person": made.person,
+                     "token": made.token, "created_at": when(made.created_at, tz)},
+          f"{made.token}\ntoken {made.id} ({made.name}) for {made.person}: shown only this"
+          f" once, it is not stored; `rectify user revoke-token {made.id}` ends it")
+
+
+@user.command("revoke-token")
+@click.argument("token", metavar="ID|NAME")
+@click.option("--person", metavar="PERSON", help="Whose token NAME is (needed with a name).")
+@pass_settings
+def user_revoke_token(settings: Settings, token: str, person: str | None) -> None:
+    """Revoke an API token, by its id or by its name and --person."""
+    from engine.app import accounts
+    from engine.present import token_json
+
+    key: int | str = ID.convert(token, None, None) if token.isascii() and token.isdigit() \
+        else token
+    s = settings.session()
+    done = accounts.revoke_token(s, key, person)
+    tz = s.zone()
+    _emit(settings, token_json(done, tz),
+          f"revoked token {done.id} ({done.name}) of {done.person}")
+
+
+@user.command("tokens")
+@click.argument("person")
+@pass_settings
+def user_tokens(settings: Settings, person: str) -> None:
+    """PERSON's API tokens, revoked ones too (never the tokens themselves)."""
+    from engine.app import accounts
+    from engine.present import token_json, token_text
+
+    s = settings.session()
+    found = accounts.list_tokens(s, person)
+    tz = s.zone()
+    _emit(settings, [token_json(k, tz) for k in found],
+          "\n".join(token_text(k, tz) for k in found) or f"{person} has no API tokens")
+
+
 # --- villages -----------------------------------------------------------------------------
 @cli.group()
 def village() -> None:

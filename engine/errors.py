@@ -12,6 +12,10 @@
     │   ├── ClockRefused              a time a live database does not allow, or one before the
     │   │                             issue's previous event
     │   ├── NotInitialized            the database has no org yet (run `rectify init`)
+    │   ├── NotSignedIn               the web workspace: a wrong name or password, a session
+    │   │   │                         or API token unknown, ended or revoked (the web's 401)
+    │   │   └── LockedOut             an account locked by failed sign-ins, or a client
+    │   │                             address throttled; the message says until when
     │   └── StoreUnavailable          the database cannot be reached or refused the statement
     └── Malformed                     exit 2: the input itself is wrong; nothing changed
         ├── BadOption                 an option value that cannot be parsed
@@ -70,6 +74,14 @@ class ClockRefused(Refused):
 
 
 class NotInitialized(Refused):
+    pass
+
+
+class NotSignedIn(Refused):
+    pass
+
+
+class LockedOut(NotSignedIn):
     pass
 
 

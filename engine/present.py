@@ -15,6 +15,7 @@ from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from engine.domain.accounts import ApiToken
 from engine.domain.audit import backdated
 from engine.domain.escalation import Escalation, Extension
 from engine.domain.events import FIRST, Event, EventType
@@ -160,6 +161,20 @@ def extension_json(x: Extension, tz: tzinfo) -> dict[str, Any]:
         "decided_at": when(x.decided_at, tz),
         "note": x.note,
     }
+
+
+def token_json(k: ApiToken, tz: tzinfo) -> dict[str, Any]:
+    """An API token as `user tokens --json` gives it (never the token itself)."""
+    return {"id": k.id, "name": k.name, "person": k.person,
+            "created_at": when(k.created_at, tz), "last_used_at": when(k.last_used_at, tz),
+            "revoked_at": when(k.revoked_at, tz)}
+
+
+def token_text(k: ApiToken, tz: tzinfo) -> str:
+    used = town_time(k.last_used_at, tz) or "never"
+    ended = f", revoked {town_time(k.revoked_at, tz)}" if k.revoked_at else ""
+    return (f"{k.id:>5}  {shown(k.name)}  created {town_time(k.created_at, tz)},"
+            f" last used {used}{ended}")
 
 
 def escalations_table(items: Sequence[Escalation], tz: tzinfo, w: Words,

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from engine.clock import Clock, SystemClock
+from engine.domain.accounts import Policy
 from engine.domain.calendar import CalendarData, WorkingCalendar
 from engine.domain.clock_rules import DRILL, LIVE, check_clock, check_order
 from engine.domain.events import TOWN, Event
@@ -88,6 +89,12 @@ class App:
     config_given: Config | None = None
     evidence_limit: int = EVIDENCE_LIMIT
     """The largest evidence file taken, in bytes (`--evidence-limit`)."""
+    account_clock: Clock = field(default_factory=SystemClock)
+    """The clock of credentials (engine.app.accounts: lockout, throttle, session and token
+    times): the real time, even in a drill and whatever a session's `--now` says (a drill's
+    time is a fiction for the rules of issues, not for who may sign in). Tests drive it."""
+    account_policy: Policy = field(default_factory=Policy)
+    """The numbers of the account rules and the password hashing's cost (tests: CHEAP)."""
     workflows: dict[str, Workflow] = field(default_factory=dict)
     machines: dict[str, WorkflowMachine] = field(default_factory=dict)
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from engine.domain.accounts import ApiToken, Credential, WebSession
 from engine.domain.escalation import Escalation, Extension
 from engine.domain.events import Event
 from engine.domain.issue import Issue
@@ -44,6 +45,10 @@ OUTBOX_COLUMNS = (
     "status", "attempts", "next_attempt_at", "claimed_at", "sent_at", "last_error",
     "created_at", "waiting",
 )
+CREDENTIAL_COLUMNS = ("person", "hash", "set_at", "failed", "locked_until")
+WEB_SESSION_COLUMNS = ("id", "person", "created_at", "last_seen_at", "expires_at", "csrf",
+                       "revoked_at")
+API_TOKEN_COLUMNS = ("id", "person", "name", "created_at", "last_used_at", "revoked_at")
 
 _scan = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
@@ -137,3 +142,24 @@ def outbox_entry(row: Row) -> OutboxEntry:
         sent_at=when(row[12]), last_error=row[13], created_at=when(row[14]),  # type: ignore[arg-type]
         waiting=row[15],
     )
+
+
+def credential(row: Row) -> Credential:
+    when = decode_time
+    return Credential(person=row[0], hash=row[1], set_at=when(row[2]),  # type: ignore[arg-type]
+                      failed=int(row[3]), locked_until=when(row[4]))
+
+
+def web_session(row: Row) -> WebSession:
+    when = decode_time
+    return WebSession(
+        id=row[0], person=row[1], created_at=when(row[2]),  # type: ignore[arg-type]
+        last_seen_at=when(row[3]), expires_at=when(row[4]),  # type: ignore[arg-type]
+        csrf=row[5], revoked_at=when(row[6]))
+
+
+def api_token(row: Row) -> ApiToken:
+    when = decode_time
+    return ApiToken(id=int(row[0]), person=row[1], name=row[2],
+                    created_at=when(row[3]),  # type: ignore[arg-type]
+                    last_used_at=when(row[4]), revoked_at=when(row[5]))

@@ -246,3 +246,54 @@ outbox = Table(
     Column("waiting", Text),  # why a pending message is held (no route, no such channel)
     Index("ix_outbox_due", "status", "next_attempt_at"),
 )
+
+# --- accounts of the web workspace (0009): credentials, not records (no chain) --------------
+credentials = Table(
+    "credentials",
+    metadata,
+    Column("person", String(64), primary_key=True),
+    Column("hash", Text, nullable=False),  # argon2id, PHC string
+    Column("set_at", UTCDateTime, nullable=False),
+    Column("failed", Integer, nullable=False, server_default="0"),  # in a row
+    Column("locked_until", UTCDateTime),
+)
+
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),  # SHA-256 of the token, never the token
+    Column("person", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_seen_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),  # the absolute end
+    Column("csrf", String(64), nullable=False),  # as it is: worthless without the cookie
+    Column("revoked_at", UTCDateTime),
+    Index("ix_web_sessions_person", "person"),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("person", String(64), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("hash", String(64), nullable=False, unique=True),  # SHA-256 of the token
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_used_at", UTCDateTime),
+    Column("revoked_at", UTCDateTime),
+    Index("ix_api_tokens_person", "person"),
+)
+
+sign_in_log = Table(
+    "sign_in_log",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("person", String(64)),  # NULL when the name given was nobody's
+    Column("address", String(64)),  # the client's address (NULL from the CLI)
+    Column("outcome", String(32), nullable=False),
+    Column("detail", Text),
+    Index("ix_sign_in_log_address_at", "address", "at"),
+)
+"""Append-only (triggers refuse UPDATE and DELETE): what happened to the accounts. The
+throttle per client address counts its recent failures."""

@@ -1,10 +1,11 @@
 """The unit of work: one transaction per command, the repositories it offers, and the chain.
 
 `Store.transaction()` opens a transaction and yields a `Tx`; the repositories (`tx.issues`,
-`tx.history`, `tx.escalations`, `tx.extensions`, `tx.outbox`, `tx.org`, `tx.definitions`) each
-own the statements of one aggregate and share the transaction's connection and driver cursor.
-Events appended with `Tx.append` are queued and written, hash-chained, just before the commit
-(and before any read of the history), so the chain's lock is the last a transaction takes.
+`tx.history`, `tx.escalations`, `tx.extensions`, `tx.outbox`, `tx.org`, `tx.definitions`,
+`tx.accounts`) each own the statements of one aggregate and share the transaction's
+connection and driver cursor. Events appended with `Tx.append` are queued and written,
+hash-chained, just before the commit (and before any read of the history), so the chain's
+lock is the last a transaction takes.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlalchemy.exc import DBAPIError
 
 from engine.domain.events import Event
 from engine.errors import NotInitialized, RectifyError, StoreUnavailable
+from engine.store.accounts import AccountRepository
 from engine.store.definitions import DefinitionRepository
 from engine.store.dialect import Dialect
 from engine.store.escalations import EscalationRepository
@@ -153,6 +155,7 @@ class Tx:
         self._outbox: OutboxRepository | None = None
         self._org: OrgRepository | None = None
         self._definitions: DefinitionRepository | None = None
+        self._accounts: AccountRepository | None = None
         self.stamp: dict[str, Any] | None = None
         """Kept in every event's payload under `via`: the door (channel, operating-system user,
         back-fill reason) the transaction's command came through."""
@@ -212,6 +215,12 @@ class Tx:
         if self._definitions is None:
             self._definitions = DefinitionRepository(self)
         return self._definitions
+
+    @property
+    def accounts(self) -> AccountRepository:
+        if self._accounts is None:
+            self._accounts = AccountRepository(self)
+        return self._accounts
 
     # --- the chain -------------------------------------------------------------------------
     def append(self, event: Event, recorded_at: datetime) -> None:
