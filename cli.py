@@ -1230,6 +1230,54 @@ def serve(settings: Settings, interval: float, console: bool) -> None:
         if settings.as_json else None, console=console)
 
 
+# --- the web workspace --------------------------------------------------------------------
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--no-scheduler", is_flag=True,
+              help="Serve pages only (extra web processes): no sweep, dispatch or briefing.")
+@click.option("--interval", default=60.0, show_default=True, type=Seconds(0.1, 86_400),
+              help="Seconds between sweeps (with the scheduler).")
+@click.option("--console", is_flag=True, help=CONSOLE_HELP)
+@click.option("--secure-cookies", is_flag=True,
+              help="Send the session cookie only over HTTPS (behind a TLS proxy).")
+@pass_settings
+def web(settings: Settings, host: str, port: int, no_scheduler: bool, interval: float,
+        console: bool, secure_cookies: bool) -> None:
+    """Serve the web workspace (sign-in, my queue, ledger, issues, board, audit; JSON API at
+    /api) until Ctrl-C; with the scheduler running inside it as in `serve`."""
+    import threading
+
+    import uvicorn
+
+    from engine.web.app import create_app
+
+    s = settings.session()
+    s.zone()  # refuses an uninitialised database before serving anything
+    scheduler = None
+    app = s.app
+    if not no_scheduler:
+        from engine.scheduler import scheduled
+
+        scheduler, app = scheduled(s, interval, echo=click.echo, console=console)
+        threading.Thread(target=scheduler.start, name="rectify-scheduler", daemon=True).start()
+    elif s.at is not None:
+        from dataclasses import replace
+
+        from engine.clock import DrillClock
+
+        with s.transaction(write=False) as tx:
+            start = s.now(tx)
+        app = replace(app, clock=DrillClock(start))
+    click.echo(f"rectify web: http://{host}:{port}/  (Ctrl-C stops)")
+    try:
+        uvicorn.run(create_app(app, secure=secure_cookies), host=host, port=port,
+                    log_level="warning")
+    finally:
+        if scheduler is not None and scheduler.running:
+            scheduler.shutdown(wait=True)
+
+
 # --- demo ---------------------------------------------------------------------------------
 @cli.command()
 @click.option("--issues", "count", default=300, show_default=True, type=click.IntRange(1))

@@ -22,7 +22,7 @@ from typing import Any
 
 from apscheduler.triggers.base import BaseTrigger
 
-from engine.app.session import Session
+from engine.app.session import App, Session
 from engine.clock import Clock, DrillClock
 from engine.errors import RectifyError
 
@@ -63,6 +63,51 @@ def serve(
     `command.at` (serve --now) starts a drill clock there that runs on with the real time.
     Without a notification configuration it does not start unless `console` (serve
     --console) says to print every message on stdout."""
+    say = echo or (lambda _text: None)
+    scheduler, app = scheduled(command, interval, echo, emit_json, console)
+    tz = command.zone()
+    # A signal handler may interrupt the main thread anywhere, even inside the scheduler while
+    # it holds a lock: so the handler only records the request (repeats change nothing), the
+    # scheduler runs in its own thread, and the main thread shuts it down outside the handler.
+    stop_requested = threading.Event()
+    received: list[str] = []
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        received.append(signal.Signals(signum).name)
+        stop_requested.set()
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    runner = threading.Thread(target=scheduler.start, name="rectify-scheduler", daemon=True)
+    try:
+        runner.start()
+        drill = ("" if command.at is None else
+                 f"; the clock starts at {app.clock.now().astimezone(tz):%Y-%m-%d %H:%M:%S}"
+                 " and runs on")
+        say(f"serving {app.store.engine.url.render_as_string(hide_password=True)}: a sweep"
+            f" every {interval:g} s (town time {tz}){drill}; Ctrl-C stops")
+        while not stop_requested.wait(0.5):
+            if not runner.is_alive():
+                raise RectifyError("the scheduler stopped unexpectedly")
+        say(f"stopping ({received[0]}): finishing the sweep in hand")
+        while not scheduler.running and runner.is_alive():
+            time.sleep(0.01)  # a signal right at start-up: let it start, then stop it
+        if scheduler.running:
+            scheduler.shutdown(wait=True)
+        runner.join()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        app.store.close()
+    say("stopped")
+
+
+def scheduled(command: Session, interval: float,
+              echo: Callable[[str], None] | None = None,
+              emit_json: Callable[[dict[str, Any]], None] | None = None,
+              console: bool = False) -> tuple[Any, App]:
+    """The scheduler of `serve` and `rectify web` (not started): the sweep and the dispatcher
+    every `interval` seconds, the briefing on its cron; and the app its jobs run on (on a
+    drill clock from `command.at` when given). A bad configuration is refused here."""
     from apscheduler.schedulers.blocking import BlockingScheduler
 
     from engine.app import briefing, dispatch, supervision
@@ -128,36 +173,4 @@ def serve(
         scheduler.add_job(brief, cron if command.at is None else OnTheClock(cron, app.clock),
                           id="briefing", **common)
 
-    # A signal handler may interrupt the main thread anywhere, even inside the scheduler while
-    # it holds a lock: so the handler only records the request (repeats change nothing), the
-    # scheduler runs in its own thread, and the main thread shuts it down outside the handler.
-    stop_requested = threading.Event()
-    received: list[str] = []
-
-    def stop(signum: int, _frame: FrameType | None) -> None:
-        received.append(signal.Signals(signum).name)
-        stop_requested.set()
-
-    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
-    runner = threading.Thread(target=scheduler.start, name="rectify-scheduler", daemon=True)
-    try:
-        runner.start()
-        drill = ("" if command.at is None else
-                 f"; the clock starts at {app.clock.now().astimezone(tz):%Y-%m-%d %H:%M:%S}"
-                 " and runs on")
-        say(f"serving {app.store.engine.url.render_as_string(hide_password=True)}: a sweep"
-            f" every {interval:g} s (town time {tz}){drill}; Ctrl-C stops")
-        while not stop_requested.wait(0.5):
-            if not runner.is_alive():
-                raise RectifyError("the scheduler stopped unexpectedly")
-        say(f"stopping ({received[0]}): finishing the sweep in hand")
-        while not scheduler.running and runner.is_alive():
-            time.sleep(0.01)  # a signal right at start-up: let it start, then stop it
-        if scheduler.running:
-            scheduler.shutdown(wait=True)
-        runner.join()
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        app.store.close()
-    say("stopped")
+    return scheduler, app

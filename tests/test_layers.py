@@ -102,8 +102,9 @@ def test_layers_point_one_way() -> None:
     """domain ← store ← app ← doors (cli, scheduler, demo): nothing imports a layer above."""
     above = {
         "engine.store": ("engine.app", "engine.bootstrap", "engine.scheduler", "engine.demo",
-                         "cli", "notifications"),
-        "engine.app": ("engine.bootstrap", "engine.scheduler", "engine.demo", "cli"),
+                         "engine.web", "cli", "notifications"),
+        "engine.app": ("engine.bootstrap", "engine.scheduler", "engine.demo", "engine.web",
+                       "cli"),
         "engine.config": ("engine.app", "engine.store", "engine.bootstrap", "cli"),
         "workflows": ("engine", "notifications", "cli"),  # data only
     }

@@ -9,13 +9,13 @@ session cookie with the CSRF token in the `X-CSRF-Token` header.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from fastapi import Request
 
 from engine.app import accounts
 from engine.app.session import App, Session
-from engine.domain.accounts import Principal
+from engine.domain.accounts import TOKEN_PREFIX, Principal
 from engine.errors import NotSignedIn
 
 COOKIE = "rectify_session"
@@ -64,7 +64,11 @@ def principal(request: Request) -> Principal:
     s = app.session(channel="api")
     token = bearer(request)
     if token is not None:
-        return accounts.resolve_token(s, token)
+        if token.startswith(TOKEN_PREFIX):
+            return accounts.resolve_token(s, token)
+        # a session's token from POST /api/login, presented as a bearer: no CSRF needed, a
+        # browser never sends a bearer token by itself
+        return replace(accounts.resolve_session(s, token), csrf=None)
     cookie = request.cookies.get(COOKIE)
     if not cookie:
         raise NotSignedIn("not signed in")

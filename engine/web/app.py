@@ -1,0 +1,75 @@
+"""The ASGI application of the web workspace: `create_app(App)`.
+
+Errors keep the CLI's meaning. The JSON API answers `{"error": "..."}` with 401 (not signed
+in), 403 (not permitted), 404 (unknown), 409 (refused by a rule: an invalid transition, a
+version conflict, separation of duties, a deadline out of range, …), 422 (malformed) and 429
+(an account or address locked out); a page shows the refusal in words and changes nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from engine.app.session import App
+from engine.errors import (
+    LockedOut,
+    Malformed,
+    NotFound,
+    NotPermitted,
+    NotSignedIn,
+    RectifyError,
+)
+
+STATIC = Path(__file__).parent / "static"
+
+
+def status_of(e: RectifyError) -> int:
+    """The HTTP status of a refusal or malformed input."""
+    if isinstance(e, LockedOut):
+        return 429
+    if isinstance(e, NotSignedIn):
+        return 401
+    if isinstance(e, NotPermitted):
+        return 403
+    if isinstance(e, NotFound):
+        return 404
+    if isinstance(e, Malformed):
+        return 422
+    return 409
+
+
+def create_app(rect: App, secure: bool = False) -> FastAPI:
+    """The workspace on the application `rect`; `secure`: cookies only over HTTPS (behind a
+    TLS-terminating proxy)."""
+    from engine.web import api, pages
+
+    web = FastAPI(title="rectify", version="0.1.0", openapi_url="/api/openapi.json",
+                  docs_url=None, redoc_url=None)
+    web.state.rect = rect
+    web.state.secure = secure
+    web.mount("/static", StaticFiles(directory=STATIC), name="static")
+    web.include_router(api.router)
+    web.include_router(pages.router)
+
+    @web.exception_handler(RectifyError)
+    async def refused(request: Request, e: RectifyError) -> Response:
+        if request.url.path.startswith("/api"):
+            return JSONResponse({"error": str(e)}, status_code=status_of(e))
+        if isinstance(e, NotSignedIn) and not isinstance(e, LockedOut):
+            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        return pages.error_page(request, e, status_of(e))
+
+    @web.exception_handler(RequestValidationError)
+    async def malformed(request: Request, e: RequestValidationError) -> Response:
+        first: Any = e.errors()[0] if e.errors() else {}
+        where = ".".join(str(x) for x in first.get("loc", ()) if x != "body")
+        return JSONResponse({"error": f"{where}: {first.get('msg', 'malformed')}".strip(": ")},
+                            status_code=422)
+
+    return web

@@ -1,0 +1,299 @@
+"""The pages people use: sign-in, my queue (我的待办), the ledger (台账), an issue with the forms
+of what its reader may do now, a new issue (or an on-the-spot fix) with photos.
+
+Forms post to the same application handlers as the CLI; a refusal is shown on the page in
+words and changes nothing. Every form carries the session's CSRF token.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Request, UploadFile
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+
+from engine.app import accounts, issues, workspace
+from engine.app.evidence import path_of
+from engine.app.evidence_files import attached, safe_name
+from engine.app.moments import parse_day
+from engine.domain.issue import CATEGORIES, SEVERITIES, Move, NewIssue
+from engine.errors import BadOption, RectifyError
+from engine.web.auth import COOKIE, LANG_COOKIE, Caller, address, caller, check_form, rect
+from engine.web.render import page, words
+
+router = APIRouter(include_in_schema=False)
+PAGE_SIZE = 50
+UPLOAD_LIMIT = 20
+"""The most files one form may carry."""
+
+
+def error_page(request: Request, e: RectifyError, status: int) -> HTMLResponse:
+    """A refusal as a page of its own (when no form page can show it)."""
+    try:
+        c: Caller | None = caller(request, "web")
+    except RectifyError:
+        c = None
+    return page(request, "error.html.j2", c, status, message=str(e))
+
+
+# --- signing in and out --------------------------------------------------------------------
+@router.get("/login")
+def login_form(request: Request, next: str = "/") -> HTMLResponse:
+    return page(request, "login.html.j2", None, next=_local(next), message="", who="")
+
+
+@router.post("/login")
+def login(request: Request, who: Annotated[str, Form()], password: Annotated[str, Form()],
+          next: Annotated[str, Form()] = "/") -> Response:
+    s = rect(request).session(channel="web")
+    try:
+        signed = accounts.sign_in(s, who.strip(), password, address(request))
+    except RectifyError as e:
+        from engine.web.app import status_of
+
+        return page(request, "login.html.j2", None, status_of(e), next=_local(next),
+                    message=str(e), who=who)
+    out = RedirectResponse(_local(next), status_code=303)
+    out.set_cookie(COOKIE, signed.token, httponly=True, samesite="lax",
+                   secure=bool(request.app.state.secure),
+                   max_age=int((signed.expires_at - rect(request).account_clock.now())
+                               .total_seconds()))
+    return out
+
+
+@router.post("/logout")
+def logout(request: Request, csrf: Annotated[str, Form()] = "") -> Response:
+    c = caller(request, "web")
+    check_form(request, c, csrf)
+    token = request.cookies.get(COOKIE)
+    if token:
+        accounts.sign_out(c.session, token)
+    out = RedirectResponse("/login", status_code=303)
+    out.delete_cookie(COOKIE)
+    return out
+
+
+@router.post("/lang")
+def switch_language(request: Request, lang: Annotated[str, Form()],
+                    back: Annotated[str, Form()] = "/") -> Response:
+    """A person's choice of language (kept in their browser, a year)."""
+    out = RedirectResponse(_local(back), status_code=303)
+    out.set_cookie(LANG_COOKIE, "en" if lang == "en" else "zh_CN", max_age=365 * 86400,
+                   samesite="lax", secure=bool(request.app.state.secure))
+    return out
+
+
+@router.get("/account")
+def account(request: Request) -> HTMLResponse:
+    c = caller(request, "web")
+    return page(request, "account.html.j2", c, message="", done=False)
+
+
+@router.post("/account/password")
+def change_password(request: Request, old: Annotated[str, Form()],
+                    new: Annotated[str, Form()], again: Annotated[str, Form()],
+                    csrf: Annotated[str, Form()] = "") -> HTMLResponse:
+    c = caller(request, "web")
+    check_form(request, c, csrf)
+    w = words(request, c.session)
+    try:
+        if new != again:
+            raise BadOption(w("passwords differ"))
+        accounts.change_password(c.session, c.person, old, new, keep=c.principal.session)
+    except RectifyError as e:
+        return page(request, "account.html.j2", c, 409, message=str(e), done=False)
+    return page(request, "account.html.j2", c, message="", done=True)
+
+
+# --- my queue ---------------------------------------------------------------------------------
+@router.get("/")
+def queue(request: Request) -> HTMLResponse:
+    c = caller(request, "web")
+    return page(request, "queue.html.j2", c, q=workspace.my_queue(c.session))
+
+
+# --- the ledger -------------------------------------------------------------------------------
+@router.get("/ledger")
+def ledger(request: Request, village: str = "", state: str = "", category: str = "",
+           light: str = "", listed: str = "", q: str = "", page_no: int = 1) -> HTMLResponse:
+    c = caller(request, "web")
+    s = c.session
+    found = issues.listing(s, states=[state] if state else (),
+                           villages=[village] if village else (), search=q or None)
+    if category:
+        found = [i for i in found if i.category == category]
+    if listed:
+        found = [i for i in found if i.supervised]
+    lights = issues.lights(s, found)
+    if light:
+        found = [i for i in found if lights.get(i.id) == light]
+    total = len(found)
+    pages = max(1, -(-total // PAGE_SIZE))
+    page_no = min(max(1, page_no), pages)
+    shown = found[(page_no - 1) * PAGE_SIZE: page_no * PAGE_SIZE]
+    wf_states = _states(s)
+    counts = issues.summary(s)
+    filters = {"village": village, "state": state, "category": category, "light": light,
+               "listed": listed, "q": q}
+    return page(request, "ledger.html.j2", c, issues=shown, lights=lights, total=total,
+                page_no=page_no, pages=pages, filters=filters, states=wf_states,
+                categories=CATEGORIES, villages=_villages(s), counts=_table(counts),
+                link=lambda **more: "/ledger?" + urlencode(
+                    {k: v for k, v in {**filters, **more}.items() if v}))
+
+
+def _states(s: Any) -> list[str]:
+    with s.transaction(write=False) as tx:
+        wf = s.current_workflow(tx)
+        return [st for st in wf.states if st != "voided"]
+
+
+def _villages(s: Any) -> list[tuple[str, str]]:
+    names = s.names()
+    return sorted(names.units.items(), key=lambda kv: kv[0])
+
+
+def _table(counts: Sequence[tuple[str, str, int]]) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for village, state, n in counts:
+        out.setdefault(village, {})[state] = n
+    return out
+
+
+# --- an issue ---------------------------------------------------------------------------------
+@router.get("/issues/new")
+def new_form(request: Request) -> HTMLResponse:
+    c = caller(request, "web")
+    return _new_page(request, c, message="", status=200, given={})
+
+
+def _new_page(request: Request, c: Caller, message: str, status: int,
+              given: dict[str, str]) -> HTMLResponse:
+    return page(request, "new.html.j2", c, status, message=message, given=given,
+                categories=CATEGORIES, severities=SEVERITIES, villages=_villages(c.session))
+
+
+@router.post("/issues/new")
+async def add(request: Request) -> Response:
+    c = caller(request, "web")
+    form = await request.form()
+    check_form(request, c, str(form.get("csrf") or ""))
+    given = {k: str(v) for k, v in form.items() if isinstance(v, str)}
+    files = [f for f in form.getlist("evidence") if isinstance(f, UploadFile) and f.filename]
+    try:
+        with _uploaded(files) as paths:
+            new = issues.add(c.session, NewIssue(
+                title=given.get("title", ""), category=given.get("category", ""),
+                village=given.get("village", ""), group=given.get("group") or None,
+                household=given.get("household") or None,
+                severity=given.get("severity") or "medium",
+                description=given.get("description") or None,
+                listed=given.get("listed") == "on"))
+            if given.get("fix") == "on":
+                try:
+                    issues.move(c.session, Move(issue_id=new.id, transition="fix",
+                                                note=given.get("note") or None), paths)
+                except RectifyError as e:
+                    return RedirectResponse(f"/issues/{new.id}?" + urlencode(
+                        {"refused": str(e)}), status_code=303)
+    except RectifyError as e:
+        return _new_page(request, c, str(e), 409, given)
+    return RedirectResponse(f"/issues/{new.id}", status_code=303)
+
+
+@router.get("/issues/{issue_id}")
+def issue_page(request: Request, issue_id: int, refused: str = "") -> HTMLResponse:
+    c = caller(request, "web")
+    return _issue_page(request, c, issue_id, refused, 200)
+
+
+def _issue_page(request: Request, c: Caller, issue_id: int, message: str,
+                status: int, given: dict[str, str] | None = None) -> HTMLResponse:
+    s = c.session
+    issue = issues.show(s, issue_id)
+    light = issues.lights(s, [issue])[issue.id]
+    allowed = issues.permitted(s, issue_id)
+    with s.transaction(write=False) as tx:
+        wf = s.workflow(tx, issue.workflow)
+        transitions = {t.name: t for t in wf.transitions}
+        people = sorted(s.org(tx).people.values(), key=lambda p: p.id)
+    forms = [transitions[a] for a in allowed if a in transitions]
+    actions = [a for a in allowed if a not in transitions]
+    return page(request, "issue.html.j2", c, status, issue=issue, light=light, forms=forms,
+                actions=actions, events=issues.history(s, issue_id),
+                evidence=attached(s, issue_id), message=message, given=given or {},
+                people=people)
+
+
+@router.post("/issues/{issue_id}/move")
+async def move(request: Request, issue_id: int) -> Response:
+    c = caller(request, "web")
+    form = await request.form()
+    check_form(request, c, str(form.get("csrf") or ""))
+    given = {k: str(v) for k, v in form.items() if isinstance(v, str)}
+    files = [f for f in form.getlist("evidence") if isinstance(f, UploadFile) and f.filename]
+    try:
+        due = parse_day(given["due"], "due") if given.get("due") else None
+        version = int(given["expect_version"]) if given.get("expect_version") else None
+        command = Move(issue_id=issue_id, transition=given.get("transition", ""),
+                       note=given.get("note") or None, plan=given.get("plan") or None,
+                       assignee=given.get("assignee") or None, due=due,
+                       reason=given.get("reason") or None, expect_version=version)
+        with _uploaded(files) as paths:
+            issues.move(c.session, command, paths)
+    except (RectifyError, ValueError) as e:
+        return _issue_page(request, c, issue_id, str(e), 409, given)
+    return RedirectResponse(f"/issues/{issue_id}", status_code=303)
+
+
+@router.get("/evidence/{sha256}")
+def evidence(request: Request, sha256: str, name: str = "evidence") -> Response:
+    """A stored evidence file, to any signed-in person (transparency), under its name."""
+    c = caller(request, "web")
+    if len(sha256) != 64 or any(ch not in "0123456789abcdef" for ch in sha256):
+        raise BadOption("not an evidence hash")
+    path = path_of(rect(request).data_dir, sha256)
+    if not path.is_file():
+        from engine.errors import NotFound
+
+        raise NotFound(f"no evidence {sha256[:12]}…")
+    del c
+    return FileResponse(path, filename=safe_name(name),
+                        content_disposition_type="inline")
+
+
+class _uploaded:
+    """Uploaded files written to a private folder under their own (safe) names, for the
+    evidence store to copy and hash; the folder goes when the command is done."""
+
+    def __init__(self, files: Sequence[UploadFile]) -> None:
+        if len(files) > UPLOAD_LIMIT:
+            raise BadOption(f"at most {UPLOAD_LIMIT} files at once")
+        self.files = files
+        self.folder: tempfile.TemporaryDirectory[str] | None = None
+
+    def __enter__(self) -> list[Path]:
+        self.folder = tempfile.TemporaryDirectory(prefix="rectify-upload-")
+        out = []
+        for n, f in enumerate(self.files):
+            sub = Path(self.folder.name) / str(n)
+            sub.mkdir()
+            target = sub / safe_name(f.filename or "photo")
+            with target.open("wb") as fh:
+                while chunk := f.file.read(1 << 20):
+                    fh.write(chunk)
+            out.append(target)
+        return out
+
+    def __exit__(self, *exc: object) -> None:
+        if self.folder is not None:
+            self.folder.cleanup()
+
+
+def _local(target: str) -> str:
+    """Only a path of this site (no open redirect)."""
+    return target if target.startswith("/") and not target.startswith("//") else "/"
