@@ -17,31 +17,10 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from engine.app.session import App
-from engine.errors import (
-    LockedOut,
-    Malformed,
-    NotFound,
-    NotPermitted,
-    NotSignedIn,
-    RectifyError,
-)
+from engine.errors import LockedOut, NotSignedIn, RectifyError
+from engine.web.status import status_of
 
 STATIC = Path(__file__).parent / "static"
-
-
-def status_of(e: RectifyError) -> int:
-    """The HTTP status of a refusal or malformed input."""
-    if isinstance(e, LockedOut):
-        return 429
-    if isinstance(e, NotSignedIn):
-        return 401
-    if isinstance(e, NotPermitted):
-        return 403
-    if isinstance(e, NotFound):
-        return 404
-    if isinstance(e, Malformed):
-        return 422
-    return 409
 
 
 def create_app(rect: App, secure: bool = False) -> FastAPI:

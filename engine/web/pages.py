@@ -24,6 +24,7 @@ from engine.domain.issue import CATEGORIES, SEVERITIES, Move, NewIssue
 from engine.errors import BadOption, RectifyError
 from engine.web.auth import COOKIE, LANG_COOKIE, Caller, address, caller, check_form, rect
 from engine.web.render import page, words
+from engine.web.status import status_of
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
@@ -53,8 +54,6 @@ def login(request: Request, who: Annotated[str, Form()], password: Annotated[str
     try:
         signed = accounts.sign_in(s, who.strip(), password, address(request))
     except RectifyError as e:
-        from engine.web.app import status_of
-
         return page(request, "login.html.j2", None, status_of(e), next=_local(next),
                     message=str(e), who=who)
     out = RedirectResponse(_local(next), status_code=303)
