@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Request, UploadFile
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import UploadFile
 
 from engine.app import accounts, issues, workspace
 from engine.app.evidence import path_of
@@ -148,7 +149,7 @@ def ledger(request: Request, village: str = "", state: str = "", category: str =
 def _states(s: Any) -> list[str]:
     with s.transaction(write=False) as tx:
         wf = s.current_workflow(tx)
-        return [st for st in wf.states if st != "voided"]
+        return [st.name for st in wf.states if st.name != "voided"]
 
 
 def _villages(s: Any) -> list[tuple[str, str]]:
@@ -200,7 +201,7 @@ async def add(request: Request) -> Response:
                     return RedirectResponse(f"/issues/{new.id}?" + urlencode(
                         {"refused": str(e)}), status_code=303)
     except RectifyError as e:
-        return _new_page(request, c, str(e), 409, given)
+        return _new_page(request, c, str(e), status_of(e), given)
     return RedirectResponse(f"/issues/{new.id}", status_code=303)
 
 
@@ -237,15 +238,15 @@ async def move(request: Request, issue_id: int) -> Response:
     files = [f for f in form.getlist("evidence") if isinstance(f, UploadFile) and f.filename]
     try:
         due = parse_day(given["due"], "due") if given.get("due") else None
-        version = int(given["expect_version"]) if given.get("expect_version") else None
+        version = _number(given.get("expect_version"))
         command = Move(issue_id=issue_id, transition=given.get("transition", ""),
                        note=given.get("note") or None, plan=given.get("plan") or None,
                        assignee=given.get("assignee") or None, due=due,
                        reason=given.get("reason") or None, expect_version=version)
         with _uploaded(files) as paths:
             issues.move(c.session, command, paths)
-    except (RectifyError, ValueError) as e:
-        return _issue_page(request, c, issue_id, str(e), 409, given)
+    except RectifyError as e:
+        return _issue_page(request, c, issue_id, str(e), status_of(e), given)
     return RedirectResponse(f"/issues/{issue_id}", status_code=303)
 
 
@@ -291,6 +292,14 @@ class _uploaded:
     def __exit__(self, *exc: object) -> None:
         if self.folder is not None:
             self.folder.cleanup()
+
+
+def _number(text: str | None) -> int | None:
+    if not text:
+        return None
+    if not text.isdigit() or len(text) > 18:
+        raise BadOption(f"not a version: {text!r}")
+    return int(text)
 
 
 def _local(target: str) -> str:
