@@ -106,7 +106,8 @@ PHRASES: dict[str, dict[str, str]] = {
         "account": "我的账户", "password changed": "密码已修改",
         "current password": "当前密码", "new password": "新密码",
         "new password again": "再输一次新密码", "change password": "修改密码",
-        "passwords differ": "两次输入的新密码不一致",
+        "passwords differ": "两次输入的新密码不一致", "approve": "同意", "deny": "不同意",
+        "on the board": "约谈和问责在督战页办理",
         "as of": "截至 {at} 共 {n} 个问题", "backdated included": "（含补录事件 {n} 条）",
     },
     "en": {
@@ -168,6 +169,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "what you may do": "what you may do", "also allowed": "also allowed",
         "fix on the spot": "fixed on the spot", "add issue": "add",
         "passwords differ": "the two new passwords differ",
+        "on the board": "interviews and accountability are recorded on the board",
         "as of": "{n} issue(s) as of {at}",
         "backdated included": " ({n} back-dated event(s) included)",
     },

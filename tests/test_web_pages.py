@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from engine.app import accounts, issues
+from engine.app import accounts, extensions, issues
 from engine.clock import DrillClock
 from engine.domain.accounts import CHEAP
 from engine.domain.issue import Move, NewIssue
@@ -184,3 +184,48 @@ def test_a_session_ends_when_idle_and_on_sign_out(town: Scenario) -> None:
     token = csrf_of(c.get("/").text)
     assert c.post("/logout", data={"csrf": token}).status_code == 303
     assert c.get("/").status_code == 303
+
+
+def studied(town: Scenario) -> int:
+    i = reported(town)
+    issues.move(town.app.session("rc1", START + timedelta(minutes=10)),
+                Move(issue_id=i, transition="study", plan="修屋面", assignee="rc2",
+                     due=datetime(2020, 10, 16).date()))
+    return i
+
+
+def test_extension_asked_and_decided_reassign_and_edit_from_the_issue_page(
+        town: Scenario) -> None:
+    i = studied(town)
+    rc2 = signed_in(town, "rc2")  # the assignee may ask for more time
+    page = rc2.get(f"/issues/{i}").text
+    assert 'id="act-extend"' in page and 'id="act-reassign"' not in page
+    r = rc2.post(f"/issues/{i}/extend", data={"csrf": csrf_of(page), "to": "2020-10-23",
+                                               "reason": "材料未到"})
+    assert r.status_code == 303
+    wang = signed_in(town, "wang")  # the party secretary decides it, reassigns, corrects
+    page = wang.get(f"/issues/{i}").text
+    assert 'id="act-decide-extension"' in page and "材料未到" in page
+    [x] = extensions.listing(town.app.session(), i, pending_only=True)
+    r = wang.post(f"/extensions/{x.id}/decide", data={"csrf": csrf_of(page), "issue": str(i),
+                                                     "decision": "approve", "note": "同意"})
+    assert r.status_code == 303
+    assert extensions.listing(town.app.session(), i)[0].status == "approved"
+    r = wang.post(f"/issues/{i}/reassign", data={"csrf": csrf_of(page), "to": "chen",
+                                                  "reason": "调岗"})
+    assert r.status_code == 303 and issues.show(town.app.session(), i).assignee == "chen"
+    r = wang.post(f"/issues/{i}/reassign", data={"csrf": csrf_of(page), "to": "chen",
+                                                  "reason": "again"})
+    assert r.status_code == 409 and 'id="refused"' in r.text  # already the assignee
+    page = wang.get(f"/issues/{i}").text
+    r = wang.post(f"/issues/{i}/edit", data={
+        "csrf": csrf_of(page), "title": "屋面漏雨", "village": "v-shiban",
+        "category": "housing_safety", "severity": "high", "household": "", "group": "",
+        "description": "", "reason": "录错"})
+    assert r.status_code == 303
+    edited = issues.show(town.app.session(), i)
+    assert (edited.title, edited.severity) == ("屋面漏雨", "high")
+    last = issues.history(town.app.session(), i)[-1]
+    assert set(last.payload["changes"]) == {"title", "severity"}  # nothing else touched
+    history = wang.get(f"/issues/{i}").text
+    assert "改派：整改二 → 陈支书" in history and "更正：" in history

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
-from engine.app import accounts, issues, workspace
+from engine.app import accounts, extensions, issues, workspace
 from engine.app.evidence import path_of
 from engine.app.evidence_files import attached, safe_name
 from engine.app.moments import parse_day
@@ -137,11 +137,15 @@ def ledger(request: Request, village: str = "", state: str = "", category: str =
     shown = found[(page_no - 1) * PAGE_SIZE: page_no * PAGE_SIZE]
     wf_states = _states(s)
     counts = issues.summary(s)
+    totals: dict[str, int] = {}
+    for _village, st, n in counts:
+        totals[st] = totals.get(st, 0) + n
     filters = {"village": village, "state": state, "category": category, "light": light,
                "listed": listed, "q": q}
     return page(request, "ledger.html.j2", c, issues=shown, lights=lights, total=total,
                 page_no=page_no, pages=pages, filters=filters, states=wf_states,
                 categories=CATEGORIES, villages=_villages(s), counts=_table(counts),
+                totals=totals,
                 link=lambda **more: "/ledger?" + urlencode(
                     {k: v for k, v in {**filters, **more}.items() if v}))
 
@@ -211,6 +215,12 @@ def issue_page(request: Request, issue_id: int, refused: str = "") -> HTMLRespon
     return _issue_page(request, c, issue_id, refused, 200)
 
 
+def issue_page_with(request: Request, c: Caller, issue_id: int, message: str,
+                    status: int, given: dict[str, str] | None = None) -> HTMLResponse:
+    """An issue's page showing `message` (a refusal), the forms filled as `given`."""
+    return _issue_page(request, c, issue_id, message, status, given)
+
+
 def _issue_page(request: Request, c: Caller, issue_id: int, message: str,
                 status: int, given: dict[str, str] | None = None) -> HTMLResponse:
     s = c.session
@@ -223,10 +233,12 @@ def _issue_page(request: Request, c: Caller, issue_id: int, message: str,
         people = sorted(s.org(tx).people.values(), key=lambda p: p.id)
     forms = [transitions[a] for a in allowed if a in transitions]
     actions = [a for a in allowed if a not in transitions]
+    pending = [x for x in extensions.listing(s, issue_id, pending_only=True)]
     return page(request, "issue.html.j2", c, status, issue=issue, light=light, forms=forms,
                 actions=actions, events=issues.history(s, issue_id),
                 evidence=attached(s, issue_id), message=message, given=given or {},
-                people=people)
+                people=people, pending=pending, categories=CATEGORIES,
+                severities=SEVERITIES, villages=_villages(s))
 
 
 @router.post("/issues/{issue_id}/move")
