@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Request, UploadFile
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import UploadFile  # what request.form() holds (not FastAPI's)
 
 from engine.app import accounts, issues, workspace
 from engine.app.evidence import path_of
