@@ -1284,13 +1284,19 @@ def web(settings: Settings, host: str, port: int, no_scheduler: bool, interval: 
 @click.option("--seed", default=2020, show_default=True, type=int)
 @click.option("--write-org", type=click.Path(path_type=Path),
               help="Also write the demo org file here.")
+@click.option("--passwords", metavar="PW",
+              help="Give every demo person this password (to sign in to `rectify web`).")
 @pass_settings
-def demo(settings: Settings, count: int, seed: int, write_org: Path | None) -> None:
+def demo(settings: Settings, count: int, seed: int, write_org: Path | None,
+         passwords: str | None) -> None:
     """Build the Huangjia demo (org and a seeded campaign) and show where it stands."""
-    from engine.demo import run_demo
+    from engine.demo import run_demo, set_passwords
 
     result = run_demo(settings.session(), count=count, seed=seed, write_org=write_org,
                       echo=None if settings.as_json else click.echo)
+    if passwords is not None:
+        result["sign_ins"] = [{"role": role, "id": pid, "name": name} for role, pid, name
+                              in set_passwords(settings.session(), passwords)]
     if settings.as_json:
         _emit(settings, result, "")
     else:
@@ -1298,6 +1304,10 @@ def demo(settings: Settings, count: int, seed: int, write_org: Path | None) -> N
 
         _emit(settings, result,
               lambda w: summary_table(result["by_village_state"], result["states"], w))
+    if passwords is not None and not settings.as_json:
+        click.echo(f"demo sign-ins (every demo person has the password {passwords}):")
+        for one in result["sign_ins"]:
+            click.echo(f"  {one['role']:<28} {one['name']} ({one['id']})")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -320,3 +320,20 @@ def _plan(rng: random.Random, cast: Cast, count: int, start: datetime, end: date
         t = _later(rng, t, 1, 3)
         steps.append((t, number, "clear", {"actor": qs_leader}))
     return [s for s in steps if s[0] <= end]
+
+
+SIGN_INS = (("party secretary", "wang"), ("liaison leader", "lead1"),
+            ("village secretary", "sec-v-shiban"), ("rectification member", "rc1"),
+            ("quality-supervision member", "qs1"))
+"""A few demo people to sign in as, one of each kind of cadre."""
+
+
+def set_passwords(s: Session, password: str) -> list[tuple[str, str, str]]:
+    """Give every demo person `password`; (role, id, name) of the people of SIGN_INS."""
+    from engine.app import accounts
+
+    with s.transaction(write=False) as tx:
+        people = s.org(tx).people
+    for pid in people:
+        accounts.set_password(s, pid, password)
+    return [(role, pid, people[pid].name) for role, pid in SIGN_INS if pid in people]

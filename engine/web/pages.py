@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
-from starlette.datastructures import UploadFile
+from starlette.datastructures import UploadFile  # what request.form() holds (not FastAPI's)
 
 from engine.app import accounts, extensions, issues, workspace
 from engine.app.evidence import path_of
