@@ -1212,7 +1212,7 @@ def report_person(settings: Settings, person: str, start: str | None, end: str |
     found = handlers.person(s, person, t0, t1)
     tz = s.town_tz
     _emit(settings, reports.person_json(found, tz),
-          lambda w: reports.person_text(found, tz, w).rstrip())
+          lambda w: reports.person_text(found, tz, w, s.is_drill()).rstrip())
 
 
 # --- the scheduler ------------------------------------------------------------------------

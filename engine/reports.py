@@ -168,10 +168,12 @@ def person_json(report: PersonReport, tz: tzinfo) -> dict[str, Any]:
     }
 
 
-def person_text(report: PersonReport, tz: tzinfo, w: Words) -> str:
+def person_text(report: PersonReport, tz: tzinfo, w: Words, drill: bool = False) -> str:
     """The person report for people: person_json's data in the reader's words, every time as
-    town_time."""
+    town_time; in a drill (every time simulated) without the count of back-dated events."""
     data = person_json(report, tz)
+    if drill:
+        data["backdated"] = 0
     data["from"], data["to"] = town_time(report.start, tz), town_time(report.end, tz)
     for shown_x, x in zip(data["escalations"], report.received, strict=True):
         shown_x["raised_at"] = town_time(x.raised_at, tz)

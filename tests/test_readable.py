@@ -682,3 +682,9 @@ def test_the_html_export_speaks_chinese_with_names_and_says_drill_once(town: Tow
     assert town.run("--lang", "en", "audit", "export", "--format", "html", "--out", str(en),
                     as_json=False).code == 0
     assert "study: reported → studied" in en.read_text(encoding="utf-8")
+
+
+def test_a_drill_person_report_does_not_count_every_event_back_dated(town: Town) -> None:
+    a_walked_issue(town)
+    text = human(town, "report", "person", "rc1")
+    assert "本人办理 1 步" in text and "补录" not in text

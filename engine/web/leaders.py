@@ -142,7 +142,7 @@ def audit_page(request: Request, as_of: str = "", village: str = "",
     report = ""
     try:
         if person:
-            report = reports.person_text(audit.person(s, person), tz, w).rstrip()
+            report = reports.person_text(audit.person(s, person), tz, w, s.is_drill()).rstrip()
     except RectifyError as e:
         message = str(e)
     with s.transaction(write=False) as tx:
