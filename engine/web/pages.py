@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Request, UploadFile
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from engine.app import accounts, issues, workspace
@@ -22,7 +22,7 @@ from engine.errors import BadOption, RectifyError
 from engine.web.auth import COOKIE, LANG_COOKIE, Caller, address, caller, check_form, rect
 from engine.web.render import page, words
 from engine.web.status import status_of
-from engine.web.uploads import evidence_file, uploaded
+from engine.web.uploads import evidence_file, files_of, uploaded
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
@@ -178,7 +178,7 @@ async def add(request: Request) -> Response:
     form = await request.form()
     check_form(request, c, str(form.get("csrf") or ""))
     given = {k: str(v) for k, v in form.items() if isinstance(v, str)}
-    files = [f for f in form.getlist("evidence") if isinstance(f, UploadFile) and f.filename]
+    files = files_of(form)
     try:
         with uploaded(files) as paths:
             new = issues.add(c.session, NewIssue(
@@ -230,7 +230,7 @@ async def move(request: Request, issue_id: int) -> Response:
     form = await request.form()
     check_form(request, c, str(form.get("csrf") or ""))
     given = {k: str(v) for k, v in form.items() if isinstance(v, str)}
-    files = [f for f in form.getlist("evidence") if isinstance(f, UploadFile) and f.filename]
+    files = files_of(form)
     try:
         due = parse_day(given["due"], "due") if given.get("due") else None
         version = int(given["expect_version"]) if given.get("expect_version") else None

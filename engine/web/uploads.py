@@ -7,8 +7,9 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from fastapi import Request, UploadFile
+from fastapi import Request
 from fastapi.responses import FileResponse
+from starlette.datastructures import FormData, UploadFile
 
 from engine.app.evidence import path_of
 from engine.app.evidence_files import safe_name
@@ -17,6 +18,12 @@ from engine.web.auth import rect
 
 UPLOAD_LIMIT = 20
 """The most files one form may carry."""
+
+
+def files_of(form: FormData, field: str = "evidence") -> list[UploadFile]:
+    """The files a form carries in `field` (a form's objects are Starlette's UploadFile, of
+    which FastAPI's is a subclass: tested against Starlette's)."""
+    return [f for f in form.getlist(field) if isinstance(f, UploadFile) and f.filename]
 
 
 class uploaded:
