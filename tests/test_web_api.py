@@ -353,3 +353,39 @@ def test_the_openapi_description_names_every_endpoint(api: Api) -> None:
         ("/api/audit/replay", "get")}
     moves = spec["paths"]["/api/issues/{issue_id}/moves"]["post"]["requestBody"]["content"]
     assert set(moves) == {"application/json", "multipart/form-data"}
+
+
+# --- the OpenAPI description, tried by schemathesis ----------------------------------------
+def test_schemathesis_finds_no_server_error_and_responses_match_the_description(
+        api: Api) -> None:
+    schemathesis = pytest.importorskip("schemathesis")
+    from hypothesis import HealthCheck, given, settings
+    from schemathesis.checks import not_a_server_error
+    from schemathesis.specs.openapi.checks import (
+        content_type_conformance,
+        response_schema_conformance,
+        status_code_conformance,
+    )
+
+    for _ in range(2):
+        api.add()
+    spec = api.http.get("/api/openapi.json").json()
+    schema = schemathesis.openapi.from_dict(spec)
+    headers = {"Authorization": f"Bearer {api.tokens['wang']}"}
+    checks = [not_a_server_error, status_code_conformance, content_type_conformance,
+              response_schema_conformance]
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) == 16
+
+    for operation in operations:
+        if operation.path == "/api/login":
+            continue  # failed sign-ins would lock the test's address out
+
+        @settings(max_examples=10, deadline=None, database=None, derandomize=True,
+                  suppress_health_check=list(HealthCheck))
+        @given(case=operation.as_strategy())
+        def tried(case: Any) -> None:
+            response = case.call(base_url=api.base, headers=headers)
+            case.validate_response(response, checks=checks)
+
+        tried()
