@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -91,8 +92,22 @@ class Api:
 
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[Api]:
-    svc: Scenario = scenario(f"sqlite:///{tmp_path / 'rectify.db'}", tmp_path / "data",
-                             actor="wang", now=datetime(2020, 9, 28, 9, 0))
+    with serving(f"sqlite:///{tmp_path / 'rectify.db'}", tmp_path) as running:
+        yield running
+
+
+@pytest.fixture
+def pg_api(pg_url: str, tmp_path: Path) -> Iterator[Api]:
+    with serving(pg_url, tmp_path) as running:
+        yield running
+
+
+@contextmanager
+def serving(url: str, tmp_path: Path) -> Iterator[Api]:
+    """The small org's database at `url` (a drill), every person with PASSWORD and a token,
+    served by uvicorn on a free port of 127.0.0.1 until the end."""
+    svc: Scenario = scenario(url, tmp_path / "data", actor="wang",
+                             now=datetime(2020, 9, 28, 9, 0))
     svc.init(write_org(tmp_path / "org.yaml"))
     app = svc.app
     app.account_policy = CHEAP
@@ -195,6 +210,14 @@ def test_add_list_and_show_an_issue(api: Api) -> None:
 
 
 def test_the_whole_lifecycle_through_moves_records_the_api_channel(api: Api) -> None:
+    lifecycle(api)
+
+
+def test_the_lifecycle_on_postgresql(pg_api: Api) -> None:
+    lifecycle(pg_api)
+
+
+def lifecycle(api: Api) -> None:
     i = api.add()["id"]
     api.at("2020-09-30T10:00")
     assert api.move("sa1", i, transition="report", note="up it goes")["state"] == "reported"
