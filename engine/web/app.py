@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -62,6 +62,8 @@ def create_app(rect: App, secure: bool = False) -> FastAPI:
 
     @web.exception_handler(Exception)
     async def failed(request: Request, e: Exception) -> Response:
-        return JSONResponse({"error": "internal error"}, status_code=500)
+        if request.url.path.startswith("/api"):
+            return JSONResponse({"error": "internal error"}, status_code=500)
+        return PlainTextResponse("Internal Server Error", status_code=500)
 
     return web
