@@ -1,20 +1,29 @@
 """The JSON API (/api; OpenAPI at /api/openapi.json). Issues and events have the CLI's
-`--json` shapes; errors are `{"error": "..."}` (see engine.web.app.status_of)."""
+`--json` shapes (engine.present); errors are `{"error": "..."}` (engine.web.status).
+
+    api.py          sign-in (/api/login) and who I am (/api/me); the routers below
+    api_issues.py   issues: list, add, show, move (with evidence), history, evidence files
+    api_board.py    extensions, escalations, the audit
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from engine.app import accounts
-from engine.web.auth import address, caller, rect
+from engine.web import api_board, api_issues
+from engine.web.api_common import ERRORS, Reader
+from engine.web.auth import address, rect
 
-router = APIRouter(prefix="/api")
+router = APIRouter(prefix="/api", responses=ERRORS)
 
 
 class Login(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     user: str
     password: str
 
@@ -28,10 +37,13 @@ def login(request: Request, body: Login) -> dict[str, Any]:
 
 
 @router.get("/me")
-def me(request: Request) -> dict[str, Any]:
-    c = caller(request, "api")
+def me(c: Reader) -> dict[str, Any]:
     with c.session.transaction(write=False) as tx:
         org = c.session.org(tx)
         person = org.people[c.person]
         roles = sorted(org.roles_of(c.person))
     return {"id": person.id, "name": person.name, "roles": roles}
+
+
+router.include_router(api_issues.router)
+router.include_router(api_board.router)

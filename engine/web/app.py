@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engine.app.session import App
 from engine.errors import LockedOut, NotSignedIn, RectifyError
@@ -52,5 +54,18 @@ def create_app(rect: App, secure: bool = False) -> FastAPI:
         where = ".".join(str(x) for x in first.get("loc", ()) if x != "body")
         return JSONResponse({"error": f"{where}: {first.get('msg', 'malformed')}".strip(": ")},
                             status_code=422)
+
+    @web.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, e: StarletteHTTPException) -> Response:
+        if request.url.path.startswith("/api"):
+            return JSONResponse({"error": str(e.detail)}, status_code=e.status_code,
+                                headers=e.headers)
+        return await http_exception_handler(request, e)
+
+    @web.exception_handler(Exception)
+    async def failed(request: Request, e: Exception) -> Response:
+        if request.url.path.startswith("/api"):
+            return JSONResponse({"error": "internal error"}, status_code=500)
+        return PlainTextResponse("Internal Server Error", status_code=500)
 
     return web

@@ -7,30 +7,25 @@ words and changes nothing. Every form carries the session's CSRF token.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
-from starlette.datastructures import UploadFile  # what request.form() holds (not FastAPI's)
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from engine.app import accounts, extensions, issues, workspace
-from engine.app.evidence import path_of
-from engine.app.evidence_files import attached, safe_name
+from engine.app.evidence_files import attached
 from engine.app.moments import parse_day
 from engine.domain.issue import CATEGORIES, SEVERITIES, Move, NewIssue
 from engine.errors import BadOption, RectifyError
 from engine.web.auth import COOKIE, LANG_COOKIE, Caller, address, caller, check_form, rect
 from engine.web.render import page, words
 from engine.web.status import status_of
+from engine.web.uploads import evidence_file, files_of, uploaded
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
-UPLOAD_LIMIT = 20
-"""The most files one form may carry."""
 
 
 def error_page(request: Request, e: RectifyError, status: int) -> HTMLResponse:
@@ -187,9 +182,9 @@ async def add(request: Request) -> Response:
     form = await request.form()
     check_form(request, c, str(form.get("csrf") or ""))
     given = {k: str(v) for k, v in form.items() if isinstance(v, str)}
-    files = [f for f in form.getlist("evidence") if isinstance(f, UploadFile) and f.filename]
+    files = files_of(form)
     try:
-        with _uploaded(files) as paths:
+        with uploaded(files) as paths:
             new = issues.add(c.session, NewIssue(
                 title=given.get("title", ""), category=given.get("category", ""),
                 village=given.get("village", ""), group=given.get("group") or None,
@@ -247,7 +242,7 @@ async def move(request: Request, issue_id: int) -> Response:
     form = await request.form()
     check_form(request, c, str(form.get("csrf") or ""))
     given = {k: str(v) for k, v in form.items() if isinstance(v, str)}
-    files = [f for f in form.getlist("evidence") if isinstance(f, UploadFile) and f.filename]
+    files = files_of(form)
     try:
         due = parse_day(given["due"], "due") if given.get("due") else None
         version = _number(given.get("expect_version"))
@@ -255,7 +250,7 @@ async def move(request: Request, issue_id: int) -> Response:
                        note=given.get("note") or None, plan=given.get("plan") or None,
                        assignee=given.get("assignee") or None, due=due,
                        reason=given.get("reason") or None, expect_version=version)
-        with _uploaded(files) as paths:
+        with uploaded(files) as paths:
             issues.move(c.session, command, paths)
     except RectifyError as e:
         return _issue_page(request, c, issue_id, str(e), status_of(e), given)
@@ -265,45 +260,8 @@ async def move(request: Request, issue_id: int) -> Response:
 @router.get("/evidence/{sha256}")
 def evidence(request: Request, sha256: str, name: str = "evidence") -> Response:
     """A stored evidence file, to any signed-in person (transparency), under its name."""
-    c = caller(request, "web")
-    if len(sha256) != 64 or any(ch not in "0123456789abcdef" for ch in sha256):
-        raise BadOption("not an evidence hash")
-    path = path_of(rect(request).data_dir, sha256)
-    if not path.is_file():
-        from engine.errors import NotFound
-
-        raise NotFound(f"no evidence {sha256[:12]}…")
-    del c
-    return FileResponse(path, filename=safe_name(name),
-                        content_disposition_type="inline")
-
-
-class _uploaded:
-    """Uploaded files written to a private folder under their own (safe) names, for the
-    evidence store to copy and hash; the folder goes when the command is done."""
-
-    def __init__(self, files: Sequence[UploadFile]) -> None:
-        if len(files) > UPLOAD_LIMIT:
-            raise BadOption(f"at most {UPLOAD_LIMIT} files at once")
-        self.files = files
-        self.folder: tempfile.TemporaryDirectory[str] | None = None
-
-    def __enter__(self) -> list[Path]:
-        self.folder = tempfile.TemporaryDirectory(prefix="rectify-upload-")
-        out = []
-        for n, f in enumerate(self.files):
-            sub = Path(self.folder.name) / str(n)
-            sub.mkdir()
-            target = sub / safe_name(f.filename or "photo")
-            with target.open("wb") as fh:
-                while chunk := f.file.read(1 << 20):
-                    fh.write(chunk)
-            out.append(target)
-        return out
-
-    def __exit__(self, *exc: object) -> None:
-        if self.folder is not None:
-            self.folder.cleanup()
+    caller(request, "web")
+    return evidence_file(request, sha256, name)
 
 
 def _number(text: str | None) -> int | None:
