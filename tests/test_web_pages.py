@@ -229,3 +229,24 @@ def test_extension_asked_and_decided_reassign_and_edit_from_the_issue_page(
     assert set(last.payload["changes"]) == {"title", "severity"}  # nothing else touched
     history = wang.get(f"/issues/{i}").text
     assert "改派：整改二 → 陈支书" in history and "更正：" in history
+
+
+def test_the_ledger_pages_and_filters_in_the_database(town: Scenario) -> None:
+    s = town.app.session("sa1", START)
+    for n in range(55):
+        issues.add(s, NewIssue(title=f"问题{n:02d}", village="v-shiban" if n % 5 else "c-jiezi",
+                               category="food" if n % 2 else "other", listed=n == 7))
+    c = signed_in(town, "wang")
+
+    def rows(query: str) -> list[str]:
+        return re.findall(r'<a href="/issues/\d+">(问题\d\d)</a>', c.get("/ledger" + query).text)
+
+    assert rows("") == [f"问题{n:02d}" for n in range(50)]
+    page2 = c.get("/ledger?page_no=2").text
+    assert "第 2/2 页" in page2 and "共 55 个问题" in page2
+    assert rows("?page_no=2") == [f"问题{n:02d}" for n in range(50, 55)]
+    assert rows("?page_no=9") == rows("?page_no=2")  # past the end: the last page
+    assert rows("?village=c-jiezi&category=other") == [f"问题{n:02d}" for n in range(0, 55, 10)]
+    assert rows("?listed=1") == ["问题07"]
+    assert rows("?q=问题5") == [f"问题{n:02d}" for n in range(50, 55)]
+    assert len(rows("?light=green")) == 50 and rows("?light=red") == []

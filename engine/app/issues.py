@@ -197,6 +197,27 @@ def listing(s: Session, states: Sequence[str] = (), villages: Sequence[str] = ()
             final_states=final, hidden_states=VOIDED))
 
 
+@dataclass(frozen=True)
+class Page:
+    """One page of the ledger: its issues (with their lights) and how many match in all."""
+
+    issues: list[Issue]
+    lights: dict[int, str | None]
+    total: int
+
+
+def ledger_page(s: Session, f: IssueFilter, offset: int, size: int) -> Page:
+    """A page of the ledger filtered by `f` (voided left out unless asked for by state), in
+    one read: the rows of the page and the count, lights for those rows only."""
+    check_text("--search", f.search)
+    with s.transaction(write=False) as tx:
+        s.timezone(tx)
+        f = replace(f, hidden_states=VOIDED, limit=size, offset=max(0, offset))
+        total = tx.issues.count(f)
+        found = tx.issues.matching(f)
+    return Page(found, lights(s, found), total)
+
+
 def summary(s: Session) -> list[tuple[str, str, int]]:
     """(village, state, count) of every issue but the voided."""
     with s.transaction(write=False) as tx:

@@ -64,6 +64,10 @@ class IssueFilter:
     hidden_states: tuple[str, ...] = ()
     """States left out unless `states` names them (the voided)."""
     limit: int | None = None
+    categories: tuple[str, ...] = ()
+    supervised: bool = False
+    """Only issues listed for supervision, themselves or by their village."""
+    offset: int = 0
 
 
 class IssueRepository(Repository):
@@ -148,9 +152,29 @@ class IssueRepository(Repository):
     # --- reading many ------------------------------------------------------------------------
     def matching(self, f: IssueFilter) -> list[Issue]:
         c = t.issues.c
+        q = select(*(getattr(c, n) for n in rows.ISSUE_COLUMNS)).order_by(c.id)
+        conds = self._conditions(f)
+        if conds:
+            q = q.where(and_(*conds))
+        if f.limit:
+            q = q.limit(f.limit)
+        if f.offset:
+            q = q.offset(f.offset)
+        return [rows.issue(r) for r in self.conn.execute(q)]
+
+    def count(self, f: IssueFilter) -> int:
+        """How many issues `f` matches (its limit and offset aside)."""
+        q = select(func.count()).select_from(t.issues)
+        conds = self._conditions(f)
+        if conds:
+            q = q.where(and_(*conds))
+        return int(self.conn.execute(q).scalar_one())
+
+    def _conditions(self, f: IssueFilter) -> list[ColumnElement[bool]]:
+        c = t.issues.c
         conds: list[ColumnElement[bool]] = []
         for column, values in ((c.state, f.states), (c.village, f.villages),
-                               (c.assignee, f.assignees)):
+                               (c.assignee, f.assignees), (c.category, f.categories)):
             if values:
                 conds.append(column.in_(sorted(set(values))))
         if f.search:
@@ -164,12 +188,9 @@ class IssueRepository(Repository):
             conds.append(c.due_at <= f.overdue_at)
             if f.final_states:
                 conds.append(c.state.not_in(f.final_states))
-        q = select(*(getattr(c, n) for n in rows.ISSUE_COLUMNS)).order_by(c.id)
-        if conds:
-            q = q.where(and_(*conds))
-        if f.limit:
-            q = q.limit(f.limit)
-        return [rows.issue(r) for r in self.conn.execute(q)]
+        if f.supervised:
+            conds.append(or_(c.listed, c.listed_by_village))
+        return conds
 
     def count_by_village_state(self) -> list[tuple[str, str, int]]:
         c = t.issues.c

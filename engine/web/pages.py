@@ -19,6 +19,7 @@ from engine.app.evidence_files import attached
 from engine.app.moments import parse_day
 from engine.domain.issue import CATEGORIES, SEVERITIES, Move, NewIssue
 from engine.errors import BadOption, RectifyError
+from engine.store.issues import IssueFilter
 from engine.web.auth import COOKIE, LANG_COOKIE, Caller, address, caller, check_form, rect
 from engine.web.render import page, words
 from engine.web.status import status_of
@@ -117,19 +118,26 @@ def ledger(request: Request, village: str = "", state: str = "", category: str =
            light: str = "", listed: str = "", q: str = "", page_no: int = 1) -> HTMLResponse:
     c = caller(request, "web")
     s = c.session
-    found = issues.listing(s, states=[state] if state else (),
-                           villages=[village] if village else (), search=q or None)
-    if category:
-        found = [i for i in found if i.category == category]
-    if listed:
-        found = [i for i in found if i.supervised]
-    lights = issues.lights(s, found)
-    if light:
-        found = [i for i in found if lights.get(i.id) == light]
-    total = len(found)
-    pages = max(1, -(-total // PAGE_SIZE))
-    page_no = min(max(1, page_no), pages)
-    shown = found[(page_no - 1) * PAGE_SIZE: page_no * PAGE_SIZE]
+    f = IssueFilter(states=(state,) if state else (), villages=(village,) if village else (),
+                    categories=(category,) if category else (), search=q or None,
+                    supervised=bool(listed))
+    page_no = max(1, page_no)
+    if light:  # a light is not stored: the matching issues are read and their lights told
+        every = issues.ledger_page(s, f, 0, 0)
+        chosen = [i for i in every.issues if every.lights.get(i.id) == light]
+        total = len(chosen)
+        pages = max(1, -(-total // PAGE_SIZE))
+        page_no = min(page_no, pages)
+        shown = chosen[(page_no - 1) * PAGE_SIZE: page_no * PAGE_SIZE]
+        lights = every.lights
+    else:
+        got = issues.ledger_page(s, f, (page_no - 1) * PAGE_SIZE, PAGE_SIZE)
+        total = got.total
+        pages = max(1, -(-total // PAGE_SIZE))
+        if page_no > pages:
+            page_no = pages
+            got = issues.ledger_page(s, f, (page_no - 1) * PAGE_SIZE, PAGE_SIZE)
+        shown, lights = got.issues, got.lights
     wf_states = _states(s)
     counts = issues.summary(s)
     totals: dict[str, int] = {}
