@@ -11,6 +11,8 @@ BIN    := $(VENV)/bin
 DEMO_PORT ?= 8000
 DEMO_PASSWORD ?= huangjia2020
 DEMO_NOW := 2020-10-30T18:00
+KINDS := reminder interview accountability assignment rejection extension interview_recorded \
+         briefing reassignment extension_request voided
 
 .PHONY: demo test lint bench clean
 
@@ -27,7 +29,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	touch $(VENV)/.installed $@
 
 demo: $(VENV)/.installed
-	rm -rf demo.db demo.db-wal demo.db-shm demo-data
+	rm -rf demo.db demo.db-wal demo.db-shm demo-data demo-messages.jsonl
 	$(BIN)/rectify --db sqlite:///demo.db demo --write-org demo-org.yaml --passwords $(DEMO_PASSWORD)
 	@echo
 	@echo "try:  $(BIN)/rectify --db sqlite:///demo.db issue list --state studied"
@@ -39,9 +41,13 @@ demo: $(VENV)/.installed
 	@echo "      $(BIN)/rectify --db sqlite:///demo.db audit replay --as-of 2020-10-12T08:30 --village v-shiban"
 	@echo "      $(BIN)/rectify --db sqlite:///demo.db audit export --format html --out demo-audit.html"
 	@echo
+	@printf '[channels.log]\ntype = "file"\npath = "demo-messages.jsonl"\n[routing]\n' > demo-rectify.toml
+	@for kind in $(KINDS); do echo "$$kind = [\"log\"]" >> demo-rectify.toml; done
 	@echo "web workspace: http://127.0.0.1:$(DEMO_PORT)/  (town time $(DEMO_NOW); Ctrl-C stops)"
 	@echo "sign in as one of the demo people above (name or id), password $(DEMO_PASSWORD)"
-	$(BIN)/rectify --db sqlite:///demo.db --now $(DEMO_NOW) web --port $(DEMO_PORT) --console
+	@echo "the messages people receive are written to demo-messages.jsonl (demo-rectify.toml)"
+	$(BIN)/rectify --db sqlite:///demo.db --config demo-rectify.toml --now $(DEMO_NOW) \
+	    web --port $(DEMO_PORT)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
@@ -56,4 +62,5 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) demo.db demo.db-wal demo.db-shm demo-data demo-org.yaml demo-audit.html
+	rm -rf $(VENV) demo.db demo.db-wal demo.db-shm demo-data demo-org.yaml demo-audit.html \
+	    demo-rectify.toml demo-messages.jsonl

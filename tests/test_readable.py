@@ -688,3 +688,12 @@ def test_a_drill_person_report_does_not_count_every_event_back_dated(town: Town)
     a_walked_issue(town)
     text = human(town, "report", "person", "rc1")
     assert "本人办理 1 步" in text and "补录" not in text
+
+
+def test_the_demo_routes_every_kind_of_message_to_its_file() -> None:
+    from notifications.message import KINDS
+
+    make = (REPO / "Makefile").read_text(encoding="utf-8")
+    found = re.search(r"^KINDS := (.*?)(?<!\\)$", make, re.M | re.S)
+    assert found is not None
+    assert found.group(1).replace("\\\n", " ").split() == list(KINDS)
