@@ -41,7 +41,7 @@ def town(sqlite_url: str, org_file: Path, tmp_path: Path) -> Iterator[Scenario]:
     s.init(org_file)
     s.app.account_policy = CHEAP
     s.app.clock = DrillClock(START + timedelta(hours=1))
-    for person in ("sa1", "rc1", "rc2", "wang", "qs1"):
+    for person in ("sa1", "rc1", "rc2", "wang", "qs1", "liu"):
         accounts.set_password(s.app.session(), person, PASSWORD)
     yield s
     s.store.close()
@@ -76,7 +76,7 @@ def test_sign_in_sets_a_session_cookie_that_scripts_cannot_read(town: Scenario) 
     c = client(town)
     assert c.get("/").status_code == 303  # signed out: to the sign-in page
     wrong = c.post("/login", data={"who": "rc1", "password": "nope-nope-nope"})
-    assert wrong.status_code == 401 and "wrong name or password" in wrong.text
+    assert wrong.status_code == 401 and "姓名或密码不对" in wrong.text
     r = c.post("/login", data={"who": "整改一", "password": PASSWORD, "next": "/ledger"})
     assert r.status_code == 303 and r.headers["location"] == "/ledger"
     cookie = r.headers["set-cookie"]
@@ -250,3 +250,22 @@ def test_the_ledger_pages_and_filters_in_the_database(town: Scenario) -> None:
     assert rows("?listed=1") == ["问题07"]
     assert rows("?q=问题5") == [f"问题{n:02d}" for n in range(50, 55)]
     assert len(rows("?light=green")) == 50 and rows("?light=red") == []
+
+
+def test_the_board_offers_forms_to_who_may_act_and_ticks_among_the_village(
+        town: Scenario) -> None:
+    from engine.app import supervision
+
+    i = reported(town)
+    supervision.escalate(town.app.session(None, datetime(2020, 10, 20, 1, 0, tzinfo=UTC)))
+    liu = signed_in(town, "liu").get("/board").text  # the liaison leader holds interviews
+    form = re.search(r'<form method="post" action="/escalations/(\d+)/record".*?</form>', liu,
+                     re.S)
+    assert form is not None and f"/issues/{i}" in liu
+    ticks = re.findall(r'name="with" value="([^"]+)"( checked)?', form.group(0))
+    assert ticks[0] == ("rc1", " checked")  # the owner of *reported*, ticked
+    assert 1 < len(ticks) < 12 and "sa1" not in [p for p, _ in ticks]
+    assert 'id="listing-v-shiban"' not in liu  # listing is the party secretary's
+    sa1 = signed_in(town, "sa1").get("/board").text
+    assert 'action="/escalations/' not in sa1 and "由刘镇长办理" in sa1
+    assert 'id="listing-v-shiban"' in signed_in(town, "wang").get("/board").text

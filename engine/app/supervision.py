@@ -27,7 +27,7 @@ from engine.domain.events import (
 )
 from engine.domain.guards import may_act
 from engine.domain.issue import Issue, evolve
-from engine.errors import BadOption, MissingField, NotFound, Refused
+from engine.errors import BadOption, MissingField, NotFound, RectifyError, Refused
 from engine.store.escalations import EscalationFilter
 from engine.store.unit_of_work import Tx
 
@@ -221,6 +221,16 @@ def next_escalation(s: Session, tx: Tx, issue: Issue, due: datetime | None,
 
 
 # --- listing a village (挂牌督战) -------------------------------------------------------------
+def may_list(s: Session, tx: Tx) -> bool:
+    """Whether the session's actor may list or unlist villages (the board shows the switch)."""
+    org = s.org(tx)
+    try:
+        may_act(org, s.current_workflow(tx), "list_village", s.actor_in(org), None, None)
+    except RectifyError:
+        return False
+    return True
+
+
 def list_village(s: Session, village: str, listed: bool) -> list[int]:
     """List or unlist a village; its open issues follow the ladder that goes with it. The ids
     of the issues that changed ladder."""

@@ -22,6 +22,7 @@ from engine.app import audit, issues, supervision
 from engine.app.moments import moment_option, parse_day
 from engine.domain.escalation import OUTCOMES, Escalation
 from engine.domain.issue import Issue
+from engine.domain.org import Org
 from engine.errors import RectifyError
 from engine.store.escalations import EscalationFilter
 from engine.web.auth import Caller, caller, check_form
@@ -47,19 +48,35 @@ def _board(request: Request, c: Caller, message: str, status: int,
     for level in CASES:
         cases += supervision.escalations(s, EscalationFilter(open_only=True, level=level))
     cases.sort(key=lambda e: (e.raised_at, e.id))
-    by_id = {i.id: i for i in issues.listing(s)} if cases else {}
+    by_id = {n: issues.show(s, n) for n in {e.issue_id for e in cases}}
     overdue = issues.listing(s, overdue=True)
     by_village: dict[str, list[Issue]] = {}
     for i in overdue:
         by_village.setdefault(i.village, []).append(i)
+    allowed = {n: set(issues.permitted(s, n)) for n in by_id}
     with s.transaction(write=False) as tx:
         org = s.org(tx)
         units = sorted(org.units.values(), key=lambda u: u.id)
-        people = sorted(org.people.values(), key=lambda p: p.id)
+        may_list = supervision.may_list(s, tx)
+    candidates = {e.id: _candidates(org, e, by_id[e.issue_id]) for e in cases}
     lights = issues.lights(s, overdue)
     return page(request, "board.html.j2", c, status, cases=cases, issues_by_id=by_id,
-                units=units, people=people, overdue=by_village, lights=lights,
-                outcomes=list(OUTCOMES), message=message, done=done)
+                units=units, overdue=by_village, lights=lights, allowed=allowed,
+                candidates=candidates, may_list=may_list, outcomes=list(OUTCOMES),
+                message=message, done=done)
+
+
+def _candidates(org: Org, e: Escalation, issue: Issue) -> list[tuple[str, str]]:
+    """Whom a case's form offers to tick (who attended an interview, who answers for a
+    decision): its subjects first, then the issue's assignee, the village's secretary and
+    liaison leader, then the village's own cadres — not the whole town."""
+    unit = org.units.get(issue.village)
+    ids = [*e.subjects, issue.assignee,
+           unit.secretary if unit else None, unit.liaison if unit else None,
+           *(p.id for p in sorted(org.people.values(), key=lambda p: p.id)
+             if p.unit == issue.village)]
+    seen = dict.fromkeys(p for p in ids if p and p in org.people)
+    return [(p, org.people[p].name) for p in seen]
 
 
 def _chosen(values: Sequence[Any]) -> list[str]:

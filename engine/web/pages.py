@@ -18,7 +18,7 @@ from engine.app import accounts, extensions, issues, workspace
 from engine.app.evidence_files import attached
 from engine.app.moments import parse_day
 from engine.domain.issue import CATEGORIES, SEVERITIES, Move, NewIssue
-from engine.errors import BadOption, RectifyError
+from engine.errors import BadOption, LockedOut, NotSignedIn, RectifyError
 from engine.store.issues import IssueFilter
 from engine.web.auth import COOKIE, LANG_COOKIE, Caller, address, caller, check_form, rect
 from engine.web.render import page, words
@@ -51,8 +51,11 @@ def login(request: Request, who: Annotated[str, Form()], password: Annotated[str
     try:
         signed = accounts.sign_in(s, who.strip(), password, address(request))
     except RectifyError as e:
+        said = str(e)
+        if isinstance(e, NotSignedIn) and not isinstance(e, LockedOut):
+            said = words(request, None)("wrong name or password")
         return page(request, "login.html.j2", None, status_of(e), next=_local(next),
-                    message=str(e), who=who)
+                    message=said, who=who)
     out = RedirectResponse(_local(next), status_code=303)
     out.set_cookie(COOKIE, signed.token, httponly=True, samesite="lax",
                    secure=bool(request.app.state.secure),
