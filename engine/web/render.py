@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse
 from engine.app.session import Session
 from engine.domain.text import visible
 from engine.present import event_details, event_what, town_time
+from engine.refusals import refusal
 from engine.web.auth import LANG_COOKIE, Caller
 from engine.words import Words, lang_of
 
@@ -57,6 +58,8 @@ def page(request: Request, template: str, c: Caller | None, status: int = 200,
     def at(value: datetime | None, due: bool = False) -> str:
         return town_time(value, tz, due) if tz is not None and value is not None else ""
 
+    if isinstance(context.get("message"), str):
+        context["message"] = refusal(w, context["message"])
     html = environment().get_template(template).render(
         request=request, w=w, me=c.person if c else None, csrf=c.csrf if c else "",
         at=at, path=request.url.path, drill=s.is_drill() if s is not None else False,
