@@ -115,7 +115,7 @@ def test_a_move_needs_the_csrf_token_and_changes_nothing_without_it(town: Scenar
     c = signed_in(town, "rc1")
     form = {"transition": "study", "plan": "修屋面", "assignee": "rc2", "due": "2020-10-09"}
     r = c.post(f"/issues/{i}/move", data=form)
-    assert r.status_code == 403 and "CSRF" in r.text
+    assert r.status_code == 403 and "页面已过期，请刷新后重试" in r.text
     assert issues.show(town.app.session(), i).state == "reported"
     token = csrf_of(c.get(f"/issues/{i}").text)
     r = c.post(f"/issues/{i}/move", data={**form, "csrf": token})
