@@ -64,7 +64,10 @@ POOL_QUICK = 1_500
 """Issues reported beforehand, each studied at most once by the load (per side)."""
 CLIENTS = 20
 PAGE_SIZE = 50
-MIX = (("ledger", 0.4), ("issue", 0.3), ("move", 0.3))
+MIX = tuple((kind, float(w)) for kind, _, w in (
+    part.partition(":") for part in (os.environ.get("RECTIFY_BENCH_WEB_MIX")
+                                     or "ledger:0.4,issue:0.3,move:0.3").split(",")))
+"""The share of each kind of request (RECTIFY_BENCH_WEB_MIX="move:1" for an experiment)."""
 AIM = Aim("api_moves_ratio", ">=", 0.5)
 LEDGER_AIM = Aim("ledger_ratio", ">=", 0.3)
 ERRORS_AIM = Aim("errors", "<=", 0)
@@ -73,6 +76,9 @@ MOVER = "rc1"
 ASSIGNEE = "rc2"
 PLAN = "制定整改措施，明确责任人"
 PY_SPY = Path(sys.executable).with_name("py-spy")
+THREADS_ENV = "RECTIFY_BENCH_WEB_THREADS"
+"""If set (a number), the servers' thread pool (anyio's default limiter, 40) is capped at it:
+an experiment (the engine's SQLAlchemy pool holds 15 connections), never the default."""
 
 
 # --- the databases ---------------------------------------------------------------------------
@@ -171,12 +177,26 @@ def free_port() -> int:
 @contextmanager
 def serving(asgi: Any) -> Iterator[str]:
     """`asgi` served by uvicorn in a thread of this process on a free port; its base URL."""
+    import logging
+
     import uvicorn
 
+    cap = int(os.environ.get(THREADS_ENV) or 0)
+    inner = asgi
+
+    async def capped(scope: Any, receive: Any, send: Any) -> None:
+        import anyio.to_thread
+
+        anyio.to_thread.current_default_thread_limiter().total_tokens = cap
+        await inner(scope, receive, send)
+
+    if cap:
+        asgi = capped
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(asgi, host="127.0.0.1", port=port,
-                                           log_level="warning", access_log=False,
-                                           lifespan="off"))
+    config = uvicorn.Config(asgi, host="127.0.0.1", port=port, log_level="warning",
+                            access_log=False, lifespan="off")
+    logging.getLogger("uvicorn.error").addFilter(_one_line)  # after Config sets up logging
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -189,6 +209,15 @@ def serving(asgi: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(20)
+
+
+def _one_line(record: Any) -> bool:
+    """A server error logged as one line (the clients count the errors)."""
+    if record.exc_info and record.exc_info[1] is not None:
+        e = record.exc_info[1]
+        record.msg, record.args = f"{record.getMessage()}: {type(e).__name__}: {e}", ()
+        record.exc_info = None
+    return True
 
 
 def _due() -> date:
@@ -539,9 +568,9 @@ def one_backend(name: str, databases: Callable[[Path, int, int], Any], quick: bo
                 report_samples(folder / "spy.txt", f"the engine's server on {name}")
     e, b = results["engine"], results["bare"]
     figures = {
-        "api_moves_ratio": e["move_per_s"] / b["move_per_s"],
-        "ledger_ratio": e["ledger_per_s"] / b["ledger_per_s"],
-        "issue_page_ratio": e["issue_per_s"] / b["issue_per_s"],
+        "api_moves_ratio": e.get("move_per_s", 0) / max(b.get("move_per_s", 0), 1e-9),
+        "ledger_ratio": e.get("ledger_per_s", 0) / max(b.get("ledger_per_s", 0), 1e-9),
+        "issue_page_ratio": e.get("issue_per_s", 0) / max(b.get("issue_per_s", 0), 1e-9),
         "errors": e["errors"] + b["errors"],
         **{f"engine_{k}": v for k, v in e.items() if k != "errors"},
         **{f"bare_{k}": v for k, v in b.items() if k != "errors"},
