@@ -20,6 +20,7 @@ from benchmarks import (
     bench_show,
     bench_sweep,
     bench_transitions,
+    bench_web,
 )
 
 BENCHES: dict[str, tuple[Bench, Aim]] = {
@@ -29,6 +30,7 @@ BENCHES: dict[str, tuple[Bench, Aim]] = {
     "sweep": (bench_sweep.run, bench_sweep.AIM),
     "audit": (bench_audit.run, bench_audit.AIM),
     "evidence": (bench_evidence.run, bench_evidence.AIM),
+    "web": (bench_web.run, bench_web.AIM),
 }
 
 
