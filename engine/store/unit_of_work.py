@@ -44,6 +44,9 @@ class Store:
         self._local = threading.local()
         self.allow_create = False
         """Whether a missing SQLite file may be created (only `init` says yes)."""
+        self.release_each = False
+        """Give the connection back to the pool after every transaction (a web server: its
+        threads serve many requests and must not each keep a connection)."""
 
     def connection(self) -> Connection:
         """This thread's connection (made on first use)."""
@@ -77,6 +80,8 @@ class Store:
         Core statements in between join that transaction (the begin hook sees it open).
         Not for DDL: Alembic must see the transaction SQLAlchemy manages.
         """
+        depth = getattr(self._local, "depth", 0)
+        self._local.depth = depth + 1
         try:
             conn = self.connection()
             if self.dialect.sqlite:
@@ -102,6 +107,10 @@ class Store:
                 first = (str(e).strip().splitlines() or [type(e).__name__])[0]
                 raise StoreUnavailable(f"database: {first}") from None
             raise
+        finally:
+            self._local.depth = depth
+            if self.release_each and depth == 0:
+                self.release()
 
     @contextmanager
     def _driver_transaction(self, conn: Connection, write: bool) -> Iterator[Tx]:

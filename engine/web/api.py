@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from engine.app import accounts
 from engine.web import api_board, api_issues
 from engine.web.api_common import ERRORS, Reader
-from engine.web.auth import address, rect
+from engine.web.auth import address, session
 
 router = APIRouter(prefix="/api", responses=ERRORS)
 
@@ -31,7 +31,7 @@ class Login(BaseModel):
 @router.post("/login")
 def login(request: Request, body: Login) -> dict[str, Any]:
     """A bearer token for an API client: the session's token, valid as the session is."""
-    s = rect(request).session(channel="api")
+    s = session(request, None, "api")
     signed = accounts.sign_in(s, body.user, body.password, address(request))
     return {"token": signed.token, "expires_at": signed.expires_at.isoformat()}
 

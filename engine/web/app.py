@@ -33,6 +33,7 @@ def create_app(rect: App, secure: bool = False) -> FastAPI:
     web = FastAPI(title="rectify", version="0.1.0", openapi_url="/api/openapi.json",
                   docs_url=None, redoc_url=None)
     web.state.rect = rect
+    rect.store.release_each = True  # many requests per thread: no thread keeps a connection
     web.state.secure = secure
     web.mount("/static", StaticFiles(directory=STATIC), name="static")
     web.include_router(api.router)

@@ -9,12 +9,13 @@ session cookie with the CSRF token in the `X-CSRF-Token` header.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, replace
 
 from fastapi import Request
 
 from engine.app import accounts
-from engine.app.session import App, Session
+from engine.app.session import App, Definitions, Session
 from engine.domain.accounts import TOKEN_PREFIX, Principal
 from engine.errors import NotSignedIn
 
@@ -46,6 +47,29 @@ def rect(request: Request) -> App:
     return app
 
 
+DEFINITIONS_FOR = 5.0
+"""Seconds a request's read of the town's definitions (zone, org, calendar, workflow) is
+shared with the requests after it: an org changed by another process is seen that late."""
+
+
+def definitions(request: Request) -> Definitions:
+    """The definitions the requests of the last few seconds read, shared (a handler that
+    changes them resets them for everyone); fresh ones when they are older."""
+    state = request.app.state
+    now = time.monotonic()
+    shared: tuple[float, Definitions] | None = getattr(state, "definitions", None)
+    if shared is None or now - shared[0] > DEFINITIONS_FOR:
+        shared = (now, Definitions())
+        state.definitions = shared
+    return shared[1]
+
+
+def session(request: Request, actor: str | None, channel: str) -> Session:
+    """An application session for this request, sharing the recent definitions."""
+    return rect(request).session(actor=actor, channel=channel,
+                                 definitions=definitions(request))
+
+
 def address(request: Request) -> str:
     """The client's address (for the sign-in throttle)."""
     return request.client.host if request.client else "?"
@@ -60,8 +84,7 @@ def bearer(request: Request) -> str | None:
 def principal(request: Request) -> Principal:
     """Who the request is from: a bearer token first, else the session cookie;
     NotSignedIn when neither holds."""
-    app = rect(request)
-    s = app.session(channel="api")
+    s = session(request, None, "api")
     token = bearer(request)
     if token is not None:
         if token.startswith(TOKEN_PREFIX):
@@ -79,7 +102,7 @@ def caller(request: Request, channel: str) -> Caller:
     """The signed-in caller with an application session acting as them through `channel`
     (web for pages, api for the JSON API)."""
     who = principal(request)
-    return Caller(who, rect(request).session(actor=who.person, channel=channel))
+    return Caller(who, session(request, who.person, channel))
 
 
 def check_form(request: Request, c: Caller, token: str | None) -> None:

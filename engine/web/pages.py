@@ -20,7 +20,16 @@ from engine.app.moments import parse_day
 from engine.domain.issue import CATEGORIES, SEVERITIES, Move, NewIssue
 from engine.errors import BadOption, LockedOut, NotSignedIn, RectifyError
 from engine.store.issues import IssueFilter
-from engine.web.auth import COOKIE, LANG_COOKIE, Caller, address, caller, check_form, rect
+from engine.web.auth import (
+    COOKIE,
+    LANG_COOKIE,
+    Caller,
+    address,
+    caller,
+    check_form,
+    rect,
+    session,
+)
 from engine.web.render import page, words
 from engine.web.status import status_of
 from engine.web.uploads import evidence_file, files_of, uploaded
@@ -47,7 +56,7 @@ def login_form(request: Request, next: str = "/") -> HTMLResponse:
 @router.post("/login")
 def login(request: Request, who: Annotated[str, Form()], password: Annotated[str, Form()],
           next: Annotated[str, Form()] = "/") -> Response:
-    s = rect(request).session(channel="web")
+    s = session(request, None, "web")
     try:
         signed = accounts.sign_in(s, who.strip(), password, address(request))
     except RectifyError as e:

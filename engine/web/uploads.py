@@ -37,6 +37,8 @@ class uploaded:
         self.folder: tempfile.TemporaryDirectory[str] | None = None
 
     def __enter__(self) -> list[Path]:
+        if not self.files:
+            return []
         self.folder = tempfile.TemporaryDirectory(prefix="rectify-upload-")
         out = []
         for n, f in enumerate(self.files):
