@@ -29,6 +29,7 @@ from pathlib import Path
 from engine.app import issues
 from engine.app.evidence import CHUNK, path_of, sync_dir, write_all
 from engine.app.session import Session
+from engine.domain.events import Event
 from engine.domain.text import LINE
 from engine.errors import BadFile, BadOption, Refused
 
@@ -65,8 +66,13 @@ class Saved:
 
 def attached(s: Session, issue_id: int) -> list[Attached]:
     """Every file any event of the issue attached, oldest first (NotFound: no such issue)."""
+    return attached_to(issues.history(s, issue_id))
+
+
+def attached_to(events: Sequence[Event]) -> list[Attached]:
+    """Every file these events (an issue's history) attached, oldest first."""
     out: list[Attached] = []
-    for e in issues.history(s, issue_id):
+    for e in events:
         items = e.payload.get("evidence")
         for item in items if isinstance(items, list) else ():
             if isinstance(item, Mapping):

@@ -242,17 +242,23 @@ def lights(s: Session, issues: Sequence[Issue]) -> dict[int, str | None]:
 def permitted(s: Session, issue_id: int) -> list[str]:
     """What the session's actor may fire on the issue now: its transitions and actions (the
     buttons of a page), as the workflow's machine answers."""
-    from engine.statemachine import Asked
 
     with s.transaction(write=False) as tx:
-        org = s.org(tx)
-        actor = s.actor_in(org)
         issue = tx.issues.get(issue_id)
         if issue is None:
             raise NotFound(f"no issue {issue_id}")
-        wf = s.workflow(tx, issue.workflow)
-        forbidding = {o for t in wf.transitions for o in t.forbid_actors_of}
-        prior = tx.history.prior_actors(issue.id, sorted(forbidding))
-        roles = org.roles_for_issue(actor, issue.village, issue.assignee)
-        return s.machine(wf).permitted(Asked(issue, actor, roles, org, s.calendar(tx), prior,
-                                             s.now(tx)))
+        return permitted_in(s, tx, issue)
+
+
+def permitted_in(s: Session, tx: Tx, issue: Issue) -> list[str]:
+    """`permitted` in a transaction the caller holds (a page reading all it shows at once)."""
+    from engine.statemachine import Asked
+
+    org = s.org(tx)
+    actor = s.actor_in(org)
+    wf = s.workflow(tx, issue.workflow)
+    forbidding = {o for t in wf.transitions for o in t.forbid_actors_of}
+    prior = tx.history.prior_actors(issue.id, sorted(forbidding))
+    roles = org.roles_for_issue(actor, issue.village, issue.assignee)
+    return s.machine(wf).permitted(Asked(issue, actor, roles, org, s.calendar(tx), prior,
+                                         s.now(tx)))

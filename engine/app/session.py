@@ -263,6 +263,13 @@ class Session:
         return self.defs.tz or UTC
 
     # --- what decisions need --------------------------------------------------------------------
+    def org_now(self) -> Org:
+        """The org, read now if this session has not read it yet."""
+        if self.defs.org is not None:
+            return self.defs.org
+        with self.transaction(write=False) as tx:
+            return self.org(tx)
+
     def org(self, tx: Tx) -> Org:
         if self.defs.org is None:
             org = tx.org.load()

@@ -12,10 +12,12 @@ from datetime import datetime
 
 from engine.app.session import Session
 from engine.domain.escalation import Escalation, Extension, issue_light
+from engine.domain.events import Event
 from engine.domain.guards import may_act
 from engine.domain.issue import Issue
 from engine.domain.owners import stage_owners
-from engine.errors import NotPermitted
+from engine.domain.workflow import Workflow
+from engine.errors import NotFound, NotPermitted
 from engine.store.escalations import EscalationFilter
 from engine.store.issues import IssueFilter
 
@@ -86,3 +88,34 @@ def my_queue(s: Session) -> Queue:
     extensions.sort(key=lambda x: (x.old_due_at.replace(tzinfo=None)
                                    if x.old_due_at else FAR, x.id))
     return Queue(person, mine, escalations, extensions, lights, by_id)
+
+
+@dataclass(frozen=True)
+class IssueView:
+    """What an issue's page shows, read in one transaction."""
+
+    issue: Issue
+    light: str | None
+    events: list[Event]
+    allowed: list[str]
+    """What the reader may do now (issues.permitted)."""
+    workflow: Workflow
+    pending: list[Extension]
+    """Extension requests waiting for a decision."""
+
+
+def issue_view(s: Session, issue_id: int) -> IssueView:
+    """An issue, its light, its history, what the session's actor may do on it and its open
+    extension requests, in one read."""
+    from engine.app.issues import permitted_in
+
+    with s.transaction(write=False) as tx:
+        issue = tx.issues.get(issue_id)
+        if issue is None:
+            raise NotFound(f"no issue {issue_id}")
+        wf = s.workflow(tx, issue.workflow)
+        light = issue_light(s.calendar(tx), wf.ladder, issue, s.now(tx),
+                            wf.is_final(issue.state))
+        return IssueView(issue, light, tx.history.of_issue(issue_id),
+                         permitted_in(s, tx, issue), wf,
+                         tx.extensions.matching(issue_id, pending_only=True))

@@ -14,8 +14,8 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from engine.app import accounts, extensions, issues, workspace
-from engine.app.evidence_files import attached
+from engine.app import accounts, issues, workspace
+from engine.app.evidence_files import attached_to
 from engine.app.moments import parse_day
 from engine.domain.issue import CATEGORIES, SEVERITIES, Move, NewIssue
 from engine.errors import BadOption, LockedOut, NotSignedIn, RectifyError
@@ -239,20 +239,15 @@ def issue_page_with(request: Request, c: Caller, issue_id: int, message: str,
 def _issue_page(request: Request, c: Caller, issue_id: int, message: str,
                 status: int, given: dict[str, str] | None = None) -> HTMLResponse:
     s = c.session
-    issue = issues.show(s, issue_id)
-    light = issues.lights(s, [issue])[issue.id]
-    allowed = issues.permitted(s, issue_id)
-    with s.transaction(write=False) as tx:
-        wf = s.workflow(tx, issue.workflow)
-        transitions = {t.name: t for t in wf.transitions}
-        people = sorted(s.org(tx).people.values(), key=lambda p: p.id)
-    forms = [transitions[a] for a in allowed if a in transitions]
-    actions = [a for a in allowed if a not in transitions]
-    pending = [x for x in extensions.listing(s, issue_id, pending_only=True)]
-    return page(request, "issue.html.j2", c, status, issue=issue, light=light, forms=forms,
-                actions=actions, events=issues.history(s, issue_id),
-                evidence=attached(s, issue_id), message=message, given=given or {},
-                people=people, pending=pending, categories=CATEGORIES,
+    view = workspace.issue_view(s, issue_id)
+    transitions = {t.name: t for t in view.workflow.transitions}
+    people = sorted(s.org_now().people.values(), key=lambda p: p.id)
+    forms = [transitions[a] for a in view.allowed if a in transitions]
+    actions = [a for a in view.allowed if a not in transitions]
+    return page(request, "issue.html.j2", c, status, issue=view.issue, light=view.light,
+                forms=forms, actions=actions, events=view.events,
+                evidence=attached_to(view.events), message=message, given=given or {},
+                people=people, pending=view.pending, categories=CATEGORIES,
                 severities=SEVERITIES, villages=_villages(s))
 
 

@@ -33,7 +33,7 @@ def environment() -> Any:
             return visible(value, multiline=True)
         return value
 
-    return Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True,
+    return Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, auto_reload=False,
                        undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                        finalize=finalize)
 
