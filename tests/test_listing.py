@@ -85,3 +85,18 @@ def test_search_text_follows_the_text_rule(svc: Scenario, db_url: str) -> None:
     ran = run_cli("--db", db_url, "--as", "wang", "issue", "list", "--household", "x" * 201)
     assert (ran.code, ran.err) == (1, "error: --household is longer than 200 characters"
                                       " (201)\n")
+
+
+def test_the_ledger_counts_are_kept_until_something_is_written(svc: Scenario) -> None:
+    from engine.app import issues
+
+    made = seed(svc)
+    first = issues.summary(svc.session())
+    assert ("v-shiban", "studied", 1) in first
+    assert issues.summary(svc.session()) is first  # nothing written: the counts kept
+    svc.set_now(datetime(2020, 10, 9, 11, 0))
+    svc.actor = "sa1"
+    svc.move(Move(issue_id=made[3], transition="report"))
+    after = issues.summary(svc.session())
+    assert after is not first and ("c-jiezi", "reported", 1) in after
+    assert ("c-jiezi", "found", 1) not in after

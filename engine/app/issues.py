@@ -219,10 +219,18 @@ def ledger_page(s: Session, f: IssueFilter, offset: int, size: int) -> Page:
 
 
 def summary(s: Session) -> list[tuple[str, str, int]]:
-    """(village, state, count) of every issue but the voided."""
+    """(village, state, count) of every issue but the voided. Kept by the app with the last
+    event's seq: counted again only when something was written since."""
     with s.transaction(write=False) as tx:
         s.timezone(tx)
-        return [row for row in tx.issues.count_by_village_state() if row[1] not in VOIDED]
+        mark = tx.history.last_seq()
+        kept = s.app.memo.get("summary")
+        if kept is not None and kept[0] == mark:
+            counts: list[tuple[str, str, int]] = kept[1]
+            return counts
+        counts = [row for row in tx.issues.count_by_village_state() if row[1] not in VOIDED]
+        s.app.memo["summary"] = (mark, counts)
+        return counts
 
 
 def lights(s: Session, issues: Sequence[Issue]) -> dict[int, str | None]:

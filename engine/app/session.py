@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from engine.clock import Clock, SystemClock
@@ -97,6 +97,9 @@ class App:
     """The numbers of the account rules and the password hashing's cost (tests: CHEAP)."""
     workflows: dict[str, Workflow] = field(default_factory=dict)
     machines: dict[str, WorkflowMachine] = field(default_factory=dict)
+    memo: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    """Reads kept with the mark they were read at (e.g. the ledger's counts with the last
+    event's seq), for a long-running process (the web) to skip repeating them."""
 
     def config(self) -> Config:
         """The notification configuration: given, or --config / RECTIFY_CONFIG /

@@ -45,6 +45,12 @@ class HistoryRepository(Repository):
         """The chain's head as this transaction sees it, once it has appended."""
         self._times: dict[tuple[int, int], datetime | None] = {}
 
+    def last_seq(self) -> int:
+        """The last event's seq (0 for none), without the chain's lock: a mark of whether
+        anything was written since (a cache's key)."""
+        row = self.run("SELECT max(seq) FROM history").fetchone()
+        return int(row[0]) if row is not None and row[0] is not None else 0
+
     def head(self) -> tuple[int, str]:
         """The last event's (seq, hash), read once per transaction; on PostgreSQL after
         taking the chain's advisory lock, held to the commit."""
