@@ -215,7 +215,7 @@ def ledger_page(s: Session, f: IssueFilter, offset: int, size: int) -> Page:
         f = replace(f, hidden_states=VOIDED, limit=size, offset=max(0, offset))
         total = tx.issues.count(f)
         found = tx.issues.matching(f)
-    return Page(found, lights(s, found), total)
+        return Page(found, lights_in(s, tx, found), total)
 
 
 def summary(s: Session) -> list[tuple[str, str, int]]:
@@ -238,13 +238,18 @@ def lights(s: Session, issues: Sequence[Issue]) -> dict[int, str | None]:
     if not issues:
         return {}
     with s.transaction(write=False) as tx:
-        cal = s.calendar(tx)
-        now = s.now(tx)
-        out: dict[int, str | None] = {}
-        for i in issues:
-            wf = s.workflow(tx, i.workflow)
-            out[i.id] = issue_light(cal, wf.ladder, i, now, wf.is_final(i.state))
-        return out
+        return lights_in(s, tx, issues)
+
+
+def lights_in(s: Session, tx: Tx, issues: Sequence[Issue]) -> dict[int, str | None]:
+    """`lights` in a transaction the caller holds."""
+    cal = s.calendar(tx)
+    now = s.now(tx)
+    out: dict[int, str | None] = {}
+    for i in issues:
+        wf = s.workflow(tx, i.workflow)
+        out[i.id] = issue_light(cal, wf.ladder, i, now, wf.is_final(i.state))
+    return out
 
 
 def permitted(s: Session, issue_id: int) -> list[str]:
