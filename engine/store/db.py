@@ -14,6 +14,12 @@ from engine.errors import BadOption
 BUSY_TIMEOUT_MS = 60_000
 
 
+POOL = 10
+"""Connections a process keeps open (a web server's threads take turns with them)."""
+OVERFLOW = 30
+"""Further connections opened when all are busy, closed when given back."""
+
+
 def make_engine(url: str) -> Engine:
     try:
         parsed = make_url(url)
@@ -25,7 +31,7 @@ def make_engine(url: str) -> Engine:
     if backend == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        return create_engine(parsed, pool_pre_ping=False)
+        return create_engine(parsed, pool_pre_ping=False, pool_size=POOL, max_overflow=OVERFLOW)
     raise BadOption(f"unsupported database {backend!r}: use sqlite:/// or postgresql://")
 
 
@@ -34,7 +40,8 @@ def _sqlite(url: str, database: str | None) -> Engine:
         folder = Path(database).expanduser().resolve().parent
         if not folder.is_dir():
             raise BadOption(f"no such folder for the database: {folder}")
-    engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+    engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000},
+                           pool_size=POOL, max_overflow=OVERFLOW)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -44,6 +44,8 @@ class Store:
         self._local = threading.local()
         self.allow_create = False
         """Whether a missing SQLite file may be created (only `init` says yes)."""
+        self._seen = False
+        """Whether a connection was made (the SQLite file's existence checked) already."""
         self.release_each = False
         """Give the connection back to the pool after every transaction (a web server: its
         threads serve many requests and must not each keep a connection)."""
@@ -53,12 +55,13 @@ class Store:
         conn: Connection | None = getattr(self._local, "conn", None)
         if conn is None or conn.closed:
             path = self.engine.url.database if self.dialect.sqlite else None
-            if path and path != ":memory:" and not path.startswith("file:"):
+            if path and path != ":memory:" and not path.startswith("file:") and not self._seen:
                 from pathlib import Path
 
                 if not self.allow_create and not Path(path).exists():
                     raise NotInitialized(f"no database at {path}: run `rectify init --org FILE`")
             conn = self._local.conn = self.engine.connect()
+            self._seen = True
         return conn
 
     def release(self) -> None:
