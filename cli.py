@@ -1115,18 +1115,13 @@ def audit_replay(settings: Settings, as_of: str, issue_id: int | None,
     """The ledger as it stood at a moment, rebuilt from the history alone."""
     from engine.app import audit as handlers
     from engine.app.moments import moment_option
-    from engine.present import escalation_json, issue_json, issues_table, town_time
+    from engine.present import issues_table, replayed_json, town_time
 
     s = _auditor(settings)
     moment = moment_option(as_of, "--as-of", s.town_tz)
     found = handlers.replay(s, moment, issue_id, village)
     tz = s.town_tz
-    data = []
-    for r in found:
-        item = issue_json(r.issue, tz, r.light)
-        item["open_escalations"] = [escalation_json(x, tz) for x in r.open_escalations]
-        item["backdated_events"] = r.backdated
-        data.append(item)
+    data = [replayed_json(r, tz) for r in found]
     lights = {r.issue.id: r.light for r in found}
     backdated = sum(r.backdated for r in found)
 

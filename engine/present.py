@@ -24,6 +24,7 @@ from engine.domain.text import visible
 from engine.words import Words
 
 if TYPE_CHECKING:
+    from engine.app.audit import Replayed
     from engine.app.evidence_files import Attached
 
 
@@ -144,6 +145,15 @@ def escalation_json(e: Escalation, tz: tzinfo) -> dict[str, Any]:
         "subjects": list(e.subjects),
         "outcome": e.outcome,
     }
+
+
+def replayed_json(r: Replayed, tz: tzinfo) -> dict[str, Any]:
+    """An issue as `audit replay --json` gives it: issue_json at that moment, with the
+    escalations open then and how many of its events are back-dated."""
+    item = issue_json(r.issue, tz, r.light)
+    item["open_escalations"] = [escalation_json(x, tz) for x in r.open_escalations]
+    item["backdated_events"] = r.backdated
+    return item
 
 
 def extension_json(x: Extension, tz: tzinfo) -> dict[str, Any]:

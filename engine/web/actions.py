@@ -15,7 +15,7 @@ from engine.app.moments import parse_day
 from engine.domain.issue import EDITABLE, Edit
 from engine.errors import RectifyError
 from engine.web.auth import caller, check_form
-from engine.web.pages import issue_page_with
+from engine.web.pages import issue_page_with, posted
 from engine.web.status import status_of
 
 router = APIRouter(include_in_schema=False)
@@ -65,10 +65,7 @@ def reassign(request: Request, issue_id: int, to: Field, reason: Field, due: Fie
 
 @router.post("/issues/{issue_id}/edit")
 async def edit(request: Request, issue_id: int) -> Response:
-    c = caller(request, "web")
-    form = await request.form()
-    check_form(request, c, str(form.get("csrf") or ""))
-    given = {k: str(v) for k, v in form.items() if isinstance(v, str)}
+    c, _form, given = await posted(request)
     try:
         issue = issues.show(c.session, issue_id)
         changed = {name: given[name] for name in EDITABLE if name in given

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from engine.app import audit, extensions, supervision
 from engine.app.moments import moment_option
-from engine.present import escalation_json, extension_json, issue_json
+from engine.present import escalation_json, extension_json, replayed_json
 from engine.store.escalations import EscalationFilter
 from engine.web.api_common import LARGEST_ID, Actor, Reader
 
@@ -120,10 +120,4 @@ def replay(c: Reader, as_of: Annotated[str, Query(min_length=1)],
     s = c.session
     tz = s.zone()
     found = audit.replay(s, moment_option(as_of, "as_of", tz), issue, village)
-    out = []
-    for r in found:
-        item = issue_json(r.issue, tz, r.light)
-        item["open_escalations"] = [escalation_json(x, tz) for x in r.open_escalations]
-        item["backdated_events"] = r.backdated
-        out.append(item)
-    return out
+    return [replayed_json(r, tz) for r in found]

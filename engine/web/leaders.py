@@ -26,6 +26,7 @@ from engine.domain.org import Org
 from engine.errors import RectifyError
 from engine.store.escalations import EscalationFilter
 from engine.web.auth import Caller, caller, check_form
+from engine.web.pages import posted
 from engine.web.render import page, words
 from engine.web.status import status_of
 
@@ -90,9 +91,7 @@ def _chosen(values: Sequence[Any]) -> list[str]:
 
 @router.post("/escalations/{escalation_id}/record")
 async def record(request: Request, escalation_id: int) -> Response:
-    c = caller(request, "web")
-    form = await request.form()
-    check_form(request, c, str(form.get("csrf") or ""))
+    c, form, _given = await posted(request)
     try:
         supervision.record_interview(c.session, escalation_id, str(form.get("note") or ""),
                                      _chosen(form.getlist("with")))
@@ -103,9 +102,7 @@ async def record(request: Request, escalation_id: int) -> Response:
 
 @router.post("/escalations/{escalation_id}/decide")
 async def decide(request: Request, escalation_id: int) -> Response:
-    c = caller(request, "web")
-    form = await request.form()
-    check_form(request, c, str(form.get("csrf") or ""))
+    c, form, _given = await posted(request)
     subjects = _chosen(form.getlist("subjects"))
     try:
         supervision.decide_accountability(c.session, escalation_id,

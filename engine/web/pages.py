@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import FormData
 
 from engine.app import accounts, issues, workspace
 from engine.app.evidence_files import attached_to
@@ -36,6 +37,15 @@ from engine.web.uploads import evidence_file, files_of, uploaded
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
+
+
+async def posted(request: Request) -> tuple[Caller, FormData, dict[str, str]]:
+    """A posted form of a signed-in person, its CSRF token checked: who, the form (its
+    files), and its text fields."""
+    c = caller(request, "web")
+    form = await request.form()
+    check_form(request, c, str(form.get("csrf") or ""))
+    return c, form, {k: str(v) for k, v in form.items() if isinstance(v, str)}
 
 
 def error_page(request: Request, e: RectifyError, status: int) -> HTMLResponse:
@@ -198,10 +208,7 @@ def _new_page(request: Request, c: Caller, message: str, status: int,
 
 @router.post("/issues/new")
 async def add(request: Request) -> Response:
-    c = caller(request, "web")
-    form = await request.form()
-    check_form(request, c, str(form.get("csrf") or ""))
-    given = {k: str(v) for k, v in form.items() if isinstance(v, str)}
+    c, form, given = await posted(request)
     files = files_of(form)
     try:
         with uploaded(files) as paths:
@@ -253,10 +260,7 @@ def _issue_page(request: Request, c: Caller, issue_id: int, message: str,
 
 @router.post("/issues/{issue_id}/move")
 async def move(request: Request, issue_id: int) -> Response:
-    c = caller(request, "web")
-    form = await request.form()
-    check_form(request, c, str(form.get("csrf") or ""))
-    given = {k: str(v) for k, v in form.items() if isinstance(v, str)}
+    c, form, given = await posted(request)
     files = files_of(form)
     try:
         due = parse_day(given["due"], "due") if given.get("due") else None
