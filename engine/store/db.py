@@ -40,8 +40,10 @@ def _sqlite(url: str, database: str | None) -> Engine:
         folder = Path(database).expanduser().resolve().parent
         if not folder.is_dir():
             raise BadOption(f"no such folder for the database: {folder}")
+    # every transaction ends in COMMIT or ROLLBACK (Store.transaction), so the pool's own
+    # rollback of a connection given back is a statement for nothing
     engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000},
-                           pool_size=POOL, max_overflow=OVERFLOW)
+                           pool_size=POOL, max_overflow=OVERFLOW, pool_reset_on_return=None)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
