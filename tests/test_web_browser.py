@@ -343,6 +343,8 @@ def test_the_ledger_and_audit_on_a_phone(visit: Any) -> None:
     assert wang.page.evaluate("document.documentElement.scrollWidth") <= 390
     wang.shoot("ledger")
     wang.go("/audit")
+    assert wang.page.locator("#verdict").count() == 0  # the whole chain only when asked
+    wang.page.click("#verify-form button")
     assert "完好" in wang.text("#verdict")
     yesterday = (START.date() - timedelta(days=1)).isoformat()
     assert wang.page.input_value("input[name=as_of]") == yesterday

@@ -23,7 +23,7 @@ from engine.app.moments import moment_option, parse_day
 from engine.domain.escalation import OUTCOMES, Escalation
 from engine.domain.issue import Issue
 from engine.domain.org import Org
-from engine.errors import RectifyError
+from engine.errors import NotFound, RectifyError
 from engine.store.escalations import EscalationFilter
 from engine.web.auth import Caller, caller, check_form
 from engine.web.pages import posted
@@ -132,14 +132,16 @@ def listing(request: Request, village: str, listed: Annotated[str, Form()] = "",
 
 # --- audit (审计) -------------------------------------------------------------------------------
 @router.get("/audit")
-def audit_page(request: Request, as_of: str = "", village: str = "",
-               person: str = "") -> HTMLResponse:
+def audit_page(request: Request, as_of: str = "", village: str = "", person: str = "",
+               verify: str = "") -> HTMLResponse:
+    """The audit page. The whole chain is verified when asked (`verify=1`, the page's
+    button): a full check reads every event, too much for every visit."""
     c = caller(request, "web")
     s = c.session
     tz = s.zone()
     w = words(request, s)
-    message = ""
-    verdict = audit.verify(s)
+    message, status = "", 200
+    verdict = audit.verify(s) if verify else None
     try:
         head: str | None = "{}:{}".format(*audit.anchor(s))
     except RectifyError:
@@ -151,19 +153,19 @@ def audit_page(request: Request, as_of: str = "", village: str = "",
             parse_day(as_of, "as_of")
             moment = moment_option(as_of, "as_of", tz, end=True)
             replayed = audit.replay(s, moment, None, village or None)
-    except (RectifyError, ValueError) as e:
-        message = str(e)
+    except RectifyError as e:
+        message, status = str(e), status_of(e)
     report = ""
     try:
         if person:
             report = reports.person_text(audit.person(s, person), tz, w, s.is_drill()).rstrip()
     except RectifyError as e:
-        message = str(e)
+        message, status = str(e), status_of(e)
     with s.transaction(write=False) as tx:
         org = s.org(tx)
         people = sorted(org.people.values(), key=lambda p: p.id)
         today = s.now(tx).astimezone(tz).date()
-    return page(request, "audit.html.j2", c, 409 if message else 200, verdict=verdict,
+    return page(request, "audit.html.j2", c, status, verdict=verdict,
                 head=head, as_of=as_of, village=village, person=person, replayed=replayed,
                 moment=moment, report=report, people=people, message=message,
                 villages=sorted(s.names().units.items()),
@@ -185,6 +187,4 @@ def export(request: Request, fmt: str, village: str = "") -> Response:
         body = "".join(reports.csv_lines(audit.events(s, None, None, village or None), tz))
         return Response(body, media_type="text/csv; charset=utf-8", headers={
             "content-disposition": 'attachment; filename="rectify-audit.csv"'})
-    from engine.errors import NotFound
-
     raise NotFound(f"no export as {fmt[:10]!r} (html or csv)")
