@@ -53,6 +53,7 @@ SHAPES: list[tuple[re.Pattern[str], Say]] = [
      lambda w, m: w("refused time", id=m[1], at=m[2], previous=m[3])),
     (re.compile(r"^the form's CSRF token is missing or wrong"),
      lambda w, m: w("refused csrf")),
+    (re.compile(r"^wrong name or password$"), lambda w, m: w("refused sign in")),
     (re.compile(r"^no issue (\d+)$"),
      lambda w, m: w("refused no issue", id=m[1])),
 ]

@@ -43,6 +43,7 @@ START = datetime(2020, 9, 28, 9, 0)
     ("the form's CSRF token is missing or wrong: reload the page and try again",
      "页面已过期，请刷新后重试"),
     ("no issue 99", "没有编号为 99 的问题"),
+    ("wrong name or password", "姓名或密码不对"),
     ("something new the rules say", "something new the rules say"),
 ])
 def test_each_shape_in_chinese(message: str, said: str) -> None:

@@ -269,3 +269,15 @@ def test_the_board_offers_forms_to_who_may_act_and_ticks_among_the_village(
     sa1 = signed_in(town, "sa1").get("/board").text
     assert 'action="/escalations/' not in sa1 and "由刘镇长办理" in sa1
     assert 'id="listing-v-shiban"' in signed_in(town, "wang").get("/board").text
+
+
+def test_a_fix_refused_after_the_issue_was_added_is_said_on_its_page(town: Scenario) -> None:
+    c = signed_in(town, "sa1")
+    token = csrf_of(c.get("/issues/new").text)
+    r = c.post("/issues/new", data={"csrf": token, "title": "路灯损坏", "village": "v-shiban",
+                                    "category": "other", "fix": "on", "note": "已更换"})
+    assert r.status_code == 409  # fix needs evidence: the issue stands, found, and says so
+    assert "办理“立行立改”需要填写：佐证" in r.text and 'id="state"' in r.text
+    [made] = issues.listing(town.app.session())
+    assert made.state == "found"
+    assert c.get(f"/issues/{made.id}?refused=call+this+number").text.count("call this") == 0

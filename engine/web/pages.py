@@ -19,7 +19,7 @@ from engine.app import accounts, issues, workspace
 from engine.app.evidence_files import attached_to
 from engine.app.moments import parse_day
 from engine.domain.issue import CATEGORIES, SEVERITIES, Move, NewIssue
-from engine.errors import BadOption, LockedOut, NotSignedIn, RectifyError
+from engine.errors import BadOption, RectifyError
 from engine.store.issues import IssueFilter
 from engine.web.auth import (
     COOKIE,
@@ -70,11 +70,8 @@ def login(request: Request, who: Annotated[str, Form()], password: Annotated[str
     try:
         signed = accounts.sign_in(s, who.strip(), password, address(request))
     except RectifyError as e:
-        said = str(e)
-        if isinstance(e, NotSignedIn) and not isinstance(e, LockedOut):
-            said = words(request, None)("wrong name or password")
         return page(request, "login.html.j2", None, status_of(e), next=_local(next),
-                    message=said, who=who)
+                    message=str(e), who=who)
     out = RedirectResponse(_local(next), status_code=303)
     out.set_cookie(COOKIE, signed.token, httponly=True, samesite="lax",
                    secure=bool(request.app.state.secure),
@@ -123,7 +120,7 @@ def change_password(request: Request, old: Annotated[str, Form()],
             raise BadOption(w("passwords differ"))
         accounts.change_password(c.session, c.person, old, new, keep=c.principal.session)
     except RectifyError as e:
-        return page(request, "account.html.j2", c, 409, message=str(e), done=False)
+        return page(request, "account.html.j2", c, status_of(e), message=str(e), done=False)
     return page(request, "account.html.j2", c, message="", done=True)
 
 
@@ -178,7 +175,7 @@ def ledger(request: Request, village: str = "", state: str = "", category: str =
 def _states(s: Any) -> list[str]:
     with s.transaction(write=False) as tx:
         wf = s.current_workflow(tx)
-        return [st.name for st in wf.states if st.name != "voided"]
+        return [st.name for st in wf.states if st.name not in issues.VOIDED]
 
 
 def _villages(s: Any) -> list[tuple[str, str]]:
@@ -223,28 +220,23 @@ async def add(request: Request) -> Response:
                 try:
                     issues.move(c.session, Move(issue_id=new.id, transition="fix",
                                                 note=given.get("note") or None), paths)
-                except RectifyError as e:
-                    return RedirectResponse(f"/issues/{new.id}?" + urlencode(
-                        {"refused": str(e)}), status_code=303)
+                except RectifyError as e:  # added, but not fixed: its page says why
+                    return issue_page_with(request, c, new.id, str(e), status_of(e))
     except RectifyError as e:
         return _new_page(request, c, str(e), status_of(e), given)
     return RedirectResponse(f"/issues/{new.id}", status_code=303)
 
 
 @router.get("/issues/{issue_id}")
-def issue_page(request: Request, issue_id: int, refused: str = "") -> HTMLResponse:
+def issue_page(request: Request, issue_id: int) -> HTMLResponse:
     c = caller(request, "web")
-    return _issue_page(request, c, issue_id, refused, 200)
+    return issue_page_with(request, c, issue_id, "", 200)
 
 
 def issue_page_with(request: Request, c: Caller, issue_id: int, message: str,
                     status: int, given: dict[str, str] | None = None) -> HTMLResponse:
-    """An issue's page showing `message` (a refusal), the forms filled as `given`."""
-    return _issue_page(request, c, issue_id, message, status, given)
-
-
-def _issue_page(request: Request, c: Caller, issue_id: int, message: str,
-                status: int, given: dict[str, str] | None = None) -> HTMLResponse:
+    """An issue's page showing `message` (a refusal, or nothing), the forms filled as
+    `given`."""
     s = c.session
     view = workspace.issue_view(s, issue_id)
     transitions = {t.name: t for t in view.workflow.transitions}
@@ -272,7 +264,7 @@ async def move(request: Request, issue_id: int) -> Response:
         with uploaded(files) as paths:
             issues.move(c.session, command, paths)
     except RectifyError as e:
-        return _issue_page(request, c, issue_id, str(e), status_of(e), given)
+        return issue_page_with(request, c, issue_id, str(e), status_of(e), given)
     return RedirectResponse(f"/issues/{issue_id}", status_code=303)
 
 
