@@ -10,16 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from engine.app.issues import lights_in, permitted_in
 from engine.app.session import Session
-from engine.domain.escalation import Escalation, Extension, issue_light
+from engine.domain.escalation import Escalation, Extension
 from engine.domain.events import Event
 from engine.domain.guards import may_act
 from engine.domain.issue import Issue
+from engine.domain.org import Org
 from engine.domain.owners import stage_owners
 from engine.domain.workflow import Workflow
 from engine.errors import NotFound, NotPermitted
 from engine.store.escalations import EscalationFilter
-from engine.store.issues import IssueFilter
+from engine.store.unit_of_work import Tx
 
 URGENCY = {"red": 0, "yellow": 1, "green": 2, None: 3}
 """Lights in the order a person should look at them."""
@@ -45,21 +47,9 @@ def my_queue(s: Session) -> Queue:
     with s.transaction(write=False) as tx:
         org = s.org(tx)
         person = s.actor_in(org)
-        now = s.now(tx)
-        cal = s.calendar(tx)
-        current = s.current_workflow(tx)
-        open_issues = tx.issues.matching(IssueFilter(final_states=current.final,
-                                                     hidden_states=current.final))
-        by_id = {i.id: i for i in open_issues}
-        lights: dict[int, str | None] = {}
-        mine: list[Issue] = []
-        for i in open_issues:
-            wf = s.workflow(tx, i.workflow)
-            if wf.is_final(i.state):
-                continue
-            lights[i.id] = issue_light(cal, wf.ladder, i, now, False)
-            if person in stage_owners(org, wf, i):
-                mine.append(i)
+        mine = [i for i in _candidates(s, tx, org, person)
+                if person in stage_owners(org, s.workflow(tx, i.workflow), i)]
+        by_id = {i.id: i for i in mine}
         escalations = tx.escalations.matching(EscalationFilter(open_only=True, to=person))
         extensions = []
         for x in tx.extensions.matching(pending_only=True):
@@ -79,6 +69,8 @@ def my_queue(s: Session) -> Queue:
                 if found is not None:
                     by_id[found.id] = found
 
+        lights = lights_in(s, tx, list(by_id.values()))
+
     def urgency(i: Issue) -> tuple[int, datetime, int]:
         due = i.due_at.replace(tzinfo=None) if i.due_at is not None else FAR
         return URGENCY.get(lights.get(i.id), 3), due, i.id
@@ -88,6 +80,27 @@ def my_queue(s: Session) -> Queue:
     extensions.sort(key=lambda x: (x.old_due_at.replace(tzinfo=None)
                                    if x.old_due_at else FAR, x.id))
     return Queue(person, mine, escalations, extensions, lights, by_id)
+
+
+def _candidates(s: Session, tx: Tx, org: Org, person: str) -> list[Issue]:
+    """A superset of the open issues whose stage `person` owns, read by SQL rather than
+    every open issue: those in a stage whose owners include a town-wide role the person
+    holds (a rectification leader's *reported*), and those tied to the person — the
+    assignee, who added it, their group, their village (the roles that depend on the issue:
+    assignee, added_by, finders, village_secretary, liaison). The owners are told exactly
+    after."""
+    town_wide: set[str] = set()
+    final: set[str] = set()
+    for key, _digest, _body in tx.definitions.workflow_rows():
+        wf = s.workflow(tx, key)
+        final.update(wf.final)
+        town_wide.update(st.name for st in wf.states
+                         if st.owners and person in org.reach(st.owners, "", None))
+    me = org.people[person]
+    villages = {me.unit, *(u.id for u in org.units.values()
+                           if person in (u.secretary, u.liaison))}
+    return tx.issues.tied_to(person, town_wide - final, [g.id for g in org.groups_of(person)],
+                             villages, final)
 
 
 @dataclass(frozen=True)
@@ -107,15 +120,12 @@ class IssueView:
 def issue_view(s: Session, issue_id: int) -> IssueView:
     """An issue, its light, its history, what the session's actor may do on it and its open
     extension requests, in one read."""
-    from engine.app.issues import permitted_in
-
     with s.transaction(write=False) as tx:
         issue = tx.issues.get(issue_id)
         if issue is None:
             raise NotFound(f"no issue {issue_id}")
         wf = s.workflow(tx, issue.workflow)
-        light = issue_light(s.calendar(tx), wf.ladder, issue, s.now(tx),
-                            wf.is_final(issue.state))
+        light = lights_in(s, tx, [issue])[issue.id]
         return IssueView(issue, light, tx.history.of_issue(issue_id),
                          permitted_in(s, tx, issue), wf,
                          tx.extensions.matching(issue_id, pending_only=True))

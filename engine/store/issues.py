@@ -6,7 +6,7 @@ like eventsourcing's recorders; listing goes through SQLAlchemy Core.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -160,6 +160,19 @@ class IssueRepository(Repository):
             q = q.limit(f.limit)
         if f.offset:
             q = q.offset(f.offset)
+        return [rows.issue(r) for r in self.conn.execute(q)]
+
+    def tied_to(self, person: str, states: Iterable[str], groups: Iterable[str],
+                villages: Iterable[str], final_states: Iterable[str]) -> list[Issue]:
+        """Open issues in `states`, or tied to `person`: their assignee, who added them, of
+        one of their `groups` or `villages` (a superset of those whose stage they own)."""
+        c = t.issues.c
+        q = (select(*(getattr(c, n) for n in rows.ISSUE_COLUMNS))
+             .where(c.state.not_in(sorted(set(final_states))),
+                    or_(c.state.in_(sorted(set(states))), c.assignee == person,
+                        c.created_by == person, c.grp.in_(sorted(set(groups))),
+                        c.village.in_(sorted(set(villages)))))
+             .order_by(c.id))
         return [rows.issue(r) for r in self.conn.execute(q)]
 
     def count(self, f: IssueFilter) -> int:
