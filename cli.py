@@ -1245,25 +1245,17 @@ def web(settings: Settings, host: str, port: int, no_scheduler: bool, interval: 
 
     import uvicorn
 
+    from engine.scheduler import on_its_clock, scheduled
     from engine.web.app import create_app
 
     s = settings.session()
     s.zone()  # refuses an uninitialised database before serving anything
     scheduler = None
-    app = s.app
-    if not no_scheduler:
-        from engine.scheduler import scheduled
-
+    if no_scheduler:
+        app = on_its_clock(s)
+    else:
         scheduler, app = scheduled(s, interval, echo=click.echo, console=console)
         threading.Thread(target=scheduler.start, name="rectify-scheduler", daemon=True).start()
-    elif s.at is not None:
-        from dataclasses import replace
-
-        from engine.clock import DrillClock
-
-        with s.transaction(write=False) as tx:
-            start = s.now(tx)
-        app = replace(app, clock=DrillClock(start))
     click.echo(f"rectify web: http://{host}:{port}/  (Ctrl-C stops)")
     try:
         uvicorn.run(create_app(app, secure=secure_cookies), host=host, port=port,

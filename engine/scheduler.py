@@ -101,6 +101,17 @@ def serve(
     say("stopped")
 
 
+def on_its_clock(command: Session) -> App:
+    """The app a long-running door (`serve`, `web`) runs on: the command's, or with `--now`
+    (a drill) the same app on a clock that starts there and runs on with the real time."""
+    app = command.app
+    if command.at is None:
+        return app
+    tz = command.zone()
+    start = command.at.replace(tzinfo=tz) if command.at.tzinfo is None else command.at
+    return replace(app, clock=DrillClock(start.astimezone(UTC)))
+
+
 def scheduled(command: Session, interval: float,
               echo: Callable[[str], None] | None = None,
               emit_json: Callable[[dict[str, Any]], None] | None = None,
@@ -113,14 +124,11 @@ def scheduled(command: Session, interval: float,
     from engine.app import briefing, dispatch, supervision
 
     say = echo or (lambda _text: None)
-    app = command.app
-    config = app.config()  # a bad configuration is refused here, before anything runs
+    config = command.app.config()  # a bad configuration is refused here, before anything runs
     sender = dispatch.sender(command, console)
     tz = command.zone()
-    app.store.release()
-    if command.at is not None:  # the same app on a drill clock
-        start = command.at.replace(tzinfo=tz) if command.at.tzinfo is None else command.at
-        app = replace(app, clock=DrillClock(start.astimezone(UTC)), config_given=config)
+    command.app.store.release()
+    app = on_its_clock(command)
 
     def job(what: str, work: Callable[[Session], Any]) -> Any:
         """One run: a fresh session (an org updated meanwhile is seen), its connection given
