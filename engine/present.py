@@ -369,7 +369,7 @@ def event_what(e: Event, w: Words) -> str:
                      f"{w.person(e.payload.get('to'))}")
     if e.type == EventType.EDITED:
         return shown(f"{w.event(e.type)}{c}"
-                     f"{w('fields sep').join(w(n) for n in _edited(e.payload))}")
+                     f"{w('list sep').join(w(n) for n in _edited(e.payload))}")
     return shown(w.event(e.type))
 
 

@@ -9,7 +9,6 @@ read by the caller; an id the org does not hold (a person since removed) is show
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -28,11 +27,6 @@ def lang_of(given: str | None) -> str | None:
     if not given:
         return "zh_CN"
     return ALIASES.get(given.strip().lower().split(".")[0])
-
-
-def env_lang() -> str:
-    """The language RECTIFY_LANG asks for (zh_CN when unset or unknown)."""
-    return lang_of(os.environ.get("RECTIFY_LANG")) or "zh_CN"
 
 
 PHRASES: dict[str, dict[str, str]] = {
@@ -56,7 +50,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "summary": "各村问题所处阶段（村 × 阶段）", "back-dated": "补录",
         "written": "实际录入于 {at}", "back-fill": "补录说明",
         "group leader": "{group}（组长{leader}）",
-        "list sep": "、", "fields sep": "、", "colon": "：", "no extensions": "没有延期申请",
+        "list sep": "、", "colon": "：", "no extensions": "没有延期申请",
         "esc on": "{id} 号{level}，问题 #{issue}", "stage due": "{stage}（截止 {due}）",
         "ext on": "{id} 号，问题 #{issue}（{stage}）", "due moved": "{old} → {new} 24:00",
         "no evidence": "问题 #{id} 没有佐证材料", "evidence n": "问题 #{id}：{n} 个佐证文件",
@@ -143,7 +137,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "raised n": "raised {n} escalation(s)",
         "summary": "where the issues stand (village × stage)", "back-dated": "back-dated",
         "written": "written {at}", "back-fill": "back-fill",
-        "group leader": "{group} (leader {leader})", "list sep": ", ", "fields sep": ", ",
+        "group leader": "{group} (leader {leader})", "list sep": ", ",
         "colon": ": ", "no extensions": "no extension requests",
         "esc on": "{id}: {level} on issue #{issue}", "stage due": "{stage} (due {due})",
         "ext on": "{id} on issue #{issue} ({stage})", "due moved": "{old} → {new} 24:00",
@@ -215,11 +209,6 @@ PHRASES: dict[str, dict[str, str]] = {
 }
 """The program's own words in human output; English keys (a missing English phrase is its
 key)."""
-
-FIELDS = ("title", "category", "village", "household", "severity", "description", "group",
-          "assignee", "due", "plan", "note", "reason")
-"""Field names that have a phrase of their own (an edited issue's changed fields)."""
-
 
 @dataclass(frozen=True)
 class Words:
@@ -310,9 +299,6 @@ class Words:
         }
         how = shown.get(name)
         return how(str(value)) if how else str(value)
-
-    def yes_no(self, value: bool) -> str:
-        return self("yes") if value else self("no")
 
 
 ENGLISH = Words("en")
