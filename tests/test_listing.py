@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+import pytest
+
 from engine.domain.issue import Move, NewIssue
 from tests.support import Scenario, run_cli
 
@@ -87,16 +89,48 @@ def test_search_text_follows_the_text_rule(svc: Scenario, db_url: str) -> None:
                                       " (201)\n")
 
 
-def test_the_ledger_counts_are_kept_until_something_is_written(svc: Scenario) -> None:
-    from engine.app import issues
+def test_the_ledger_counts_follow_every_write_without_counting_again(
+        svc: Scenario, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The village × stage counts are kept by the app and brought up to date by the events
+    written since; after each kind of write they equal a fresh count, and they are counted
+    again only after an event that may move an issue in a way events do not tell (an edit)."""
+    from engine.app import corrections, issues
+    from engine.domain.issue import Edit
+    from engine.store.issues import IssueRepository
+
+    counted: list[int] = []
+    real = IssueRepository.counted_at
+
+    def counting(self: IssueRepository) -> tuple[int, list[tuple[str, str, int]]]:
+        counted.append(1)
+        return real(self)
+
+    monkeypatch.setattr(IssueRepository, "counted_at", counting)
+
+    def kept() -> list[tuple[str, str, int]]:
+        return issues.summary(svc.session())
+
+    def fresh() -> list[tuple[str, str, int]]:
+        svc.app.memo.pop("summary", None)
+        return issues.summary(svc.session())
 
     made = seed(svc)
-    first = issues.summary(svc.session())
-    assert ("v-shiban", "studied", 1) in first
-    assert issues.summary(svc.session()) is first  # nothing written: the counts kept
+    first = kept()
+    assert ("v-shiban", "studied", 1) in first and len(counted) == 1
+    assert kept() == first and len(counted) == 1  # nothing written: not counted again
     svc.set_now(datetime(2020, 10, 9, 11, 0))
     svc.actor = "sa1"
-    svc.move(Move(issue_id=made[3], transition="report"))
-    after = issues.summary(svc.session())
-    assert after is not first and ("c-jiezi", "reported", 1) in after
-    assert ("c-jiezi", "found", 1) not in after
+    svc.move(Move(issue_id=made[3], transition="report"))            # a transition
+    extra = svc.add_issue(NewIssue(title="新问题", category="other", village="v-shiban")).id
+    after = kept()
+    assert ("c-jiezi", "reported", 1) in after and ("c-jiezi", "found", 1) not in after
+    assert ("v-shiban", "found", 1) in after and len(counted) == 1
+    svc.actor = "iv1"
+    svc.move(Move(issue_id=extra, transition="void", reason="重复"))  # voided: out of the counts
+    assert kept() == fresh() and len(counted) == 2  # the fresh count is the second
+    assert not any(st == "voided" for _, st, _ in kept())
+    corrections.edit(svc.session(), Edit(issue_id=made[2], reason="录错村", village="c-jiezi"))
+    mark = len(counted)
+    edited = kept()                                                    # an edit: counted again
+    assert len(counted) == mark + 1 and ("c-jiezi", "reported", 2) in edited
+    assert edited == fresh()

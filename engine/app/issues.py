@@ -19,6 +19,7 @@ from engine.domain.escalation import issue_light
 from engine.domain.events import Event
 from engine.domain.issue import Issue, Move, NewIssue, check_new_issue, check_text, evolve
 from engine.domain.org import Org
+from engine.domain.tally import Counts, moved
 from engine.domain.workflow import Workflow
 from engine.errors import BadOption, NotFound, NotPermitted, RectifyError
 from engine.store.issues import IssueFilter
@@ -199,38 +200,60 @@ def listing(s: Session, states: Sequence[str] = (), villages: Sequence[str] = ()
 
 @dataclass(frozen=True)
 class Page:
-    """One page of the ledger: its issues (with their lights) and how many match in all."""
+    """One page of the ledger: its issues (with their lights) and how many match in all; the
+    village × stage counts of the whole town and the workflow's stages (the voided aside)."""
 
     issues: list[Issue]
     lights: dict[int, str | None]
     total: int
+    counts: list[tuple[str, str, int]]
+    states: list[str]
 
 
 def ledger_page(s: Session, f: IssueFilter, offset: int, size: int) -> Page:
     """A page of the ledger filtered by `f` (voided left out unless asked for by state), in
-    one read: the rows of the page and the count, lights for those rows only."""
+    one read: the rows of the page and the count (the town's counts when nothing is filtered),
+    lights for those rows only, and the town's village × stage counts (`summary`)."""
     check_text("--search", f.search)
     with s.transaction(write=False) as tx:
-        s.timezone(tx)
+        counts = summary_in(s, tx)
+        states = [st.name for st in s.current_workflow(tx).states if st.name not in VOIDED]
         f = replace(f, hidden_states=VOIDED, limit=size, offset=max(0, offset))
-        total = tx.issues.count(f)
+        unfiltered = f == IssueFilter(hidden_states=VOIDED, limit=size, offset=f.offset)
+        total = sum(n for _, _, n in counts) if unfiltered else tx.issues.count(f)
         found = tx.issues.matching(f)
-        return Page(found, lights_in(s, tx, found), total)
+        return Page(found, lights_in(s, tx, found), total, counts, states)
 
 
 def summary(s: Session) -> list[tuple[str, str, int]]:
-    """(village, state, count) of every issue but the voided. Kept by the app with the last
-    event's seq: counted again only when something was written since."""
+    """(village, state, count) of every issue but the voided."""
     with s.transaction(write=False) as tx:
-        s.timezone(tx)
-        mark = tx.history.last_seq()
-        kept = s.app.memo.get("summary")
-        if kept is not None and kept[0] == mark:
-            counts: list[tuple[str, str, int]] = kept[1]
-            return counts
-        counts = [row for row in tx.issues.count_by_village_state() if row[1] not in VOIDED]
+        return summary_in(s, tx)
+
+
+SUMMARY_CATCH_UP = 2_000
+"""At most this many events since the counts were last told are applied to them (more:
+counted again)."""
+
+
+def summary_in(s: Session, tx: Tx) -> list[tuple[str, str, int]]:
+    """`summary` in a transaction the caller holds. Kept by the app with the seq of the last
+    event it tells: brought up to date by the events written since (engine.domain.tally),
+    counted again when one of those may have moved an issue in a way they do not tell."""
+    s.timezone(tx)
+    kept: tuple[int, Counts] | None = s.app.memo.get("summary")
+    mark, counts = 0, None
+    if kept is not None:
+        since = tx.history.placing_since(kept[0], SUMMARY_CATCH_UP)
+        if since is not None:
+            mark, events = since
+            counts = moved(kept[1], events) if events else kept[1]
+    if counts is None:
+        mark, rows = tx.issues.counted_at()
+        counts = {(v, st): n for v, st, n in rows}
+    if kept is None or kept[0] < mark:
         s.app.memo["summary"] = (mark, counts)
-        return counts
+    return sorted((v, st, n) for (v, st), n in counts.items() if n and st not in VOIDED)
 
 
 def lights(s: Session, issues: Sequence[Issue]) -> dict[int, str | None]:

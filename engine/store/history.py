@@ -33,6 +33,9 @@ _INSERT = (
 _PRIOR_ACTOR = "SELECT DISTINCT actor FROM history WHERE issue_id = :id AND transition = :t"
 _ISSUE_EVENTS = ("SELECT type, transition, payload FROM history WHERE issue_id = :id"
                  " ORDER BY version")
+_PLACING = ("SELECT h.seq, h.type, h.from_state, h.to_state, i.village FROM history h"
+            " LEFT JOIN issues i ON i.id = h.issue_id"
+            " WHERE h.seq > :after ORDER BY h.seq LIMIT :most")
 _AT_OF = "SELECT at FROM history WHERE issue_id = :id AND version = :v"
 PAYLOAD = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 """Payloads as stored: sorted keys, UTF-8 text, compact (the chain hashes this text)."""
@@ -45,11 +48,16 @@ class HistoryRepository(Repository):
         """The chain's head as this transaction sees it, once it has appended."""
         self._times: dict[tuple[int, int], datetime | None] = {}
 
-    def last_seq(self) -> int:
-        """The last event's seq (0 for none), without the chain's lock: a mark of whether
-        anything was written since (a cache's key)."""
-        row = self.run("SELECT max(seq) FROM history").fetchone()
-        return int(row[0]) if row is not None and row[0] is not None else 0
+    def placing_since(self, after: int, most: int
+                      ) -> tuple[int, list[tuple[str, str | None, str | None, str | None]]] | None:
+        """The events after seq `after`: the last one's seq (`after` when none) and each one's
+        (type, from state, to state, the issue's village), read in one statement (one
+        snapshot); None when there are more than `most`."""
+        got = self.run(_PLACING, {"after": after, "most": most + 1}).fetchall()
+        if len(got) > most:
+            return None
+        mark = int(got[-1][0]) if got else after
+        return mark, [(str(r[1]), r[2], r[3], r[4]) for r in got]
 
     def head(self) -> tuple[int, str]:
         """The last event's (seq, hash), read once per transaction; on PostgreSQL after

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, literal_column, or_, select
 
 from engine.domain.issue import Issue
 from engine.errors import VersionConflict
@@ -68,6 +68,9 @@ class IssueFilter:
     supervised: bool = False
     """Only issues listed for supervision, themselves or by their village."""
     offset: int = 0
+
+_COUNTED_AT = ("SELECT village, state, count(*), (SELECT max(seq) FROM history)"
+               " FROM issues GROUP BY village, state")
 
 
 class IssueRepository(Repository):
@@ -151,15 +154,23 @@ class IssueRepository(Repository):
 
     # --- reading many ------------------------------------------------------------------------
     def matching(self, f: IssueFilter) -> list[Issue]:
+        """The issues `f` matches, by id. A page far in (an offset) skips ids only, then reads
+        its rows (the ids from an index where one serves: ix_issues_shown for the ledger)."""
         c = t.issues.c
         q = select(*(getattr(c, n) for n in rows.ISSUE_COLUMNS)).order_by(c.id)
         conds = self._conditions(f)
-        if conds:
-            q = q.where(and_(*conds))
-        if f.limit:
-            q = q.limit(f.limit)
         if f.offset:
-            q = q.offset(f.offset)
+            ids = select(c.id).order_by(c.id).offset(f.offset)
+            if conds:
+                ids = ids.where(and_(*conds))
+            if f.limit:
+                ids = ids.limit(f.limit)
+            q = q.where(c.id.in_(ids))
+        else:
+            if conds:
+                q = q.where(and_(*conds))
+            if f.limit:
+                q = q.limit(f.limit)
         return [rows.issue(r) for r in self.conn.execute(q)]
 
     def tied_to(self, person: str, states: Iterable[str], groups: Iterable[str],
@@ -196,7 +207,9 @@ class IssueRepository(Repository):
         if f.household:
             conds.append(c.household.icontains(f.household, autoescape=True))
         if f.hidden_states and not f.states:
-            conds.append(c.state.not_in(f.hidden_states))
+            conds.append(c.state != literal_column("'voided'")  # ix_issues_shown's term
+                         if tuple(f.hidden_states) == ("voided",)
+                         else c.state.not_in(f.hidden_states))
         if f.overdue_at is not None:
             conds.append(c.due_at <= f.overdue_at)
             if f.final_states:
@@ -205,10 +218,14 @@ class IssueRepository(Repository):
             conds.append(or_(c.listed, c.listed_by_village))
         return conds
 
-    def count_by_village_state(self) -> list[tuple[str, str, int]]:
-        c = t.issues.c
-        q = select(c.village, c.state, func.count()).group_by(c.village, c.state)
-        return [(v, s, int(n)) for v, s, n in self.conn.execute(q)]
+    def counted_at(self) -> tuple[int, list[tuple[str, str, int]]]:
+        """(village, state, count) of every issue and the last event's seq, in one statement
+        (one snapshot: the counts are those of the history up to that seq)."""
+        got = self.run(_COUNTED_AT).fetchall()
+        if not got:
+            row = self.run("SELECT max(seq) FROM history").fetchone()
+            return (int(row[0]) if row is not None and row[0] is not None else 0), []
+        return int(got[0][3] or 0), [(str(v), str(st), int(n)) for v, st, n, _ in got]
 
     def claim_due(self, now: datetime, limit: int) -> list[Issue]:
         """Issues whose next ladder moment has come; on PostgreSQL locked, skipping rows that

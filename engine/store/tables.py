@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.sql.expression import false
 from sqlalchemy.types import TypeDecorator, TypeEngine
@@ -25,6 +26,10 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 from engine.store.dialect import decode_time, encode_time
 
 metadata = MetaData()
+
+SHOWN = "state <> 'voided'"
+"""The ledger's issues, all but the voided: the condition of the partial index on their ids
+(written with the literal, which the planners need to use the index)."""
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -147,6 +152,7 @@ issues = Table(
     Index("ix_issues_village", "village"),
     Index("ix_issues_assignee", "assignee"),
     Index("ix_issues_due_at", "due_at"),
+    Index("ix_issues_shown", "id", sqlite_where=text(SHOWN), postgresql_where=text(SHOWN)),
 )
 
 history = Table(

@@ -142,13 +142,12 @@ def ledger(request: Request, village: str = "", state: str = "", category: str =
                     supervised=bool(listed))
     page_no = max(1, page_no)
     if light:  # a light is not stored: the matching issues are read and their lights told
-        every = issues.ledger_page(s, f, 0, 0)
-        chosen = [i for i in every.issues if every.lights.get(i.id) == light]
+        got = issues.ledger_page(s, f, 0, 0)
+        chosen = [i for i in got.issues if got.lights.get(i.id) == light]
         total = len(chosen)
         pages = max(1, -(-total // PAGE_SIZE))
         page_no = min(page_no, pages)
         shown = chosen[(page_no - 1) * PAGE_SIZE: page_no * PAGE_SIZE]
-        lights = every.lights
     else:
         got = issues.ledger_page(s, f, (page_no - 1) * PAGE_SIZE, PAGE_SIZE)
         total = got.total
@@ -156,26 +155,18 @@ def ledger(request: Request, village: str = "", state: str = "", category: str =
         if page_no > pages:
             page_no = pages
             got = issues.ledger_page(s, f, (page_no - 1) * PAGE_SIZE, PAGE_SIZE)
-        shown, lights = got.issues, got.lights
-    wf_states = _states(s)
-    counts = issues.summary(s)
+        shown = got.issues
     totals: dict[str, int] = {}
-    for _village, st, n in counts:
+    for _village, st, n in got.counts:
         totals[st] = totals.get(st, 0) + n
     filters = {"village": village, "state": state, "category": category, "light": light,
                "listed": listed, "q": q}
-    return page(request, "ledger.html.j2", c, issues=shown, lights=lights, total=total,
-                page_no=page_no, pages=pages, filters=filters, states=wf_states,
-                categories=CATEGORIES, villages=_villages(s), counts=_table(counts),
+    return page(request, "ledger.html.j2", c, issues=shown, lights=got.lights, total=total,
+                page_no=page_no, pages=pages, filters=filters, states=got.states,
+                categories=CATEGORIES, villages=_villages(s), counts=_table(got.counts),
                 totals=totals,
                 link=lambda **more: "/ledger?" + urlencode(
                     {k: v for k, v in {**filters, **more}.items() if v}))
-
-
-def _states(s: Any) -> list[str]:
-    with s.transaction(write=False) as tx:
-        wf = s.current_workflow(tx)
-        return [st.name for st in wf.states if st.name not in issues.VOIDED]
 
 
 def _villages(s: Any) -> list[tuple[str, str]]:
