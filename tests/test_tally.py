@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -38,7 +40,7 @@ def test_counts_moved_from_any_point_equal_the_counts_of_the_end(
     events: list[tuple[str, str | None, str | None, str | None]] = []
     for village, path in issues:
         events.append(("created", None, path[0], village))
-        events.extend(("transition", a, b, village) for a, b in zip(path, path[1:], strict=False))
+        events.extend(("transition", a, b, village) for a, b in pairwise(path))
     cut = min(cut, len(events))
     start = moved({}, events[:cut])
     assert start is not None
