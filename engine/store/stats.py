@@ -134,8 +134,11 @@ class StatsRepository(Repository):
         else:
             setters = ", ".join(f":ds{n}" for n in range(len(DUE_SETTERS)))
             if self.d.sqlite:
-                due_of = "julianday(json_extract(hd.payload, '$.due_at'))"
-                moment = "julianday(:m)"
+                # the stored text's form (UTC, to the millisecond; due moments are whole
+                # minutes), compared as text like every stored time: a julianday's double
+                # would round the microseconds of a moment such as --to's 23:59:59.999999
+                due_of = "strftime('%Y-%m-%d %H:%M:%f', json_extract(hd.payload, '$.due_at'))"
+                moment = ":m"
             else:
                 due_of = "CAST(CAST(hd.payload AS json) ->> 'due_at' AS timestamptz)"
                 moment = ":m"
