@@ -1297,6 +1297,47 @@ def demo(settings: Settings, count: int, seed: int, write_org: Path | None,
             click.echo(f"  {one['role']:<28} {one['name']} ({one['id']})")
 
 
+# --- stats (the numbers by village, category, group or person; the scoreboard) -----------
+@cli.command()
+@click.option("--by", "by", type=click.Choice(["village", "category", "group", "person"]),
+              default="village", show_default=True, help="One row per what.")
+@click.option("--from", "start", metavar="TIME",
+              help="The window's start (town time; a date: its start).")
+@click.option("--to", "end", metavar="TIME", help="The window's end (a date: its end).")
+@click.option("--as-of", "as_of", metavar="TIME",
+              help="The numbers as they stood then: later events do not count.")
+@click.option("--scoreboard", is_flag=True,
+              help="The assessment scoreboard (考核): villages or people ranked by"
+                   " workflows/scoreboard.yaml's formula.")
+@pass_settings
+def stats(settings: Settings, by: str, start: str | None, end: str | None,
+          as_of: str | None, scoreboard: bool) -> None:
+    """The numbers (found, fixed on the spot, rectified, cleared, open, overdue, clearance
+    rate, working days to clear, reminders, interviews, accountability, extensions, reopened)
+    by village, category, group or person, with the town's total last (JSON: key "*")."""
+    from engine.app import stats as handlers
+    from engine.app.moments import moment_option, period
+    from engine.present_stats import (
+        scoreboard_json,
+        scoreboard_table,
+        stats_json,
+        stats_table,
+    )
+
+    s = settings.session()
+    tz = s.zone()
+    t0, t1 = period(start, end, tz)
+    cut = None if as_of is None else moment_option(as_of, "--as-of", tz)
+    words = settings.words()
+    if scoreboard:
+        got, scores = handlers.scoreboard(s, by, t0, t1, cut)
+        _emit(settings, scoreboard_json(got, scores, words),
+              lambda w: scoreboard_table(got, scores, tz, w))
+        return
+    numbers = handlers.numbers(s, by, t0, t1, cut)
+    _emit(settings, stats_json(numbers, words), lambda w: stats_table(numbers, tz, w))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return its exit code (never a traceback)."""
     from engine.errors import RectifyError

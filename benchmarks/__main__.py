@@ -18,6 +18,7 @@ from benchmarks import (
     bench_evidence,
     bench_import,
     bench_show,
+    bench_stats,
     bench_sweep,
     bench_transitions,
     bench_web,
@@ -31,6 +32,7 @@ BENCHES: dict[str, tuple[Bench, Aim]] = {
     "audit": (bench_audit.run, bench_audit.AIM),
     "evidence": (bench_evidence.run, bench_evidence.AIM),
     "web": (bench_web.run, bench_web.AIM),
+    "stats": (bench_stats.run, bench_stats.AIM),
 }
 
 

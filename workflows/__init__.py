@@ -7,3 +7,8 @@ from pathlib import Path
 
 def default_path() -> Path:
     return Path(str(files("workflows").joinpath("rectification.yaml")))
+
+
+def scoreboard_path() -> Path:
+    """The scoreboard's weights (`rectify stats --scoreboard`)."""
+    return Path(str(files("workflows").joinpath("scoreboard.yaml")))
