@@ -28,10 +28,11 @@ OPEN_STAGES = ["found", "reported", "studied", "rectified", "verified"]
 FIRST_DAY = date(2020, 9, 28)
 
 
-def play(svc: Scenario, rng: random.Random, days: range, photo: Path, per_day: int = 9
-         ) -> list[int]:
-    """A campaign's days: each day issues added and moved along at random moments (some
-    before 08:00 town time: the day before in UTC), a sweep at its end; the issues' ids."""
+def play(svc: Scenario, rng: random.Random, days: range, photo: Path, per_day: int = 9,
+         villages: tuple[str, ...] = ("v-shiban", "c-jiezi")) -> list[int]:
+    """A campaign's days: each day issues added in `villages` and moved along at random
+    moments (some before 08:00 town time: the day before in UTC), a sweep at its end; the
+    issues' ids."""
     ids: list[int] = []
     for day in days:
         d = FIRST_DAY + timedelta(days=day)
@@ -40,7 +41,7 @@ def play(svc: Scenario, rng: random.Random, days: range, photo: Path, per_day: i
             svc.set_now(datetime.combine(d, time(minute // 60, minute % 60)))
             if not ids or rng.random() < 0.4:
                 svc.actor = "sa1"
-                village = rng.choice(["v-shiban", "c-jiezi"])
+                village = rng.choice(villages)
                 ids.append(svc.add_issue(NewIssue(title="房屋漏雨", category="housing_safety",
                                                   village=village, group="sa-01")).id)
                 continue
@@ -119,9 +120,7 @@ def test_the_charts_equal_direct_counts(svc: Scenario, tmp_path: Path) -> None:
     fresh = Scenario(replace(svc.app, memo={}), "wang", svc.now)
     assert charts.pictures(fresh.session()).burndown == got.burndown  # nothing kept
     top = max(n for n in got.burndown.open if n is not None)
-    peak = got.burndown.open.index(top)
-    assert got.burndown.ideal[:peak] == [None] * peak
-    assert got.burndown.ideal[peak] == top and got.burndown.ideal[-1] == 0
+    assert got.burndown.ideal[0] == top and got.burndown.ideal[-1] == 0
 
     # the stages per village: the ledger's counts of the open stages
     assert got.stages == OPEN_STAGES
@@ -152,9 +151,9 @@ def test_the_day_range_and_days_still_to_come(svc: Scenario) -> None:
     got = charts.pictures(svc.session(), date(2020, 9, 27), date(2020, 10, 3)).burndown
     assert got.days == [date(2020, 9, 27) + timedelta(days=k) for k in range(7)]
     assert got.open == [0, 1, 2, 2, None, None, None]
-    assert got.ideal == [None, None, 2.0, 1.5, 1.0, 0.5, 0.0]  # from the highest, to zero
+    assert got.ideal == [2.0, 1.7, 1.3, 1.0, 0.7, 0.3, 0.0]  # from the highest, to zero
     later = charts.pictures(svc.session(), date(2020, 9, 28), date(2020, 10, 1)).burndown
-    assert later.open == [1, 2, 2, None] and later.ideal == [None, 2.0, 1.0, 0.0]
+    assert later.open == [1, 2, 2, None] and later.ideal == [2.0, 1.3, 0.7, 0.0]
     assert charts.pictures(svc.session()).burndown.days == [
         date(2020, 9, 28), date(2020, 9, 29), date(2020, 9, 30)]
 
@@ -176,3 +175,56 @@ def test_an_empty_town_draws_zero(svc: Scenario) -> None:
     assert got.burndown.open == [0] and got.burndown.ideal == [0.0]
     assert got.by_stage == {} and got.by_light == {}
     assert got.villages == ["c-jiezi", "v-shiban"]
+
+
+# --- the page's JSON ------------------------------------------------------------------------
+def test_the_pages_carry_the_numbers_as_json_no_name_can_break_out_of(
+        db_url: str, tmp_path: Path) -> None:
+    import copy
+    import json
+    import re
+
+    from fastapi.testclient import TestClient
+
+    from engine.app import accounts
+    from engine.domain.accounts import CHEAP
+    from engine.domain.text import visible
+    from engine.web.app import create_app
+    from engine.web.charts import script_json
+    from tests.support import SMALL_ORG, scenario, write_org
+
+    markup = "</script><script>alert(1)</script>&村\u2028"
+    org = copy.deepcopy(SMALL_ORG)
+    org["units"][0]["name"] = markup
+    svc = scenario(db_url, tmp_path / "data", actor="wang", now=datetime(2020, 9, 28, 9))
+    try:
+        svc.init(write_org(tmp_path / "org.yaml", org))
+        svc.app.account_policy = CHEAP
+        accounts.set_password(svc.session(), "wang", "correct horse 2020")
+        svc.actor = "sa1"
+        svc.add_issue(NewIssue(title="房屋漏雨", category="housing_safety", village="v-shiban",
+                               group="sa-01"))
+        web = TestClient(create_app(svc.app), follow_redirects=False)
+        assert web.post("/login", data={"who": "wang", "password": "correct horse 2020"}
+                        ).status_code == 303
+        for path in ("/board", "/ledger"):
+            page = web.get(path).text
+            found = re.search(r'<script type="application/json" id="chart-data">(.*?)</script>',
+                              page, re.S)
+            assert found is not None
+            data = json.loads(found.group(1))
+            assert "<" not in found.group(1) and "\u2028" not in found.group(1)
+            assert data["stages"]["villages"] == ["街子社区", visible(markup)]  # the text rule
+            assert data["stages"]["series"][0] == {"key": "found", "name": "发现",
+                                                   "data": [0, 1]}
+            assert [s["name"] for s in data["lights"]["series"]] == ["红灯", "黄灯", "绿灯"]
+            assert data["burndown"]["open"][-1] == 1
+            assert '<script src="/static/charts.js" defer></script>' in page
+        for name, kind in (("echarts.min.js", "javascript"), ("charts.js", "javascript"),
+                           ("echarts.LICENSE.txt", "text/plain")):
+            got = web.get(f"/static/{name}")
+            assert got.status_code == 200 and kind in got.headers["content-type"], name
+        assert script_json({"a": "</script>&\u2028"}) == (
+            '{"a":"\\u003c/script\\u003e\\u0026\\u2028"}')
+    finally:
+        svc.close()

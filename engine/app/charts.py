@@ -2,7 +2,7 @@
 
 - the burn-down: for each town day, how many issues were open at its end (found and neither
   cleared nor voided yet; a reopened issue counts again), from the history, with the ideal
-  line from the highest number so far to zero on the last day;
+  line from the highest number so far (on the first day) to zero on the last day;
 - per village, the open issues in each open stage (the ledger's counts);
 - per village, the open issues by light (green, yellow, red) at the session's time.
 
@@ -34,9 +34,9 @@ class Burndown:
     days: list[date]
     open: list[int | None]
     """Issues open at the end of each day (None for a day still to come)."""
-    ideal: list[float | None]
-    """A straight line from the highest number so far (on its day; None before it) to zero
-    on the last day: the pace that clears everything in time."""
+    ideal: list[float]
+    """A straight line from the highest number so far, on the first day, to zero on the last
+    day: the pace that clears them all in time."""
 
 
 @dataclass(frozen=True)
@@ -132,12 +132,9 @@ def _burndown(days: list[date], changes: dict[date, int], today: date) -> Burndo
     for d in days:
         level += changes.get(d, 0)
         shown.append(level if d <= today else None)
-    known = [n for n in shown if n is not None]
-    top = max(known, default=0)
-    peak = shown.index(top) if known else 0
-    span = len(days) - 1 - peak
-    ideal: list[float | None] = [None] * peak + [
-        round(top * (1 - k / span), 1) if span else 0.0 for k in range(span + 1)]
+    top = max((n for n in shown if n is not None), default=0)
+    last = len(days) - 1
+    ideal = [round(top * (1 - k / last), 1) if last else 0.0 for k in range(len(days))]
     return Burndown(days, shown, ideal)
 
 
