@@ -15,6 +15,7 @@ from benchmarks import (
     Aim,
     Bench,
     bench_audit,
+    bench_charts,
     bench_evidence,
     bench_import,
     bench_show,
@@ -31,6 +32,7 @@ BENCHES: dict[str, tuple[Bench, Aim]] = {
     "audit": (bench_audit.run, bench_audit.AIM),
     "evidence": (bench_evidence.run, bench_evidence.AIM),
     "web": (bench_web.run, bench_web.AIM),
+    "charts": (bench_charts.run, bench_charts.AIM),
 }
 
 
