@@ -4,8 +4,8 @@ with --quick) on SQLite, against the same three aggregates written by hand in sq
 The database: the ledger imported in ten parts on ten days of a drill (so the burn-down has
 days), then 2% of the issues reported. The engine's reading is timed three ways: cold (a new
 process: nothing kept), warm (nothing written since the last reading: the burn-down's daily
-changes and the issues' groups are kept by the app) and after one move (only the events since
-are read for the burn-down; the issues' groups again). The baseline runs, in one read
+changes and the open issues' inputs are kept by the app) and after one move (only the events
+since and the issues they name are read again). The baseline runs, in one read
 transaction, `GROUP BY` the town day (`date(at, '+8 hours')`) of each state change, `GROUP BY
 village, state` over the issues, and `GROUP BY` the light's inputs over the open issues.
 """

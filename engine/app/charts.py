@@ -7,8 +7,8 @@
 - per village, the open issues by light (green, yellow, red) at the session's time.
 
 What is read is kept by the app with the last event's seq (`App.memo`): the burn-down's daily
-changes are then read again only for the events written since, the issues' groups only when
-something was written; the lights are told at each reading's time.
+changes and the open issues' inputs are then read again only for the events written since
+(the issues they name); the lights are told at each reading's time.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ LIGHTS = ("red", "yellow", "green")
 MAX_DAYS = 1000
 """The longest burn-down drawn (its last days): a history of years is not one picture."""
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+REREAD = 5000
+"""More issues written since the last reading than this: all the open issues are read again."""
 
 
 @dataclass(frozen=True)
@@ -140,16 +142,34 @@ def _burndown(days: list[date], changes: dict[date, int], today: date) -> Burndo
 
 def _issue_groups(s: Session, tx: Tx, reads: ChartReads, final: tuple[str, ...], mark: int
                   ) -> tuple[dict[str, dict[str, int]], list[tuple[Any, ...]]]:
-    """(village → open stage → count, the open issues' light groups), kept by the app until
-    something is written."""
+    """(village → open stage → count, the open issues grouped by what their light depends
+    on: (village, workflow, supervised, due_at, next_escalation_at, count)). The open issues'
+    inputs are kept by the app; after a write only the issues its events name are read
+    again (every change of an issue is an event)."""
     kept = s.app.memo.get("charts issues")
-    if kept is not None and kept[0] == (mark, final):
-        found: tuple[dict[str, dict[str, int]], list[tuple[Any, ...]]] = kept[1]
+    if kept is not None and kept[0][1] == final and kept[0][0] == mark:
+        found: tuple[dict[str, dict[str, int]], list[tuple[Any, ...]]] = kept[1][1]
         return found
+    rows: dict[int, tuple[Any, ...]]
+    touched = (reads.touched(kept[0][0], mark)
+               if kept is not None and kept[0][1] == final and kept[0][0] < mark else None)
+    if kept is None or touched is None or len(touched) > REREAD:
+        rows = {r[0]: r for r in reads.light_inputs(final)}
+    else:
+        rows = dict(kept[1][0])
+        for k in range(0, len(touched), 500):
+            for r in reads.light_inputs(final, touched[k:k + 500]):
+                if r[2] in final:
+                    rows.pop(r[0], None)
+                else:
+                    rows[r[0]] = r
     counts: dict[str, dict[str, int]] = {}
-    for village, state, n in tx.issues.count_by_village_state():
-        if state not in final:
-            counts.setdefault(village, {})[state] = n
-    groups = reads.open_by_light_inputs(final)
-    s.app.memo["charts issues"] = ((mark, final), (counts, groups))
-    return counts, groups
+    groups: dict[tuple[Any, ...], int] = {}
+    for _id, village, state, key, supervised, due, nxt in rows.values():
+        row = counts.setdefault(village, {})
+        row[state] = row.get(state, 0) + 1
+        group = (village, key, supervised, due, nxt)
+        groups[group] = groups.get(group, 0) + 1
+    result = (counts, [(*g, n) for g, n in groups.items()])
+    s.app.memo["charts issues"] = ((mark, final), (rows, result))
+    return result

@@ -1,6 +1,6 @@
 """The readings behind the web workspace's charts (看板图表), each one SQL aggregate: how the
 number of open issues changed per town day (from the history), the issues per village and
-stage, and the open issues grouped by what their light depends on.
+stage, and what the light of each open issue depends on.
 
 An issue is open in any state but the final ones (cleared, voided). Each history event that
 sets a state (`to_state`: the first event, and every transition) changes the town's number of
@@ -52,16 +52,25 @@ class ChartReads(Repository):
             out[day] = out.get(day, 0) + int(n)
         return out
 
-    def open_by_light_inputs(self, final: Sequence[str]) -> list[tuple[Any, ...]]:
-        """The open issues grouped by what their light depends on: (village, workflow,
-        supervised, due_at, next_escalation_at, count)."""
+    def touched(self, after_seq: int, upto_seq: int) -> list[int]:
+        """The issues of the events with `after_seq` < seq <= `upto_seq`."""
+        h = t.history.c
+        q = (select(h.issue_id).distinct()
+             .where(h.seq > after_seq, h.seq <= upto_seq, h.issue_id > 0))
+        return [int(r[0]) for r in self.conn.execute(q)]
+
+    def light_inputs(self, final: Sequence[str], ids: Sequence[int] | None = None
+                     ) -> list[tuple[Any, ...]]:
+        """What the stage chart and each light depend on: (id, village, state, workflow,
+        supervised, due_at, next_escalation_at) of the open issues, or of the issues `ids`
+        whatever their state."""
         c = t.issues.c
-        supervised = case((c.listed, 1), (c.listed_by_village, 1), else_=0).label("sup")
-        q = (select(c.village, c.workflow, supervised, c.due_at, c.next_escalation_at,
-                    func.count())
-             .where(c.state.not_in(sorted(set(final))))
-             .group_by(c.village, c.workflow, supervised, c.due_at, c.next_escalation_at))
-        return [(v, w, bool(s), due, nxt, int(n)) for v, w, s, due, nxt, n
+        supervised = case((c.listed, 1), (c.listed_by_village, 1), else_=0)
+        q = select(c.id, c.village, c.state, c.workflow, supervised, c.due_at,
+                   c.next_escalation_at)
+        q = (q.where(c.state.not_in(sorted(set(final)))) if ids is None
+             else q.where(c.id.in_(list(ids))))
+        return [(int(i), v, st, w, bool(sup), due, nxt) for i, v, st, w, sup, due, nxt
                 in self.conn.execute(q)]
 
 
