@@ -15,6 +15,7 @@ from benchmarks import (
     Aim,
     Bench,
     bench_audit,
+    bench_charts,
     bench_evidence,
     bench_import,
     bench_show,
@@ -33,6 +34,7 @@ BENCHES: dict[str, tuple[Bench, Aim]] = {
     "evidence": (bench_evidence.run, bench_evidence.AIM),
     "web": (bench_web.run, bench_web.AIM),
     "stats": (bench_stats.run, bench_stats.AIM),
+    "charts": (bench_charts.run, bench_charts.AIM),
 }
 
 

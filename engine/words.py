@@ -130,6 +130,11 @@ PHRASES: dict[str, dict[str, str]] = {
         "as of date": "回放日期", "replay": "回放", "person report": "专项述职",
         "show report": "查看", "export": "导出", "export html": "下载 HTML 报告",
         "export csv": "下载 CSV",
+        # the charts of the board and the ledger page
+        "charts": "图表", "chart burndown": "清零进度：每日日终未销号问题数",
+        "chart open": "未销号", "chart ideal": "清零进度线",
+        "chart stages": "各村未销号问题所处阶段", "chart lights": "各村红黄绿灯",
+        "chart light": "{light}灯", "chart empty": "暂无数据",
     },
     "en": {
         "version": "version {n}", "by": "by {who}", "at by": "{at} by {who}",
@@ -205,6 +210,12 @@ PHRASES: dict[str, dict[str, str]] = {
         "as of date": "replay date", "replay": "replay", "person report": "person report",
         "show report": "show", "export": "export", "export html": "download the HTML report",
         "export csv": "download CSV",
+        # the charts of the board and the ledger page
+        "charts": "charts", "chart burndown": "toward zero: open issues at each day's end",
+        "chart open": "open", "chart ideal": "pace to zero",
+        "chart stages": "open issues by village and stage",
+        "chart lights": "lights by village", "chart light": "{light}",
+        "chart empty": "nothing yet",
     },
 }
 """The program's own words in human output; English keys (a missing English phrase is its
