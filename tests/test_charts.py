@@ -177,12 +177,10 @@ def test_an_empty_town_draws_zero(svc: Scenario) -> None:
     assert got.villages == ["c-jiezi", "v-shiban"]
 
 
-# --- the page's JSON ------------------------------------------------------------------------
-def test_the_pages_carry_the_numbers_as_json_no_name_can_break_out_of(
+# --- the charts' JSON ------------------------------------------------------------------------
+def test_the_pages_fetch_the_numbers_as_json_for_the_signed_in_only(
         db_url: str, tmp_path: Path) -> None:
     import copy
-    import json
-    import re
 
     from fastapi.testclient import TestClient
 
@@ -190,7 +188,6 @@ def test_the_pages_carry_the_numbers_as_json_no_name_can_break_out_of(
     from engine.domain.accounts import CHEAP
     from engine.domain.text import visible
     from engine.web.app import create_app
-    from engine.web.charts import script_json
     from tests.support import SMALL_ORG, scenario, write_org
 
     markup = "</script><script>alert(1)</script>&村\u2028"
@@ -209,22 +206,20 @@ def test_the_pages_carry_the_numbers_as_json_no_name_can_break_out_of(
                         ).status_code == 303
         for path in ("/board", "/ledger"):
             page = web.get(path).text
-            found = re.search(r'<script type="application/json" id="chart-data">(.*?)</script>',
-                              page, re.S)
-            assert found is not None
-            data = json.loads(found.group(1))
-            assert "<" not in found.group(1) and "\u2028" not in found.group(1)
-            assert data["stages"]["villages"] == ["街子社区", visible(markup)]  # the text rule
-            assert data["stages"]["series"][0] == {"key": "found", "name": "发现",
-                                                   "data": [0, 1]}
-            assert [s["name"] for s in data["lights"]["series"]] == ["红灯", "黄灯", "绿灯"]
-            assert data["burndown"]["open"][-1] == 1
+            assert 'data-src="/charts.json"' in page and "<script>alert(1)" not in page
             assert '<script src="/static/charts.js" defer></script>' in page
+        got = web.get("/charts.json")
+        assert got.status_code == 200 and got.headers["cache-control"] == "no-store"
+        data = got.json()
+        assert data["stages"]["villages"] == ["街子社区", visible(markup)]  # the text rule
+        assert data["stages"]["series"][0] == {"key": "found", "name": "发现", "data": [0, 1]}
+        assert [s["name"] for s in data["lights"]["series"]] == ["红灯", "黄灯", "绿灯"]
+        assert data["burndown"]["open"][-1] == 1
+        signed_out = TestClient(create_app(svc.app), follow_redirects=False).get("/charts.json")
+        assert signed_out.status_code in (303, 401) and "stages" not in signed_out.text
         for name, kind in (("echarts.min.js", "javascript"), ("charts.js", "javascript"),
                            ("echarts.LICENSE.txt", "text/plain")):
             got = web.get(f"/static/{name}")
             assert got.status_code == 200 and kind in got.headers["content-type"], name
-        assert script_json({"a": "</script>&\u2028"}) == (
-            '{"a":"\\u003c/script\\u003e\\u0026\\u2028"}')
     finally:
         svc.close()

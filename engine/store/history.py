@@ -48,6 +48,12 @@ class HistoryRepository(Repository):
         """The chain's head as this transaction sees it, once it has appended."""
         self._times: dict[tuple[int, int], datetime | None] = {}
 
+    def last_seq(self) -> int:
+        """The last event's seq (0 for none), without the chain's lock: a mark of whether
+        anything was written since (a cache's key)."""
+        row = self.run("SELECT max(seq) FROM history").fetchone()
+        return int(row[0]) if row is not None and row[0] is not None else 0
+
     def placing_since(self, after: int, most: int
                       ) -> tuple[int, list[tuple[str, str | None, str | None, str | None]]] | None:
         """The events after seq `after`: the last one's seq (`after` when none) and each one's

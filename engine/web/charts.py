@@ -1,40 +1,40 @@
-"""The charts of the board and the ledger page (看板图表) as the JSON the page carries: the
-numbers of engine.app.charts with the reader's words (villages by name, stages and lights by
-their labels). static/charts.js draws them with the vendored Apache ECharts.
-
-The JSON sits in a `<script type="application/json">`: every `<`, `>` and `&` in it is
-written as a `\\u` escape, so no text in it (a village named `</script>…`) can end the
-element; U+2028 and U+2029 likewise.
+"""The charts of the board and the ledger page (看板图表): `GET /charts.json`, the numbers of
+engine.app.charts with the reader's words (villages by name, stages and lights by their
+labels). static/charts.js fetches it after the page has loaded and draws it with the vendored
+Apache ECharts: a page itself costs no more for its charts, and a chart's text never enters
+the page's HTML.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from markupsafe import Markup
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 
 from engine.app import charts
 from engine.app.session import Session
 from engine.domain.text import visible
+from engine.web.auth import caller
+from engine.web.render import words
 from engine.words import Words
 
-_UNSAFE = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026",
-           0x2028: "\\u2028", 0x2029: "\\u2029"}
+router = APIRouter(include_in_schema=False)
 
 
-def script_json(value: Any) -> Markup:
-    """`value` as JSON safe to put between `<script type="application/json">` tags."""
-    return Markup(json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-                  .translate(_UNSAFE))
+@router.get("/charts.json")
+def charts_json(request: Request) -> JSONResponse:
+    """The charts' numbers for the signed-in reader (static/charts.js fetches them)."""
+    c = caller(request, "web")
+    return JSONResponse(chart_data(c.session, words(request, c.session)),
+                        headers={"Cache-Control": "no-store"})
 
-
-def chart_data(s: Session, w: Words) -> Markup:
-    """What the three charts draw, read in one transaction, as the page's JSON."""
+def chart_data(s: Session, w: Words) -> dict[str, Any]:
+    """What the three charts draw, read in one transaction."""
     p = charts.pictures(s)
     names = [visible(w.village(v)) for v in p.villages]
     b = p.burndown
-    return script_json({
+    return {
         "empty": w("chart empty"),
         "burndown": {
             "days": [d.isoformat() for d in b.days],
@@ -53,4 +53,4 @@ def chart_data(s: Session, w: Words) -> Markup:
                         "data": [p.by_light.get(v, {}).get(light, 0) for v in p.villages]}
                        for light in charts.LIGHTS],
         },
-    })
+    }

@@ -26,7 +26,6 @@ from engine.domain.org import Org
 from engine.errors import NotFound, RectifyError
 from engine.store.escalations import EscalationFilter
 from engine.web.auth import Caller, caller, check_form
-from engine.web.charts import chart_data
 from engine.web.pages import posted
 from engine.web.render import page, words
 from engine.web.status import status_of
@@ -65,7 +64,7 @@ def _board(request: Request, c: Caller, message: str, status: int,
     return page(request, "board.html.j2", c, status, cases=cases, issues_by_id=by_id,
                 units=units, overdue=by_village, lights=lights, allowed=allowed,
                 candidates=candidates, may_list=may_list, outcomes=list(OUTCOMES),
-                message=message, done=done, chart_data=chart_data(s, words(request, s)))
+                message=message, done=done)
 
 
 def _candidates(org: Org, e: Escalation, issue: Issue) -> list[tuple[str, str]]:

@@ -31,7 +31,6 @@ from engine.web.auth import (
     rect,
     session,
 )
-from engine.web.charts import chart_data
 from engine.web.render import page, words
 from engine.web.status import status_of
 from engine.web.uploads import evidence_file, files_of, uploaded
@@ -165,7 +164,7 @@ def ledger(request: Request, village: str = "", state: str = "", category: str =
     return page(request, "ledger.html.j2", c, issues=shown, lights=got.lights, total=total,
                 page_no=page_no, pages=pages, filters=filters, states=got.states,
                 categories=CATEGORIES, villages=_villages(s), counts=_table(got.counts),
-                totals=totals, chart_data=chart_data(s, words(request, s)),
+                totals=totals,
                 link=lambda **more: "/ledger?" + urlencode(
                     {k: v for k, v in {**filters, **more}.items() if v}))
 

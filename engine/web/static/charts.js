@@ -1,5 +1,6 @@
 /* rectify: the charts of the board and the ledger page, drawn with the vendored Apache
-   ECharts (echarts.min.js) from the JSON the page carries in #chart-data (engine/web/charts.py).
+   ECharts (echarts.min.js) from the JSON fetched from the section's data-src (/charts.json,
+   engine/web/charts.py) once the page has loaded.
    Each element with data-chart="burndown|stages|lights" gets its chart, as SVG; the charts
    are drawn again when the window changes between a phone's width and a desk's. */
 (function () {
@@ -89,10 +90,17 @@
     return stacked(data.lights, function (key) { return LIGHTS[key]; }, data, small);
   }
 
-  function draw() {
-    var source = document.getElementById("chart-data");
-    if (!source || typeof echarts === "undefined") { return; }
-    var data = JSON.parse(source.textContent);
+  function load() {
+    var section = document.getElementById("charts");
+    if (!section || typeof echarts === "undefined") { return; }
+    fetch(section.getAttribute("data-src"), { credentials: "same-origin",
+                                              headers: { "Accept": "application/json" } })
+      .then(function (r) { if (!r.ok) { throw new Error("charts: " + r.status); } return r.json(); })
+      .then(draw)
+      .catch(function () { section.setAttribute("data-failed", "1"); });
+  }
+
+  function draw(data) {
     var small = narrow();
     var lang = (document.documentElement.lang || "zh").indexOf("zh") === 0 ? "ZH" : "EN";
     document.querySelectorAll("[data-chart]").forEach(function (el) {
@@ -116,8 +124,8 @@
   }
 
   if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", draw);
+    document.addEventListener("DOMContentLoaded", load);
   } else {
-    draw();
+    load();
   }
 }());
