@@ -221,5 +221,8 @@ def test_the_pages_fetch_the_numbers_as_json_for_the_signed_in_only(
                            ("echarts.LICENSE.txt", "text/plain")):
             got = web.get(f"/static/{name}")
             assert got.status_code == 200 and kind in got.headers["content-type"], name
+        sent = web.get("/static/echarts.min.js", headers={"Accept-Encoding": "gzip"})
+        assert sent.headers["content-encoding"] == "gzip"
+        assert sent.num_bytes_downloaded < len(sent.content) / 2  # raw bytes: gzipped
     finally:
         svc.close()

@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.gzip import GZipMiddleware
 
 from engine.app.session import App
 from engine.errors import LockedOut, NotSignedIn, RectifyError
@@ -35,7 +36,10 @@ def create_app(rect: App, secure: bool = False) -> FastAPI:
     web.state.rect = rect
     rect.store.release_each = True  # many requests per thread: no thread keeps a connection
     web.state.secure = secure
-    web.mount("/static", StaticFiles(directory=STATIC), name="static")
+    # the static files gzipped for a browser that accepts it (ECharts: 1.1 MB, 0.35 MB sent);
+    # pages are not (they are small, and their compression would cost every request)
+    web.mount("/static", GZipMiddleware(StaticFiles(directory=STATIC), minimum_size=1024),
+              name="static")
     web.include_router(api.router)
     web.include_router(pages.router)
     web.include_router(actions.router)
