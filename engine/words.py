@@ -130,6 +130,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "as of date": "回放日期", "replay": "回放", "person report": "专项述职",
         "show report": "查看", "export": "导出", "export html": "下载 HTML 报告",
         "export csv": "下载 CSV",
+        "export xlsx": "导出 Excel",
     },
     "en": {
         "version": "version {n}", "by": "by {who}", "at by": "{at} by {who}",
@@ -205,6 +206,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "as of date": "replay date", "replay": "replay", "person report": "person report",
         "show report": "show", "export": "export", "export html": "download the HTML report",
         "export csv": "download CSV",
+        "export xlsx": "export to Excel",
     },
 }
 """The program's own words in human output; English keys (a missing English phrase is its

@@ -24,7 +24,7 @@ from engine.domain import audit as a
 from engine.domain.calendar import WorkingCalendar
 from engine.domain.escalation import issue_light
 from engine.domain.events import TOWN
-from engine.domain.issue import Issue, payload_moment
+from engine.domain.issue import Issue, check_text, payload_moment
 from engine.domain.org import Org
 from engine.domain.workflow import Workflow
 from engine.errors import BadOption, Refused
@@ -104,11 +104,22 @@ class Ledger:
         return Rate(village, counts, total, sum(counts.get(st, 0) for st in self.cleared))
 
 
+@dataclass(frozen=True)
+class Narrowed:
+    """The web ledger page's other filters (resolved ids), the same in the export."""
+
+    categories: tuple[str, ...] = ()
+    light: str | None = None
+    supervised: bool = False
+    search: str | None = None
+
+
 def open_ledger(s: Session, as_of: datetime | None = None, villages: Sequence[str] = (),
-                states: Sequence[str] = ()) -> Ledger:
+                states: Sequence[str] = (), more: Narrowed = Narrowed()) -> Ledger:
     """The ledger now (the issues table) or as it stood at `as_of` (the history replayed),
     of the villages (id or name) and states (id or label) given, each any of them; the voided
-    left out unless asked for by state."""
+    left out unless asked for by state; `more`: the web page's other filters."""
+    check_text("search", more.search)
     with s.transaction(write=False) as tx:
         tz = s.timezone(tx)
         org = s.org(tx)
@@ -124,8 +135,9 @@ def open_ledger(s: Session, as_of: datetime | None = None, villages: Sequence[st
         stage_labels={x.name: x.label for x in wf.states},
         villages=list(dict.fromkeys(village_ids)) or list(org.units), cleared=cleared)
     wanted = (tuple(dict.fromkeys(village_ids)), tuple(dict.fromkeys(state_ids)))
-    ledger.rows = (_replayed(s, ledger, as_of, *wanted) if as_of is not None
-                   else _current(s, ledger, *wanted))
+    rows = (_replayed(s, ledger, as_of, *wanted, more) if as_of is not None
+            else _current(s, ledger, *wanted, more))
+    ledger.rows = rows
     return ledger
 
 
@@ -227,8 +239,8 @@ def _dated(wf: Workflow) -> frozenset[str]:
                      if x.deadline is not None and x.deadline.from_field is not None)
 
 
-def _current(s: Session, ledger: Ledger, villages: tuple[str, ...], states: tuple[str, ...]
-             ) -> Iterator[Row]:
+def _current(s: Session, ledger: Ledger, villages: tuple[str, ...], states: tuple[str, ...],
+             more: Narrowed) -> Iterator[Row]:
     """The ledger now: the issues table a batch at a time, each batch's facts from its
     history in one read."""
     counts = ledger.counts
@@ -236,21 +248,25 @@ def _current(s: Session, ledger: Ledger, villages: tuple[str, ...], states: tupl
         reads = LedgerReads(tx)  # first: on PostgreSQL it sets the snapshot
         dated = _dated(s.current_workflow(tx))
         tell = _Telling(s, tx, s.calendar(tx), ledger.moment)
-        for batch in reads.issue_batches(states, villages, VOIDED):
+        for batch in reads.issue_batches(states, villages, VOIDED, more.categories,
+                                         more.supervised, more.search):
             wanted = [i.id for i in batch if i.version > 1 or i.state in VERIFIED]
             facts: dict[int, Facts] = {}
             for issue_id, group in groupby(reads.facts_of(wanted), key=_key):
                 f = facts[issue_id] = Facts(dated)
-                for row in group:
-                    f.see(row)
+                for event in group:
+                    f.see(event)
             for issue in batch:
+                line = tell.row(issue, facts.get(issue.id, Facts(dated)))
+                if more.light is not None and line.light != more.light:
+                    continue
                 key = (issue.village, issue.state)
                 counts[key] = counts.get(key, 0) + 1
-                yield tell.row(issue, facts.get(issue.id, Facts(dated)))
+                yield line
 
 
 def _replayed(s: Session, ledger: Ledger, as_of: datetime, villages: tuple[str, ...],
-              states: tuple[str, ...]) -> Iterator[Row]:
+              states: tuple[str, ...], more: Narrowed) -> Iterator[Row]:
     """The ledger as it stood at `as_of`: each issue's history up to then, folded as
     `audit replay` folds it, the same events telling its facts."""
     counts = ledger.counts
@@ -272,9 +288,27 @@ def _replayed(s: Session, ledger: Ledger, as_of: datetime, villages: tuple[str, 
                 continue
             if (issue.state not in states) if states else (issue.state in VOIDED):
                 continue
+            if not _narrowed(issue, more):
+                continue
+            row = tell.row(issue, facts)
+            if more.light is not None and row.light != more.light:
+                continue
             key = (issue.village, issue.state)
             counts[key] = counts.get(key, 0) + 1
-            yield tell.row(issue, facts)
+            yield row
+
+
+def _narrowed(issue: Issue, more: Narrowed) -> bool:
+    """Whether a replayed issue passes the page's other filters (as the SQL does)."""
+    if more.categories and issue.category not in more.categories:
+        return False
+    if more.supervised and not issue.supervised:
+        return False
+    if more.search:
+        needle = more.search.lower()
+        return any(needle in (text or "").lower()
+                   for text in (issue.title, issue.household, issue.description))
+    return True
 
 
 def _seen(rows: Iterable[tuple[Any, ...]], facts: Facts) -> Iterator[tuple[Any, ...]]:

@@ -30,19 +30,31 @@ class LedgerReads(Repository):
             tx.conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
 
     def issue_batches(self, states: Sequence[str] = (), villages: Sequence[str] = (),
-                      hidden: Sequence[str] = (), batch: int = BATCH
-                      ) -> Iterator[list[Issue]]:
-        """The issues in id order, `batch` at a time: of `states` and `villages` when given,
-        without the `hidden` states unless `states` names them."""
+                      hidden: Sequence[str] = (), categories: Sequence[str] = (),
+                      supervised: bool = False, search: str | None = None,
+                      batch: int = BATCH) -> Iterator[list[Issue]]:
+        """The issues in id order, `batch` at a time: of `states`, `villages` and
+        `categories` when given, without the `hidden` states unless `states` names them;
+        `supervised`: listed, themselves or by their village; `search`: a substring of the
+        title, household or description, in any case."""
         where: list[str] = ["id > ?"]
         params: list[Any] = []
-        for column, values in (("state", states), ("village", villages)):
+        for column, values in (("state", states), ("village", villages),
+                               ("category", categories)):
             if values:
                 where.append(f"{column} IN ({', '.join('?' * len(values))})")
                 params += list(values)
         if hidden and not states:
             where.append(f"state NOT IN ({', '.join('?' * len(hidden))})")
             params += list(hidden)
+        if supervised:
+            where.append("(listed OR listed_by_village)")
+        if search:
+            like = "%" + search.lower().replace("\\", "\\\\").replace("%", "\\%").replace(
+                "_", "\\_") + "%"
+            where.append("(" + " OR ".join(f"lower({c}) LIKE ? ESCAPE '\\'" for c in (
+                "title", "household", "description")) + ")")
+            params += [like] * 3
         sql = f"{_ISSUES} WHERE {' AND '.join(where)} ORDER BY id LIMIT {int(batch)}"
         last = 0
         mapper = rows.issue

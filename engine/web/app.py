@@ -28,7 +28,7 @@ STATIC = Path(__file__).parent / "static"
 def create_app(rect: App, secure: bool = False) -> FastAPI:
     """The workspace on the application `rect`; `secure`: cookies only over HTTPS (behind a
     TLS-terminating proxy)."""
-    from engine.web import actions, api, leaders, pages
+    from engine.web import actions, api, leaders, ledger_export, pages
 
     web = FastAPI(title="rectify", version="0.1.0", openapi_url="/api/openapi.json",
                   docs_url=None, redoc_url=None)
@@ -40,6 +40,7 @@ def create_app(rect: App, secure: bool = False) -> FastAPI:
     web.include_router(pages.router)
     web.include_router(actions.router)
     web.include_router(leaders.router)
+    web.include_router(ledger_export.router)
 
     @web.exception_handler(RectifyError)
     async def refused(request: Request, e: RectifyError) -> Response:
