@@ -1185,6 +1185,43 @@ def _write_out(chunks: Any, out: Path | None) -> None:
             close()
 
 
+# --- the ledger to take away ----------------------------------------------------------------
+@cli.group()
+def ledger() -> None:
+    """The ledger (台账) as a township office keeps it."""
+
+
+@ledger.command("export")
+@click.option("--format", "fmt", required=True, type=click.Choice(["xlsx", "csv"]))
+@click.option("--as-of", "as_of", metavar="TIME",
+              help="The ledger as it stood then, replayed from the history (town time).")
+@click.option("--village", "villages", multiple=True, metavar="VILLAGE",
+              help="Only this village (id or name); repeatable.")
+@click.option("--state", "states", multiple=True, metavar="STAGE",
+              help="Only this stage (id or label, e.g. 整改); repeatable. The voided are left"
+                   " out unless named.")
+@click.option("--out", required=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="The file to write (whole or not at all).")
+@pass_settings
+def ledger_export(settings: Settings, fmt: str, as_of: str | None, villages: Sequence[str],
+                  states: Sequence[str], out: Path) -> None:
+    """Every issue as a row in the office's words; XLSX adds the summary (汇总) and its chart."""
+    from engine import ledger_sheet
+    from engine.app import ledger as handlers
+    from engine.app.moments import moment_option
+
+    s = _auditor(settings)
+    moment = None if as_of is None else moment_option(as_of, "--as-of", s.town_tz)
+    found = handlers.open_ledger(s, moment, villages, states)
+    n = ledger_sheet.write(found, settings.words(), fmt, out)
+    rates = found.summary()[-1]
+    rate = "" if rates.rate is None else f", clearance rate {rates.rate:.1%}"
+    _emit(settings, {"file": str(out), "format": fmt, "issues": n,
+                     "cleared": rates.cleared, "not_voided": rates.total,
+                     "clearance_rate": rates.rate},
+          f"{out}: {n} issue(s){rate}")
+
+
 # --- reports ------------------------------------------------------------------------------
 @cli.group()
 def report() -> None:

@@ -23,6 +23,7 @@ from benchmarks import (
     bench_sweep,
     bench_transitions,
     bench_web,
+    bench_xlsx_export,
 )
 
 BENCHES: dict[str, tuple[Bench, Aim]] = {
@@ -35,6 +36,7 @@ BENCHES: dict[str, tuple[Bench, Aim]] = {
     "web": (bench_web.run, bench_web.AIM),
     "stats": (bench_stats.run, bench_stats.AIM),
     "charts": (bench_charts.run, bench_charts.AIM),
+    "xlsx_export": (bench_xlsx_export.run, bench_xlsx_export.AIM),
 }
 
 

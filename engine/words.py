@@ -135,6 +135,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "chart open": "未销号", "chart ideal": "清零进度线",
         "chart stages": "各村未销号问题所处阶段", "chart lights": "各村红黄绿灯",
         "chart light": "{light}灯", "chart empty": "暂无数据",
+        "export xlsx": "导出 Excel",
     },
     "en": {
         "version": "version {n}", "by": "by {who}", "at by": "{at} by {who}",
@@ -216,6 +217,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "chart stages": "open issues by village and stage",
         "chart lights": "lights by village", "chart light": "{light}",
         "chart empty": "nothing yet",
+        "export xlsx": "export to Excel",
     },
 }
 """The program's own words in human output; English keys (a missing English phrase is its

@@ -32,8 +32,8 @@ from engine.errors import NotFound, Refused
 from engine.store.audit_reads import Reads
 from engine.store.unit_of_work import Tx
 
-__all__ = ["PersonReport", "Replayed", "Verdict", "anchor", "events", "person", "replay",
-           "timelines", "verify"]
+__all__ = ["PersonReport", "Replayed", "Verdict", "anchor", "calendar_at", "events", "person",
+           "replay", "timelines", "verify"]
 
 
 @dataclass
@@ -81,7 +81,7 @@ def replay(s: Session, as_of: datetime, issue_id: int | None = None,
     out: list[Replayed] = []
     with s.transaction(write=False) as tx:
         r = Reads(tx)
-        calendar = _calendar_at(s, tx, as_of)
+        calendar = calendar_at(s, tx, as_of)
         fold = r.fold
         for found, group in groupby(r.events(issue_id=issue_id, until=as_of), key=_ISSUE_ID):
             if found == TOWN:
@@ -104,7 +104,7 @@ def replay(s: Session, as_of: datetime, issue_id: int | None = None,
     return out
 
 
-def _calendar_at(s: Session, tx: Tx, moment: datetime) -> WorkingCalendar:
+def calendar_at(s: Session, tx: Tx, moment: datetime) -> WorkingCalendar:
     """The working calendar in force at `moment` (the first one before it was recorded)."""
     versions = tx.definitions.calendar_versions()
     if not versions:

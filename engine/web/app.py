@@ -29,7 +29,7 @@ STATIC = Path(__file__).parent / "static"
 def create_app(rect: App, secure: bool = False) -> FastAPI:
     """The workspace on the application `rect`; `secure`: cookies only over HTTPS (behind a
     TLS-terminating proxy)."""
-    from engine.web import actions, api, charts, leaders, pages
+    from engine.web import actions, api, charts, leaders, ledger_export, pages
 
     web = FastAPI(title="rectify", version="0.1.0", openapi_url="/api/openapi.json",
                   docs_url=None, redoc_url=None)
@@ -45,6 +45,7 @@ def create_app(rect: App, secure: bool = False) -> FastAPI:
     web.include_router(actions.router)
     web.include_router(leaders.router)
     web.include_router(charts.router)
+    web.include_router(ledger_export.router)
 
     @web.exception_handler(RectifyError)
     async def refused(request: Request, e: RectifyError) -> Response:
