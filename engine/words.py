@@ -135,6 +135,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "chart open": "未销号", "chart ideal": "清零进度线",
         "chart stages": "各村未销号问题所处阶段", "chart lights": "各村红黄绿灯",
         "chart light": "{light}灯", "chart empty": "暂无数据",
+        "chart scoreboard": "各村考核得分（排名）", "chart scored at": "统计于 {at}",
         "export xlsx": "导出 Excel",
     },
     "en": {
@@ -217,6 +218,8 @@ PHRASES: dict[str, dict[str, str]] = {
         "chart stages": "open issues by village and stage",
         "chart lights": "lights by village", "chart light": "{light}",
         "chart empty": "nothing yet",
+        "chart scoreboard": "villages' assessment scores (rank)",
+        "chart scored at": "counted at {at}",
         "export xlsx": "export to Excel",
     },
 }

@@ -206,7 +206,8 @@ def test_the_pages_fetch_the_numbers_as_json_for_the_signed_in_only(
                         ).status_code == 303
         for path in ("/board", "/ledger"):
             page = web.get(path).text
-            assert 'data-src="/charts.json"' in page and "<script>alert(1)" not in page
+            src = "/charts.json?scoreboard=1" if path == "/board" else "/charts.json"
+            assert f'data-src="{src}"' in page and "<script>alert(1)" not in page
             assert '<script src="/static/charts.js" defer></script>' in page
         got = web.get("/charts.json")
         assert got.status_code == 200 and got.headers["cache-control"] == "no-store"
@@ -215,6 +216,11 @@ def test_the_pages_fetch_the_numbers_as_json_for_the_signed_in_only(
         assert data["stages"]["series"][0] == {"key": "found", "name": "发现", "data": [0, 1]}
         assert [s["name"] for s in data["lights"]["series"]] == ["红灯", "黄灯", "绿灯"]
         assert data["burndown"]["open"][-1] == 1
+        board = web.get("/charts.json?scoreboard=1").json()["scoreboard"]
+        assert board["name"] == "各村考核得分（排名）" and board["at"].startswith("统计于 ")
+        assert sorted(board["villages"]) == sorted(["街子社区", visible(markup)])
+        assert board["ranks"][0] == 1 and board["scores"] == sorted(board["scores"], reverse=True)
+        assert "scoreboard" not in data
         signed_out = TestClient(create_app(svc.app), follow_redirects=False).get("/charts.json")
         assert signed_out.status_code in (303, 401) and "stages" not in signed_out.text
         for name, kind in (("echarts.min.js", "javascript"), ("charts.js", "javascript"),

@@ -136,10 +136,12 @@ def test_the_charts_are_drawn(browser: Any, site: dict[str, Any], path: str,
         page.fill("input[name=password]", PASSWORD)
         page.click("form[action='/login'] button")
         page.goto(site["base"] + path)
+        drawn = CHARTS + (("scoreboard",) if path == "/board" else ())
         page.wait_for_function("() => typeof echarts !== 'undefined' && "
-                               "document.querySelectorAll('[data-chart] svg').length === 3")
+                               "document.querySelectorAll('[data-chart] svg').length === "
+                               f"{len(drawn)}")
         data = page.evaluate("() => fetch('/charts.json').then(r => r.json())")
-        for kind in CHARTS:
+        for kind in drawn:
             got = page.eval_on_selector(f"#chart-{kind}", DRAWN)
             assert got is not None, f"{kind}: no chart"
             assert got["svg"] == 1 and got["shapes"] > 10, (kind, got)
@@ -156,6 +158,12 @@ def test_the_charts_are_drawn(browser: Any, site: dict[str, Any], path: str,
             "#chart-lights", "el => echarts.getInstanceByDom(el).getOption().series"
             ".map(s => s.itemStyle.color)")
         assert colours == ["#c62828", "#f9a825", "#2e7d32"]
+        if path == "/board":  # the villages ranked, best first, by name
+            ranked = page.eval_on_selector(
+                "#chart-scoreboard", "el => echarts.getInstanceByDom(el).getOption()"
+                ".yAxis[0].data")
+            assert len(ranked) == 6 and ranked[0].startswith("1. ")
+            assert any("石板村" in r for r in ranked)
         # the village named with markup is a label, never markup: hover every bar's tooltip
         page.locator("#chart-stages").scroll_into_view_if_needed()
         box = page.locator("#chart-stages").bounding_box()
@@ -187,7 +195,7 @@ def test_the_charts_follow_the_window_from_desk_to_phone(browser: Any,
         page.click("form[action='/login'] button")
         page.goto(site["base"] + "/board")
         page.wait_for_function("() => document.querySelectorAll('[data-chart] svg').length"
-                               " === 3")
+                               " === 4")
         wide = page.eval_on_selector("#chart-stages svg", "s => s.getBoundingClientRect().width")
         page.set_viewport_size({"width": 390, "height": 844})
         page.wait_for_function("() => document.querySelector('#chart-stages svg')"

@@ -80,3 +80,19 @@ def scoreboard(s: Session, by: str = "village", start: datetime | None = None,
     w = weights(path)
     got = numbers(s, by, start, end, as_of)
     return got, ranked(got.rows, w)
+
+
+SCOREBOARD_FRESH_FOR = 60.0
+"""Seconds the board's scoreboard is kept before it is counted again (it reads every issue
+and event; an assessment figure a minute old is what the board shows, with its moment)."""
+
+
+def scoreboard_kept(s: Session, clock: float) -> tuple[datetime, list[Score]]:
+    """The villages' scoreboard at the session's time, kept by the app for
+    SCOREBOARD_FRESH_FOR seconds of `clock` (a monotonic reading the caller gives)."""
+    kept: tuple[float, tuple[datetime, list[Score]]] | None = s.app.memo.get("scoreboard")
+    if kept is not None and 0 <= clock - kept[0] < SCOREBOARD_FRESH_FOR:
+        return kept[1]
+    got, scores = scoreboard(s, "village")
+    s.app.memo["scoreboard"] = (clock, (got.moment, scores))
+    return got.moment, scores

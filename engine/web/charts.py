@@ -7,12 +7,13 @@ the page's HTML.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from engine.app import charts
+from engine.app import charts, stats
 from engine.app.session import Session
 from engine.domain.text import visible
 from engine.web.auth import caller
@@ -23,11 +24,25 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/charts.json")
-def charts_json(request: Request) -> JSONResponse:
-    """The charts' numbers for the signed-in reader (static/charts.js fetches them)."""
+def charts_json(request: Request, scoreboard: int = 0) -> JSONResponse:
+    """The charts' numbers for the signed-in reader (static/charts.js fetches them); with
+    `scoreboard=1` (the board) the villages' scoreboard too."""
     c = caller(request, "web")
-    return JSONResponse(chart_data(c.session, words(request, c.session)),
-                        headers={"Cache-Control": "no-store"})
+    w = words(request, c.session)
+    data = chart_data(c.session, w)
+    if scoreboard:
+        data["scoreboard"] = scoreboard_data(c.session, w)
+    return JSONResponse(data, headers={"Cache-Control": "no-store"})
+
+
+def scoreboard_data(s: Session, w: Words) -> dict[str, Any]:
+    """The villages ranked by the assessment formula (engine.domain.stats), best first, with
+    the moment they were counted at (kept a minute: engine.app.stats.scoreboard_kept)."""
+    moment, scores = stats.scoreboard_kept(s, time.monotonic())
+    when = moment.astimezone(s.zone()).strftime("%m-%d %H:%M")
+    return {"name": w("chart scoreboard"), "at": w("chart scored at", at=when),
+            "villages": [visible(w.village(str(sc.key))) for sc in scores],
+            "scores": [sc.score for sc in scores], "ranks": [sc.rank for sc in scores]}
 
 def chart_data(s: Session, w: Words) -> dict[str, Any]:
     """What the three charts draw, read in one transaction."""

@@ -81,8 +81,28 @@
     return empty(option, data, total === 0);
   }
 
+  function scoreboard(data, small) {
+    var sb = data.scoreboard;
+    var option = common(small);
+    option.legend = { show: false };
+    option.title = { text: sb.at, right: 0, top: 0,
+                     textStyle: { fontSize: 11, fontWeight: "normal", color: "#667" } };
+    option.tooltip = { trigger: "axis", confine: true, axisPointer: { type: "shadow" } };
+    option.grid.top = 22;
+    option.xAxis = { type: "value", splitLine: { lineStyle: { color: "#e6e9ed" } } };
+    option.yAxis = { type: "category", inverse: true, axisTick: { show: false },
+                     data: sb.villages.map(function (v, k) { return sb.ranks[k] + ". " + v; }),
+                     axisLabel: { fontSize: small ? 11 : 12, width: small ? 96 : 160,
+                                  overflow: "truncate" } };
+    option.series = [{ name: sb.name, type: "bar", data: sb.scores, barMaxWidth: 22,
+                       label: { show: true, position: "right", fontSize: 11 },
+                       itemStyle: { color: "#1565c0" } }];
+    return empty(option, data, sb.scores.length === 0);
+  }
+
   function option(kind, data, small) {
     if (kind === "burndown") { return burndown(data, small); }
+    if (kind === "scoreboard") { return scoreboard(data, small); }
     if (kind === "stages") {
       return stacked(data.stages, function (key, k) { return STAGES[k % STAGES.length]; },
                      data, small);
