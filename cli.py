@@ -153,15 +153,35 @@ class Settings:
             self.app = self.current = None
 
 
+STATE_VIEWS = frozenset({("issue", "list"), ("issue", "show"), ("escalation", "list"),
+                         ("briefing",), ("demo",), ("stats",), ("spotcheck", "list")})
+"""The commands whose human output shows the town's state: a line of the campaign's countdown
+(剩余 N 天) goes above it when the org names a campaign (never with --json)."""
+
+
+def _state_view() -> bool:
+    """Whether the running command is one of STATE_VIEWS."""
+    ctx = click.get_current_context(silent=True)
+    path: list[str] = []
+    while ctx is not None and ctx.parent is not None:
+        path.insert(0, ctx.command.name or "")
+        ctx = ctx.parent
+    return tuple(path) in STATE_VIEWS
+
+
 def _emit(settings: Settings, data: Any, text: Any) -> None:
     """JSON on stdout with --json, else the human form: a string, a rich renderable, or a
     function of the reader's Words making one (called only for human output, so that --json
-    reads no names).
+    reads no names). Above the human form of a state view, the campaign's countdown.
 
     Warnings (e.g. a year without holiday data) go to stderr, only for a command that worked.
     """
     if callable(text) and not settings.as_json:
         text = text(settings.words())
+    if settings.current is not None and not settings.as_json and _state_view():
+        counted = settings.current.countdown()
+        if counted is not None:
+            click.echo(settings.words().countdown(*counted))
     if settings.current is not None:
         if not settings.as_json and settings.current.is_drill():
             click.echo(settings.words()("drill banner"), err=True)
@@ -1288,6 +1308,10 @@ def demo(settings: Settings, count: int, seed: int, write_org: Path | None,
         _emit(settings, result, "")
     else:
         from engine.present import summary_table
+
+        # the summary stands at the drill's last moment: so does the campaign's countdown
+        settings.current = settings.session().next(
+            settings.actor, datetime.fromisoformat(result["town_time"]))
 
         _emit(settings, result,
               lambda w: summary_table(result["by_village_state"], result["states"], w))

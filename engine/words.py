@@ -66,6 +66,9 @@ PHRASES: dict[str, dict[str, str]] = {
         "hash": "哈希",
         "chain note": "每条事件的哈希为其各字段与前一哈希的 SHA-256；请保存链头，日后核对：",
         "drill banner": "演练 DRILL：演练数据库，时间为模拟，内容均非真实",
+        "countdown": "{name}：剩余 {n} 天（{end} 结束）",
+        "countdown ended": "{name}：已结束（{end}）",
+        "countdown one": "{name}：剩余 1 天（{end} 结束）",
         "drill times": "演练数据库：事件时间均为模拟时间，不逐条标注补录",
         "person title": "专项述职 · {name}",
         "did head": "本人办理 {n} 步（按时 {on_time}，超期 {late}，无时限 {none}）：",
@@ -156,6 +159,9 @@ PHRASES: dict[str, dict[str, str]] = {
                       " keep the chain head and check a database later:",
         "drill banner": "演练 DRILL: a drill database; its times are simulated, nothing in it"
                         " is real",
+        "countdown": "{name}: {n} days left (ends {end})",
+        "countdown one": "{name}: 1 day left (ends {end})",
+        "countdown ended": "{name}: ended ({end})",
         "drill times": "a drill: every time is simulated, so no event is marked back-dated",
         "person title": "专项述职 · {name}",
         "did head": "What they did ({n} step(s); {on_time} on time, {late} late,"
@@ -284,6 +290,12 @@ class Words:
 
     def event(self, value: str | None) -> str:
         return self._label("event", value)
+
+    def countdown(self, name: str, end: object, left: int | None) -> str:
+        """The campaign's countdown line: `百日大会战：剩余 61 天（2020-12-29 结束）`, or ended."""
+        if left is None:
+            return self("countdown ended", name=name, end=end)
+        return self("countdown one" if left == 1 else "countdown", name=name, end=end, n=left)
 
     def channel(self, value: str) -> str:
         return self(f"channel {value}") if f"channel {value}" in PHRASES["en"] else value
