@@ -118,7 +118,7 @@ def _record(s: Session, issue_id: int, passed: bool, note: str,
         draws = [d for d, _, _ in _draws(tx)]
         done = [int(e.payload["draw"]) for e in tx.history.of_issue(issue_id)
                 if e.type == _RECORDED]
-        drawn = sc.check_record(issue_id, issue.state, sc.drawn_in(draws, issue_id), done)
+        drawn = sc.check_record(issue_id, issue.state, draws, done)
         now = s.now(tx)
         result = "pass" if passed else "fail"
         after = record(s, tx, issue, fact_event(

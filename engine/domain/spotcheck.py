@@ -100,24 +100,20 @@ class Draw:
         return None
 
 
-def drawn_in(draws: Iterable[Draw], issue_id: int) -> Draw | None:
-    """The last draw whose sample holds the issue."""
-    found = None
-    for d in draws:
-        if issue_id in d.sample:
-            found = d
-    return found
-
-
-def check_record(issue_id: int, state: str, draw: Draw | None, recorded: Iterable[int]
+def check_record(issue_id: int, state: str, draws: Iterable[Draw], recorded: Iterable[int]
                  ) -> Draw:
-    """Whether a result may be recorded for the issue: drawn, not yet recorded for its last
-    draw, and cleared (Refused, exit 1, saying why not)."""
-    if draw is None:
+    """The draw a result of the issue answers: the first draw whose sample holds it and has no
+    result for it yet. Refused (exit 1, saying why) when no draw holds it, when every draw
+    that does has its result, or when the issue is not cleared."""
+    holding = [d for d in draws if issue_id in d.sample]
+    if not holding:
         raise Refused(f"issue {issue_id} was not drawn in any spot check")
-    if draw.draw in set(recorded):
-        raise Refused(f"issue {issue_id}'s spot check of draw {draw.draw} is already recorded")
+    done = set(recorded)
+    pending = [d for d in holding if d.draw not in done]
+    if not pending:
+        raise Refused(f"issue {issue_id}'s spot check of draw {holding[-1].draw} is already"
+                      " recorded")
     if state != CLEARED:
         raise Refused(f"issue {issue_id} is {state}, not {CLEARED}: only a cleared issue is"
                       " spot-checked")
-    return draw
+    return pending[0]
