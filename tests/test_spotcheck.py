@@ -253,3 +253,43 @@ def test_the_commands(town: Town, db_url: str, tmp_path: Path) -> None:
     assert code == 0 and "随机种子" in out and "石板村" in out
     ran = run_cli("--db", db_url, "audit", "verify")
     assert ran.code == 0, ran.err
+
+
+# --- what verify checks -------------------------------------------------------------------------
+def test_verify_rules_on_draws_and_results(town: Town) -> None:
+    from engine.domain.configuration import InForce
+    from engine.domain.conformance import Rules
+
+    [i] = _draw(town, "5", seed=9).draw.sample
+    in_force = InForce()
+    for e in town.history(TOWN):
+        assert e.seq is not None
+        in_force.add(e.seq, e.type, e.payload)
+    assert in_force.draws[1][1] == frozenset({i})
+    rules = Rules(in_force, town.town_tz, lambda v: v)
+    at = START + timedelta(days=2)
+    before = {"id": i, "state": "cleared", "village": "v-shiban", "assignee": None}
+    late = 1 << 40  # a seq after every town event
+
+    def check(actor: str, p: dict[str, Any], state: str = "cleared",
+              issue_rules: Any = None) -> str | None:
+        r = issue_rules or rules.issue()
+        return r.check(late, EventType.SPOTCHECK_RECORDED.value, None, None, None, actor, at,
+                       p, "rectification@3", {**before, "state": state})
+
+    assert check("qs1", {"draw": 1, "result": "pass", "note": "ok"}) is None
+    assert "may not record spot checks" in (check("rc1", {"draw": 1, "result": "pass"}) or "")
+    assert "not drawn in spot check 2" in (check("qs1", {"draw": 2, "result": "pass"}) or "")
+    assert "unknown spot-check result" in (check("qs1", {"draw": 1, "result": "maybe"}) or "")
+    assert "not cleared" in (check("qs1", {"draw": 1, "result": "pass"}, "reported") or "")
+    twice = rules.issue()
+    assert check("qs1", {"draw": 1, "result": "pass"}, issue_rules=twice) is None
+    assert "recorded twice" in (check("qs1", {"draw": 1, "result": "pass"},
+                                      issue_rules=twice) or "")
+    # a draw whose sample is not what its percent of its population gives
+    [drawn] = [e for e in town.history(TOWN) if e.type == EventType.SPOTCHECK_DRAWN]
+    forged = {**drawn.payload, "draw": 2, "sample": []}
+    with pytest.raises(ValueError, match="holds 0 issue"):
+        in_force.add(late, EventType.SPOTCHECK_DRAWN.value, forged)
+    with pytest.raises(ValueError, match="draw 2 is the draw numbered 1"):
+        InForce().add(1, EventType.SPOTCHECK_DRAWN.value, {**drawn.payload, "draw": 2})
