@@ -153,15 +153,35 @@ class Settings:
             self.app = self.current = None
 
 
+STATE_VIEWS = frozenset({("issue", "list"), ("issue", "show"), ("escalation", "list"),
+                         ("briefing",), ("demo",), ("stats",), ("spotcheck", "list")})
+"""The commands whose human output shows the town's state: a line of the campaign's countdown
+(剩余 N 天) goes above it when the org names a campaign (never with --json)."""
+
+
+def _state_view() -> bool:
+    """Whether the running command is one of STATE_VIEWS."""
+    ctx = click.get_current_context(silent=True)
+    path: list[str] = []
+    while ctx is not None and ctx.parent is not None:
+        path.insert(0, ctx.command.name or "")
+        ctx = ctx.parent
+    return tuple(path) in STATE_VIEWS
+
+
 def _emit(settings: Settings, data: Any, text: Any) -> None:
     """JSON on stdout with --json, else the human form: a string, a rich renderable, or a
     function of the reader's Words making one (called only for human output, so that --json
-    reads no names).
+    reads no names). Above the human form of a state view, the campaign's countdown.
 
     Warnings (e.g. a year without holiday data) go to stderr, only for a command that worked.
     """
     if callable(text) and not settings.as_json:
         text = text(settings.words())
+    if settings.current is not None and not settings.as_json and _state_view():
+        counted = settings.current.countdown()
+        if counted is not None:
+            click.echo(settings.words().countdown(*counted))
     if settings.current is not None:
         if not settings.as_json and settings.current.is_drill():
             click.echo(settings.words()("drill banner"), err=True)
@@ -1026,6 +1046,97 @@ def briefing(settings: Settings, since: str | None, send: bool) -> None:
     _emit(settings, message.briefing.to_dict(), handlers.printed(s, message))
 
 
+# --- spot checks (调研督查) -------------------------------------------------------------------
+@cli.group()
+def spotcheck() -> None:
+    """Spot checks (调研督查): the quality-supervision group draws a random sample of cleared
+    issues, re-checks them and records each result; a failed check reopens the issue
+    (回头看)."""
+
+
+@spotcheck.command("draw")
+@click.option("--village", "villages", multiple=True, metavar="VILLAGE",
+              help="Repeatable: draw from these villages' cleared issues (default: the town).")
+@click.option("--percent", required=True, metavar="P",
+              help="The share drawn, 0 < P <= 100 (rounded up, at least one issue).")
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), metavar="S",
+              help="The random seed (default: chosen now and printed); the same seed over"
+                   " the same cleared issues draws the same sample.")
+@pass_settings
+def spotcheck_draw(settings: Settings, villages: Sequence[str], percent: str,
+                   seed: int | None) -> None:
+    """Draw P% of the cleared issues, ids ascending, with random.Random(S).sample (the draw
+    is recorded in the history: seed, percent, villages, population and sample)."""
+    from engine.app import spotcheck as handlers
+    from engine.domain.spotcheck import percent_of
+
+    share = percent_of(percent)
+    made = handlers.draw(settings.session(), villages, share, seed)
+
+    def text(w: Words) -> str:
+        d = made.draw
+        where = w("list sep").join(w.village(v) for v in d.villages) or w("whole town")
+        head = w("spotcheck drawn", draw=d.draw, seed=d.seed, percent=d.percent, where=where,
+                 population=d.population, n=len(d.sample))
+        return "\n".join([head, *(f"  #{i.id} {w.village(i.village)} {i.title}"
+                                   for i in made.issues)])
+
+    _emit(settings, {"draw": made.draw.draw, "seed": made.draw.seed,
+                     "sample": list(made.draw.sample), "percent": str(made.draw.percent),
+                     "villages": list(made.draw.villages),
+                     "population": made.draw.population}, text)
+
+
+@spotcheck.command("record")
+@click.argument("issue_id", type=ID)
+@click.option("--pass", "passed", is_flag=True, help="The issue holds up: cleared stays.")
+@click.option("--fail", "failed", is_flag=True,
+              help="It does not: the issue is reopened (回头看), the note its reason.")
+@click.option("--note", required=True, help="What the re-check found.")
+@click.option("--evidence", multiple=True, type=click.Path(path_type=Path))
+@pass_settings
+def spotcheck_record(settings: Settings, issue_id: int, passed: bool, failed: bool, note: str,
+                     evidence: Sequence[Path]) -> None:
+    """Record the spot check of a drawn issue: exactly one of --pass and --fail."""
+    from engine.app import spotcheck as handlers
+    from engine.errors import BadOption
+
+    if passed == failed:
+        raise BadOption("say exactly one of --pass and --fail")
+    _emit_issue(settings, handlers.record_result(settings.session(), issue_id, passed, note,
+                                                 evidence))
+
+
+@spotcheck.command("list")
+@pass_settings
+def spotcheck_list(settings: Settings) -> None:
+    """Every draw with each drawn issue's result: pending, pass or fail."""
+    from engine.app import spotcheck as handlers
+    from engine.present import town_time
+
+    s = settings.session()
+    draws = handlers.listing(s)
+    tz = s.town_tz
+
+    def text(w: Words) -> str:
+        lines: list[str] = []
+        for x in draws:
+            d = x.draw
+            results = [x.results.get(i, "pending") for i in d.sample]
+            lines.append(w("spotcheck row", draw=d.draw, at=town_time(x.at, tz),
+                           who=w.person(x.actor), seed=d.seed, percent=d.percent,
+                           where=w("list sep").join(w.village(v) for v in d.villages)
+                           or w("whole town"), n=len(d.sample),
+                           pending=results.count("pending"), passed=results.count("pass"),
+                           failed=results.count("fail")))
+            for i in x.issues:
+                lines.append(f"  #{i.id} {w.village(i.village)} {i.title}:"
+                             f" {w('spotcheck ' + x.results.get(i.id, 'pending'))}")
+        return "\n".join(lines) or w("no spotchecks")
+
+    _emit(settings, [x.to_json() for x in draws], text)
+
+
 # --- audit --------------------------------------------------------------------------------
 @cli.group()
 def audit() -> None:
@@ -1325,6 +1436,10 @@ def demo(settings: Settings, count: int, seed: int, write_org: Path | None,
         _emit(settings, result, "")
     else:
         from engine.present import summary_table
+
+        # the summary stands at the drill's last moment: so does the campaign's countdown
+        settings.current = settings.session().next(
+            settings.actor, datetime.fromisoformat(result["town_time"]))
 
         _emit(settings, result,
               lambda w: summary_table(result["by_village_state"], result["states"], w))

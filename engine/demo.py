@@ -27,6 +27,8 @@ from engine.domain.issue import Move, NewIssue
 from engine.errors import RectifyError, Refused
 
 TOWN = {"id": "huangjia", "name": "黄家镇", "timezone": "Asia/Shanghai", "party_secretary": "wang"}
+CAMPAIGN = {"name": "百日大会战", "start": date(2020, 9, 21), "end": date(2020, 12, 29)}
+"""The demo's campaign: a hundred days (both ends counted) from the Monday the drill starts."""
 UNITS = [
     ("v-shiban", "石板村", "village"), ("v-heping", "和平村", "village"),
     ("v-qingshan", "青山村", "village"), ("v-liujia", "刘家村", "village"),
@@ -121,7 +123,8 @@ def build_org() -> Cast:
         {"id": "quality-supervision", "kind": "quality_supervision", "leader": wang,
          "members": quality},
     ]
-    org = {"town": TOWN, "units": units, "people": people, "groups": groups}
+    org = {"town": TOWN, "units": units, "people": people, "groups": groups,
+           "campaign": CAMPAIGN}
     return Cast(org=org, sa_groups=sa_groups, rectifiers=rectification,
                 verifiers=quality[1:], secretaries=secretaries)
 
@@ -212,6 +215,7 @@ def run_demo(
         "interviews_recorded": recorded,
         "states": wf_states,
         "by_village_state": counts,
+        "town_time": end.replace(tzinfo=tz).isoformat(),
     }
 
 

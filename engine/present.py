@@ -405,6 +405,10 @@ def event_details(e: Event, w: Words) -> list[str]:
         details.append(f"{w('answerable')}{c}{shown(w.people(map(str, p['subjects'])))}")
     if p.get("outcome"):
         details.append(f"{w('outcome')}{c}{shown(w.outcome(str(p['outcome'])))}")
+    if e.type == EventType.SPOTCHECK_RECORDED:  # a spot check: its draw and result
+        said = w("spotcheck result", result=w("spotcheck " + str(p.get("result"))),
+                 draw=p.get("draw"))
+        details.append(f"{w('outcome')}{c}{shown(said)}")
     for ev in p.get("evidence") or []:
         details.append(f"{w('evidence')}{c}{shown(ev['name'])} sha256:{shown(ev['sha256'])}")
     if e.type == EventType.EDITED:

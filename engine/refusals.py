@@ -54,6 +54,18 @@ SHAPES: list[tuple[re.Pattern[str], Say]] = [
     (re.compile(r"^the form's CSRF token is missing or wrong"),
      lambda w, m: w("refused csrf")),
     (re.compile(r"^wrong name or password$"), lambda w, m: w("refused sign in")),
+    (re.compile(r"^(due date|the new due date) (\S+) is after the end of the campaign (.+)"
+                r" \((\S+)\)$"),
+     lambda w, m: w("refused campaign", what=w(m[1]), due=m[2], name=m[3], end=m[4])),
+    (re.compile(r"^(\S+) may not (draw spot checks|record spot checks): needs the role"
+                r" quality_supervision$"),
+     lambda w, m: w("refused spotcheck role", who=w.person(m[1]), act=w(m[2]))),
+    (re.compile(r"^issue (\d+) was not drawn in any spot check$"),
+     lambda w, m: w("refused not drawn", id=m[1])),
+    (re.compile(r"^issue (\d+)'s spot check of draw (\d+) is already recorded$"),
+     lambda w, m: w("refused spotcheck done", id=m[1], draw=m[2])),
+    (re.compile(r"^issue (\d+) is \w+, not cleared: only a cleared issue is spot-checked$"),
+     lambda w, m: w("refused not cleared", id=m[1])),
     (re.compile(r"^no issue (\d+)$"),
      lambda w, m: w("refused no issue", id=m[1])),
 ]

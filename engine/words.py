@@ -66,6 +66,24 @@ PHRASES: dict[str, dict[str, str]] = {
         "hash": "哈希",
         "chain note": "每条事件的哈希为其各字段与前一哈希的 SHA-256；请保存链头，日后核对：",
         "drill banner": "演练 DRILL：演练数据库，时间为模拟，内容均非真实",
+        "countdown": "{name}：剩余 {n} 天（{end} 结束）",
+        "countdown ended": "{name}：已结束（{end}）",
+        "countdown one": "{name}：剩余 1 天（{end} 结束）",
+        "spotcheck drawn": "调研督查第 {draw} 批：随机种子 {seed}，从{where}已销号的 {population}"
+                           " 个问题中抽取 {percent}%，抽中 {n} 个：",
+        "spotcheck row": "第 {draw} 批（{at}，{who}）：种子 {seed}，{where} {percent}%，抽中 {n}"
+                         " 个；待查 {pending}，合格 {passed}，不合格 {failed}",
+        "spotcheck pending": "待查", "spotcheck pass": "合格",
+        "spotcheck fail": "不合格（已回头看）",
+        "no spotchecks": "还没有调研督查抽查", "whole town": "全镇",
+        "spotcheck result": "{result}（第 {draw} 批抽查）",
+        "refused campaign": "{what} {due} 晚于{name}的结束日期（{end}）",
+        "due date": "截止日期", "the new due date": "新的截止日期",
+        "refused spotcheck role": "{who}无权{act}：需是质量督查组成员",
+        "draw spot checks": "抽取调研督查", "record spot checks": "记录调研督查结果",
+        "refused not drawn": "问题 #{id} 未被调研督查抽中",
+        "refused spotcheck done": "问题 #{id} 第 {draw} 批的调研督查结果已记录",
+        "refused not cleared": "问题 #{id} 尚未销号，不能调研督查",
         "drill times": "演练数据库：事件时间均为模拟时间，不逐条标注补录",
         "person title": "专项述职 · {name}",
         "did head": "本人办理 {n} 步（按时 {on_time}，超期 {late}，无时限 {none}）：",
@@ -163,6 +181,16 @@ PHRASES: dict[str, dict[str, str]] = {
                       " keep the chain head and check a database later:",
         "drill banner": "演练 DRILL: a drill database; its times are simulated, nothing in it"
                         " is real",
+        "countdown": "{name}: {n} days left (ends {end})",
+        "countdown one": "{name}: 1 day left (ends {end})",
+        "spotcheck drawn": "spot check draw {draw}: seed {seed}, {percent}% of the {population}"
+                           " cleared issue(s) of {where}; {n} drawn:",
+        "spotcheck row": "draw {draw} ({at}, {who}): seed {seed}, {where} {percent}%, {n}"
+                         " drawn; {pending} pending, {passed} passed, {failed} failed",
+        "spotcheck pending": "pending", "spotcheck pass": "pass",
+        "spotcheck fail": "fail (reopened)", "no spotchecks": "no spot checks drawn yet",
+        "whole town": "the whole town", "spotcheck result": "{result} (draw {draw})",
+        "countdown ended": "{name}: ended ({end})",
         "drill times": "a drill: every time is simulated, so no event is marked back-dated",
         "person title": "专项述职 · {name}",
         "did head": "What they did ({n} step(s); {on_time} on time, {late} late,"
@@ -300,6 +328,12 @@ class Words:
 
     def event(self, value: str | None) -> str:
         return self._label("event", value)
+
+    def countdown(self, name: str, end: object, left: int | None) -> str:
+        """The campaign's countdown line: `百日大会战：剩余 61 天（2020-12-29 结束）`, or ended."""
+        if left is None:
+            return self("countdown ended", name=name, end=end)
+        return self("countdown one" if left == 1 else "countdown", name=name, end=end, n=left)
 
     def channel(self, value: str) -> str:
         return self(f"channel {value}") if f"channel {value}" in PHRASES["en"] else value

@@ -36,7 +36,8 @@ LABELS: dict[str, dict[str, dict[str, str]]] = {
                   "accountability_decided": "问责决定", "village_listed": "挂牌督战",
                   "village_unlisted": "摘牌", "reassigned": "改派", "edited": "更正",
                   "database_marked": "标记数据库", "org_loaded": "载入组织",
-                  "workflow_registered": "登记流程", "calendar_installed": "载入工作日历"},
+                  "workflow_registered": "登记流程", "calendar_installed": "载入工作日历",
+                  "spotcheck_drawn": "调研督查抽取", "spotcheck_recorded": "调研督查"},
     },
     "en": {
         "stage": {"found": "found", "reported": "reported", "studied": "studied",
@@ -64,6 +65,7 @@ LABELS: dict[str, dict[str, dict[str, str]]] = {
                   "village_listed": "village listed", "village_unlisted": "village unlisted",
                   "database_marked": "database marked", "org_loaded": "org loaded",
                   "workflow_registered": "workflow registered",
-                  "calendar_installed": "calendar installed"},
+                  "calendar_installed": "calendar installed",
+                  "spotcheck_drawn": "spot-check draw", "spotcheck_recorded": "spot check"},
     },
 }

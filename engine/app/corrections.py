@@ -11,7 +11,7 @@ from datetime import date
 from engine.app import issues, notify
 from engine.app.session import Session
 from engine.app.supervision import acting_on, next_escalation, record
-from engine.domain import text
+from engine.domain import campaign, text
 from engine.domain.decide import fact_event
 from engine.domain.events import Edited, EventType, Reassigned
 from engine.domain.guards import check_new_due, edit_open, may_act, reassign_open
@@ -45,6 +45,7 @@ def reassign(s: Session, issue_id: int, to: str, reason: str, due: date | None =
         due_at = issue.due_at
         if due is not None:
             check_new_due(cal, wf.state(issue.state).deadline, now, due)
+            campaign.check_due(org.campaign, due)
             due_at = cal.end_of(due)
         nxt = next_escalation(s, tx, issue, due_at, issue.supervised)
         event = fact_event(issue, EventType.REASSIGNED, actor, now, Reassigned(

@@ -9,7 +9,7 @@ from datetime import date
 from engine.app import notify
 from engine.app.session import Session
 from engine.app.supervision import acting_on, next_escalation, record
-from engine.domain import text
+from engine.domain import campaign, text
 from engine.domain.decide import fact_event
 from engine.domain.escalation import Extension
 from engine.domain.events import EventType, ExtensionDecided, ExtensionRequested
@@ -33,6 +33,7 @@ def request(s: Session, issue_id: int, to: date, reason: str) -> Extension:
         assert issue.due_at is not None
         if s.calendar(tx).end_of(to) <= issue.due_at:
             raise DeadlineRefused(f"{to} is not later than the current due date")
+        campaign.check_due(org.campaign, to, "the new due date")
         pending = tx.extensions.pending(issue.id, issue.stage_version)
         if pending is not None:
             raise Refused(f"extension {pending.id} for issue {issue_id} is still pending")

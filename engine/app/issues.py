@@ -14,6 +14,7 @@ from pathlib import Path
 
 from engine.app import evidence, notify
 from engine.app.session import Session
+from engine.domain import campaign
 from engine.domain.decide import Context, created_event, decide_move
 from engine.domain.escalation import issue_light
 from engine.domain.events import Event
@@ -96,6 +97,7 @@ def _fire(s: Session, command: Move) -> Issue:
         roles = org.roles_for_issue(actor, issue.village, issue.assignee)
         ctx = context(s, tx, wf, actor, roles, prior, issue.village)
         event = decide_move(issue, command, ctx, supersede(tx, issue, ctx.now, actor))
+        campaign.check_due(org.campaign, command.due)
         after = evolve(issue, event)
         tx.issues.update(after, issue.version)
         tx.append(event, s.recorded_at())

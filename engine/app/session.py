@@ -15,7 +15,7 @@ import json
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -259,6 +259,21 @@ class Session:
             with self.transaction(write=False) as tx:
                 self.timezone(tx)
         return self.town_tz
+
+    def today(self) -> date:
+        """The day it is in the town at the session's moment (`--now`, else the app's clock:
+        a drill's clock in a drill), read without a transaction once the zone is known."""
+        tz = self.zone()
+        at = self.at if self.at is not None else self.app.clock.now()
+        return (at.replace(tzinfo=tz) if at.tzinfo is None else at).astimezone(tz).date()
+
+    def countdown(self) -> tuple[str, date, int | None] | None:
+        """The campaign's countdown at the session's moment: (name, end, days left; None once
+        ended), or None without a campaign (or before `init`)."""
+        found = self.names().campaign
+        if found is None:
+            return None
+        return found.name, found.end, found.days_left(self.today())
 
     @property
     def town_tz(self) -> tzinfo:

@@ -4,14 +4,17 @@
     units:  [{id: v-shiban, name: 石板村, kind: village, liaison: liu, secretary: chen}]
     people: [{id: wang, name: 王书记, unit: huangjia, email: …, mobile: "138…"}]
     groups: [{id: sa-01, kind: self_assessment, leader: sa1, members: [sa1, sa2]}]
+    campaign: {name: 百日大会战, start: 2020-09-28, end: 2021-01-05}     # optional
 
 The shape (keys, kinds of values, the time zone) is checked by pydantic; then ids must be
 unique, a member may be listed once, and every person, unit and kind named must exist. Every
-problem found is reported at its line in one `OrgError` (exit 2).
+problem found is reported at its line in one `OrgError` (exit 2). A campaign's days are dates
+(YYYY-MM-DD, 1970–2199) and its end is not before its start.
 """
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -28,6 +31,7 @@ from engine.config.source import (
     read_text,
     validated,
 )
+from engine.domain.campaign import Campaign
 from engine.domain.org import UNIT_KINDS, Group, Org, Person, Town, Unit
 from engine.domain.workflow import GROUP_KINDS
 from engine.errors import OrgError
@@ -59,7 +63,27 @@ def _zone(value: Any) -> str:
     return zone
 
 
+def _day(value: Any) -> date:
+    """A day written YYYY-MM-DD (YAML reads it as a date; quoted, it is text)."""
+    day: date
+    if isinstance(value, date) and not isinstance(value, datetime):
+        day = value
+    elif isinstance(value, str):
+        try:
+            day = date.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(f"not a date: {value.strip()!r} (use YYYY-MM-DD)") from None
+    else:
+        raise ValueError(f"not a date: {kind_of(value)} (use YYYY-MM-DD)")
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise ValueError(f"{day} is out of range (years {FIRST_YEAR} to {LAST_YEAR})")
+    return day
+
+
+FIRST_YEAR, LAST_YEAR = 1970, 2199
+"""The years a campaign's days may fall in (as every date the program takes)."""
 Text = Annotated[str, BeforeValidator(_text)]
+Day = Annotated[date, BeforeValidator(_day)]
 
 
 class _Strict(BaseModel):
@@ -96,13 +120,21 @@ class GroupModel(_Strict):
     members: Annotated[list[Text], BeforeValidator(none_is_empty)] = []
 
 
+class CampaignModel(_Strict):
+    name: Text
+    start: Day
+    end: Day
+
+
 class OrgModel(_Strict):
-    """The whole file. Each list must be there; an empty one may be left blank."""
+    """The whole file. Each list must be there; an empty one may be left blank; the campaign
+    may be left out."""
 
     town: TownModel
     units: Annotated[list[UnitModel], BeforeValidator(none_is_empty)]
     people: Annotated[list[PersonModel], BeforeValidator(none_is_empty)]
     groups: Annotated[list[GroupModel], BeforeValidator(none_is_empty)]
+    campaign: CampaignModel | None = None
 
 
 def load(path: str | Path) -> Org:
@@ -134,6 +166,9 @@ def _check(m: OrgModel, problems: Problems) -> None:
             problems.add(where, f"{who} names unknown person {ref!r}")
 
     person(m.town.party_secretary, ("town", "party_secretary"), "town.party_secretary")
+    c = m.campaign
+    if c is not None and c.end < c.start:
+        problems.add(("campaign", "end"), f"campaign end {c.end} is before its start {c.start}")
     for i, u in enumerate(m.units):
         if u.kind not in UNIT_KINDS:
             problems.add(
@@ -202,4 +237,6 @@ def _to_domain(m: OrgModel) -> Org:
             g.id: Group(id=g.id, kind=g.kind, leader=g.leader, members=members(g))
             for g in m.groups
         },
+        campaign=(None if m.campaign is None
+                  else Campaign(m.campaign.name, m.campaign.start, m.campaign.end)),
     )

@@ -18,9 +18,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.domain.calendar import CalendarData
+from engine.domain.campaign import Campaign
 from engine.domain.clock_rules import LIVE, MODES
 from engine.domain.events import EventType
 from engine.domain.org import Group, Org, Person, Town, Unit
+from engine.domain.spotcheck import Draw
 from engine.domain.workflow import Workflow
 
 
@@ -46,9 +48,10 @@ def workflow_digest(body: Mapping[str, Any]) -> str:
 # --- the org as a body -----------------------------------------------------------------------
 def org_body(org: Org) -> dict[str, Any]:
     """The org as data: every field the rules read, in a fixed order (ids sorted, members
-    sorted), so equal orgs give equal bodies."""
+    sorted), so equal orgs give equal bodies. A campaign is written only when the org has one,
+    so an org without one has the body (and digest) it had before campaigns existed."""
     t = org.town
-    return {
+    body: dict[str, Any] = {
         "town": {"id": t.id, "name": t.name, "timezone": t.timezone,
                  "party_secretary": t.party_secretary},
         "units": [{"id": u.id, "name": u.name, "kind": u.kind, "liaison": u.liaison,
@@ -61,6 +64,9 @@ def org_body(org: Org) -> dict[str, Any]:
                     "members": sorted(g.members)}
                    for g in sorted(org.groups.values(), key=lambda g: g.id)],
     }
+    if org.campaign is not None:
+        body["campaign"] = org.campaign.to_dict()
+    return body
 
 
 def org_from_body(body: Mapping[str, Any]) -> Org:
@@ -73,6 +79,7 @@ def org_from_body(body: Mapping[str, Any]) -> Org:
                 for p in body["people"]},
         groups={g["id"]: Group(g["id"], g["kind"], g.get("leader"), tuple(g["members"]))
                 for g in body["groups"]},
+        campaign=Campaign.from_dict(body["campaign"]) if body.get("campaign") else None,
     )
 
 
@@ -98,6 +105,8 @@ def org_changes(before: Org | None, after: Org) -> list[str]:
         a, b = getattr(before.town, name), getattr(after.town, name)
         if a != b:
             out.append(f"town {name}: {a} → {b}")
+    if before.campaign != after.campaign:
+        out.append(f"campaign: {_campaign(before.campaign)} → {_campaign(after.campaign)}")
     for pid in sorted(set(before.people) - set(after.people)):
         out.append(f"person removed: {who(before, pid)}")
     for pid in sorted(set(after.people) - set(before.people)):
@@ -141,6 +150,10 @@ def org_changes(before: Org | None, after: Org) -> list[str]:
     return out
 
 
+def _campaign(c: Campaign | None) -> str:
+    return "none" if c is None else f"{c.name} {c.start}–{c.end}"
+
+
 # --- what the chain says was in force --------------------------------------------------------
 @dataclass
 class InForce:
@@ -153,6 +166,8 @@ class InForce:
     workflows: dict[str, tuple[int, Workflow, str]] = field(default_factory=dict)
     """key -> (seq, workflow, digest of its stored text)."""
     modes: list[tuple[int, str]] = field(default_factory=list)
+    draws: dict[int, tuple[int, frozenset[int]]] = field(default_factory=dict)
+    """Spot-check draws: number -> (seq, the sample's issue ids)."""
     _org_seqs: list[int] = field(default_factory=list)
     _cal_seqs: list[int] = field(default_factory=list)
 
@@ -164,6 +179,13 @@ class InForce:
             if mode not in MODES:
                 raise ValueError(f"town event {seq}: unknown mode {mode!r}")
             self.modes.append((seq, mode))
+            return
+        if kind == EventType.SPOTCHECK_DRAWN.value:
+            draw = Draw.from_payload(payload)
+            problem = draw.problem(len(self.draws) + 1)
+            if problem is not None:
+                raise ValueError(f"town event {seq}: {problem}")
+            self.draws[draw.draw] = (seq, frozenset(draw.sample))
             return
         body = payload["body"]
         if kind == EventType.WORKFLOW_REGISTERED.value:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
+from engine.domain import spotcheck
 from engine.domain.calendar import WorkingCalendar
 from engine.domain.clock_rules import LIVE, SLACK
 from engine.domain.configuration import InForce
@@ -44,7 +45,8 @@ _ACTIONS = {
     EventType.EDITED.value: "edit",
 }
 _REASSIGNED = EventType.REASSIGNED.value
-_RULED = _RULED_EXTRA | frozenset(_ACTIONS)
+_SPOTCHECK = EventType.SPOTCHECK_RECORDED.value
+_RULED = _RULED_EXTRA | frozenset(_ACTIONS) | {_SPOTCHECK}
 """The kinds whose actor the rules in force must allow."""
 
 
@@ -174,6 +176,8 @@ class IssueRules:
         """For separation of duties: who fired each transition, and `assignee@T` keys."""
         self.held: set[str] = set()
         """Assignees a reassign replaced since the last transition: still of record."""
+        self.checked: set[int] = set()
+        """The spot-check draws this issue's result was recorded for."""
 
     def timing(self, seq: int, at: datetime, previous: datetime | None, late: bool,
                recorded_at: Any, p: Mapping[str, Any]) -> str | None:
@@ -218,6 +222,8 @@ class IssueRules:
             return None
         if kind == _IMPORTED:
             return self._imported(seq, actor, to_state or "", p, workflow, org)
+        if kind == _SPOTCHECK:
+            return self._spotcheck(seq, actor, p, before or {}, org)
         action = _ACTIONS.get(kind)
         if action is not None and before:
             wf = self._workflow(workflow)
@@ -233,6 +239,25 @@ class IssueRules:
                 strangers = [x for x in p.get("subjects") or () if x not in org.people]
                 if strangers:
                     return f"event {seq}: {strangers[0]!r} is no person of the org"
+        return None
+
+    def _spotcheck(self, seq: int, actor: str, p: Mapping[str, Any],
+                   before: Mapping[str, Any], org: Org) -> str | None:
+        """A spot check's result: by the quality-supervision group, of an issue a draw before
+        it sampled, once per draw, while the issue was cleared."""
+        if spotcheck.ROLE not in org.roles_of(actor):
+            return f"event {seq}: {actor} may not record spot checks"
+        number = int(p.get("draw") or 0)
+        drawn = self.rules.in_force.draws.get(number)
+        if drawn is None or drawn[0] > seq or before.get("id") not in drawn[1]:
+            return f"event {seq}: the issue was not drawn in spot check {number}"
+        if number in self.checked:
+            return f"event {seq}: spot check {number} of the issue recorded twice"
+        self.checked.add(number)
+        if p.get("result") not in spotcheck.RESULTS:
+            return f"event {seq}: unknown spot-check result {p.get('result')!r}"
+        if before.get("state") != spotcheck.CLEARED:
+            return f"event {seq}: a spot check of an issue that was not cleared"
         return None
 
     def _workflow(self, key: str) -> Workflow | None:

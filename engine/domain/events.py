@@ -39,6 +39,9 @@ class EventType(StrEnum):
     """A correction: another person answers for the stage (and perhaps another due date)."""
     EDITED = "edited"
     """A correction: fields of the issue typed wrong (title, category, village, …)."""
+    SPOTCHECK_RECORDED = "spotcheck_recorded"
+    """A spot check's result (调研督查): `result` pass or fail, `draw`, `note`, `evidence`; a
+    fail is followed by the `reopen` transition (回头看) in the same transaction."""
     # the town's own events (issue_id 0): the configuration in force from then on
     DATABASE_MARKED = "database_marked"
     """The database is live (real time) or a drill (simulated time); set once."""
@@ -48,6 +51,9 @@ class EventType(StrEnum):
     """A workflow version registered: its body, as stored."""
     CALENDAR_INSTALLED = "calendar_installed"
     """A working calendar installed: its off days, make-up days and known years."""
+    SPOTCHECK_DRAWN = "spotcheck_drawn"
+    """A spot check's draw: seed, percent, villages, population size and the sample
+    (engine.domain.spotcheck says how to draw it again)."""
 
 
 TOWN = 0
@@ -308,6 +314,23 @@ class VillageListing:
     def to_payload(self) -> dict[str, Any]:
         return {"village": self.village,
                 "next_escalation_at": moment_text(self.next_escalation_at)}
+
+
+@dataclass(slots=True)
+class SpotChecked:
+    """spotcheck_recorded: the result of re-checking one drawn issue."""
+
+    draw: int
+    result: str
+    """pass | fail"""
+    note: str
+    evidence: tuple[Evidence, ...] = ()
+
+    def to_payload(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"draw": self.draw, "result": self.result, "note": self.note}
+        if self.evidence:
+            out["evidence"] = [e.to_dict() for e in self.evidence]
+        return out
 
 
 @dataclass(slots=True)

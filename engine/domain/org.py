@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from engine.domain.campaign import Campaign
 from engine.domain.workflow import GROUP_KINDS
 
 UNIT_KINDS = ("village", "community")
@@ -58,6 +59,8 @@ class Names:
     leaders: Mapping[str, str]
     """group id → its leader's person id"""
     town: str = ""
+    campaign: Campaign | None = None
+    """The campaign whose countdown human views show (None: no campaign)."""
 
 
 NO_NAMES = Names({}, {}, {})
@@ -70,13 +73,15 @@ class Org:
     units: Mapping[str, Unit]
     people: Mapping[str, Person]
     groups: Mapping[str, Group]
+    campaign: Campaign | None = None
+    """The campaign the org file names (engine.domain.campaign), if any."""
 
     def names(self) -> Names:
         """What human output needs of this org (Names)."""
         return Names(people={p.id: p.name for p in self.people.values()},
                      units={u.id: u.name for u in self.units.values()},
                      leaders={g.id: g.leader for g in self.groups.values() if g.leader},
-                     town=self.town.name)
+                     town=self.town.name, campaign=self.campaign)
 
     def problems(self) -> list[str]:
         """Everything the org names that it does not define (empty when sound)."""
@@ -88,6 +93,8 @@ class Org:
                 out.append(f"{where} names unknown person {ref!r}")
 
         person(self.town.party_secretary, "town.party_secretary")
+        if self.campaign is not None:
+            out.extend(self.campaign.problems())
         for u in units.values():
             if u.kind not in UNIT_KINDS:
                 out.append(f"unit {u.id!r} has unknown kind {u.kind!r} (one of {UNIT_KINDS})")

@@ -1,15 +1,21 @@
-"""The town's organisation: town, units, people, groups (and the listing of villages)."""
+"""The town's organisation: town, units, people, groups (and the listing of villages), and the
+campaign (kept as JSON in meta under CAMPAIGN_KEY)."""
 
 from __future__ import annotations
+
+import json
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
+from engine.domain.campaign import Campaign
 from engine.domain.org import NO_NAMES, Group, Names, Org, Person, Town, Unit
 from engine.errors import NotInitialized
 from engine.store import tables as t
 from engine.store.repository import Repository
 
+CAMPAIGN_KEY = "campaign"
+"""The meta row holding the org's campaign (absent: none)."""
 NOT_INITIALIZED = (
     "the database has no org yet or an older schema: run `rectify init --org FILE`"
 )
@@ -35,7 +41,17 @@ class OrgRepository(Repository):
                     for r in self.conn.execute(select(t.people))},
             groups={r.id: Group(r.id, r.kind, r.leader, tuple(sorted(members.get(r.id, []))))
                     for r in self.conn.execute(select(t.groups))},
+            campaign=self.campaign(),
         )
+
+    def campaign(self) -> Campaign | None:
+        """The campaign the org file named (None: none, or a database from before)."""
+        try:
+            value = self.conn.execute(
+                select(t.meta.c.value).where(t.meta.c.key == CAMPAIGN_KEY)).scalar()
+        except (OperationalError, ProgrammingError):
+            return None
+        return Campaign.from_dict(json.loads(value)) if value else None
 
     def names(self) -> Names:
         """The names of people and units and the groups' leaders (NO_NAMES before `init`)."""
@@ -49,7 +65,7 @@ class OrgRepository(Repository):
             units={r[0]: r[1] for r in self.conn.execute(select(t.units.c.id, t.units.c.name))},
             leaders={g: p for g, p in self.conn.execute(select(t.groups.c.id, t.groups.c.leader))
                      if p},
-            town=str(town or ""))
+            town=str(town or ""), campaign=self.campaign())
 
     def timezone(self) -> str | None:
         """The town's time zone name (None before `init`)."""
@@ -62,6 +78,10 @@ class OrgRepository(Repository):
         listed = {r[0] for r in self.conn.execute(select(t.units.c.id).where(t.units.c.listed))}
         for table in (t.group_members, t.groups, t.people, t.units, t.town):
             self.conn.execute(delete(table))
+        self.conn.execute(delete(t.meta).where(t.meta.c.key == CAMPAIGN_KEY))
+        if org.campaign is not None:
+            self.conn.execute(insert(t.meta).values(
+                key=CAMPAIGN_KEY, value=json.dumps(org.campaign.to_dict(), ensure_ascii=False)))
         tw = org.town
         self.conn.execute(insert(t.town).values(
             id=tw.id, name=tw.name, timezone=tw.timezone, party_secretary=tw.party_secretary))

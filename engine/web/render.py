@@ -58,10 +58,12 @@ def page(request: Request, template: str, c: Caller | None, status: int = 200,
     def at(value: datetime | None, due: bool = False) -> str:
         return town_time(value, tz, due) if tz is not None and value is not None else ""
 
+    counted = s.countdown() if s is not None else None
     if isinstance(context.get("message"), str):
         context["message"] = refusal(w, context["message"])
     html = environment().get_template(template).render(
         request=request, w=w, me=c.person if c else None, csrf=c.csrf if c else "",
         at=at, path=request.url.path, drill=s.is_drill() if s is not None else False,
+        countdown=w.countdown(*counted) if counted is not None else "",
         what=lambda e: event_what(e, w), details=lambda e: event_details(e, w), **context)
     return HTMLResponse(html, status_code=status)

@@ -59,6 +59,7 @@ def test_event_types_are_the_stored_strings() -> None:
         "DATABASE_MARKED": "database_marked", "ORG_LOADED": "org_loaded",
         "WORKFLOW_REGISTERED": "workflow_registered",
         "CALENDAR_INSTALLED": "calendar_installed",
+        "SPOTCHECK_RECORDED": "spotcheck_recorded", "SPOTCHECK_DRAWN": "spotcheck_drawn",
     }
     stored: str = EventType.TRANSITION  # rows read back carry plain text, which compares equal
     assert stored == "transition"
