@@ -255,3 +255,17 @@ def test_the_web_tells_the_refusal_in_chinese(sqlite_url: str, campaign_org: Pat
     assert "截止日期 2020-10-21 晚于百日大会战的结束日期（2020-10-20）" in r.text
     assert issues.show(s.app.session(), i).state == "reported"
     s.store.close()
+
+
+def test_the_burn_down_runs_over_the_campaigns_days(town: Scenario) -> None:
+    """The charts' burn-down spans the campaign, start to end, its days still to come empty,
+    the ideal line reaching zero on the campaign's last day."""
+    from engine.app import charts
+
+    reported(town)
+    town.actor, town.now = "wang", datetime(2020, 9, 30, 9, 0)
+    got = charts.pictures(town.session()).burndown
+    assert got.days[0] == date(2020, 9, 28) and got.days[-1] == END
+    assert len(got.days) == (END - date(2020, 9, 28)).days + 1
+    assert got.open[:3] == [1, 1, 1] and set(got.open[3:]) == {None}
+    assert got.ideal[0] == 1.0 and got.ideal[-1] == 0.0

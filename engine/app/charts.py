@@ -69,7 +69,7 @@ def days_of(first: date | None, today: date, start: date | None = None,
 
 def pictures(s: Session, start: date | None = None, end: date | None = None) -> Pictures:
     """Everything the charts draw, at the session's time; `start`, `end`: the burn-down's
-    first and last day (default: days_of's)."""
+    first and last day (default: the campaign's days, else days_of's)."""
     with s.transaction(write=False) as tx:
         tz = s.timezone(tx)
         now = s.now(tx)
@@ -78,6 +78,8 @@ def pictures(s: Session, start: date | None = None, end: date | None = None) -> 
         final = _final_states(s, tx)
         mark = tx.history.last_seq()
         changes = _daily_changes(s, reads, final, tz, mark)
+        if start is None and end is None and s.org(tx).campaign is not None:
+            start, end = s.org(tx).campaign.start, s.org(tx).campaign.end  # its days
         days = days_of(min(changes) if changes else None, today, start, end)
         burndown = _burndown(days, changes, today)
         counts, groups = _issue_groups(s, tx, reads, final, mark)
