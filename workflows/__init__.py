@@ -7,3 +7,8 @@ from pathlib import Path
 
 def default_path() -> Path:
     return Path(str(files("workflows").joinpath("rectification.yaml")))
+
+
+def columns_path() -> Path:
+    """The alias table of a ledger's columns (`rectify issue import`)."""
+    return Path(str(files("workflows").joinpath("columns.yaml")))
