@@ -169,10 +169,10 @@ def villages(org: Org) -> Lookup:
 
 
 def people(org: Org) -> Lookup:
-    units = org.units
+    units, town = org.units, org.town
 
     def told(pid: str, name: str, unit: str) -> str:
-        where = units[unit].name if unit in units else unit
+        where = units[unit].name if unit in units else town.name if unit == town.id else unit
         return f"{name} ({pid}, {where})"
 
     return Lookup.of("person", ((p.id, p.name, told(p.id, p.name, p.unit))
