@@ -21,6 +21,7 @@ from benchmarks import (
     bench_sweep,
     bench_transitions,
     bench_web,
+    bench_xlsx_import,
 )
 
 BENCHES: dict[str, tuple[Bench, Aim]] = {
@@ -31,6 +32,7 @@ BENCHES: dict[str, tuple[Bench, Aim]] = {
     "audit": (bench_audit.run, bench_audit.AIM),
     "evidence": (bench_evidence.run, bench_evidence.AIM),
     "web": (bench_web.run, bench_web.AIM),
+    "xlsx_import": (bench_xlsx_import.run, bench_xlsx_import.AIM),
 }
 
 
