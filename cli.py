@@ -603,8 +603,9 @@ def _emit_dry_import(settings: Settings, done: Any) -> None:
     from engine.present import dry_import_json, dry_import_table
 
     tz = settings.session().town_tz
+    where = done.file if done.sheet == done.file else f"{done.file} · {done.sheet}"
     _emit(settings, dry_import_json(done.rows, done.issues, tz),
-          lambda w: dry_import_table(done.rows, done.issues, w, f"{done.file} · {done.sheet}"))
+          lambda w: dry_import_table(done.rows, done.issues, w, where))
 
 
 @issue.command("extend")

@@ -178,9 +178,11 @@ def _read(sheet: Sheet, path: Path, aliases: Aliases
         raise BadFile(f"{path}: empty file")
     columns = header_row(top, aliases)
     if columns is None:
-        raise BadFile(f"{path}: sheet {sheet.name!r}: no header row in its first {HEADER_ROWS}"
-                      " rows (a row naming at least the title and the village, e.g. 问题 and"
-                      " 村, or title and village): row 1: missing column 'title' or 'village'")
+        read_as = " (not UTF-8, so read as GB18030/GBK)" if sheet.encoding == "gb18030" else ""
+        raise BadFile(f"{path}: sheet {sheet.name!r}{read_as}: no header row in its first"
+                      f" {HEADER_ROWS} rows (a row naming at least the title and the village,"
+                      " e.g. 问题 and 村, or title and village): row 1: missing column 'title'"
+                      " or 'village'")
     for need in REQUIRED:
         if need not in columns.index:
             raise BadFile(f"{path}: row {columns.row}: missing column {need!r}")

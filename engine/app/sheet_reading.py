@@ -7,10 +7,9 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from engine.domain.sheet_values import Cell
 from engine.errors import BadFile, BadOption
@@ -30,7 +29,9 @@ class Sheet:
 
     name: str
     rows: Iterator[tuple[int, Row]]
-    close: Any = None
+    close: Callable[[], None] | None = None
+    encoding: str | None = None
+    """How a CSV file was read (utf-8 or gb18030); None for a workbook."""
 
 
 def open_sheet(path: Path, sheet: str | None = None) -> Sheet:
@@ -92,9 +93,11 @@ def _csv(path: Path) -> Sheet:
         raw = path.read_bytes()
     except OSError as e:
         raise BadFile(f"{path}: cannot read: {e.strerror}") from None
+    encoding = "utf-8"
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
+        encoding = "gb18030"
         try:
             text = raw.decode("gb18030")
         except UnicodeDecodeError:
@@ -108,4 +111,4 @@ def _csv(path: Path) -> Sheet:
         except csv.Error as e:
             raise BadFile(f"{path}: not CSV: {e}") from None
 
-    return Sheet(path.name, rows())
+    return Sheet(path.name, rows(), encoding=encoding)
