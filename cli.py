@@ -600,15 +600,32 @@ def issue_allowed(settings: Settings, issue_id: int) -> None:
 
 @issue.command("import")
 @click.argument("file", type=click.Path(path_type=Path))
+@click.option("--sheet", metavar="NAME", help="The workbook's sheet (default: its first).")
+@click.option("--dry-run", is_flag=True, help="Show what would be imported; write nothing.")
 @pass_settings
-def issue_import(settings: Settings, file: Path) -> None:
-    """Import a ledger (CSV, UTF-8): all rows or none."""
+def issue_import(settings: Settings, file: Path, sheet: str | None, dry_run: bool) -> None:
+    """Import a ledger (.xlsx, or CSV in UTF-8 or GBK; Chinese or English headers): all rows
+    or none, every problem told at once."""
     from engine.app import importing
 
-    ids = importing.import_csv(settings.session(), file)
+    done = importing.import_ledger(settings.session(), file, sheet, dry_run)
+    if dry_run:
+        _emit_dry_import(settings, done)
+        return
+    ids = done.ids
     first, last = (ids[0], ids[-1]) if ids else (None, None)
     _emit(settings, {"imported": len(ids), "first_id": first, "last_id": last},
           f"imported {len(ids)} issue(s), #{first}–#{last}")
+
+
+def _emit_dry_import(settings: Settings, done: Any) -> None:
+    """`issue import --dry-run`: a row per issue that would be imported (--json: a list)."""
+    from engine.present import dry_import_json, dry_import_table
+
+    tz = settings.session().town_tz
+    where = done.file if done.sheet == done.file else f"{done.file} · {done.sheet}"
+    _emit(settings, dry_import_json(done.rows, done.issues, tz),
+          lambda w: dry_import_table(done.rows, done.issues, w, where))
 
 
 @issue.command("extend")
@@ -1525,6 +1542,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RectifyError as e:
         from engine.domain.text import visible  # a value quoted in the message may hold ESC
 
+        if e.details:  # told on several lines: a first line, then a line per problem
+            click.echo(f"error: {visible(' '.join(e.head.split()))}", err=True)
+            for line in e.details:
+                click.echo(f"  {visible(' '.join(line.split()))}", err=True)
+            return e.exit_code
         click.echo(f"error: {visible(' '.join(str(e).split()))}", err=True)
         return e.exit_code
     except KeyboardInterrupt:

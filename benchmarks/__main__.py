@@ -24,6 +24,7 @@ from benchmarks import (
     bench_transitions,
     bench_web,
     bench_xlsx_export,
+    bench_xlsx_import,
 )
 
 BENCHES: dict[str, tuple[Bench, Aim]] = {
@@ -37,6 +38,7 @@ BENCHES: dict[str, tuple[Bench, Aim]] = {
     "stats": (bench_stats.run, bench_stats.AIM),
     "charts": (bench_charts.run, bench_charts.AIM),
     "xlsx_export": (bench_xlsx_export.run, bench_xlsx_export.AIM),
+    "xlsx_import": (bench_xlsx_import.run, bench_xlsx_import.AIM),
 }
 
 

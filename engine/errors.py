@@ -35,6 +35,22 @@ class RectifyError(Exception):
     """Root of every deliberate error; `exit_code` tells the CLI what to return."""
 
     exit_code = 1
+    head = ""
+    """For an error told on several lines (`told`): its first line; '' for one line."""
+    details: tuple[str, ...] = ()
+    """For an error told on several lines: a line per problem (the CLI prints them indented
+    under the first; the message, str(), holds them all on one line)."""
+
+
+def told(kind: type[RectifyError], head: str, details: list[str], shown: int = 20
+         ) -> RectifyError:
+    """An error of `kind` with a first line and a line per problem (every problem of a
+    ledger sheet): its message is `head: d1; d2; …` (at most `shown`, then how many more)."""
+    more = f"; and {len(details) - shown} more" if len(details) > shown else ""
+    error = kind(f"{head}: {'; '.join(details[:shown])}{more}")
+    error.head = head
+    error.details = tuple(details)
+    return error
 
 
 class Refused(RectifyError):

@@ -478,3 +478,30 @@ def evidence_text(issue_id: int, items: Sequence[Attached], tz: tzinfo, w: Words
     if saved is not None:
         lines.append(w("saved n", n=len(set(saved))))
     return "\n".join(lines)
+
+
+# --- issue import --dry-run ------------------------------------------------------------------
+def dry_import_json(rows: Sequence[int], issues: Sequence[Issue], tz: tzinfo
+                    ) -> list[dict[str, Any]]:
+    """What an import would bring in: each row of the sheet with the issue it would be (ids
+    of villages, people and labels; no issue id, none is given out by a dry run)."""
+    out = []
+    for row, i in zip(rows, issues, strict=True):
+        shape = issue_json(i, tz)
+        del shape["id"], shape["version"]
+        out.append({"row": row, **shape})
+    return out
+
+
+def dry_import_table(rows: Sequence[int], issues: Sequence[Issue], w: Words, title: str) -> Any:
+    """`issue import --dry-run`: row, title, village, category, state and assignee by name."""
+    from rich.table import Table
+
+    table = Table(title=f"{title} · {w('would import', n=len(issues))}", show_lines=False)
+    for name in ("sheet row", "title", "village", "category", "state", "assignee"):
+        table.add_column(w(name), overflow="fold")
+    for row, i in zip(rows, issues, strict=True):
+        table.add_row(str(row), _cell(i.title), _cell(w.village(i.village)),
+                      _cell(w.category(i.category)), _cell(w.stage(i.state)),
+                      _cell(w.person(i.assignee)))
+    return table

@@ -34,6 +34,7 @@ PHRASES: dict[str, dict[str, str]] = {
         # columns and row keys
         "id": "编号", "light": "灯", "state": "阶段", "village": "村", "category": "类别",
         "assignee": "责任人", "due": "截止", "title": "问题", "issue": "问题",
+        "sheet row": "行", "would import": "将导入 {n} 条（试导入，未写入）",
         "severity": "程度", "listed": "挂牌督战", "group": "自查组", "household": "户",
         "plan": "整改措施", "next escalation": "下次督办", "in stage since": "进入本阶段",
         "found": "发现", "description": "描述", "v": "版本", "at": "时间", "actor": "操作人",
@@ -158,6 +159,8 @@ PHRASES: dict[str, dict[str, str]] = {
     },
     "en": {
         "version": "version {n}", "by": "by {who}", "at by": "{at} by {who}",
+        "sheet row": "row",
+        "would import": "would import {n} issue(s) (a dry run: nothing written)",
         "issues": "{n} issue(s)", "escalations": "{n} escalation(s)",
         "raised n": "raised {n} escalation(s)",
         "summary": "where the issues stand (village × stage)", "back-dated": "back-dated",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import re
 import sqlite3
 import subprocess
 import sys
@@ -41,12 +42,14 @@ class Snapshot:
 
 
 def one_error_line(err: str) -> str:
-    """stderr holds exactly one line, `error: …`, and no traceback; that line."""
+    """stderr holds exactly one line, `error: …`, and no traceback; that line (with the
+    indented lines under it of an error told a problem per line, as a refused import)."""
     lines = err.splitlines()
-    assert len(lines) == 1, f"expected one line on stderr, got {err!r}"
+    assert len(lines) >= 1 and all(x.startswith("  ") for x in lines[1:]), \
+        f"expected one line on stderr, got {err!r}"
     assert lines[0].startswith("error: "), err
     assert "Traceback" not in err
-    return lines[0]
+    return "\n".join(lines)
 
 
 class Town:
@@ -756,22 +759,23 @@ def test_import_with_a_bad_row_imports_nothing(town: Town, row: str, code: int,
     path.write_text("\n".join([header, good_a, good_b, "", row, good_a]) + "\n",
                     encoding="utf-8")
     line = town.refused("issue", "import", str(path), code=code, who="sa1", now=T_RECTIFY)
-    assert "row 5" in line and needle in line
+    [told] = [x for x in line.splitlines() if re.match(r"  ledger\.csv(![A-Z]+5 | row 5:)", x)]
+    assert needle in told
     assert town.count("issues") == 1
 
 
-def test_import_of_a_file_that_is_not_utf8(town: Town) -> None:
+def test_import_of_a_file_that_is_neither_utf8_nor_gbk(town: Town) -> None:
     path = town.dir / "ledger.csv"
-    path.write_bytes("title,category,village\n户,food,v-shiban\n".encode("gb18030"))
+    path.write_bytes("title,category,village\n户,food,v-shiban\n".encode("utf-16"))
     line = town.refused("issue", "import", str(path), code=2, who="sa1", now=T_RECTIFY)
-    assert "UTF-8" in line
+    assert "UTF-8" in line and "GBK" in line
 
 
 def test_refused_import_prints_only_the_error(town: Town) -> None:
     path = town.dir / "ledger.csv"
     path.write_text("title,category,village,remark\nA,food,nowhere,x\n", encoding="utf-8")
     line = town.refused("issue", "import", str(path), code=1, who="sa1", now=T_RECTIFY)
-    assert "row 2" in line
+    assert "ledger.csv!C2 (village) 'nowhere'" in line
 
 
 # --- deadlines and overdue ----------------------------------------------------------------

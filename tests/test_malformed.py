@@ -87,9 +87,10 @@ def told(ran: Ran, codes: tuple[int, ...] = (0, 1, 2)) -> str:
     assert ran.code in codes, f"exit {ran.code}: {ran.err}"
     if ran.code == 0 or (ran.code == 1 and not ran.err and "NOT SOUND" in ran.out):
         return ""
-    lines = ran.err.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), ran.err
-    return lines[0]
+    lines = ran.err.splitlines()  # an import tells each problem on an indented line below
+    assert lines and lines[0].startswith("error: "), ran.err
+    assert all(x.startswith("  ") for x in lines[1:]), ran.err
+    return "\n".join(lines)
 
 
 # --- the values ----------------------------------------------------------------------------------
@@ -541,7 +542,6 @@ def test_any_bytes_as_a_configuration(town: Town, data: bytes) -> None:
 HEADER = "title,category,village,state,entered_at,assignee,plan,due\n"
 BROKEN_CSV: dict[str, bytes] = {
     "binary": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",
-    "gbk": (HEADER + "标题,food,v-shiban,,,,,\n").encode("gbk"),
     "utf-16": (HEADER + "t,food,v-shiban,,,,,\n").encode("utf-16"),
     "empty": b"",
     "header only": HEADER.encode(),
@@ -563,7 +563,7 @@ def test_a_broken_ledger_is_refused_on_one_line(town: Town, broken: str) -> None
 def test_a_control_character_in_a_ledger_is_refused_by_the_text_rule(town: Town) -> None:
     path = town.file("nul.csv", HEADER + "t\x00,food,v-shiban,,,,,\n")
     line = told(town.run("--as", "sa1", "issue", "import", str(path)), (1,))
-    assert "row 2: title contains a control character (U+0000)" in line
+    assert "nul.csv!A2 (title)" in line and "title contains a control character (U+0000)" in line
 
 
 @FUZZ

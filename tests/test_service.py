@@ -356,13 +356,13 @@ def test_import_all_rows_or_none(svc: Scenario, tmp_path: Path) -> None:
     )
     with pytest.raises(BadOption) as e:
         svc.import_csv(bad)
-    assert "row 4" in str(e.value) and "weather" in str(e.value)
+    assert "bad.csv!B4 (category) 'weather'" in str(e.value)
     assert len(svc.list()) == 2
     unknown = tmp_path / "unknown.csv"
     unknown.write_text("title,category,village\nok,food,v-nowhere\n", encoding="utf-8")
     with pytest.raises(NotFound) as nf:
         svc.import_csv(unknown)
-    assert "row 2" in str(nf.value)
+    assert "unknown.csv!C2 (village) 'v-nowhere'" in str(nf.value)
     assert len(svc.list()) == 2
 
 

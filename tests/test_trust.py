@@ -196,9 +196,10 @@ def test_every_bad_row_is_named_at_once_and_nothing_is_imported(svc: Scenario,
     with pytest.raises(Refused) as e:
         svc.import_csv(path)
     message = str(e.value)
-    assert "3 rows refused, nothing imported" in message
-    assert all(f"row {n}" in message for n in (3, 4, 6))
-    assert "row 2" not in message and "row 5" not in message
+    assert message.startswith("3 problems in ledger.csv, nothing imported: ")
+    assert all(where in message for where in ("ledger.csv!C3 (village) 'v-nowhere'",
+                                               "ledger.csv row 4:", "ledger.csv row 6:"))
+    assert not any(f"{k} (" in message or f"row {k}:" in message for k in (2, 5))
     assert svc.list() == []
 
 

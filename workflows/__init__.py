@@ -12,3 +12,8 @@ def default_path() -> Path:
 def scoreboard_path() -> Path:
     """The scoreboard's weights (`rectify stats --scoreboard`)."""
     return Path(str(files("workflows").joinpath("scoreboard.yaml")))
+
+
+def columns_path() -> Path:
+    """The alias table of a ledger's columns (`rectify issue import`)."""
+    return Path(str(files("workflows").joinpath("columns.yaml")))

@@ -78,8 +78,9 @@ def pictures(s: Session, start: date | None = None, end: date | None = None) -> 
         final = _final_states(s, tx)
         mark = tx.history.last_seq()
         changes = _daily_changes(s, reads, final, tz, mark)
-        if start is None and end is None and s.org(tx).campaign is not None:
-            start, end = s.org(tx).campaign.start, s.org(tx).campaign.end  # its days
+        running = s.org(tx).campaign
+        if start is None and end is None and running is not None:
+            start, end = running.start, running.end  # the campaign's days
         days = days_of(min(changes) if changes else None, today, start, end)
         burndown = _burndown(days, changes, today)
         counts, groups = _issue_groups(s, tx, reads, final, mark)

@@ -1,203 +1,314 @@
-"""Importing a ledger (CSV, UTF-8): every row or none; every bad row is named at once, with
-its number, and nothing is imported.
+"""Importing a ledger as offices keep it (an Excel workbook or CSV): every row or none; every
+problem of the sheet is told at once, with its cell (sheet, row, column, value, why), and
+nothing is imported unless all rows are good.
 
-Columns (header names, any order, case-insensitive): title, category, village (required),
-group, household, severity, description, listed, state, entered_at, assignee, plan, due,
-verified_by, verified_at. Other columns are ignored with a warning. A row enters its state
-only with what the workflow's path to that state needs, from an importer who could have put
-it there (`guards.entry_problems`).
+The file is read by `sheet_reading` (cells), its header row found and its columns named by
+`sheet_columns` with the alias table workflows/columns.yaml (Chinese or English headers), its
+values read by `sheet_values` (names, labels, 是/否, dates as offices write them). A row
+enters its state only with what the workflow's path to that state needs, from an importer who
+could have put it there (`guards.entry_problems`).
 """
 
 from __future__ import annotations
 
-import csv
 import gc
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from pathlib import Path
+from typing import Any
 
+from engine.app import moments
 from engine.app.issues import check_refs, context
-from engine.app.moments import parse_day, parse_time
 from engine.app.session import Session
+from engine.app.sheet_reading import MAX_LEDGER_BYTES, Row, Sheet, open_sheet
+from engine.domain import sheet_values as values
 from engine.domain.decide import Context, Entry, created_event
 from engine.domain.events import Event
 from engine.domain.guards import Entered, entry_problems
-from engine.domain.issue import Issue, NewIssue, check_new_issue, check_text, evolve
+from engine.domain.issue import (
+    CATEGORIES,
+    SEVERITIES,
+    Issue,
+    NewIssue,
+    check_new_issue,
+    evolve,
+)
 from engine.domain.org import Org
+from engine.domain.sheet_columns import (
+    HEADER_ROWS,
+    REQUIRED,
+    Aliases,
+    Columns,
+    header_row,
+    letter,
+)
+from engine.domain.text import check as check_text
 from engine.domain.workflow import Workflow
 from engine.errors import (
     BadFile,
     BadOption,
     Malformed,
-    NotFound,
     NotPermitted,
     RectifyError,
     Refused,
+    told,
 )
 
-COLUMNS = (
-    "title", "category", "village", "group", "household", "severity", "description", "listed",
-    "state", "entered_at", "assignee", "plan", "due", "verified_by", "verified_at",
-)
-_TRUE = {"1", "true", "yes", "y", "是", "x", "✓"}
-_FALSE = {"", "0", "false", "no", "n", "否"}
+__all__ = ["MAX_LEDGER_BYTES", "Imported", "import_csv", "import_ledger"]
+
+_SHOWN = 20
+"""Problems named in the one-line message (the CLI prints every one on its own line)."""
+
+
+@dataclass(frozen=True)
+class Imported:
+    """What an import brought in (or, dry, would): each issue with its row of the sheet."""
+
+    file: str
+    sheet: str
+    rows: list[int]
+    issues: list[Issue]
+    dry_run: bool = False
+
+    @property
+    def ids(self) -> list[int]:
+        return [] if self.dry_run else [i.id for i in self.issues]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a sheet: at a cell (`column` given) or with a whole row."""
+
+    row: int
+    why: str
+    kind: type[RectifyError]
+    column: int | None = None
+    header: str = ""
+    value: str = ""
+
+    def line(self, sheet: str) -> str:
+        if self.column is None:
+            return f"{sheet} row {self.row}: {self.why}"
+        value = self.value if len(self.value) <= 40 else self.value[:40] + "…"
+        return f"{sheet}!{letter(self.column)}{self.row} ({self.header}) {value!r}: {self.why}"
 
 
 def import_csv(s: Session, path: Path) -> list[int]:
-    """Every row or none: a bad row is refused with its row number. The new issues' ids."""
-    header, numbered = _read(path)
-    ignored = [h for h in header if h not in COLUMNS]
-    if ignored:
-        s.warnings.append(f"{path.name}: ignored column(s) {', '.join(ignored)}")
-    index = {h: i for i, h in enumerate(header) if h in COLUMNS}
-    with s.transaction(write=True) as tx:
+    """Every row or none (a workbook or CSV file). The new issues' ids."""
+    return import_ledger(s, path).ids
+
+
+def import_ledger(s: Session, path: Path, sheet: str | None = None, dry_run: bool = False,
+                  aliases: Aliases | None = None) -> Imported:
+    """Every row of the sheet or none; `dry_run`: what would be imported, nothing written."""
+    if aliases is None:
+        from engine.config.columns import default
+
+        aliases = default()
+    opened = open_sheet(path, sheet)
+    try:
+        columns, numbered = _read(opened, path, aliases)
+    finally:
+        if opened.close is not None:
+            opened.close()
+    if columns.unknown:
+        s.warnings.append(f"{path.name}: ignored column(s) {', '.join(columns.unknown)}")
+    if columns.repeated:
+        s.warnings.append(f"{path.name}: column(s) {', '.join(columns.repeated)} ignored:"
+                          " the same field is in a column before")
+    with s.transaction(write=not dry_run) as tx:
         org = s.org(tx)
         actor = s.actor_in(org)
         if not org.may_add_issues(actor):
             raise NotPermitted(f"{actor} may not add issues: not a member of any group")
-        wf = s.current_workflow(tx)
-        ctx = context(s, tx, wf, actor, org.roles_of(actor))
         if not numbered:
             raise BadFile(f"{path}: no rows to import")
-        ids = tx.issues.allocate_ids(len(numbered))
-        rows = _Rows(index, org, wf, ctx, s.timezone(tx))
+        wf = s.current_workflow(tx)
+        ctx = context(s, tx, wf, actor, org.roles_of(actor))
+        tz = s.timezone(tx)
+        ids = (list(range(1, len(numbered) + 1)) if dry_run
+               else tx.issues.allocate_ids(len(numbered)))
+        rows = _Rows(columns, org, wf, ctx, tz, _Readers.of(org, wf, ctx.now.astimezone(tz)))
         items: list[tuple[Issue, Event]] = []
-        refused: list[tuple[int, RectifyError]] = []
+        problems: list[Problem] = []
         # hundreds of thousands of young objects: the cyclic collector would rescan them all
         # again and again without finding a cycle
         gc_was_on = gc.isenabled()
         gc.disable()
         try:
             for issue_id, (number, row) in zip(ids, numbered, strict=True):
-                try:
-                    items.append(rows.item(issue_id, row))
-                except RectifyError as e:
-                    refused.append((number, e))
-            if refused:
-                raise _all_refused(path, refused)
-            tx.issues.insert_many([i for i, _ in items])
-            recorded = s.recorded_at()
-            tx.flush()
-            tx.history.write([(e, recorded) for _, e in items])
+                made = rows.item(issue_id, number, row)
+                if isinstance(made, list):
+                    problems += made
+                elif not problems:
+                    items.append(made)
+            if problems:
+                raise _all_refused(path, opened.name, problems)
+            if not dry_run:
+                tx.issues.insert_many([i for i, _ in items])
+                recorded = s.recorded_at()
+                tx.flush()
+                tx.history.write([(e, recorded) for _, e in items])
         finally:
             if gc_was_on:
                 gc.enable()
         s.warn_calendar()
-    return ids
+    return Imported(path.name, opened.name, [n for n, _ in numbered], [i for i, _ in items],
+                    dry_run)
 
 
-MAX_LEDGER_BYTES = 256 << 20
-"""The largest ledger file read (a million rows of a town's ledger fit in a quarter of it)."""
-_SHOWN = 20
-"""Rows named in one refusal (the count says how many more)."""
+def _all_refused(path: Path, sheet: str, problems: list[Problem]) -> RectifyError:
+    """One error naming every problem: malformed (exit 2) if any is, else refused (exit 1)."""
+    kind = next((p.kind for p in problems if issubclass(p.kind, Malformed)), problems[0].kind)
+    n = len(problems)
+    head = f"{n} {'problem' if n == 1 else 'problems'} in {path.name}, nothing imported"
+    return told(kind, head, [p.line(sheet) for p in problems], _SHOWN)
 
 
-def _all_refused(path: Path, refused: list[tuple[int, RectifyError]]) -> RectifyError:
-    """One error naming every refused row: malformed (exit 2) if any row is, else refused."""
-    kind = next((type(e) for _, e in refused if isinstance(e, Malformed)), type(refused[0][1]))
-    told = "; ".join(f"row {n}: {e}" for n, e in refused[:_SHOWN])
-    more = f"; and {len(refused) - _SHOWN} more" if len(refused) > _SHOWN else ""
-    rows = "row" if len(refused) == 1 else "rows"
-    return kind(f"{path.name}: {len(refused)} {rows} refused, nothing imported: {told}{more}")
-
-
-def _read(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """The header (lower case) and the non-empty rows with their row numbers."""
-    try:
-        size = path.stat().st_size
-    except OSError as e:
-        raise BadFile(f"{path}: cannot read: {e.strerror}") from None
-    if size > MAX_LEDGER_BYTES:
-        raise BadFile(f"{path}: larger than {MAX_LEDGER_BYTES >> 20} MiB, the limit for a"
-                      " ledger (split it)")
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as f:
-            rows = list(csv.reader(f))
-    except OSError as e:
-        raise BadFile(f"{path}: cannot read: {e.strerror}") from None
-    except UnicodeDecodeError:
-        raise BadFile(f"{path}: not UTF-8 text (save the sheet as CSV UTF-8)") from None
-    except csv.Error as e:
-        raise BadFile(f"{path}: not CSV: {e}") from None
-    if not rows:
+def _read(sheet: Sheet, path: Path, aliases: Aliases
+          ) -> tuple[Columns, list[tuple[int, Row]]]:
+    """The header row, and the non-empty rows below it with their numbers."""
+    top: list[tuple[int, Row]] = []
+    for number, row in sheet.rows:
+        top.append((number, row))
+        if len(top) == HEADER_ROWS:
+            break
+    if not top:
         raise BadFile(f"{path}: empty file")
-    header = [h.strip().lower() for h in rows[0]]
-    for need in ("title", "category", "village"):
-        if need not in header:
-            raise BadFile(f"{path}: row 1: missing column {need!r}")
-    numbered = [(number, row) for number, row in enumerate(rows[1:], start=2)
-                if any(cell.strip() for cell in row)]
-    return header, numbered
+    columns = header_row(top, aliases)
+    if columns is None:
+        read_as = " (not UTF-8, so read as GB18030/GBK)" if sheet.encoding == "gb18030" else ""
+        raise BadFile(f"{path}: sheet {sheet.name!r}{read_as}: no header row in its first"
+                      f" {HEADER_ROWS} rows (a row naming at least the title and the village,"
+                      " e.g. 问题 and 村, or title and village): row 1: missing column 'title'"
+                      " or 'village'")
+    for need in REQUIRED:
+        if need not in columns.index:
+            raise BadFile(f"{path}: row {columns.row}: missing column {need!r}")
+    rows = [(n, r) for n, r in top if n > columns.row]
+    rows += sheet.rows
+    return columns, [(n, r) for n, r in rows if any(c is not None and c != "" and
+                                                    (not isinstance(c, str) or c.strip())
+                                                    for c in r)]
+
+
+@dataclass(frozen=True)
+class _Readers:
+    """How each column's cells are read into a field's value (None: left empty)."""
+
+    read: Mapping[str, Callable[[values.Cell], Any]]
+
+    @classmethod
+    def of(cls, org: Org, wf: Workflow, now: datetime) -> _Readers:
+        from notifications.labels import LABELS
+
+        def labels(kind: str) -> list[Mapping[str, str]]:
+            return [LABELS[lang][kind] for lang in LABELS]
+
+        villages, people, groups = values.villages(org), values.people(org), values.groups(org)
+        categories = values.Choice.of("category", CATEGORIES, labels("category"))
+        severities = values.Choice.of("severity", SEVERITIES, labels("severity"))
+        states = values.Choice.of("state", [x.name for x in wf.states], labels("stage"))
+        dates = values.Dates(values.default_year(org, now), moments.FIRST_YEAR,
+                             moments.LAST_YEAR)
+
+        def named(find: Callable[[str], str]) -> Callable[[values.Cell], str | None]:
+            def read(cell: values.Cell) -> str | None:
+                value = values.text(cell)
+                return None if value is None else find(value)
+            return read
+
+        def free(name: str) -> Callable[[values.Cell], str | None]:
+            def read(cell: values.Cell) -> str | None:
+                value = values.text(cell)
+                check_text(name, value)
+                return value
+            return read
+
+        def dated(read: Callable[[values.Cell], Any]) -> Callable[[values.Cell], Any]:
+            def maybe(cell: values.Cell) -> Any:
+                return None if values.text(cell) is None else read(cell)
+            return maybe
+
+        return cls({
+            "title": free("title"), "household": free("household"),
+            "description": free("description"), "plan": free("plan"),
+            "village": named(villages.find), "assignee": named(people.find),
+            "verified_by": named(people.find),
+            "group": named(lambda v: values.group_id(groups, v)),
+            "category": named(categories.find), "severity": named(severities.find),
+            "state": named(states.find), "listed": values.yes_no,
+            "due": dated(dates.day), "entered_at": dated(dates.moment),
+            "verified_at": dated(dates.moment),
+        })
 
 
 @dataclass
 class _Rows:
-    """Turns ledger rows into new issues with their first events."""
+    """Turns ledger rows into new issues with their first events, or their problems."""
 
-    index: dict[str, int]
+    columns: Columns
     org: Org
     wf: Workflow
     ctx: Context
     tz: tzinfo
+    readers: _Readers
 
-    def item(self, issue_id: int, row: list[str]) -> tuple[Issue, Event]:
+    def item(self, issue_id: int, number: int, row: Row
+             ) -> tuple[Issue, Event] | list[Problem]:
+        got: dict[str, Any] = {}
+        problems: list[Problem] = []
         width = len(row)
-        cells = {name: row[i].strip() for name, i in self.index.items() if i < width}
+        headers = self.columns.headers
+        read = self.readers.read
+        for name, k in self.columns.index.items():
+            cell = row[k] if k < width else None
+            try:
+                got[name] = value = read[name](cell)
+                if name in ("entered_at", "verified_at") and value is not None:
+                    got[name] = self._moment(value)
+            except RectifyError as e:
+                problems.append(Problem(number, str(e), type(e), k, headers[k],
+                                        values.text(cell) or ""))
+        for name in REQUIRED:
+            k = self.columns.index[name]
+            if got.get(name) is None and not any(p.column == k for p in problems):
+                problems.append(Problem(number, f"{name} missing", BadOption, k, headers[k]))
+        if problems:
+            return problems
+        return self._made(issue_id, number, got)
 
-        def cell(name: str) -> str | None:
-            return cells.get(name) or None
-
+    def _made(self, issue_id: int, number: int, got: dict[str, Any]
+              ) -> tuple[Issue, Event] | list[Problem]:
         new = NewIssue(
-            title=cell("title") or "", category=cell("category") or "",
-            village=cell("village") or "", description=cell("description"),
-            group=cell("group"), household=cell("household"),
-            severity=cell("severity") or "medium", listed=_yes_no(cell("listed")))
-        check_new_issue(new)
-        check_refs(self.org, new.village, new.group)
-        entry = self._entry(cell)
-        problems = entry_problems(self.wf, self.org, self.ctx.calendar, self.ctx.actor, Entered(
+            title=got["title"], category=got["category"], village=got["village"],
+            description=got.get("description"), group=got.get("group"),
+            household=got.get("household"), severity=got.get("severity") or "medium",
+            listed=bool(got.get("listed")))
+        try:
+            check_new_issue(new)
+            check_refs(self.org, new.village, new.group)
+        except RectifyError as e:
+            return [Problem(number, str(e), type(e))]
+        due: date | None = got.get("due")
+        entry = Entry(state=got.get("state") or self.wf.initial,
+                      entered_at=got.get("entered_at") or self.ctx.now,
+                      assignee=got.get("assignee"), due=due, plan=got.get("plan"),
+                      verified_by=got.get("verified_by"), verified_at=got.get("verified_at"))
+        found = entry_problems(self.wf, self.org, self.ctx.calendar, self.ctx.actor, Entered(
             entry.state, new.village, entry.entered_at, entry.assignee, entry.plan, entry.due,
             entry.verified_by, entry.verified_at))
-        if problems:
-            raise Refused("; ".join(problems))
+        if found:
+            return [Problem(number, why, Refused) for why in found]
         event = created_event(issue_id, new, self.ctx, entry,
                               village_listed=self.org.units[new.village].listed)
         return evolve(None, event), event
 
-    def _entry(self, cell: Callable[[str], str | None]) -> Entry:
-        state = cell("state")
-        entered, assignee, due = cell("entered_at"), cell("assignee"), cell("due")
-        wf, now = self.wf, self.ctx.now
-        if state is not None and not wf.has_state(state):
-            names = ", ".join(x.name for x in wf.states)
-            raise BadOption(f"unknown state {state!r} (one of {names})")
-        when = now if entered is None else self._moment(entered, "entered_at")
-        verified_by, verified = cell("verified_by"), cell("verified_at")
-        for who, name in ((assignee, "assignee"), (verified_by, "verified_by")):
-            check_text(name, who)
-            if who is not None and who not in self.org.people:
-                raise NotFound(f"unknown person {who!r} for {name}")
-        plan = cell("plan")
-        check_text("plan", plan)
-        return Entry(state=state or wf.initial, entered_at=when, assignee=assignee,
-                     due=parse_day(due, "due") if due is not None else None, plan=plan,
-                     verified_by=verified_by,
-                     verified_at=None if verified is None else self._moment(verified,
-                                                                            "verified_at"))
-
-    def _moment(self, text: str, name: str) -> datetime:
-        given = parse_time(text, name)
+    def _moment(self, given: datetime) -> datetime:
         given = given.replace(tzinfo=self.tz) if given.tzinfo is None else given
         if given > self.ctx.now:
-            raise BadOption(f"{name} {text} is in the future")
+            raise BadOption("in the future")
         return given.astimezone(UTC)
 
 
-def _yes_no(text: str | None) -> bool:
-    value = (text or "").lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise BadOption(f"listed {value!r} is not yes/no")
