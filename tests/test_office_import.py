@@ -291,3 +291,26 @@ def test_moments_as_offices_write_them() -> None:
     assert dates.moment("9月29日") == datetime(2020, 9, 29)
     assert dates.moment(datetime(2020, 9, 29, 8, 0)) == datetime(2020, 9, 29, 8, 0)
     assert dates.moment("2020-09-29T10:00").hour == 10
+
+
+def test_a_date_without_a_year_is_in_the_campaigns_year() -> None:
+    """9月29日 in a town whose campaign runs 2020-11-15 → 2021-02-20: days from 11月15日 on are
+    in 2020, days before it in 2021; without a campaign, the year of the session's moment."""
+    import copy
+
+    import yaml
+
+    from engine.config.org import parse
+    from engine.domain.sheet_values import default_year, year_turns
+    from tests.support import SMALL_ORG
+
+    body = copy.deepcopy(SMALL_ORG)
+    plain = parse(yaml.safe_dump(body, allow_unicode=True))
+    assert default_year(plain, datetime(2022, 3, 1)) == 2022 and year_turns(plain) is None
+    body["campaign"] = {"name": "冬春攻坚", "start": "2020-11-15", "end": "2021-02-20"}
+    org = parse(yaml.safe_dump(body, allow_unicode=True))
+    dates = Dates(default_year(org, datetime(2022, 3, 1)), 1970, 2199, year_turns(org))
+    assert dates.day("12月1日") == date(2020, 12, 1)
+    assert dates.day("11月15日") == date(2020, 11, 15)
+    assert dates.day("1月5日") == date(2021, 1, 5)
+    assert dates.day("2021/1/5") == date(2021, 1, 5)

@@ -211,7 +211,7 @@ class _Readers:
         severities = values.Choice.of("severity", SEVERITIES, labels("severity"))
         states = values.Choice.of("state", [x.name for x in wf.states], labels("stage"))
         dates = values.Dates(values.default_year(org, now), moments.FIRST_YEAR,
-                             moments.LAST_YEAR)
+                             moments.LAST_YEAR, values.year_turns(org))
 
         def named(find: Callable[[str], str]) -> Callable[[values.Cell], str | None]:
             def read(cell: values.Cell) -> str | None:

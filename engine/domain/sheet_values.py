@@ -28,9 +28,18 @@ DATE_FORMS = "2020-09-29, 2020/9/29, 2020年9月29日 or 9月29日"
 
 
 def default_year(org: Org, now: datetime) -> int:
-    """The year of a date written without one (9月29日): the year of `now` (town time)."""
-    del org  # the campaign's year, once the org names a campaign
-    return now.year
+    """The year of a date written without one (9月29日): the campaign's (the year it starts)
+    when the org names one, else the year of `now` (town time)."""
+    return org.campaign.start.year if org.campaign is not None else now.year
+
+
+def year_turns(org: Org) -> tuple[int, int] | None:
+    """(month, day) of the campaign's start when it runs into the next year: a date written
+    without a year before that day of the year is in the year the campaign ends."""
+    c = org.campaign
+    if c is None or c.end.year == c.start.year:
+        return None
+    return c.start.month, c.start.day
 
 
 def text(cell: Cell) -> str | None:
@@ -67,6 +76,8 @@ class Dates:
     year: int
     first: int
     last: int
+    turns: tuple[int, int] | None = None
+    """A month-day before this is in the next year (a campaign across New Year)."""
 
     def _checked(self, day: date) -> date:
         if not self.first <= day.year <= self.last:
@@ -79,7 +90,9 @@ class Dates:
             if m := _DAY.match(value):
                 return date(int(m[1]), int(m[2]), int(m[3])), value[m.end():]
             if m := _MONTH_DAY.match(value):
-                return date(self.year, int(m[1]), int(m[2])), value[m.end():]
+                month, day = int(m[1]), int(m[2])
+                later = self.turns is not None and (month, day) < self.turns
+                return date(self.year + later, month, day), value[m.end():]
         except ValueError:
             raise BadOption(f"no such day ({DATE_FORMS})") from None
         return None
