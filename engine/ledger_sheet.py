@@ -65,7 +65,7 @@ def values(ledger: Ledger, w: Words, n: int, row: Row) -> list[Any]:
         n, i.id, i.title, w.village(i.village), i.group, i.household, w.category(i.category),
         w.severity(i.severity), i.description, "是" if i.listed else "否",
         stage_label(ledger, w, i.state), _local(ledger, i.stage_entered_at),
-        w.person(i.assignee) or None, i.plan, row.rectify_by,
+        w.person(row.answerable) or None, i.plan, row.rectify_by,
         w.person(row.verified_by) or None, _local(ledger, row.verified_at),
         _local(ledger, i.due_at), w.light(row.light) or None, row.overdue_days,
     ]

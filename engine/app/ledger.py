@@ -36,6 +36,8 @@ from notifications.labels import LABELS
 
 VERIFY = "verify"
 """The transition whose actor is the issue's verifier (验收人)."""
+FIX = "fix"
+"""The transition of an on-the-spot fix: its actor answers for an issue without assignee."""
 VERIFIED = ("verified", "cleared")
 """The stages in which the verifier is shown (verified, or cleared after it)."""
 _ONE_DAY = timedelta(days=1)
@@ -53,6 +55,9 @@ class Row:
     """整改时限: the last day of the stage whose deadline is a date given (研究 → 整改)."""
     overdue_days: int | None = None
     """Working days past the stage's due moment (None: not overdue)."""
+    answerable: str | None = None
+    """责任人: the assignee; for an issue fixed on the spot (立行立改, no assignee) who fixed
+    it."""
 
 
 @dataclass
@@ -184,6 +189,7 @@ class Facts:
     verified_by: str | None = None
     verified_at: datetime | None = None
     rectify_by: datetime | None = None
+    fixed_by: str | None = None
 
     def see(self, row: Sequence[Any]) -> None:
         """One history row (HISTORY_COLUMNS)."""
@@ -192,6 +198,8 @@ class Facts:
             self.state = row[6] or self.state
             if kind == "transition" and row[4] == VERIFY:
                 self.verified_by, self.verified_at = row[7], decode_time(row[8])
+            elif kind == "transition" and row[4] == FIX:
+                self.fixed_by = row[7]
             if self.state in self.dated or kind == "imported":
                 p = json_value(row[10])
                 if self.state in self.dated:
@@ -231,6 +239,7 @@ class _Telling:
             out.rectify_by = self.cal.day_of_due(rectify_by) - _ONE_DAY
         if issue.state in VERIFIED:
             out.verified_by, out.verified_at = facts.verified_by, facts.verified_at
+        out.answerable = issue.assignee or facts.fixed_by
         return out
 
 
