@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -77,6 +77,8 @@ def stamp(ledger: Ledger) -> str:
     line = f"导出时间：{ledger.exported_at.astimezone(tz):%Y-%m-%d %H:%M}"
     if ledger.as_of:
         line += f"；截至：{ledger.moment.astimezone(tz):%Y-%m-%d %H:%M}（按历史回放）"
+    elif abs(ledger.moment - ledger.exported_at) > timedelta(minutes=1):  # a drill's clock
+        line += f"；台账时点：{ledger.moment.astimezone(tz):%Y-%m-%d %H:%M}"
     return line
 
 
