@@ -113,14 +113,19 @@ def scoreboard_table(n: Numbers, scores: Sequence[Score], tz: tzinfo, w: Words) 
 
     table = Table(title=_h(w, "scoreboard", by=_h(w, n.by)), caption=_caption(n, tz, w))
     for head in ("rank", n.by, "score", "on_time_rate", "overdue", "overdue_working_days",
-                 "interviews"):
-        table.add_column(_h(w, head), justify="left" if head == n.by else "right")
-    for o in OUTCOMES:
-        table.add_column(w.outcome(o), justify="right")
-    table.add_column(_h(w, "reopened"), justify="right")
+                 "interviews", "accountability", "reopened"):
+        table.add_column(_h(w, head), justify="left" if head in (n.by, "accountability")
+                         else "right", no_wrap=head == n.by)
     for s in scores:
         table.add_row(str(s.rank), _name_cell(n.by, s.key, w), f"{s.score:.2f}",
                       _percent(s.on_time_rate), str(s.overdue), str(s.overdue_working_days),
-                      str(s.interviews), *(str(s.accountability.get(o, 0)) for o in OUTCOMES),
-                      str(s.reopened))
+                      str(s.interviews), _outcomes(s, w), str(s.reopened))
     return table
+
+
+def _outcomes(s: Score, w: Words) -> str:
+    """The accountability cases decided, by outcome (提醒谈话×1、通报批评×2), or 0: one column
+    (the JSON keeps a count per outcome)."""
+    told = [f"{w.outcome(o)}×{s.accountability[o]}" for o in OUTCOMES
+            if s.accountability.get(o)]
+    return ("、" if w.zh else ", ").join(told) or "0"

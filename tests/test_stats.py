@@ -333,3 +333,28 @@ def test_bad_options_exit_2_with_one_error_line(campaign: tuple[str, dict[str, i
     lines = err.strip().splitlines()
     assert len([x for x in lines if x.startswith("error:")]) == 1
     assert all(x.startswith(("error:", "演练")) for x in lines), lines
+
+
+def test_the_scoreboard_table_tells_decided_cases_by_outcome_in_one_column() -> None:
+    from datetime import UTC, datetime
+
+    from rich.console import Console
+
+    from engine.app.stats import Numbers
+    from engine.domain.stats import Score
+    from engine.present_stats import scoreboard_table
+    from engine.words import Words
+
+    def score(key: str, rank: int, outcomes: dict[str, int]) -> Score:
+        return Score(key=key, rank=rank, score=90.0, on_time_rate=1.0, open=1, overdue=0,
+                     cleared=1, overdue_working_days=0, interviews=0, accountability=outcomes,
+                     reopened=0)
+
+    moment = datetime(2020, 10, 30, 10, tzinfo=UTC)
+    n = Numbers(by="village", rows=[], start=None, cut=None, moment=moment)
+    console = Console(width=200, record=True)
+    console.print(scoreboard_table(n, [score("v-a", 1, {"talk": 1, "criticize": 2}),
+                                       score("v-b", 2, {})], UTC, Words("zh_CN")))
+    text = console.export_text()
+    assert "提醒谈话×1、通报批评×2" in text and "问责" in text
+    assert "诫勉谈话" not in text  # no column per outcome
