@@ -173,6 +173,9 @@ class Tx:
         back-fill reason) the transaction's command came through."""
         self.admit: Callable[[Sequence[tuple[Event, datetime]]], None] | None = None
         """Checks the events before they are chained (the rules about time); raises to refuse."""
+        self.event_times: dict[tuple[int, int], datetime] = {}
+        """When the events read in this transaction are dated, by (issue, version): an
+        issue read to be moved brings its last event's (the chain's admission asks it)."""
 
     def cursor(self) -> Any:
         """The driver cursor the raw statements of this transaction share."""
