@@ -16,9 +16,10 @@ advisory lock on PostgreSQL) with a JSON payload of the same fields as the engin
 same hash (`engine.domain.chain.row_hash`); for `study` an outbox row with a JSON context;
 for `verify` the actors of `rectify` read and compared with the actor (separation of duties);
 for `rectify` the file copied into a content-addressed folder while it is hashed (SHA-256),
-synced, and renamed to its hash's name, its folder synced (before the transaction, as the
-engine does). It has no calendar (due moments are now + N days), no roles, no org and no
-clock rules: the gap is what the engine's checks and layers cost.
+synced, and renamed to its hash's name, its folder synced (and the store's, when the folder
+is new), before the transaction, as the engine does. It has no calendar (due moments are now
++ N days), no roles, no org and no clock rules: the gap is what the engine's checks and layers
+cost.
 
 Both sides start from the same database (the engine's after `init`, copied: the backup API
 on SQLite, CREATE DATABASE … TEMPLATE on PostgreSQL) and run interleaved in chunks of issues,
@@ -213,13 +214,11 @@ class RawSide:
             os.fsync(out.fileno())
         digest = h.hexdigest()
         folder = self.store / digest[:2]
-        folder.mkdir(exist_ok=True)
+        if not folder.is_dir():
+            folder.mkdir()
+            _sync_dir(self.store)
         os.replace(tmp, folder / digest)
-        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        _sync_dir(folder)
         return {"name": photo.name, "sha256": digest, "size": size}
 
     def move(self, issue_id: int, step: tuple[str, str, str, str], extra: dict[str, Any]
@@ -277,6 +276,14 @@ class RawSide:
         self.move(issue_id, rectify, {"note": "已整改", "evidence": [evidence]})
         self.move(issue_id, verify, {"note": "验收合格"})
         self.move(issue_id, clear, {})
+
+
+def _sync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 # --- the back ends ------------------------------------------------------------------------
