@@ -18,6 +18,7 @@ from benchmarks import (
     bench_charts,
     bench_evidence,
     bench_import,
+    bench_lifecycle,
     bench_show,
     bench_stats,
     bench_sweep,
@@ -39,6 +40,7 @@ BENCHES: dict[str, tuple[Bench, Aim]] = {
     "charts": (bench_charts.run, bench_charts.AIM),
     "xlsx_export": (bench_xlsx_export.run, bench_xlsx_export.AIM),
     "xlsx_import": (bench_xlsx_import.run, bench_xlsx_import.AIM),
+    "lifecycle": (bench_lifecycle.run, bench_lifecycle.AIM),
 }
 
 

@@ -51,7 +51,7 @@ ISSUES_QUICK = 300
 WARMUP = 20
 """Moves on each side before timing (loads the org, workflow, machine, statement caches)."""
 CHUNK = 100
-AIM = Aim("ratio", ">=", 0.5)
+AIM = Aim("ratio", ">=", 0.7)
 
 _SELECT = (
     "SELECT id, title, description, category, village, grp, household, severity, listed,"

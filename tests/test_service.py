@@ -319,6 +319,22 @@ def test_init_again_updates_the_org_but_keeps_what_open_issues_need(
     assert add(svc, actor="sa3").state == "found"
 
 
+def test_an_org_update_changes_roles_for_the_next_command(svc: Scenario,
+                                                           tmp_path: Path) -> None:
+    """A person's roles are told once per org read and kept with it: the org an update
+    writes is read afresh, so the next command sees who holds what now."""
+    first, second, third = add(svc), add(svc), add(svc)
+    assert move(svc, "sa2", first.id, "report").state == "reported"  # sa2: self-assessment
+    out = {**SMALL_ORG, "groups": [
+        {**g, "members": [m for m in g["members"] if m != "sa2"]} if g["id"] == "sa-01" else g
+        for g in SMALL_ORG["groups"]]}
+    svc.init(write_org(tmp_path / "org2.yaml", out))
+    with pytest.raises(NotPermitted):
+        move(svc, "sa2", second.id, "report")
+    svc.init(write_org(tmp_path / "org3.yaml", SMALL_ORG))  # back in the group
+    assert move(svc, "sa2", third.id, "report").state == "reported"
+
+
 def write_photo(tmp_path: Path) -> Path:
     p = tmp_path / "another.jpg"
     p.write_bytes(b"another photo")

@@ -175,14 +175,11 @@ class Session:
         admits its events through the rules about time and stamps them with the door."""
         if not write:
             return self.app.store.transaction(write=write, fast=fast)
-        return self._writing(fast)
+        return self.app.store.transaction(write=True, fast=fast, prepare=self._prepare)
 
-    @contextmanager
-    def _writing(self, fast: bool) -> Iterator[Tx]:
-        with self.app.store.transaction(write=True, fast=fast) as tx:
-            tx.stamp = self.stamp()
-            tx.admit = partial(self._admit, tx)
-            yield tx
+    def _prepare(self, tx: Tx) -> None:
+        tx.stamp = self.stamp()
+        tx.admit = partial(self._admit, tx)
 
     def stamp(self) -> dict[str, str]:
         """What every event of this session keeps of its door: the channel, the

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from engine.domain.campaign import Campaign
 from engine.domain.workflow import GROUP_KINDS
@@ -75,6 +75,9 @@ class Org:
     groups: Mapping[str, Group]
     campaign: Campaign | None = None
     """The campaign the org file names (engine.domain.campaign), if any."""
+    _roles: dict[str, frozenset[str]] = field(default_factory=dict, init=False, repr=False,
+                                              compare=False)
+    """Each person's town-wide roles, told once (an org is never changed: a new one is made)."""
 
     def names(self) -> Names:
         """What human output needs of this org (Names)."""
@@ -117,6 +120,12 @@ class Org:
 
     def roles_of(self, person: str) -> frozenset[str]:
         """The roles a person holds town-wide."""
+        found = self._roles.get(person)
+        if found is None:
+            found = self._roles[person] = self._roles_of(person)
+        return found
+
+    def _roles_of(self, person: str) -> frozenset[str]:
         roles: set[str] = set()
         for g in self.groups_of(person):
             roles.add(g.kind)

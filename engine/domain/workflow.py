@@ -128,15 +128,17 @@ class Workflow:
     """action -> the role specs that may take it (see ACTIONS)."""
     _states: dict[str, StateDef] = field(init=False, repr=False, compare=False)
     _transitions: dict[str, TransitionDef] = field(init=False, repr=False, compare=False)
+    _key: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_states", {s.name: s for s in self.states})
         object.__setattr__(self, "_transitions", {t.name: t for t in self.transitions})
+        object.__setattr__(self, "_key", f"{self.name}@{self.version}")
 
     @property
     def key(self) -> str:
         """The name under which this version is recorded on events: `name@version`."""
-        return f"{self.name}@{self.version}"
+        return self._key
 
     def state(self, name: str) -> StateDef:
         return self._states[name]

@@ -22,6 +22,8 @@ def encode_time(value: datetime | None, sqlite: bool) -> Any:
     """An aware moment as the store keeps it; None stays None."""
     if value is None:
         return None
+    if value.tzinfo is UTC:  # the usual case (the clock's, a decoded time): no conversion
+        return value.isoformat(" ", "microseconds")[:26] if sqlite else value
     if value.tzinfo is None:
         raise ValueError("naive datetime given to the store")
     if sqlite:

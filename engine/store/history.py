@@ -30,8 +30,9 @@ _INSERT = (
     f"INSERT INTO history ({rows.select_list(rows.HISTORY_COLUMNS)})"
     f" VALUES ({', '.join('?' * len(rows.HISTORY_COLUMNS))})"
 )
-_PRIOR_ACTOR = "SELECT DISTINCT actor FROM history WHERE issue_id = :id AND transition = :t"
-_ISSUE_EVENTS = ("SELECT type, transition, payload FROM history WHERE issue_id = :id"
+_PRIOR_ACTORS = ("SELECT DISTINCT transition, actor FROM history WHERE issue_id = ?"
+                 " AND transition IN ({})")
+_ISSUE_EVENTS = ("SELECT type, transition, payload, actor FROM history WHERE issue_id = :id"
                  " ORDER BY version")
 _PLACING = ("SELECT h.seq, h.type, h.from_state, h.to_state, i.village FROM history h"
             " LEFT JOIN issues i ON i.id = h.issue_id"
@@ -46,7 +47,8 @@ class HistoryRepository(Repository):
         super().__init__(tx)
         self._head: tuple[int, str] | None = None
         """The chain's head as this transaction sees it, once it has appended."""
-        self._times: dict[tuple[int, int], datetime | None] = {}
+        self._absent: set[tuple[int, int]] = set()
+        """(issue, version) pairs asked for and not found."""
 
     def last_seq(self) -> int:
         """The last event's seq (0 for none), without the chain's lock: a mark of whether
@@ -98,7 +100,7 @@ class HistoryRepository(Repository):
             prev = row_hash(row, sqlite=sqlite)
             out.append((*row, prev))
         try:
-            self.tx.cursor().executemany(self.d.sql(_INSERT), out)
+            self.run_many(_INSERT, out)
         except Exception as err:  # the driver's IntegrityError: (issue_id, version) taken
             self._head = None
             text = str(err).lower()
@@ -121,29 +123,41 @@ class HistoryRepository(Repository):
                      ) -> dict[str, frozenset[str]]:
         """Everyone who fired each of `transitions` on the issue (separation of duties); for
         `assignee@T`, everyone who was the assignee of record when T was fired."""
+        names = list(dict.fromkeys(transitions))
+        if not names:
+            return {}
         self.tx.flush()
-        out: dict[str, frozenset[str]] = {}
-        for name in transitions:
-            if is_assignee_token(name):
-                out[name] = self._assignees_at(issue_id, name)
-            else:
-                out[name] = frozenset(r[0] for r in self.rows(_PRIOR_ACTOR,
-                                                              {"id": issue_id, "t": name}))
-        return out
-
-    def _assignees_at(self, issue_id: int, token: str) -> frozenset[str]:
-        assignees = assignees_at(
-            (str(r[0]), r[1], rows.json_value(r[2]))
-            for r in self.rows(_ISSUE_EVENTS, {"id": issue_id}))
-        return assignees.get(token, frozenset()) | assignees.get(ANY_ASSIGNEE, frozenset())
+        tokens = [n for n in names if is_assignee_token(n)]
+        fired = [n for n in names if not is_assignee_token(n)]
+        actors: dict[str, set[str]] = {n: set() for n in fired}
+        if tokens:  # one read of the issue's events answers both kinds
+            events = self.rows(_ISSUE_EVENTS, {"id": issue_id})
+            for _, transition, _, actor in events:
+                if transition in actors:
+                    actors[transition].add(actor)
+            assignees = assignees_at((str(r[0]), r[1], rows.json_value(r[2])) for r in events)
+            anyone = assignees.get(ANY_ASSIGNEE, frozenset())
+        elif fired:
+            sql = _PRIOR_ACTORS.format(", ".join("?" * len(fired)))
+            for transition, actor in self.rows(sql, (issue_id, *fired)):
+                actors[transition].add(actor)
+        out: dict[str, frozenset[str]] = {n: frozenset(a) for n, a in actors.items()}
+        for token in tokens:
+            out[token] = assignees.get(token, frozenset()) | anyone
+        return {n: out[n] for n in names}
 
     def at_of(self, issue_id: int, version: int) -> datetime | None:
         """When the issue's event of this version is dated (None: no such event); asked
         again in the same transaction (the sweep, then the chain's admission), remembered."""
         key = (issue_id, version)
-        if key in self._times:
-            return self._times[key]
+        found = self.tx.event_times.get(key)
+        if found is not None or key in self._absent:
+            return found
         row = self.run(_AT_OF, {"id": issue_id, "v": version}).fetchone()
-        found = self._times[key] = None if row is None else decode_time(row[0])
+        found = None if row is None else decode_time(row[0])
+        if found is None:
+            self._absent.add(key)
+        else:
+            self.tx.event_times[key] = found
         return found
 

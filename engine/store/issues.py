@@ -17,10 +17,17 @@ from engine.domain.issue import Issue
 from engine.errors import VersionConflict
 from engine.store import rows
 from engine.store import tables as t
+from engine.store.dialect import decode_time
 from engine.store.repository import Repository
 
 _COLUMNS = rows.select_list(rows.ISSUE_COLUMNS)
 _SELECT = f"SELECT {_COLUMNS} FROM issues WHERE id = :id"
+_SELECT_TO_MOVE = (
+    f"SELECT {_COLUMNS}, (SELECT h.at FROM history h WHERE h.issue_id = issues.id"
+    " AND h.version = issues.version) FROM issues WHERE id = :id"
+)
+"""An issue with its last event's time (the chain's admission checks the next is not before
+it), in one statement."""
 _UPDATE = (
     "UPDATE issues SET state = :state, version = :version, assignee = :assignee, plan = :plan,"
     " due_at = :due_at, stage_entered_at = :stage_entered_at, workflow = :workflow,"
@@ -75,10 +82,20 @@ _COUNTED_AT = ("SELECT village, state, count(*), (SELECT max(seq) FROM history)"
 
 class IssueRepository(Repository):
     def get(self, issue_id: int, for_update: bool = False) -> Issue | None:
-        """One issue; `for_update` locks its row (PostgreSQL; SQLite's write lock is held)."""
-        sql = _SELECT + (" FOR UPDATE" if for_update and not self.d.sqlite else "")
+        """One issue; `for_update` locks its row (PostgreSQL; SQLite's write lock is held)
+        and reads its last event's time with it (kept in the transaction's event times)."""
+        if not for_update:
+            row = self.run(_SELECT, {"id": issue_id}).fetchone()
+            return None if row is None else rows.issue(row)
+        sql = _SELECT_TO_MOVE + ("" if self.d.sqlite else " FOR UPDATE OF issues")
         row = self.run(sql, {"id": issue_id}).fetchone()
-        return None if row is None else rows.issue(row)
+        if row is None:
+            return None
+        issue = rows.issue(row)
+        at = decode_time(row[-1])
+        if at is not None:  # None only if another transaction moved it meanwhile
+            self.tx.event_times[(issue.id, issue.version)] = at
+        return issue
 
     def insert(self, issue: Issue) -> int:
         params = self._params(issue)

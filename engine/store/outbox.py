@@ -28,6 +28,13 @@ from engine.store.rows import OUTBOX_COLUMNS, OutboxEntry, outbox_entry
 
 __all__ = ["Message", "OutboxEntry", "OutboxRepository"]
 
+_ADD = (
+    'INSERT INTO outbox ("key", kind, channel, person, issue_id, escalation_id, context,'
+    " status, attempts, next_attempt_at, created_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?) ON CONFLICT DO NOTHING"
+)
+"""New messages on the raw path (a move's, a sweep's): a key already present is skipped."""
+
 
 @dataclass(frozen=True)
 class Message:
@@ -48,12 +55,9 @@ class OutboxRepository(Repository):
         """New messages; a key already present is skipped (never sent twice)."""
         if not rows:
             return
-        values = [{
-            "key": r.key, "kind": r.kind, "channel": r.channel, "person": r.person,
-            "issue_id": r.issue_id, "escalation_id": r.escalation_id, "context": r.context,
-            "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now,
-        } for r in rows]
-        self._insert(values)
+        when = self.d.time(now)
+        self.run_many(_ADD, [(r.key, r.kind, r.channel, r.person, r.issue_id, r.escalation_id,
+                              r.context, when, when) for r in rows])
 
     def _insert(self, values: list[dict[str, Any]]) -> None:
         """Insert rows; a key already present is skipped."""

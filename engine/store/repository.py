@@ -19,6 +19,8 @@ class Transaction(Protocol):
     dialect: Dialect
     stamp: dict[str, Any] | None
     admit: Callable[[Sequence[tuple[Event, datetime]]], None] | None
+    event_times: dict[tuple[int, int], datetime]
+    """When each (issue, version) event read in this transaction is dated."""
 
     def cursor(self) -> Any: ...
 
@@ -38,6 +40,15 @@ class Repository:
         cur = self.tx.cursor()
         cur.execute(self.d.sql(sql), params)
         return cur
+
+    def run_many(self, sql: str, params: Sequence[Any]) -> None:
+        """Run a raw statement once per parameter row (one row: a plain execute, which
+        psycopg runs without setting up a pipeline)."""
+        cur = self.tx.cursor()
+        if len(params) == 1:
+            cur.execute(self.d.sql(sql), params[0])
+        else:
+            cur.executemany(self.d.sql(sql), params)
 
     def rows(self, sql: str, params: Any = ()) -> list[Sequence[Any]]:
         rows: list[Sequence[Any]] = self.run(sql, params).fetchall()

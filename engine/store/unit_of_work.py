@@ -76,12 +76,14 @@ class Store:
         self.engine.dispose()
 
     @contextmanager
-    def transaction(self, write: bool = True, fast: bool = False) -> Iterator[Tx]:
+    def transaction(self, write: bool = True, fast: bool = False,
+                    prepare: Callable[[Tx], None] | None = None) -> Iterator[Tx]:
         """One transaction; on SQLite a write takes the lock at BEGIN (BEGIN IMMEDIATE).
 
         `fast` (SQLite, a command's hot path): BEGIN and COMMIT go straight to the driver;
         Core statements in between join that transaction (the begin hook sees it open).
-        Not for DDL: Alembic must see the transaction SQLAlchemy manages.
+        Not for DDL: Alembic must see the transaction SQLAlchemy manages. `prepare` is given
+        the Tx before it is handed out (a session sets its stamp and admission).
         """
         depth = getattr(self._local, "depth", 0)
         self._local.depth = depth + 1
@@ -89,13 +91,33 @@ class Store:
             conn = self.connection()
             if self.dialect.sqlite:
                 conn.info["sqlite_begin"] = "IMMEDIATE" if write else "DEFERRED"
-            if fast and self.dialect.sqlite:
-                with self._driver_transaction(conn, write) as tx:
+            if fast and self.dialect.sqlite:  # on the driver (written out: the hot path)
+                raw: Any = conn.connection.driver_connection
+                if conn.in_transaction():  # nothing may be left open from before
+                    conn.rollback()
+                raw.execute("BEGIN IMMEDIATE" if write else "BEGIN DEFERRED")
+                tx = Tx(conn, self.dialect)
+                try:
+                    if prepare is not None:
+                        prepare(tx)
                     yield tx
+                    tx.flush()
+                    tx.close()
+                    raw.execute("COMMIT")
+                except BaseException:
+                    tx.close()
+                    if raw.in_transaction:
+                        raw.execute("ROLLBACK")
+                    raise
+                finally:
+                    if conn.in_transaction():  # a Core statement joined: end SQLAlchemy's view
+                        conn.rollback()
                 return
             with conn.begin():
                 tx = Tx(conn, self.dialect)
                 try:
+                    if prepare is not None:
+                        prepare(tx)
                     yield tx
                     tx.flush()
                 finally:
@@ -114,27 +136,6 @@ class Store:
             self._local.depth = depth
             if self.release_each and depth == 0:
                 self.release()
-
-    @contextmanager
-    def _driver_transaction(self, conn: Connection, write: bool) -> Iterator[Tx]:
-        raw: Any = conn.connection.driver_connection
-        if conn.in_transaction():  # nothing may be left open from before
-            conn.rollback()
-        raw.execute("BEGIN IMMEDIATE" if write else "BEGIN DEFERRED")
-        tx = Tx(conn, self.dialect)
-        try:
-            yield tx
-            tx.flush()
-            tx.close()
-            raw.execute("COMMIT")
-        except BaseException:
-            tx.close()
-            if raw.in_transaction:
-                raw.execute("ROLLBACK")
-            raise
-        finally:
-            if conn.in_transaction():  # a Core statement joined: end SQLAlchemy's view of it
-                conn.rollback()
 
 
 def _missing_table(e: BaseException) -> bool:
@@ -173,6 +174,9 @@ class Tx:
         back-fill reason) the transaction's command came through."""
         self.admit: Callable[[Sequence[tuple[Event, datetime]]], None] | None = None
         """Checks the events before they are chained (the rules about time); raises to refuse."""
+        self.event_times: dict[tuple[int, int], datetime] = {}
+        """When the events read in this transaction are dated, by (issue, version): an
+        issue read to be moved brings its last event's (the chain's admission asks it)."""
 
     def cursor(self) -> Any:
         """The driver cursor the raw statements of this transaction share."""
