@@ -18,6 +18,7 @@ from benchmarks import (
     bench_charts,
     bench_evidence,
     bench_import,
+    bench_memory,
     bench_show,
     bench_stats,
     bench_sweep,
@@ -37,6 +38,7 @@ BENCHES: dict[str, tuple[Bench, Aim]] = {
     "stats": (bench_stats.run, bench_stats.AIM),
     "charts": (bench_charts.run, bench_charts.AIM),
     "xlsx_export": (bench_xlsx_export.run, bench_xlsx_export.AIM),
+    "memory": (bench_memory.run, bench_memory.AIM),
 }
 
 
