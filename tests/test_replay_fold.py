@@ -28,8 +28,10 @@ def _text(moment: datetime) -> str:
     return moment.isoformat(" ", "microseconds")[:26]
 
 
-def _rows(events: list[tuple[str, str | None, str | None, dict[str, Any]]],
-          late: int | None = None) -> list[tuple[Any, ...]]:
+Step = tuple[str, str | None, str | None, dict[str, Any]]
+
+
+def _rows(events: list[Step], late: int | None = None) -> list[tuple[Any, ...]]:
     """History rows of issue 7 (HISTORY_COLUMNS): (type, transition, to_state, payload) each,
     an hour apart; event `late` written a day after its time."""
     out: list[tuple[Any, ...]] = []
@@ -50,15 +52,15 @@ def _moved(due: int | None, **more: Any) -> dict[str, Any]:
     return {"due_at": due_at, "next_escalation_at": due_at, **more}
 
 
-CREATED = ("created", None, "found", {
+CREATED: Step = ("created", None, "found", {
     "title": "第7户", "category": "housing_safety", "village": "v-shiban", "group": "sa-01",
     "severity": "high", "listed": False, "due_at": (T0 + timedelta(days=1)).isoformat(),
     "next_escalation_at": None})
-ESCALATED = ("escalated", None, None, {
+ESCALATED: Step = ("escalated", None, None, {
     "escalation": 3, "level": "reminder", "stage": "studied", "recipients": ["rc2"],
     "moment": T0.isoformat(), "due_at": None, "next_escalation_at": None})
 
-HISTORIES = {
+HISTORIES: dict[str, list[Step]] = {
     "the assignee named only before the last": [
         CREATED,
         ("transition", "report", "reported", _moved(3, listed_by_village=False)),
