@@ -75,8 +75,9 @@ workflow keys): one object for each, so that a long list of issues holds each on
 _MOMENTS: dict[Any, datetime] = {}
 """Stored moments decoded, by their stored value: issues imported or moved together share
 their due moments, and an issue in its first stage entered it when it was created."""
-_SHARED_MAX = 1 << 15
-"""Either is emptied when it holds more than this (a bound, not a working size)."""
+_SHARED_MAX = 4096
+"""Either is emptied when it holds more than this: a bound on what they keep (a stream of
+issues with moments all different, as verify reads, would otherwise fill them)."""
 
 
 def shared_time(value: Any) -> datetime | None:
