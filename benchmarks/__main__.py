@@ -19,6 +19,7 @@ from benchmarks import (
     bench_evidence,
     bench_import,
     bench_lifecycle,
+    bench_memory,
     bench_show,
     bench_stats,
     bench_sweep,
@@ -41,6 +42,7 @@ BENCHES: dict[str, tuple[Bench, Aim]] = {
     "xlsx_export": (bench_xlsx_export.run, bench_xlsx_export.AIM),
     "xlsx_import": (bench_xlsx_import.run, bench_xlsx_import.AIM),
     "lifecycle": (bench_lifecycle.run, bench_lifecycle.AIM),
+    "memory": (bench_memory.run, bench_memory.AIM),
 }
 
 

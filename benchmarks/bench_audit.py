@@ -26,7 +26,8 @@ Timed, on the same file, in alternating order, median of 3 (2 with --quick):
   the same query as the engine (every history column, `at <= as_of`, ORDER BY issue_id,
   version) and only reads the rows.
 
-The ratios are engine time / baseline time; the aim is <= 3 for both. Also shown (info): a raw
+The ratios are engine time / baseline time; the aim is <= 2 for both (<= 3 before
+issue 14). Also shown (info): a raw
 loop doing the same two reads as verify (seq, prev_hash, hash in seq order; then every column
 in issue order, hashed), which isolates what the access order costs from what Python costs.
 
@@ -94,10 +95,10 @@ READ_BATCH = 2_000
 """Rows per fetchmany, as engine.store.audit_reads."""
 VERIFY_JOBS: list[int] = []
 """How many processes each timed verify folded the history with."""
-AIM = Aim("ratio", "<=", 3.0)
+AIM = Aim("ratio", "<=", 2.0)
 """The worse of the two ratios."""
-VERIFY_AIM = Aim("verify_ratio", "<=", 3.0)
-REPLAY_AIM = Aim("replay_ratio", "<=", 3.0)
+VERIFY_AIM = Aim("verify_ratio", "<=", 2.0)
+REPLAY_AIM = Aim("replay_ratio", "<=", 2.0)
 
 WORKFLOW = load_workflow(default_path()).key
 """The packaged workflow version (what `init` registers)."""

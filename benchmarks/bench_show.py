@@ -34,7 +34,7 @@ from engine.domain.issue import Move, NewIssue
 
 RUNS_FULL = 7
 RUNS_QUICK = 5
-AIM = Aim("ratio", "<=", 2.0)
+AIM = Aim("ratio", "<=", 1.5)
 TOP = 15
 
 

@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +18,13 @@ from engine.domain.chain import GENESIS
 from engine.domain.clock_rules import BACKDATED_SECONDS
 from engine.domain.escalation import Escalation, Extension
 from engine.domain.events import Event, EventType
-from engine.domain.issue import Issue, changes, created_fields, payload_moment
+from engine.domain.issue import (
+    Issue,
+    changes,
+    created_fields,
+    payload_moment,
+    transition_into,
+)
 from engine.domain.ladder import initial_status
 
 # the fold compares each event's type: plain strings compare faster than enum members
@@ -30,6 +36,11 @@ _CLOSING = frozenset({_RECORDED, EventType.ACCOUNTABILITY_DECIDED.value})
 _REQUESTED = EventType.EXTENSION_REQUESTED.value
 _APPROVED = EventType.EXTENSION_APPROVED.value
 _DECIDING = frozenset({_APPROVED, EventType.EXTENSION_DENIED.value})
+SUPERSEDING = _SUPERSEDED_ESCALATIONS = "superseded_escalations"
+SUPERSEDING_EXTENSIONS = _SUPERSEDED_EXTENSIONS = "superseded_extensions"
+"""The keys of a transition's payload that close what it supersedes (`Replay.supersede`)."""
+TRANSITION = _TRANSITION
+"""The kind of event that `transition_into` folds (what a store's fold may write itself)."""
 
 """An event whose clock time and write time differ by more than this is back-dated."""
 
@@ -78,22 +89,20 @@ class Replay:
         if not f:
             raise ValueError(f"event {kind} before the issue was created")
         if kind == _TRANSITION:
-            f.update(changes(kind, version, at, p, workflow, to_state))
-            for x in p.get("superseded_escalations") or ():
-                self._close(int(x), "superseded", seq, actor, at, None, ())
-            for x in p.get("superseded_extensions") or ():
-                self._decide(int(x), "superseded", seq, actor, at, None)
+            transition_into(f, version, at, p, workflow, to_state)
+            if _SUPERSEDED_ESCALATIONS in p or _SUPERSEDED_EXTENSIONS in p:
+                self.supersede(seq, actor, at, p)
             return
         if kind == _ESCALATED:
             level = str(p["level"])
             eid = int(p["escalation"])
             due = payload_moment(p.get("due_at")) or f["due_at"]
-            self.escalations[eid] = Escalation(
-                id=eid, issue_id=issue_id, stage=str(p["stage"]),
-                stage_version=f["stage_version"], level=level, due_at=due,
-                moment=datetime.fromisoformat(p["moment"]), raised_at=at,
-                recipients=tuple(p.get("recipients") or ()), status=initial_status(level),
-                subjects=tuple(p.get("subjects") or ()))
+            self.escalations[eid] = _made(Escalation, {
+                **_ESCALATION_DEFAULTS, "id": eid, "issue_id": issue_id,
+                "stage": str(p["stage"]), "stage_version": f["stage_version"], "level": level,
+                "due_at": due, "moment": datetime.fromisoformat(p["moment"]), "raised_at": at,
+                "recipients": tuple(p.get("recipients") or ()),
+                "status": initial_status(level), "subjects": tuple(p.get("subjects") or ())})
         elif kind in _CLOSING:
             status = "recorded" if kind == _RECORDED else "decided"
             named = p.get("subjects")
@@ -112,6 +121,23 @@ class Replay:
             status = "approved" if kind == _APPROVED else "denied"
             self._decide(int(p["extension"]), status, seq, actor, at, p.get("note"))
         f.update(changes(kind, version, at, p, workflow, to_state))
+
+    def supersede(self, seq: int | None, actor: str, at: datetime, p: Mapping[str, Any]
+                  ) -> None:
+        """Close what a transition's payload says it superseded."""
+        for x in p.get(_SUPERSEDED_ESCALATIONS) or ():
+            self._close(int(x), "superseded", seq, actor, at, None, ())
+        for x in p.get(_SUPERSEDED_EXTENSIONS) or ():
+            self._decide(int(x), "superseded", seq, actor, at, None)
+
+    def counted(self, events: int, last_seq: int | None, backdated: int) -> None:
+        """Book `events` folded outside `apply_row` (the fold of a store's rows, which
+        writes a transition's fields with `transition_into` itself)."""
+        if events:
+            self.events += events
+            self.last_seq = last_seq
+            self.backdated += backdated
+            self._issue = None
 
     def _close(self, eid: int, status: str, seq: int | None, actor: str, at: datetime,
                note: str | None, attendees: Iterable[str], outcome: str | None = None,
@@ -136,9 +162,28 @@ class Replay:
         return [x for x in self.escalations.values() if x.status == "open"]
 
 
+def _made(cls: type[Any], values: dict[str, Any]) -> Any:
+    """An instance of one of these frozen dataclasses (they have a __dict__) from every one
+    of its fields, without the per-field `object.__setattr__` of its __init__: the fold
+    makes one per escalation raised and closed."""
+    obj = _new(cls)
+    obj.__dict__.update(values)
+    return obj
+
+
 def _replace(obj: Any, **changes: Any) -> Any:
     """dataclasses.replace for these plain dataclasses, without its per-field checks."""
-    return type(obj)(**{**obj.__dict__, **changes})
+    new = _new(type(obj))
+    values = new.__dict__
+    values.update(obj.__dict__)
+    values.update(changes)
+    return new
+
+
+_new = object.__new__
+_ESCALATION_DEFAULTS = {f.name: f.default for f in fields(Escalation) if f.default is not MISSING}
+_ESCALATION_DEFAULTS.update({f.name: f.default_factory() for f in fields(Escalation)
+                             if f.default_factory is not MISSING})
 
 
 def differences(stored: Any, replayed: Any) -> list[str]:

@@ -39,31 +39,51 @@ def sqlite_time_text(stored: str) -> str:
     return stored
 
 
+class _Names(dict[Any, str]):
+    """The JSON text of each name a row repeats (actor, type, states, transition, workflow),
+    made once: a history of a million events names a few dozen."""
+
+    def __missing__(self, name: Any) -> str:
+        if len(self) > _NAMES_MAX:
+            self.clear()
+            self[None] = "null"
+        text = self[name] = _encode_str(name)
+        return text
+
+
+_NAMES_MAX = 4096
+_NAMES = _Names({None: "null"})
+
+
 def canonical(row: Sequence[Any], at: str, recorded_at: str, seq: int | None = None) -> str:
     """The encoding hashed for one history row (HISTORY_COLUMNS order up to prev_hash), its
     times given in the fixed format and its payload the canonical JSON text the store keeps;
     `seq` overrides the row's own. The one place the layout is written."""
-    e = _encode_str
-    transition, from_state, to_state = row[4], row[5], row[6]
+    e = _NAMES
     return (
-        f'{{"actor":{e(row[7])},"at":"{at}",'
-        f'"from_state":{"null" if from_state is None else e(from_state)},'
+        f'{{"actor":{e[row[7]]},"at":"{at}","from_state":{e[row[5]]},'
         f'"issue_id":{row[1]},"payload":{row[10]},"prev_hash":"{row[12]}",'
         f'"recorded_at":"{recorded_at}","seq":{row[0] if seq is None else seq},'
-        f'"to_state":{"null" if to_state is None else e(to_state)},'
-        f'"transition":{"null" if transition is None else e(transition)},'
-        f'"type":{e(row[3])},"version":{row[2]},"workflow":{e(row[11])}}}'
+        f'"to_state":{e[row[6]]},"transition":{e[row[4]]},'
+        f'"type":{e[row[3]]},"version":{row[2]},"workflow":{e[row[11]]}}}'
     )
 
 
 def row_hash(row: Sequence[Any], seq: int | None = None, *, sqlite: bool) -> str:
     """The hash of a history row as the store holds it: on SQLite its times are the stored
     text, on PostgreSQL aware datetimes. `seq` overrides the row's own (to test renumbering)."""
-    if sqlite:
-        at, recorded = sqlite_time_text(row[8]), sqlite_time_text(row[9])
+    if sqlite:  # sqlite_time_text of both, written out: the audit hashes a million rows
+        at, recorded = row[8], row[9]
+        if len(at) == 26 and at[10] == " ":
+            at = f"{at[:10]}T{at[11:]}Z"
+        if len(recorded) == 26 and recorded[10] == " ":
+            recorded = f"{recorded[:10]}T{recorded[11:]}Z"
     else:
         at, recorded = time_text(row[8]), time_text(row[9])
-    return sha256(canonical(row, at, recorded, seq).encode()).hexdigest()
+    return _sha256(canonical(row, at, recorded, seq).encode()).hexdigest()
+
+
+_sha256 = sha256
 
 
 def parse_anchor(text: str) -> tuple[int, str]:

@@ -238,21 +238,8 @@ def changes(kind: str, version: int, at: datetime, p: Mapping[str, Any], workflo
     """The fields a later event sets: the one rule that `evolve` and the audit's replay share
     (a field the payload leaves out keeps its value)."""
     if kind == _TRANSITION:
-        out = {
-            "version": version,
-            "stage_entered_at": at,
-            "due_at": payload_moment(p.get("due_at")),
-            "workflow": workflow,
-            "stage_version": version,
-            "next_escalation_at": payload_moment(p.get("next_escalation_at")),
-        }
-        if to_state:
-            out["state"] = to_state
-        for name in ("assignee", "plan"):
-            if name in p:
-                out[name] = p[name]
-        if "listed_by_village" in p:
-            out["listed_by_village"] = bool(p["listed_by_village"])
+        out: dict[str, Any] = {}
+        transition_into(out, version, at, p, workflow, to_state)
         return out
     if kind in _POINTER_ONLY:
         return {"version": version,
@@ -277,6 +264,34 @@ def changes(kind: str, version: int, at: datetime, p: Mapping[str, Any], workflo
     return {"version": version}
 
 
+def transition_into(f: dict[str, Any], version: int, at: datetime, p: Mapping[str, Any],
+                    workflow: str, to_state: str | None) -> None:
+    """What a transition changes, written into `f` (the fields of an issue, or the changes'
+    own dict): `changes` of a transition, without a new dict (the audit's hot loop)."""
+    f["version"] = f["stage_version"] = version
+    f["stage_entered_at"] = at
+    due, later = p.get("due_at"), p.get("next_escalation_at")
+    f["due_at"] = _fromiso(due) if due else None
+    f["workflow"] = workflow
+    f["next_escalation_at"] = _fromiso(later) if later else None
+    if to_state:
+        f["state"] = to_state
+    if "assignee" in p:
+        f["assignee"] = p["assignee"]
+    if "plan" in p:
+        f["plan"] = p["plan"]
+    if "listed_by_village" in p:
+        f["listed_by_village"] = bool(p["listed_by_village"])
+
+
+KEPT_UNLESS_GIVEN = ("assignee", "plan", "listed_by_village")
+"""The fields a transition writes only when its payload names them (`transition_into`); every
+other field it writes it always writes, and `state` whenever it names the state entered. So a
+transition followed by another that names its state changes nothing the later one leaves,
+except these fields when the later one does not name them (what a replay may skip)."""
+
+
+_fromiso = datetime.fromisoformat
 # plain strings: the audit folds a million events through `changes`, and comparing a str with
 # a str is several times faster than with an enum member
 _TRANSITION = EventType.TRANSITION.value

@@ -15,12 +15,18 @@ from datetime import datetime
 from itertools import count
 from typing import Any
 
-from engine.domain.audit import Replay, backdated
+from engine.domain.audit import (
+    SUPERSEDING,
+    SUPERSEDING_EXTENSIONS,
+    TRANSITION,
+    Replay,
+    backdated,
+)
 from engine.domain.chain import GENESIS, row_hash
 from engine.domain.conformance import IssueRules
 from engine.domain.escalation import Escalation, Extension
 from engine.domain.events import Event
-from engine.domain.issue import Issue
+from engine.domain.issue import KEPT_UNLESS_GIVEN, Issue, transition_into
 from engine.errors import Refused
 from engine.store import rows
 from engine.store.dialect import decode_time
@@ -202,40 +208,103 @@ class Reads(Repository):
         """Fold one issue's history rows (in version order) into `replay` without making
         Events: the audit's hot loop. Stops at a gap in the versions and says so. With
         `rules`, each event is checked against the rules in force before it is folded:
-        (what stops the fold, the first rule broken)."""
+        (what stops the fold, the first rule broken). A transition (most events) is written
+        into the replay's fields here, by the rule `evolve` uses (`transition_into`)."""
         sqlite, when, apply = self.sqlite, decode_time, replay.apply_row
-        payload = rows.json_value
+        scan, payload = rows.scan_json, rows.json_value
         fromiso = datetime.fromisoformat
+        into, supersede = transition_into, replay.supersede
         expected = replay.events + 1
         check, timing, ruled = ((rules.check, rules.timing, rules.RULED) if rules is not None
                                 else (None, None, frozenset()))
         broken: tuple[int, str] | None = None
         previous: Any = None
-        for row in history:
-            if row[2] != expected:
-                return (f"issue {row[1]}'s history jumps from version {expected - 1} to"
-                        f" {row[2]}: an event is missing"), broken
-            expected += 1
-            at, recorded = row[8], row[9]
-            moment: Any
-            if sqlite and at[:16] == recorded[:16]:  # the same minute: not back-dated
-                late, moment = False, fromiso(at + "+00:00")
-            else:
-                moment = when(at)
-                late = backdated(moment, when(recorded))
-            p = payload(row[10])
-            if check is not None and timing is not None and broken is None:
-                problem = None
-                if late or (previous is not None and moment < previous):
-                    problem = timing(row[0], moment, previous, late, recorded, p)
-                if problem is None and row[3] in ruled:
-                    problem = check(row[0], row[3], row[4], row[5], row[6], row[7], moment, p,
-                                    row[11], replay.fields or None)
-                if problem is not None:
-                    broken = (int(row[0]), problem)
-                previous = moment
-            apply(row[0], row[1], row[2], row[3], row[7], moment, late, p, row[11], row[6])
+        f = replay.fields
+        moved = late_moves = 0  # transitions folded here, and how many back-dated
+        last: int | None = None
+        waiting: list[tuple[Any, ...]] = []  # transitions not folded yet (no rules)
+        try:
+            for row in history:
+                (seq, issue_id, version, kind, transition, from_state, to_state, actor, at,
+                 recorded, text, workflow, _, _) = row
+                if version != expected:
+                    return (f"issue {issue_id}'s history jumps from version {expected - 1}"
+                            f" to {version}: an event is missing"), broken
+                expected += 1
+                if check is None and kind == TRANSITION and f:
+                    last = seq
+                    moved += 1
+                    if not (sqlite and at[:16] == recorded[:16]) and backdated(
+                            written(at), when(recorded)):
+                        late_moves += 1
+                    waiting.append(row)
+                    continue
+                if waiting:
+                    self._settle(waiting, f, supersede)
+                moment: Any
+                if sqlite and at[:16] == recorded[:16]:  # the same minute: not back-dated
+                    late, moment = False, fromiso(at + "+00:00")
+                else:
+                    moment = when(at)
+                    late = backdated(moment, when(recorded))
+                try:
+                    p = scan(text, 0)[0]
+                except (StopIteration, TypeError):
+                    p = payload(text)  # not JSON: json.loads says why
+                if check is not None and timing is not None and broken is None:
+                    problem = None
+                    if late or (previous is not None and moment < previous):
+                        problem = timing(seq, moment, previous, late, recorded, p)
+                    if problem is None and kind in ruled:
+                        problem = check(seq, kind, transition, from_state, to_state, actor,
+                                        moment, p, workflow, f or None)
+                    if problem is not None:
+                        broken = (int(seq), problem)
+                    previous = moment
+                if kind == TRANSITION and f:
+                    last = seq
+                    moved += 1
+                    if late:
+                        late_moves += 1
+                    into(f, version, moment, p, workflow, to_state)
+                    if SUPERSEDING in p or SUPERSEDING_EXTENSIONS in p:
+                        supersede(seq, actor, moment, p)
+                    continue
+                replay.counted(moved, last, late_moves)
+                moved = late_moves = 0
+                apply(seq, issue_id, version, kind, actor, moment, late, p, workflow, to_state)
+                f = replay.fields
+        finally:
+            replay.counted(moved, last, late_moves)
+            if waiting:
+                self._settle(waiting, f, replay.supersede)
         return None, broken
+
+    def _settle(self, waiting: list[tuple[Any, ...]], f: dict[str, Any],
+                supersede: Any) -> None:
+        """Fold the transitions a replay kept waiting (`waiting`, emptied), in order, skipping
+        each one the last overwrites whole: its payload is not parsed, its time not decoded.
+        One is skipped only when the last names the state it entered, it supersedes nothing
+        and it names none of KEPT_UNLESS_GIVEN that the last does not name: the text of its
+        payload does not hold the key as a JSON string (a payload holding a key holds `"key"`
+        in its text; JSON escapes no letter). `audit verify` parses every payload."""
+        last = waiting[-1]
+        final = _parsed(last[10])
+        skip = bool(last[6])  # the last one names the state it entered
+        kept = [mark for key, mark in _KEPT if key not in final]
+        for row in waiting[:-1]:
+            text = row[10]
+            if not skip or _SUPERSEDES in text or any(mark in text for mark in kept):
+                self._fold_transition(row, _parsed(text), f, supersede)
+        self._fold_transition(last, final, f, supersede)
+        waiting.clear()
+
+    def _fold_transition(self, row: tuple[Any, ...], p: Any, f: dict[str, Any],
+                         supersede: Any) -> None:
+        moment = decode_time(row[8])
+        transition_into(f, row[2], moment, p, row[11], row[6])  # type: ignore[arg-type]
+        if SUPERSEDING in p or SUPERSEDING_EXTENSIONS in p:
+            supersede(row[0], row[7], moment, p)
 
     # --- what the history must reproduce ----------------------------------------------------
     def issues(self, span: Span = (None, None)) -> Iterator[Issue]:
@@ -267,6 +336,17 @@ class Reads(Repository):
         if where:
             sql += " WHERE " + " AND ".join(where)
         return self._stream(f"{sql} ORDER BY {order}", tuple(params))
+
+
+def _parsed(text: Any) -> Any:
+    try:
+        return rows.scan_json(text, 0)[0]
+    except (StopIteration, TypeError):
+        return rows.json_value(text)
+
+
+_KEPT = tuple((key, f'"{key}"') for key in KEPT_UNLESS_GIVEN)
+_SUPERSEDES = '"superseded_'
 
 
 def _within(span: Span, column: str) -> tuple[list[str], list[Any]]:

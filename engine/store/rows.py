@@ -51,6 +51,9 @@ WEB_SESSION_COLUMNS = ("id", "person", "created_at", "last_seen_at", "expires_at
 API_TOKEN_COLUMNS = ("id", "person", "name", "created_at", "last_used_at", "revoked_at")
 
 _scan = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+scan_json: Any = _scan
+"""The JSON scanner itself, (text, 0) -> (value, end): json_value without its call, for the
+audit's hot loop (StopIteration or TypeError: call json_value, which says what is wrong)."""
 
 
 def json_value(text: str) -> Any:
@@ -66,16 +69,46 @@ def select_list(columns: Sequence[str]) -> str:
     return ", ".join(columns)
 
 
+_SHARED: dict[str, str] = {}
+"""Texts many issues repeat (stages, villages, categories, groups, severities, people,
+workflow keys): one object for each, so that a long list of issues holds each once."""
+_MOMENTS: dict[Any, datetime] = {}
+"""Stored moments decoded, by their stored value: issues imported or moved together share
+their due moments, and an issue in its first stage entered it when it was created."""
+_SHARED_MAX = 4096
+"""Either is emptied when it holds more than this: a bound on what they keep (a stream of
+issues with moments all different, as verify reads, would otherwise fill them)."""
+
+
+def shared_time(value: Any) -> datetime | None:
+    """decode_time, the same datetime object for the same stored value."""
+    if value is None:
+        return None
+    found = _MOMENTS.get(value)
+    if found is None:
+        found = decode_time(value)
+        assert found is not None
+        _MOMENTS[value] = found
+    return found
+
+
 def issue(row: Row) -> Issue:
-    when = decode_time
+    """The issue of a row; the values issues repeat are shared (_SHARED, _MOMENTS)."""
+    if len(_SHARED) > _SHARED_MAX or len(_MOMENTS) > _SHARED_MAX:
+        _SHARED.clear()
+        _MOMENTS.clear()
+    keep, when = _SHARED.setdefault, shared_time
+    created = when(row[15])
     return Issue(
-        id=row[0], title=row[1], description=row[2], category=row[3], village=row[4],
-        group=row[5], household=row[6], severity=row[7], listed=bool(row[8]),
-        state=row[9], version=row[10], assignee=row[11], plan=row[12],
-        due_at=when(row[13]), stage_entered_at=when(row[14]),  # type: ignore[arg-type]
-        created_at=when(row[15]), created_by=row[16], workflow=row[17],  # type: ignore[arg-type]
-        stage_version=row[18], next_escalation_at=when(row[19]),
-        listed_by_village=bool(row[20]),
+        id=row[0], title=row[1], description=row[2], category=keep(row[3], row[3]),
+        village=keep(row[4], row[4]), group=keep(row[5], row[5]), household=row[6],
+        severity=keep(row[7], row[7]), listed=bool(row[8]), state=keep(row[9], row[9]),
+        version=row[10], assignee=keep(row[11], row[11]), plan=row[12],
+        due_at=when(row[13]),
+        stage_entered_at=created if row[14] == row[15] else when(row[14]),  # type: ignore[arg-type]
+        created_at=created, created_by=keep(row[16], row[16]),  # type: ignore[arg-type]
+        workflow=keep(row[17], row[17]), stage_version=row[18],
+        next_escalation_at=when(row[19]), listed_by_village=bool(row[20]),
     )
 
 

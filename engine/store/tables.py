@@ -152,8 +152,18 @@ issues = Table(
     Index("ix_issues_village", "village"),
     Index("ix_issues_assignee", "assignee"),
     Index("ix_issues_due_at", "due_at"),
-    Index("ix_issues_shown", "id", sqlite_where=text(SHOWN), postgresql_where=text(SHOWN)),
+    Index("ix_issues_shown", "id", sqlite_where=text(SHOWN)),
 )
+
+
+def with_postgresql_options() -> None:
+    """Give the metadata what it says of PostgreSQL alone: ix_issues_shown is partial there
+    too (migration 0010). Called by the migrations' environment only: naming a `postgresql_*`
+    option makes SQLAlchemy load its PostgreSQL dialect, some 50 ms of every command's start
+    on SQLite (`issue show`)."""
+    for index in issues.indexes:
+        if index.name == "ix_issues_shown":
+            index.dialect_kwargs["postgresql_where"] = text(SHOWN)
 
 history = Table(
     "history",

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from alembic import context
 
-from engine.store.tables import metadata
+from engine.store.tables import metadata, with_postgresql_options
+
+with_postgresql_options()
 
 connection = context.config.attributes["connection"]
 context.configure(

@@ -1,0 +1,144 @@
+"""The audit's fold of stored rows (`Reads.fold`) gives what folding the same events one by one
+(`Replay.apply`, the rule `evolve` shares) gives: a replay, which leaves unparsed the
+transitions a later one overwrites, and verify's fold with the rules, which parses every one."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine.domain import audit as a
+from engine.domain.chain import GENESIS
+from engine.domain.configuration import InForce
+from engine.domain.conformance import Rules
+from engine.store import rows
+from engine.store.audit_reads import Reads, written
+from tests import audit_support as s
+from tests.support import scenario, write_org
+
+T0 = datetime(2023, 3, 1, 2, 0, tzinfo=UTC)
+WF = "default@3"
+
+
+def _text(moment: datetime) -> str:
+    return moment.isoformat(" ", "microseconds")[:26]
+
+
+Step = tuple[str, str | None, str | None, dict[str, Any]]
+
+
+def _rows(events: list[Step], late: int | None = None) -> list[tuple[Any, ...]]:
+    """History rows of issue 7 (HISTORY_COLUMNS): (type, transition, to_state, payload) each,
+    an hour apart; event `late` written a day after its time."""
+    out: list[tuple[Any, ...]] = []
+    state = None
+    for k, (kind, transition, to, payload) in enumerate(events, start=1):
+        at = T0 + timedelta(hours=k)
+        recorded = at + (timedelta(days=1) if k == late else timedelta(milliseconds=30))
+        out.append((100 + k, 7, k, kind, transition, state if transition else None, to, "sa1",
+                    _text(at), _text(recorded),
+                    json.dumps(payload, ensure_ascii=False, sort_keys=True,
+                               separators=(",", ":")), WF, GENESIS, GENESIS))
+        state = to or state
+    return out
+
+
+def _moved(due: int | None, **more: Any) -> dict[str, Any]:
+    due_at = None if due is None else (T0 + timedelta(days=due)).isoformat()
+    return {"due_at": due_at, "next_escalation_at": due_at, **more}
+
+
+CREATED: Step = ("created", None, "found", {
+    "title": "第7户", "category": "housing_safety", "village": "v-shiban", "group": "sa-01",
+    "severity": "high", "listed": False, "due_at": (T0 + timedelta(days=1)).isoformat(),
+    "next_escalation_at": None})
+ESCALATED: Step = ("escalated", None, None, {
+    "escalation": 3, "level": "reminder", "stage": "studied", "recipients": ["rc2"],
+    "moment": T0.isoformat(), "due_at": None, "next_escalation_at": None})
+
+HISTORIES: dict[str, list[Step]] = {
+    "the assignee named only before the last": [
+        CREATED,
+        ("transition", "report", "reported", _moved(3, listed_by_village=False)),
+        ("transition", "study", "studied", _moved(10, assignee="rc2", plan="入户",
+                                                  listed_by_village=True)),
+        ("transition", "rectify", "rectified", _moved(5, note="好")),
+        ("transition", "reject", "studied", _moved(5, assignee=None)),
+        ("transition", "rectify", "rectified", _moved(5, listed_by_village=False)),
+    ],
+    "an escalation superseded before the last": [
+        CREATED,
+        ("transition", "report", "reported", _moved(3)),
+        ("transition", "study", "studied", _moved(10, assignee="rc2", plan="p")),
+        ESCALATED,
+        ("transition", "rectify", "rectified", _moved(5, superseded_escalations=[3],
+                                                      superseded_extensions=[])),
+        ("transition", "reject", "studied", _moved(5)),
+        ("transition", "rectify", "rectified", _moved(5)),
+        ("transition", "verify", "verified", _moved(2)),
+    ],
+    "the last names no state": [
+        CREATED,
+        ("transition", "report", "reported", _moved(3)),
+        ("transition", "study", None, _moved(10)),
+    ],
+    "a key only as a value, and a back-dated transition": [
+        CREATED,
+        ("transition", "report", "reported", _moved(3, note="plan")),
+        ("transition", "study", "studied", _moved(10)),
+    ],
+}
+
+
+@pytest.fixture()
+def reads(tmp_path: Path) -> Any:
+    svc = scenario(f"sqlite:///{tmp_path / 'r.db'}", tmp_path / "data", actor="wang",
+                   now=s.START)
+    svc.init(write_org(tmp_path / "org.yaml"))
+    with svc.app.session().transaction(write=False) as tx:
+        yield Reads(tx)
+    svc.store.close()
+
+
+def _by_events(history: list[tuple[Any, ...]]) -> a.Replay:
+    replay = a.Replay()
+    for row in history:
+        replay.apply(rows.event(row))
+    return replay
+
+
+def _same(got: a.Replay, want: a.Replay) -> None:
+    assert got.issue == want.issue
+    assert got.escalations == want.escalations
+    assert (got.events, got.backdated, got.last_seq) == (want.events, want.backdated,
+                                                          want.last_seq)
+
+
+@pytest.mark.parametrize("name", list(HISTORIES))
+def test_a_replay_folds_stored_rows_as_the_events_fold(reads: Reads, name: str) -> None:
+    history = _rows(HISTORIES[name], late=2)
+    replay = a.Replay()
+    assert reads.fold(replay, history) == (None, None)
+    _same(replay, _by_events(history))
+
+
+@pytest.mark.parametrize("name", list(HISTORIES))
+def test_a_fold_with_the_rules_folds_as_the_events_fold(reads: Reads, name: str) -> None:
+    history = _rows(HISTORIES[name])
+    replay = a.Replay()
+    rules = Rules(InForce(), UTC, written)  # no org in the chain: the fold alone
+    assert reads.fold(replay, history, rules.issue()) == (None, None)
+    _same(replay, _by_events(history))
+
+
+def test_a_gap_stops_the_fold_with_what_came_before(reads: Reads) -> None:
+    history = _rows(HISTORIES["the assignee named only before the last"])
+    del history[3]
+    replay = a.Replay()
+    problem, _ = reads.fold(replay, history)
+    assert problem is not None and "jumps from version 3 to 5" in problem
+    _same(replay, _by_events(history[:3]))
