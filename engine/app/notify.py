@@ -77,6 +77,20 @@ NEXT_STEP = {
 }
 
 
+_JSON = json.JSONEncoder(ensure_ascii=False)
+"""As json.dumps(…, ensure_ascii=False) writes a context."""
+
+
+def _head(context: Context) -> str:
+    """The context's JSON up to where its recipient goes (its last key: every message's
+    to_dict adds the recipient last), so that each recipient's text is this and their name;
+    "" when that does not hold (then each is made whole)."""
+    whole = context.to_dict()
+    if not whole or "recipient" in whole:
+        return ""
+    return f"{_JSON.encode(whole)[:-1]}, \"recipient\": "
+
+
 def tell(tx: Tx, messages: Sequence[Message], now: datetime) -> None:
     if messages:
         tx.outbox.add(messages, now)
@@ -91,6 +105,7 @@ class Notifier:
         self.calendar = s.calendar(tx)
         self.tz = s.timezone(tx)
         self.locale = cfg.locale if cfg.locale in NEXT_STEP else "zh_CN"
+        self._reach: dict[tuple[str, str, str, str | None], tuple[str, ...]] = {}
 
     # --- contexts -------------------------------------------------------------------------------
     def issue_context(self, issue: Issue, wf: Workflow, now: datetime) -> IssueContext:
@@ -144,9 +159,10 @@ class Notifier:
         """Those told who are not its subjects: who act on it."""
         return [p for p in e.recipients if p not in e.subjects]
 
-    def _base(self, kind: str, issue: Issue, wf: Workflow, now: datetime
-              ) -> tuple[TownContext, IssueContext, str]:
-        return (TownContext(self.org.town.name), self.issue_context(issue, wf, now),
+    def _base(self, kind: str, issue: Issue, wf: Workflow, now: datetime,
+              context: IssueContext | None = None) -> tuple[TownContext, IssueContext, str]:
+        return (TownContext(self.org.town.name),
+                self.issue_context(issue, wf, now) if context is None else context,
                 NEXT_STEP[self.locale].get(kind, ""))
 
     def messages(self, kind: str, people: Iterable[str], base_key: str, context: Context,
@@ -154,12 +170,19 @@ class Notifier:
         """One message per person (each once, known to the org), to be routed when sent."""
         out: list[Message] = []
         seen: set[str] = set()
+        head: str | None = None
         for person in people:
             if person in seen or person not in self.org.people:
                 continue
             seen.add(person)
             # in the context's own order: a briefing's stages stay in the workflow's order
-            text = json.dumps(context.to_dict(self.org.people[person].name), ensure_ascii=False)
+            name = self.org.people[person].name
+            if head is None:
+                head = _head(context)
+            if head:  # the context made once, each recipient's name added last
+                text = f"{head}{_JSON.encode({'name': name})}}}"
+            else:
+                text = _JSON.encode(context.to_dict(name))
             out.append(Message(key=f"{base_key}:{person}", kind=kind, channel=None,
                                person=person, issue_id=issue_id, escalation_id=escalation_id,
                                context=text))
@@ -193,9 +216,11 @@ class Notifier:
                                        reason=str(event.payload.get("reason", "")))
         return self.messages(notice.kind, people, key, message, issue.id)
 
-    def escalation(self, issue: Issue, wf: Workflow, e: Escalation,
-                   now: datetime) -> list[Message]:
-        town, ctx, step = self._base(e.level, issue, wf, now)
+    def escalation(self, issue: Issue, wf: Workflow, e: Escalation, now: datetime,
+                   context: IssueContext | None = None) -> list[Message]:
+        """The escalation's messages; `context`: the issue's context made once for all the
+        levels raised on it at `now` (the sweep), else made here."""
+        town, ctx, step = self._base(e.level, issue, wf, now, context)
         key, about = f"escalation:{e.id}", self._escalation(e)
         steps = NEXT_STEP[self.locale]
         if e.level == "interview" and e.subjects:
@@ -223,16 +248,29 @@ class Notifier:
         else:
             def part(person: str) -> tuple[str, str]:
                 return "", step
-        out: list[Message] = []
+        parts: dict[tuple[str, str], list[str]] = {}
         for person in e.recipients:
-            role, said = part(person)
-            out += self.messages(e.level, [person], key, EscalationMessage(
+            parts.setdefault(part(person), []).append(person)
+        if len(parts) == 1:
+            [((role, said), _)] = parts.items()
+            return self.messages(e.level, e.recipients, key, EscalationMessage(
                 town, ctx, said, about, role), issue.id, e.id)
-        return out
+        made: dict[str, Message] = {}
+        for (role, said), people in parts.items():
+            for m in self.messages(e.level, people, key, EscalationMessage(
+                    town, ctx, said, about, role), issue.id, e.id):
+                made[m.person] = m
+        return [made[p] for p in dict.fromkeys(e.recipients) if p in made]
 
     def _holders(self, wf: Workflow, action: str, issue: Issue) -> tuple[str, ...]:
-        """Who may take a workflow action on the issue (its `actions`)."""
-        return self.org.reach(wf.action_roles(action), issue.village, issue.assignee)
+        """Who may take a workflow action on the issue (its `actions`); remembered for the
+        Notifier's life (one transaction: the org does not change under it)."""
+        key = (wf.key, action, issue.village, issue.assignee)
+        found = self._reach.get(key)
+        if found is None:
+            found = self._reach[key] = self.org.reach(wf.action_roles(action), issue.village,
+                                                      issue.assignee)
+        return found
 
     def extension(self, issue: Issue, wf: Workflow, ext: Extension,
                   now: datetime) -> list[Message]:

@@ -26,6 +26,10 @@ from engine.store import tables as t
 from engine.store.repository import Repository
 from engine.store.rows import OUTBOX_COLUMNS, OutboxEntry, outbox_entry
 
+_ADD = ("INSERT INTO outbox (key, kind, channel, person, issue_id, escalation_id, context,"
+        " status, attempts, next_attempt_at, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING")
+
 __all__ = ["Message", "OutboxEntry", "OutboxRepository"]
 
 
@@ -54,6 +58,16 @@ class OutboxRepository(Repository):
             "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now,
         } for r in rows]
         self._insert(values)
+
+    def add_many(self, rows: Sequence[Message], now: datetime) -> None:
+        """New messages (many: a sweep's batch) in one executemany on the driver's cursor; a
+        key already present is skipped."""
+        if not rows:
+            return
+        at = self.d.time(now)
+        self.tx.cursor().executemany(self.d.sql(_ADD), [
+            (r.key, r.kind, r.channel, r.person, r.issue_id, r.escalation_id, r.context,
+             "pending", 0, at, at) for r in rows])
 
     def _insert(self, values: list[dict[str, Any]]) -> None:
         """Insert rows; a key already present is skipped."""
