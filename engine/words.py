@@ -136,11 +136,14 @@ PHRASES: dict[str, dict[str, str]] = {
         "chart stages": "各村未销号问题所处阶段", "chart lights": "各村红黄绿灯",
         "chart light": "{light}灯", "chart empty": "暂无数据",
         "export xlsx": "导出 Excel",
+        # a sweep's summary (escalate)
+        "sweep more": "另有 {n} 次督办未列出（--all 列出全部）",
     },
     "en": {
         "version": "version {n}", "by": "by {who}", "at by": "{at} by {who}",
         "issues": "{n} issue(s)", "escalations": "{n} escalation(s)",
         "raised n": "raised {n} escalation(s)",
+        "sweep more": "{n} more not listed (--all lists every one)",
         "summary": "where the issues stand (village × stage)", "back-dated": "back-dated",
         "written": "written {at}", "back-fill": "back-fill",
         "group leader": "{group} (leader {leader})", "list sep": ", ",

@@ -16,7 +16,7 @@ caller keeps of it.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from engine.app import notify
@@ -159,3 +159,40 @@ def _raise(s: Session, tx: Tx, claimed: list[Issue], now: datetime) -> Batch:
     tx.outbox.add_many(messages, now)
     tx.issues.advance_many(moved)
     return Batch(tuple(out), villages)
+
+
+LEVELS = ("reminder", "interview", "accountability")
+"""The ladder's levels in order (a summary's columns; another level follows them)."""
+
+
+@dataclass
+class Tally:
+    """What a sweep raised, summed as its batches come: counts by level and by village and
+    level, and the first `limit` escalations (all of them with None) — so that a sweep of
+    any size is told in bounded memory."""
+
+    limit: int | None
+    total: int = 0
+    by_level: dict[str, int] = field(default_factory=dict)
+    by_village: dict[str, dict[str, int]] = field(default_factory=dict)
+    """village → level → how many."""
+    shown: list[Escalation] = field(default_factory=list)
+
+    def add(self, batch: Batch) -> None:
+        for e in batch.raised:
+            self.total += 1
+            self.by_level[e.level] = self.by_level.get(e.level, 0) + 1
+            village = self.by_village.setdefault(batch.villages.get(e.issue_id, ""), {})
+            village[e.level] = village.get(e.level, 0) + 1
+            if self.limit is None or len(self.shown) < self.limit:
+                self.shown.append(e)
+
+    def levels(self) -> list[str]:
+        """The levels raised, in ladder order."""
+        return [*(x for x in LEVELS if x in self.by_level),
+                *sorted(x for x in self.by_level if x not in LEVELS)]
+
+    @property
+    def more(self) -> int:
+        """How many were raised beyond those kept to show."""
+        return self.total - len(self.shown)
