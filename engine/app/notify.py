@@ -81,14 +81,24 @@ _JSON = json.JSONEncoder(ensure_ascii=False)
 """As json.dumps(…, ensure_ascii=False) writes a context."""
 
 
-def _head(context: Context) -> str:
+def _head(context: Context, issues: dict[int, tuple[IssueContext, str]]) -> str:
     """The context's JSON up to where its recipient goes (its last key: every message's
     to_dict adds the recipient last), so that each recipient's text is this and their name;
-    "" when that does not hold (then each is made whole)."""
+    "" when that does not hold (then each is made whole). The issue's part is encoded once
+    per IssueContext (`issues`: the Notifier's, by the object's id; a sweep tells of three
+    levels of each issue with one)."""
     whole = context.to_dict()
     if not whole or "recipient" in whole:
         return ""
-    return f"{_JSON.encode(whole)[:-1]}, \"recipient\": "
+    issue = getattr(context, "issue", None)
+    if not isinstance(issue, IssueContext) or "issue" not in whole:
+        return f"{_JSON.encode(whole)[:-1]}, \"recipient\": "
+    done = issues.get(id(issue))
+    if done is None or done[0] is not issue:
+        done = issues[id(issue)] = (issue, _JSON.encode(whole["issue"]))
+    fields = (f"{_JSON.encode(k)}: {done[1] if k == 'issue' else _JSON.encode(v)}"
+              for k, v in whole.items())
+    return f"{{{', '.join(fields)}, \"recipient\": "
 
 
 def tell(tx: Tx, messages: Sequence[Message], now: datetime) -> None:
@@ -106,19 +116,14 @@ class Notifier:
         self.tz = s.timezone(tx)
         self.locale = cfg.locale if cfg.locale in NEXT_STEP else "zh_CN"
         self._reach: dict[tuple[str, str, str, str | None], tuple[str, ...]] = {}
+        self._dues: dict[tuple[datetime, datetime], tuple[str, int]] = {}
+        self._issues: dict[int, tuple[IssueContext, str]] = {}
 
     # --- contexts -------------------------------------------------------------------------------
     def issue_context(self, issue: Issue, wf: Workflow, now: datetime) -> IssueContext:
         unit = self.org.units.get(issue.village)
         assignee = self.org.people.get(issue.assignee or "")
-        due_text, late = "", 0
-        if issue.due_at is not None:
-            last_day = (issue.due_at.astimezone(self.tz) - timedelta(seconds=1)).date()
-            due_text = (f"{last_day.isoformat()} 止" if self.locale == "zh_CN"
-                        else f"by {last_day.isoformat()}")
-            if now >= issue.due_at:  # working days fully past the due moment (at least 1)
-                yesterday = self.calendar.local_date(now) - timedelta(days=1)
-                late = max(1, self.calendar.working_days_between(last_day, yesterday))
+        due_text, late = self._due(issue.due_at, now)
         label = wf.state(issue.state).label if wf.has_state(issue.state) else issue.state
         return IssueContext(
             id=issue.id, title=issue.title, village=issue.village,
@@ -126,6 +131,23 @@ class Notifier:
             household=issue.household or "", category=issue.category, stage=issue.state,
             stage_label=label or issue.state, due=due_text, late_working_days=late,
             assignee_name=assignee.name if assignee else "", listed=issue.supervised)
+
+    def _due(self, due: datetime | None, now: datetime) -> tuple[str, int]:
+        """The due moment as text and the working days past it at `now` (remembered: the
+        issues of a sweep share their due moments)."""
+        if due is None:
+            return "", 0
+        found = self._dues.get((due, now))
+        if found is None:
+            last_day = (due.astimezone(self.tz) - timedelta(seconds=1)).date()
+            due_text = (f"{last_day.isoformat()} 止" if self.locale == "zh_CN"
+                        else f"by {last_day.isoformat()}")
+            late = 0
+            if now >= due:  # working days fully past the due moment (at least 1)
+                yesterday = self.calendar.local_date(now) - timedelta(days=1)
+                late = max(1, self.calendar.working_days_between(last_day, yesterday))
+            found = self._dues[(due, now)] = (due_text, late)
+        return found
 
     def names(self, people: Iterable[str]) -> tuple[str, ...]:
         return tuple(self.org.people[p].name for p in people if p in self.org.people)
@@ -178,7 +200,7 @@ class Notifier:
             # in the context's own order: a briefing's stages stay in the workflow's order
             name = self.org.people[person].name
             if head is None:
-                head = _head(context)
+                head = _head(context, self._issues)
             if head:  # the context made once, each recipient's name added last
                 text = f"{head}{_JSON.encode({'name': name})}}}"
             else:
