@@ -84,21 +84,23 @@ _JSON = json.JSONEncoder(ensure_ascii=False)
 def _head(context: Context, issues: dict[int, tuple[IssueContext, str]]) -> str:
     """The context's JSON up to where its recipient goes (its last key: every message's
     to_dict adds the recipient last), so that each recipient's text is this and their name;
-    "" when that does not hold (then each is made whole). The issue's part is encoded once
-    per IssueContext (`issues`: the Notifier's, by the object's id; a sweep tells of three
-    levels of each issue with one)."""
+    "" when that does not hold (then each is made whole). When the context starts with the
+    town and the issue (every message about an issue), that start is encoded once per
+    IssueContext (`issues`: the Notifier's, by the object's id; a sweep tells of three levels
+    of each issue with one)."""
     whole = context.to_dict()
     if not whole or "recipient" in whole:
         return ""
     issue = getattr(context, "issue", None)
-    if not isinstance(issue, IssueContext) or "issue" not in whole:
+    if not isinstance(issue, IssueContext) or list(whole)[:2] != ["town", "issue"] or len(
+            whole) < 3:
         return f"{_JSON.encode(whole)[:-1]}, \"recipient\": "
     done = issues.get(id(issue))
     if done is None or done[0] is not issue:
-        done = issues[id(issue)] = (issue, _JSON.encode(whole["issue"]))
-    fields = (f"{_JSON.encode(k)}: {done[1] if k == 'issue' else _JSON.encode(v)}"
-              for k, v in whole.items())
-    return f"{{{', '.join(fields)}, \"recipient\": "
+        start = _JSON.encode({"town": whole["town"], "issue": whole["issue"]})
+        done = issues[id(issue)] = (issue, f"{start[:-1]}, ")
+    rest = _JSON.encode({k: v for k, v in whole.items() if k not in ("town", "issue")})
+    return f"{done[1]}{rest[1:-1]}, \"recipient\": "
 
 
 def tell(tx: Tx, messages: Sequence[Message], now: datetime) -> None:
