@@ -120,6 +120,7 @@ class Notifier:
         self._reach: dict[tuple[str, str, str, str | None], tuple[str, ...]] = {}
         self._dues: dict[tuple[datetime, datetime], tuple[str, int]] = {}
         self._issues: dict[int, tuple[IssueContext, str]] = {}
+        self._names: dict[tuple[str, ...], tuple[str, ...]] = {}
 
     # --- contexts -------------------------------------------------------------------------------
     def issue_context(self, issue: Issue, wf: Workflow, now: datetime) -> IssueContext:
@@ -152,6 +153,12 @@ class Notifier:
         return found
 
     def names(self, people: Iterable[str]) -> tuple[str, ...]:
+        if isinstance(people, tuple):  # remembered: a sweep names the same people again
+            found = self._names.get(people)
+            if found is None:
+                found = self._names[people] = tuple(
+                    self.org.people[p].name for p in people if p in self.org.people)
+            return found
         return tuple(self.org.people[p].name for p in people if p in self.org.people)
 
     def name(self, person: str | None) -> str:
