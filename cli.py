@@ -707,8 +707,9 @@ def _stream_sweep(settings: Settings, batches: Iterator[Any]) -> None:
             parts = []
             for e in done.raised:
                 shown = escalation_json(e, tz)
-                parts.append(("\n    " if first else ",\n    ") + _indented(
-                    {k: v for k, v in shown.items() if k in _SWEEP_KEYS}, "    "))
+                text = json.dumps({k: v for k, v in shown.items() if k in _SWEEP_KEYS},
+                                  ensure_ascii=False, indent=2)
+                parts.append(("\n    " if first else ",\n    ") + text.replace("\n", "\n    "))
                 first = False
             out.write("".join(parts))
             out.flush()
@@ -716,27 +717,6 @@ def _stream_sweep(settings: Settings, batches: Iterator[Any]) -> None:
         out.write("]\n}\n" if first else "\n  ]\n}\n")
         out.flush()
     _emit_warnings(settings)
-
-
-_ONE = json.JSONEncoder(ensure_ascii=False).encode
-
-
-def _indented(value: Any, pad: str) -> str:
-    """`value` as json.dumps(value, ensure_ascii=False, indent=2) writes it at indentation
-    `pad`, the numbers and strings by the C encoder (indent alone makes json use its
-    pure-Python encoder for everything: a sweep's 300,000 objects took a minute)."""
-    if isinstance(value, dict):
-        if not value:
-            return "{}"
-        inner = pad + "  "
-        return "{\n" + ",\n".join(f"{inner}{_ONE(str(k))}: {_indented(v, inner)}"
-                                   for k, v in value.items()) + f"\n{pad}}}"
-    if isinstance(value, (list, tuple)):
-        if not value:
-            return "[]"
-        inner = pad + "  "
-        return "[\n" + ",\n".join(inner + _indented(v, inner) for v in value) + f"\n{pad}]"
-    return _ONE(value)
 
 
 def _emit_warnings(settings: Settings) -> None:
