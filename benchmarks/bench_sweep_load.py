@@ -26,6 +26,7 @@ with --quick); the child reports its VmHWM (its peak resident set, imports inclu
 is flat: 100k ≤ 1.5 × 10k.
 
 Aims (issue 14): the sweep ≤ 3 × the raw baseline and under 60 s at 100,000 on SQLite.
+RECTIFY_BENCH_SWEEP_PG=0 leaves PostgreSQL out.
 """
 
 from __future__ import annotations
