@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -695,24 +695,73 @@ def extension_list(settings: Settings, issue_id: int | None, pending: bool) -> N
 
 
 # --- escalations --------------------------------------------------------------------------
+SWEEP_ROWS = 50
+"""Rows of a sweep's table in human output (`escalate --all`: every one)."""
+_SWEEP_KEYS = ("id", "issue", "level", "stage", "recipients", "subjects", "due_at",
+               "raised_at", "moment", "status")
+
+
 @cli.command()
 @click.option("--batch", default=200, show_default=True, type=click.IntRange(1, 100_000),
               help="Issues per transaction.")
+@click.option("--all", "show_all", is_flag=True,
+              help=f"List every escalation raised (else the counts and the first {SWEEP_ROWS}).")
 @pass_settings
-def escalate(settings: Settings, batch: int) -> None:
-    """One sweep at the clock's time: raise every escalation that has come due, once."""
-    from engine.app import supervision
-    from engine.present import escalation_json, escalations_table
+def escalate(settings: Settings, batch: int, show_all: bool) -> None:
+    """One sweep at the clock's time: raise every escalation that has come due, once.
+
+    Raised batch by batch (a transaction each): --json writes each batch's escalations as
+    it commits; the human output counts them by village and level and lists the first
+    rows."""
+    from engine.app.sweep import Tally, sweep
+    from engine.present import sweep_summary
 
     s = settings.session()
-    raised = supervision.escalate(s, batch)
+    if settings.as_json:
+        _stream_sweep(settings, sweep(s, batch))
+        return
+    tally = Tally(limit=None if show_all else SWEEP_ROWS)
+    for done in sweep(s, batch):
+        tally.add(done)
     tz = s.town_tz
-    _emit(settings, {"raised": [
-        {k: v for k, v in escalation_json(e, tz).items()
-         if k in ("id", "issue", "level", "stage", "recipients", "subjects", "due_at",
-                  "raised_at", "moment", "status")}
-        for e in raised]},
-        lambda w: escalations_table(raised, tz, w, w("raised n", n=len(raised))))
+    _emit(settings, None, lambda w: sweep_summary(
+        tally.total, tally.levels(), tally.by_village, tally.shown, tally.more, tz, w))
+
+
+def _stream_sweep(settings: Settings, batches: Iterator[Any]) -> None:
+    """`{"raised": [...]}` as --json writes it (indent 2), each batch's objects written and
+    flushed as the batch commits, so that nothing is kept; the document is closed also when
+    the sweep stops on an error (the batches written were committed), then the error is
+    told."""
+    from engine.present import escalation_json
+
+    out = sys.stdout
+    out.write('{\n  "raised": [')
+    first = True
+    try:
+        for done in batches:
+            tz = settings.session().town_tz
+            parts = []
+            for e in done.raised:
+                shown = escalation_json(e, tz)
+                text = json.dumps({k: v for k, v in shown.items() if k in _SWEEP_KEYS},
+                                  ensure_ascii=False, indent=2)
+                parts.append(("\n    " if first else ",\n    ") + text.replace("\n", "\n    "))
+                first = False
+            out.write("".join(parts))
+            out.flush()
+    finally:
+        out.write("]\n}\n" if first else "\n  ]\n}\n")
+        out.flush()
+    _emit_warnings(settings)
+
+
+def _emit_warnings(settings: Settings) -> None:
+    """The warnings of a command that wrote its output itself (as `_emit` tells them)."""
+    if settings.current is not None:
+        for w in settings.current.warnings:
+            click.echo(f"warning: {w}", err=True)
+        settings.current.warnings.clear()
 
 
 @cli.group()

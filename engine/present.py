@@ -505,3 +505,32 @@ def dry_import_table(rows: Sequence[int], issues: Sequence[Issue], w: Words, tit
                       _cell(w.category(i.category)), _cell(w.stage(i.state)),
                       _cell(w.person(i.assignee)))
     return table
+
+
+# --- a sweep's summary (escalate) -----------------------------------------------------------
+def sweep_summary(total: int, levels: Sequence[str],
+                  by_village: Mapping[str, Mapping[str, int]], shown: Sequence[Escalation],
+                  more: int, tz: tzinfo, w: Words) -> Any:
+    """What a sweep raised: the counts by village and level (villages by name, a town row
+    when there are several), the escalations kept to show, and how many more there were."""
+    from rich.console import Group
+    from rich.table import Table
+
+    parts: list[Any] = []
+    if total:
+        counts = Table(title=w("raised n", n=total))
+        counts.add_column(w("village"), overflow="fold")
+        for level in levels:
+            counts.add_column(_cell(w.level(level)), justify="right")
+        counts.add_column(w("total"), justify="right")
+        rows = sorted(by_village.items(), key=lambda kv: (w.village(kv[0]), kv[0]))
+        if len(rows) > 1:
+            rows.append(("", {lv: sum(v.get(lv, 0) for _, v in rows) for lv in levels}))
+        for village, n in rows:
+            counts.add_row(_cell(w.village(village)) if village else w("all"),
+                           *(f"{n.get(lv, 0):,}" for lv in levels), f"{sum(n.values()):,}")
+        parts.append(counts)
+    parts.append(escalations_table(shown, tz, w, "" if total else w("raised n", n=0)))
+    if more:
+        parts.append(w("sweep more", n=f"{more:,}"))
+    return Group(*parts)

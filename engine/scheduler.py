@@ -121,7 +121,9 @@ def scheduled(command: Session, interval: float,
     drill clock from `command.at` when given). A bad configuration is refused here."""
     from apscheduler.schedulers.blocking import BlockingScheduler
 
-    from engine.app import briefing, dispatch, supervision
+    from engine.app import briefing, dispatch
+    from engine.app.sweep import Batch
+    from engine.app.sweep import sweep as sweeping
 
     say = echo or (lambda _text: None)
     config = command.app.config()  # a bad configuration is refused here, before anything runs
@@ -141,19 +143,25 @@ def scheduled(command: Session, interval: float,
         finally:
             app.store.release()
 
-    def sweep() -> None:
-        raised = job("sweep", supervision.escalate)
-        if raised is None:
-            return
+    def told(done: Batch) -> None:
+        """One committed batch of a sweep, told as it comes (nothing is kept): with --json
+        a line `{"swept_at", "raised"}` per batch."""
         at = app.clock.now().astimezone(tz)
         if emit_json is not None:
             from engine.present import escalation_json
 
             emit_json({"swept_at": at.isoformat(),
-                       "raised": [escalation_json(e, tz) for e in raised]})
-        for e in raised:
+                       "raised": [escalation_json(e, tz) for e in done.raised]})
+        for e in done.raised:
             say(f"{at:%Y-%m-%d %H:%M:%S} raised {e.level} #{e.id} on issue {e.issue_id}"
                 f" ({e.stage}) to {', '.join(e.recipients) or 'nobody'}")
+
+    def sweep() -> None:
+        def run(s: Session) -> None:
+            for done in sweeping(s):
+                told(done)
+
+        job("sweep", run)
 
     def send() -> None:
         result = job("dispatch", lambda s: dispatch.dispatch(s, sender))

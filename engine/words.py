@@ -156,6 +156,8 @@ PHRASES: dict[str, dict[str, str]] = {
         "chart light": "{light}灯", "chart empty": "暂无数据",
         "chart scoreboard": "各村考核得分（排名）", "chart scored at": "统计于 {at}",
         "export xlsx": "导出 Excel",
+        # a sweep's summary (escalate)
+        "sweep more": "另有 {n} 次督办未列出（--all 列出全部）",
     },
     "en": {
         "version": "version {n}", "by": "by {who}", "at by": "{at} by {who}",
@@ -163,6 +165,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "would import": "would import {n} issue(s) (a dry run: nothing written)",
         "issues": "{n} issue(s)", "escalations": "{n} escalation(s)",
         "raised n": "raised {n} escalation(s)",
+        "sweep more": "{n} more not listed (--all lists every one)",
         "summary": "where the issues stand (village × stage)", "back-dated": "back-dated",
         "written": "written {at}", "back-fill": "back-fill",
         "group leader": "{group} (leader {leader})", "list sep": ", ",

@@ -72,27 +72,32 @@ if pause_after is not None:
     from engine.store.escalations import EscalationRepository
     from engine.store.issues import IssueRepository
 
-    claim, insert = IssueRepository.claim_due, EscalationRepository.insert
+    claim, insert = IssueRepository.claim_due, EscalationRepository.insert_many
     seen = {"inserted": 0, "open": []}
 
-    def claim_due(self, now, limit):
+    def claim_due(self, *args, **kwargs):
         seen["open"] = []  # one claim per transaction: a new batch
-        return claim(self, now, limit)
+        return claim(self, *args, **kwargs)
 
-    def insert_escalation(self, made):
-        new_id = insert(self, made)
-        if new_id is not None:
-            seen["inserted"] += 1
-            seen["open"].append([made.issue_id, made.level, new_id])
-            if seen["inserted"] == pause_after:
-                tmp = Path(job["paused"] + ".tmp")
-                tmp.write_text(json.dumps(seen["open"]))
-                tmp.replace(job["paused"])
-                time.sleep(float(job["wait"]))
-        return new_id
+    def insert_escalations(self, made):
+        # the batch's rows one statement each, so that the pause comes after exactly
+        # pause_after of them
+        out = {}
+        for one in made:
+            got = insert(self, [one])
+            out.update(got)
+            for (issue_id, level), new_id in got.items():
+                seen["inserted"] += 1
+                seen["open"].append([issue_id, level, new_id])
+                if seen["inserted"] == pause_after:
+                    tmp = Path(job["paused"] + ".tmp")
+                    tmp.write_text(json.dumps(seen["open"]))
+                    tmp.replace(job["paused"])
+                    time.sleep(float(job["wait"]))
+        return out
 
     IssueRepository.claim_due = claim_due
-    EscalationRepository.insert = insert_escalation
+    EscalationRepository.insert_many = insert_escalations
 
 Path(job["ready"]).touch()
 limit = time.monotonic() + float(job["wait"])

@@ -77,6 +77,32 @@ NEXT_STEP = {
 }
 
 
+_JSON = json.JSONEncoder(ensure_ascii=False)
+"""As json.dumps(…, ensure_ascii=False) writes a context."""
+
+
+def _head(context: Context, issues: dict[int, tuple[IssueContext, str]]) -> str:
+    """The context's JSON up to where its recipient goes (its last key: every message's
+    to_dict adds the recipient last), so that each recipient's text is this and their name;
+    "" when that does not hold (then each is made whole). When the context starts with the
+    town and the issue (every message about an issue), that start is encoded once per
+    IssueContext (`issues`: the Notifier's, by the object's id; a sweep tells of three levels
+    of each issue with one)."""
+    whole = context.to_dict()
+    if not whole or "recipient" in whole:
+        return ""
+    issue = getattr(context, "issue", None)
+    if not isinstance(issue, IssueContext) or list(whole)[:2] != ["town", "issue"] or len(
+            whole) < 3:
+        return f"{_JSON.encode(whole)[:-1]}, \"recipient\": "
+    done = issues.get(id(issue))
+    if done is None or done[0] is not issue:
+        start = _JSON.encode({"town": whole["town"], "issue": whole["issue"]})
+        done = issues[id(issue)] = (issue, f"{start[:-1]}, ")
+    rest = _JSON.encode({k: v for k, v in whole.items() if k not in ("town", "issue")})
+    return f"{done[1]}{rest[1:-1]}, \"recipient\": "
+
+
 def tell(tx: Tx, messages: Sequence[Message], now: datetime) -> None:
     if messages:
         tx.outbox.add(messages, now)
@@ -91,19 +117,16 @@ class Notifier:
         self.calendar = s.calendar(tx)
         self.tz = s.timezone(tx)
         self.locale = cfg.locale if cfg.locale in NEXT_STEP else "zh_CN"
+        self._reach: dict[tuple[str, str, str, str | None], tuple[str, ...]] = {}
+        self._dues: dict[tuple[datetime, datetime], tuple[str, int]] = {}
+        self._issues: dict[int, tuple[IssueContext, str]] = {}
+        self._names: dict[tuple[str, ...], tuple[str, ...]] = {}
 
     # --- contexts -------------------------------------------------------------------------------
     def issue_context(self, issue: Issue, wf: Workflow, now: datetime) -> IssueContext:
         unit = self.org.units.get(issue.village)
         assignee = self.org.people.get(issue.assignee or "")
-        due_text, late = "", 0
-        if issue.due_at is not None:
-            last_day = (issue.due_at.astimezone(self.tz) - timedelta(seconds=1)).date()
-            due_text = (f"{last_day.isoformat()} 止" if self.locale == "zh_CN"
-                        else f"by {last_day.isoformat()}")
-            if now >= issue.due_at:  # working days fully past the due moment (at least 1)
-                yesterday = self.calendar.local_date(now) - timedelta(days=1)
-                late = max(1, self.calendar.working_days_between(last_day, yesterday))
+        due_text, late = self._due(issue.due_at, now)
         label = wf.state(issue.state).label if wf.has_state(issue.state) else issue.state
         return IssueContext(
             id=issue.id, title=issue.title, village=issue.village,
@@ -112,7 +135,30 @@ class Notifier:
             stage_label=label or issue.state, due=due_text, late_working_days=late,
             assignee_name=assignee.name if assignee else "", listed=issue.supervised)
 
+    def _due(self, due: datetime | None, now: datetime) -> tuple[str, int]:
+        """The due moment as text and the working days past it at `now` (remembered: the
+        issues of a sweep share their due moments)."""
+        if due is None:
+            return "", 0
+        found = self._dues.get((due, now))
+        if found is None:
+            last_day = (due.astimezone(self.tz) - timedelta(seconds=1)).date()
+            due_text = (f"{last_day.isoformat()} 止" if self.locale == "zh_CN"
+                        else f"by {last_day.isoformat()}")
+            late = 0
+            if now >= due:  # working days fully past the due moment (at least 1)
+                yesterday = self.calendar.local_date(now) - timedelta(days=1)
+                late = max(1, self.calendar.working_days_between(last_day, yesterday))
+            found = self._dues[(due, now)] = (due_text, late)
+        return found
+
     def names(self, people: Iterable[str]) -> tuple[str, ...]:
+        if isinstance(people, tuple):  # remembered: a sweep names the same people again
+            found = self._names.get(people)
+            if found is None:
+                found = self._names[people] = tuple(
+                    self.org.people[p].name for p in people if p in self.org.people)
+            return found
         return tuple(self.org.people[p].name for p in people if p in self.org.people)
 
     def name(self, person: str | None) -> str:
@@ -144,9 +190,10 @@ class Notifier:
         """Those told who are not its subjects: who act on it."""
         return [p for p in e.recipients if p not in e.subjects]
 
-    def _base(self, kind: str, issue: Issue, wf: Workflow, now: datetime
-              ) -> tuple[TownContext, IssueContext, str]:
-        return (TownContext(self.org.town.name), self.issue_context(issue, wf, now),
+    def _base(self, kind: str, issue: Issue, wf: Workflow, now: datetime,
+              context: IssueContext | None = None) -> tuple[TownContext, IssueContext, str]:
+        return (TownContext(self.org.town.name),
+                self.issue_context(issue, wf, now) if context is None else context,
                 NEXT_STEP[self.locale].get(kind, ""))
 
     def messages(self, kind: str, people: Iterable[str], base_key: str, context: Context,
@@ -154,12 +201,19 @@ class Notifier:
         """One message per person (each once, known to the org), to be routed when sent."""
         out: list[Message] = []
         seen: set[str] = set()
+        head: str | None = None
         for person in people:
             if person in seen or person not in self.org.people:
                 continue
             seen.add(person)
             # in the context's own order: a briefing's stages stay in the workflow's order
-            text = json.dumps(context.to_dict(self.org.people[person].name), ensure_ascii=False)
+            name = self.org.people[person].name
+            if head is None:
+                head = _head(context, self._issues)
+            if head:  # the context made once, each recipient's name added last
+                text = f"{head}{_JSON.encode({'name': name})}}}"
+            else:
+                text = _JSON.encode(context.to_dict(name))
             out.append(Message(key=f"{base_key}:{person}", kind=kind, channel=None,
                                person=person, issue_id=issue_id, escalation_id=escalation_id,
                                context=text))
@@ -193,9 +247,11 @@ class Notifier:
                                        reason=str(event.payload.get("reason", "")))
         return self.messages(notice.kind, people, key, message, issue.id)
 
-    def escalation(self, issue: Issue, wf: Workflow, e: Escalation,
-                   now: datetime) -> list[Message]:
-        town, ctx, step = self._base(e.level, issue, wf, now)
+    def escalation(self, issue: Issue, wf: Workflow, e: Escalation, now: datetime,
+                   context: IssueContext | None = None) -> list[Message]:
+        """The escalation's messages; `context`: the issue's context made once for all the
+        levels raised on it at `now` (the sweep), else made here."""
+        town, ctx, step = self._base(e.level, issue, wf, now, context)
         key, about = f"escalation:{e.id}", self._escalation(e)
         steps = NEXT_STEP[self.locale]
         if e.level == "interview" and e.subjects:
@@ -223,16 +279,29 @@ class Notifier:
         else:
             def part(person: str) -> tuple[str, str]:
                 return "", step
-        out: list[Message] = []
+        parts: dict[tuple[str, str], list[str]] = {}
         for person in e.recipients:
-            role, said = part(person)
-            out += self.messages(e.level, [person], key, EscalationMessage(
+            parts.setdefault(part(person), []).append(person)
+        if len(parts) == 1:
+            [((role, said), _)] = parts.items()
+            return self.messages(e.level, e.recipients, key, EscalationMessage(
                 town, ctx, said, about, role), issue.id, e.id)
-        return out
+        made: dict[str, Message] = {}
+        for (role, said), people in parts.items():
+            for m in self.messages(e.level, people, key, EscalationMessage(
+                    town, ctx, said, about, role), issue.id, e.id):
+                made[m.person] = m
+        return [made[p] for p in dict.fromkeys(e.recipients) if p in made]
 
     def _holders(self, wf: Workflow, action: str, issue: Issue) -> tuple[str, ...]:
-        """Who may take a workflow action on the issue (its `actions`)."""
-        return self.org.reach(wf.action_roles(action), issue.village, issue.assignee)
+        """Who may take a workflow action on the issue (its `actions`); remembered for the
+        Notifier's life (one transaction: the org does not change under it)."""
+        key = (wf.key, action, issue.village, issue.assignee)
+        found = self._reach.get(key)
+        if found is None:
+            found = self._reach[key] = self.org.reach(wf.action_roles(action), issue.village,
+                                                      issue.assignee)
+        return found
 
     def extension(self, issue: Issue, wf: Workflow, ext: Extension,
                   now: datetime) -> list[Message]:

@@ -9,20 +9,18 @@ level) makes each escalation exactly once whatever the interleaving).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import datetime
 
 from engine.app import notify
 from engine.app.session import Session
-from engine.domain import ladder, owners, text
+from engine.app.sweep import BATCH, sweep
+from engine.domain import ladder, text
 from engine.domain.decide import fact_event
 from engine.domain.escalation import OUTCOMES, Escalation
 from engine.domain.events import (
-    Escalated,
     EscalationClosed,
     Event,
     EventType,
-    Rescheduled,
     VillageListing,
 )
 from engine.domain.guards import may_act
@@ -31,74 +29,12 @@ from engine.errors import BadOption, MissingField, NotFound, RectifyError, Refus
 from engine.store.escalations import EscalationFilter
 from engine.store.unit_of_work import Tx
 
-SYSTEM = "system"
-"""The actor of what the sweep writes."""
 
-
-def escalate(s: Session, batch: int = 200) -> list[Escalation]:
-    """One sweep at the session's time: raise every level that has come due, once."""
-    raised: list[Escalation] = []
-    while True:
-        with s.transaction(write=True, fast=True) as tx:
-            now = s.now(tx)
-            claimed = tx.issues.claim_due(now, batch)
-            told = notify.Notifier(s, tx) if claimed else None
-            for issue in claimed:
-                assert told is not None
-                raised += _escalate_one(s, tx, told, issue, now)
-            s.warn_calendar()
-        if len(claimed) < batch:
-            return raised
-
-
-def _escalate_one(s: Session, tx: Tx, told: notify.Notifier, issue: Issue,
-                  now: datetime) -> list[Escalation]:
-    org, wf = s.org(tx), s.workflow(tx, issue.workflow)
-    steps = ladder.plan(s.calendar(tx), wf.ladder, issue.due_at, issue.supervised)
-    done = tx.escalations.raised_levels(issue.id, issue.stage_version)
-    current = issue
-    out: list[Escalation] = []
-    recorded_at = s.recorded_at()
-    last = tx.history.at_of(issue.id, issue.version)
-    if last is not None and now < last:
-        return []  # a sweep dated before the issue's last event has nothing to raise on it
-    interviewed: tuple[str, ...] | None = None
-    for rung, moment in ladder.come_due(steps, now, done):
-        assert issue.due_at is not None
-        if interviewed is None and any("interviewed" in spec for spec in rung.subjects):
-            interviewed = tuple(p for x in tx.escalations.of_visit(issue.id, issue.stage_version)
-                                if x.level == "interview" for p in x.subjects)
-        everyone, subjects = owners.reached(org, wf, issue, rung, interviewed or ())
-        made = Escalation(
-            id=0, issue_id=issue.id, stage=issue.state, stage_version=issue.stage_version,
-            level=rung.level, due_at=issue.due_at, moment=moment, raised_at=now,
-            recipients=everyone, status=ladder.initial_status(rung.level), subjects=subjects)
-        new_id = tx.escalations.insert(made)
-        done.add(rung.level)
-        if new_id is None:  # raised by another worker meanwhile
-            continue
-        made = replace(made, id=new_id)
-        if rung.level == "interview":
-            interviewed = subjects
-        event = fact_event(current, EventType.ESCALATED, SYSTEM, now, Escalated(
-            escalation=new_id, level=rung.level, stage=issue.state, recipients=made.recipients,
-            moment=moment, due_at=issue.due_at,
-            next_escalation_at=ladder.next_moment(steps, done), subjects=subjects))
-        current = evolve(current, event)
-        tx.append(event, recorded_at)
-        out.append(made)
-        notify.tell(tx, told.escalation(current, wf, made, now), now)
-    nxt = ladder.next_moment(steps, done)
-    if current.next_escalation_at != nxt:
-        # the ladder moved under the pointer (e.g. the calendar was updated): say so in the
-        # history, so that folding it still gives the row
-        event = fact_event(current, EventType.RESCHEDULED, SYSTEM, now,
-                           Rescheduled(issue.due_at, nxt))
-        current = evolve(current, event)
-        tx.append(event, recorded_at)
-    if current != issue:
-        tx.issues.advance(current, issue.version)
-    return out
+def escalate(s: Session, batch: int = BATCH) -> list[Escalation]:
+    """One sweep at the session's time: raise every level that has come due, once; all it
+    raised, as a list (for a few; `engine.app.sweep.sweep` hands a large sweep back batch by
+    batch)."""
+    return [e for done in sweep(s, batch) for e in done.raised]
 
 
 # --- the board ---------------------------------------------------------------------------------

@@ -21,6 +21,15 @@ _INSERT = (
     " ON CONFLICT (issue_id, stage_version, level) DO NOTHING RETURNING id"
 )
 _RAISED = "SELECT level FROM escalations WHERE issue_id = :id AND stage_version = :sv"
+_OF_ISSUES = ("SELECT issue_id, stage_version, level, subjects FROM escalations"
+              " WHERE issue_id IN ({ids}) ORDER BY id")
+_INSERT_ROWS = (
+    f"INSERT INTO escalations ({rows.select_list(_INSERT_COLUMNS)}) VALUES {{values}}"
+    " ON CONFLICT (issue_id, stage_version, level) DO NOTHING RETURNING id, issue_id, level"
+)
+_JSON = json.JSONEncoder(ensure_ascii=False)
+CHUNK = 500
+"""Rows per multi-row statement (SQLite allows 32,766 parameters in one)."""
 _SUPERSEDE = (
     "UPDATE escalations SET status = 'superseded', closed_at = :at, closed_by = :by"
     " WHERE issue_id = :id AND stage_version = :sv AND status = 'open' RETURNING id"
@@ -53,6 +62,42 @@ class EscalationRepository(Repository):
             "subjects": json.dumps(list(e.subjects), ensure_ascii=False) if e.subjects else None,
         }).fetchone()
         return None if got is None else int(got[0])
+
+    def raised_in(self, issue_ids: Sequence[int]
+                  ) -> dict[tuple[int, int], list[tuple[str, tuple[str, ...]]]]:
+        """What was raised on these issues: (issue, stage visit) → [(level, subjects)] in
+        the order raised; read in a few statements (a sweep's batch)."""
+        out: dict[tuple[int, int], list[tuple[str, tuple[str, ...]]]] = {}
+        for k in range(0, len(issue_ids), CHUNK):
+            part = issue_ids[k:k + CHUNK]
+            sql = _OF_ISSUES.format(ids=", ".join("?" * len(part)))
+            for issue_id, visit, level, subjects in self.rows(sql, list(part)):
+                out.setdefault((int(issue_id), int(visit)), []).append(
+                    (str(level), tuple(json.loads(subjects)) if subjects else ()))
+        return out
+
+    def insert_many(self, made: Sequence[Escalation]) -> dict[tuple[int, str], int]:
+        """New escalations in multi-row statements: (issue, level) → the new id of each
+        written; one whose (issue, stage visit, level) already exists is left out (raised by
+        another worker meanwhile). Ids follow the order given. `e.id` is not used."""
+        when, dumps = self.d.remembering_time(), _JSON.encode
+        out: dict[tuple[int, str], int] = {}
+        width = len(_INSERT_COLUMNS)
+        cur = self.tx.cursor()
+        for k in range(0, len(made), CHUNK):
+            part = made[k:k + CHUNK]
+            params: list[object] = []
+            for e in part:
+                params += (e.issue_id, e.stage, e.stage_version, e.level, when(e.due_at),
+                           when(e.moment), when(e.raised_at),
+                           dumps(list(e.recipients)), e.status,
+                           dumps(list(e.subjects)) if e.subjects else None)
+            one = f"({', '.join('?' * width)})"
+            cur.execute(self.d.sql(_INSERT_ROWS.format(values=", ".join([one] * len(part)))),
+                        params)
+            for new_id, issue_id, level in cur.fetchall():
+                out[(int(issue_id), str(level))] = int(new_id)
+        return out
 
     def supersede_open(self, issue_id: int, stage_version: int, at: datetime,
                        by: str) -> list[int]:

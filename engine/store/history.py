@@ -38,6 +38,9 @@ _PLACING = ("SELECT h.seq, h.type, h.from_state, h.to_state, i.village FROM hist
             " LEFT JOIN issues i ON i.id = h.issue_id"
             " WHERE h.seq > :after ORDER BY h.seq LIMIT :most")
 _AT_OF = "SELECT at FROM history WHERE issue_id = :id AND version = :v"
+_LAST_AT = ("SELECT i.id, i.version, h.at FROM issues i"
+            " JOIN history h ON h.issue_id = i.id AND h.version = i.version"
+            " WHERE i.id IN ({ids})")
 PAYLOAD = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 """Payloads as stored: sorted keys, UTF-8 text, compact (the chain hashes this text)."""
 
@@ -161,3 +164,15 @@ class HistoryRepository(Repository):
             self.tx.event_times[key] = found
         return found
 
+    def last_at_of(self, issue_ids: Sequence[int]) -> dict[int, datetime]:
+        """When each issue's last event (of the version its row is at) is dated, read in a
+        few statements (a sweep's batch); remembered for `at_of`."""
+        out: dict[int, datetime] = {}
+        for k in range(0, len(issue_ids), 500):
+            part = issue_ids[k:k + 500]
+            sql = _LAST_AT.format(ids=", ".join("?" * len(part)))
+            for issue_id, version, at in self.rows(sql, list(part)):
+                moment = decode_time(at)
+                if moment is not None:
+                    out[int(issue_id)] = self.tx.event_times[(int(issue_id), int(version))] = moment
+        return out

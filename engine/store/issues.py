@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, literal_column, or_, select
+from sqlalchemy import ColumnElement, and_, func, literal_column, or_, select, text
 
 from engine.domain.issue import Issue
 from engine.errors import VersionConflict
@@ -76,6 +76,11 @@ class IssueFilter:
     """Only issues listed for supervision, themselves or by their village."""
     offset: int = 0
 
+_CLAIM_WHERE = f"SELECT {_COLUMNS} FROM issues WHERE next_escalation_at <= :now"
+_CLAIM = _CLAIM_WHERE + " ORDER BY next_escalation_at, id LIMIT :most"
+_CLAIM_AFTER = (_CLAIM_WHERE + " AND next_escalation_at >= :moment"
+                " AND (next_escalation_at > :moment OR id > :id)"
+                " ORDER BY next_escalation_at, id LIMIT :most")
 _COUNTED_AT = ("SELECT village, state, count(*), (SELECT max(seq) FROM history)"
                " FROM issues GROUP BY village, state")
 
@@ -244,16 +249,35 @@ class IssueRepository(Repository):
             return (int(row[0]) if row is not None and row[0] is not None else 0), []
         return int(got[0][3] or 0), [(str(v), str(st), int(n)) for v, st, n, _ in got]
 
-    def claim_due(self, now: datetime, limit: int) -> list[Issue]:
-        """Issues whose next ladder moment has come; on PostgreSQL locked, skipping rows that
-        another worker holds (FOR UPDATE SKIP LOCKED)."""
-        c = t.issues.c
-        q = (select(*(getattr(c, n) for n in rows.ISSUE_COLUMNS))
-             .where(c.next_escalation_at <= now)
-             .order_by(c.next_escalation_at, c.id).limit(limit))
+    def claim_due(self, now: datetime, limit: int,
+                  after: tuple[datetime, int] | None = None) -> list[Issue]:
+        """Issues whose next ladder moment has come, by (moment, id) after `after` (the last
+        of the batch before: a keyset, so a batch never reads past what earlier ones left);
+        on PostgreSQL locked, skipping rows that another worker holds (FOR UPDATE SKIP
+        LOCKED)."""
+        sql = _CLAIM
+        params: dict[str, Any] = {"now": self.d.time(now), "most": limit}
+        if after is not None:
+            sql = _CLAIM_AFTER
+            params.update(moment=self.d.time(after[0]), id=after[1])
         if not self.d.sqlite:
-            q = q.with_for_update(skip_locked=True)
-        return [rows.issue(r) for r in self.conn.execute(q)]
+            sql += " FOR UPDATE SKIP LOCKED"
+        # through Core (one statement a batch): what it sends can be watched (benchmarks)
+        return [rows.issue(r) for r in self.conn.execute(text(sql), params)]
+
+    def advance_many(self, moved: Sequence[tuple[Issue, int]]) -> None:
+        """The sweep's updates of a batch (each issue with the version it was read at), in one
+        executemany: only the version and the ladder's pointer change."""
+        if not moved:
+            return
+        when = self.d.remembering_time()
+        cur = self.tx.cursor()
+        cur.executemany(self.d.sql(_ADVANCE), [
+            {"id": i.id, "version": i.version, "expected": expected,
+             "next": when(i.next_escalation_at)} for i, expected in moved])
+        if cur.rowcount >= 0 and cur.rowcount != len(moved):
+            raise VersionConflict("an issue of the sweep's batch was changed by someone else;"
+                                  " try again")
 
     def open_ids(self, village: str, final_states: Sequence[str]) -> list[int]:
         c = t.issues.c
