@@ -31,6 +31,7 @@ from engine.domain.issue import (
     SEVERITIES,
     Issue,
     NewIssue,
+    check_choices,
     evolve,
 )
 from engine.domain.org import Org
@@ -155,17 +156,6 @@ def import_ledger(s: Session, path: Path, sheet: str | None = None, dry_run: boo
         s.warn_calendar()
     return Imported(path.name, opened.name, [n for n, _ in numbered], [i for i, _ in items],
                     dry_run)
-
-
-def known_choices(new: NewIssue) -> None:
-    """What check_new_issue asks of a new issue beyond the text rule (which each cell's
-    reader keeps): a title, a known category and severity."""
-    if not new.title.strip():
-        raise BadOption("title must not be empty")
-    if new.category not in CATEGORIES:
-        raise BadOption(f"unknown category {new.category!r}")
-    if new.severity not in SEVERITIES:
-        raise BadOption(f"unknown severity {new.severity!r}")
 
 
 def _all_refused(path: Path, sheet: str, problems: list[Problem]) -> RectifyError:
@@ -299,7 +289,7 @@ class _Rows:
             household=got.get("household"), severity=got.get("severity") or "medium",
             listed=bool(got.get("listed")))
         try:  # the text rule was kept by each cell's reader; ids come from known names
-            known_choices(new)
+            check_choices(new)
             check_refs(self.org, new.village, new.group)
         except RectifyError as e:
             return [Problem(number, str(e), type(e))]

@@ -165,6 +165,12 @@ def check_new_issue(new: NewIssue) -> None:
     for name in ("title", "village", "category", "description", "group", "household",
                  "severity"):
         text.check(name, getattr(new, name))
+    check_choices(new)
+
+
+def check_choices(new: NewIssue) -> None:
+    """What a new issue needs beyond the text rule: a title, a known category and severity
+    (a ledger's import keeps the text rule once per cell, then asks only this)."""
     if not new.title.strip():
         raise BadOption("title must not be empty")
     if new.category not in CATEGORIES:
