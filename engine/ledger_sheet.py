@@ -36,7 +36,6 @@ none."""
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
 DATE_FORMAT = "yyyy-mm-dd"
 RATE_HEADER = "销号率"
-FORMATS = ("xlsx", "csv")
 
 
 def title(ledger: Ledger) -> str:
@@ -222,10 +221,11 @@ def write(ledger: Ledger, w: Words, fmt: str, path: Path) -> int:
     number of issues written."""
     tmp = path.with_name(f".{path.name}.tmp")
     try:
+        if not path.parent.is_dir():  # said before the ledger is read, not after
+            raise BadFile(f"cannot write {path}: no such folder {path.parent}")
         if fmt == "xlsx":
             n = xlsx(ledger, w, tmp)
         else:
-            n = 0
             with tmp.open("w", encoding="utf-8", newline="") as f:
                 for chunk in csv_lines(ledger, w):
                     f.write(chunk)

@@ -329,3 +329,23 @@ def test_dates_in_the_csv_read_as_dates(demo: str, tmp_path: Path) -> None:
         datetime.strptime(cells[11], "%Y-%m-%d %H:%M")
         if cells[14]:
             date.fromisoformat(cells[14])
+
+
+def test_an_out_file_in_no_folder_is_refused_before_the_ledger_is_read(
+        demo: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine import ledger_sheet
+
+    read: list[int] = []
+    real = ledger_sheet.xlsx
+
+    def counting(*args: object, **kwargs: object) -> int:
+        read.append(1)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ledger_sheet, "xlsx", counting)
+    out = tmp_path / "no-such-folder" / "台账.xlsx"
+    ran = run_cli("--db", demo, "--now", NOW, "ledger", "export", "--format", "xlsx",
+                  "--out", str(out))
+    assert ran.code == 2 and ran.err.startswith("error: cannot write ")
+    assert "no such folder" in ran.err
+    assert read == [] and not out.parent.exists()

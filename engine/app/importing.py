@@ -188,8 +188,7 @@ def _read(sheet: Sheet, path: Path, aliases: Aliases
             raise BadFile(f"{path}: row {columns.row}: missing column {need!r}")
     rows = [(n, r) for n, r in top if n > columns.row]
     rows += sheet.rows
-    return columns, [(n, r) for n, r in rows if any(c is not None and c != "" and
-                                                    (not isinstance(c, str) or c.strip())
+    return columns, [(n, r) for n, r in rows if any(values.text(c) is not None
                                                     for c in r)]
 
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from engine import ledger_sheet
+from engine.app.charts import LIGHTS
 from engine.app.ledger import Narrowed, open_ledger
 from engine.errors import BadOption
 from engine.web.auth import caller
@@ -18,7 +19,6 @@ from engine.web.render import words
 router = APIRouter(include_in_schema=False)
 MEDIA = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
          "csv": "text/csv; charset=utf-8"}
-LIGHTS = ("red", "yellow", "green")
 
 
 @router.get("/ledger/export")
