@@ -277,13 +277,13 @@ def test_a_rolled_back_sweep_leaves_no_outbox_row(svc: Scenario, tmp_path: Path,
 
     added: list[int] = []
     armed = [True]
-    add = OutboxRepository.add_many
+    add = OutboxRepository.add
 
     def counting_add(self: OutboxRepository, rows: Sequence[Any], now: datetime) -> None:
         added.append(len(rows))
         add(self, rows, now)
 
-    monkeypatch.setattr(OutboxRepository, "add_many", counting_add)
+    monkeypatch.setattr(OutboxRepository, "add", counting_add)
     if fail_at == "append":
         write = HistoryRepository.write
 

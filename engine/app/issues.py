@@ -159,7 +159,12 @@ def supersede(tx: Tx, issue: Issue, at: datetime, by: str
 def show(s: Session, issue_id: int) -> Issue:
     with s.transaction(write=False) as tx:
         s.timezone(tx)
-        issue = tx.issues.get(issue_id)
+        return shown_in(tx, issue_id)
+
+
+def shown_in(tx: Tx, issue_id: int) -> Issue:
+    """`show` in a transaction the caller holds."""
+    issue = tx.issues.get(issue_id)
     if issue is None:
         raise NotFound(f"no issue {issue_id}")
     return issue

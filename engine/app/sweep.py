@@ -16,7 +16,7 @@ caller keeps of it.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from engine.app import notify
@@ -133,10 +133,7 @@ def _raise(s: Session, tx: Tx, claimed: list[Issue], now: datetime) -> Batch:
             new_id = new_ids.get((issue.id, p.made.level))
             if new_id is None:  # raised by another worker meanwhile
                 continue
-            m = p.made
-            made = Escalation(new_id, m.issue_id, m.stage, m.stage_version, m.level, m.due_at,
-                              m.moment, m.raised_at, m.recipients, m.status,
-                              subjects=m.subjects)
+            made = replace(p.made, id=new_id)
             event = fact_event(current, EventType.ESCALATED, SYSTEM, now, Escalated(
                 escalation=new_id, level=made.level, stage=issue.state,
                 recipients=made.recipients, moment=made.moment, due_at=made.due_at,
@@ -156,7 +153,7 @@ def _raise(s: Session, tx: Tx, claimed: list[Issue], now: datetime) -> Batch:
             tx.append(event, recorded_at)
         if current != issue:
             moved.append((current, issue.version))
-    tx.outbox.add_many(messages, now)
+    tx.outbox.add(messages, now)
     tx.issues.advance_many(moved)
     return Batch(tuple(out), villages)
 

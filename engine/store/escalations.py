@@ -124,12 +124,6 @@ class EscalationRepository(Repository):
         self.conn.execute(
             update(t.escalations).where(t.escalations.c.id == escalation_id).values(**values))
 
-    def of_visit(self, issue_id: int, stage_version: int) -> list[Escalation]:
-        """The escalations raised in one stage visit, in the order raised."""
-        e = t.escalations.c
-        q = _select().where(e.issue_id == issue_id, e.stage_version == stage_version)
-        return [rows.escalation(r) for r in self.conn.execute(q.order_by(e.id))]
-
     def matching(self, f: EscalationFilter) -> list[Escalation]:
         e = t.escalations.c
         q = _select().order_by(e.id)

@@ -59,16 +59,6 @@ class OutboxRepository(Repository):
         self.run_many(_ADD, [(r.key, r.kind, r.channel, r.person, r.issue_id, r.escalation_id,
                               r.context, when, when) for r in rows])
 
-    def add_many(self, rows: Sequence[Message], now: datetime) -> None:
-        """New messages (many: a sweep's batch) in one executemany on the driver's cursor; a
-        key already present is skipped."""
-        if not rows:
-            return
-        at = self.d.time(now)
-        self.tx.cursor().executemany(self.d.sql(_ADD), [
-            (r.key, r.kind, r.channel, r.person, r.issue_id, r.escalation_id, r.context,
-             at, at) for r in rows])
-
     def _insert(self, values: list[dict[str, Any]]) -> None:
         """Insert rows; a key already present is skipped."""
         if not self.d.sqlite:

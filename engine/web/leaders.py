@@ -49,18 +49,18 @@ def _board(request: Request, c: Caller, message: str, status: int,
     for level in CASES:
         cases += supervision.escalations(s, EscalationFilter(open_only=True, level=level))
     cases.sort(key=lambda e: (e.raised_at, e.id))
-    by_id = {n: issues.show(s, n) for n in {e.issue_id for e in cases}}
     overdue = issues.listing(s, overdue=True)
     by_village: dict[str, list[Issue]] = {}
     for i in overdue:
         by_village.setdefault(i.village, []).append(i)
-    allowed = {n: set(issues.permitted(s, n)) for n in by_id}
-    with s.transaction(write=False) as tx:
+    with s.transaction(write=False) as tx:  # the cases' issues, what may be done, the lights
+        by_id = {n: issues.shown_in(tx, n) for n in {e.issue_id for e in cases}}
+        allowed = {n: set(issues.permitted_in(s, tx, i)) for n, i in by_id.items()}
+        lights = issues.lights_in(s, tx, overdue)
         org = s.org(tx)
         units = sorted(org.units.values(), key=lambda u: u.id)
         may_list = supervision.may_list(s, tx)
     candidates = {e.id: _candidates(org, e, by_id[e.issue_id]) for e in cases}
-    lights = issues.lights(s, overdue)
     return page(request, "board.html.j2", c, status, cases=cases, issues_by_id=by_id,
                 units=units, overdue=by_village, lights=lights, allowed=allowed,
                 candidates=candidates, may_list=may_list, outcomes=list(OUTCOMES),
