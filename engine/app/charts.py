@@ -75,7 +75,7 @@ def pictures(s: Session, start: date | None = None, end: date | None = None) -> 
         now = s.now(tx)
         today = now.astimezone(tz).date()
         reads = ChartReads(tx)
-        final = _final_states(s, tx)
+        final = s.final_states(tx)
         mark = tx.history.last_seq()
         changes = _daily_changes(s, reads, final, tz, mark)
         running = s.org(tx).campaign
@@ -101,14 +101,6 @@ def pictures(s: Session, start: date | None = None, end: date | None = None) -> 
                 row[light] = row.get(light, 0) + n
         villages = sorted(s.org(tx).units)
     return Pictures(burndown, villages, stages, counts, by_light)
-
-
-def _final_states(s: Session, tx: Tx) -> tuple[str, ...]:
-    """Every state a registered workflow calls final (an issue there is closed)."""
-    final: set[str] = set()
-    for key, _digest, _body in tx.definitions.workflow_rows():
-        final.update(s.workflow(tx, key).final)
-    return tuple(sorted(final))
 
 
 def _daily_changes(s: Session, reads: ChartReads, final: tuple[str, ...], tz: tzinfo,

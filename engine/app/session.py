@@ -328,6 +328,11 @@ class Session:
             self.defs.current_workflow = key
         return self.workflow(tx, self.defs.current_workflow)
 
+    def final_states(self, tx: Tx) -> tuple[str, ...]:
+        """Every state a registered workflow calls final (an issue there is closed)."""
+        return tuple(sorted({st for key, _digest, _body in tx.definitions.workflow_rows()
+                             for st in self.workflow(tx, key).final}))
+
     def workflow(self, tx: Tx, key: str) -> Workflow:
         """A registered workflow version (kept for the life of the app: it never changes)."""
         wf = self.app.workflows.get(key)

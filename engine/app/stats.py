@@ -46,8 +46,7 @@ def numbers(s: Session, by: str = "village", start: datetime | None = None,
         tz = s.timezone(tx)
         cal = s.calendar(tx)
         moment = cut if cut is not None else s.now(tx)
-        final = sorted({st for key, *_ in tx.definitions.workflow_rows()
-                        for st in s.workflow(tx, key).final} | {CLEARED, VOIDED})
+        final = sorted({*s.final_states(tx), CLEARED, VOIDED})
         offset = moment.astimezone(tz).utcoffset()
         window = Window(start=start, cut=cut, moment=moment.astimezone(UTC),
                         final=final, cleared=CLEARED, voided=VOIDED,
