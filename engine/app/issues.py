@@ -91,20 +91,27 @@ def _fire(s: Session, command: Move) -> Issue:
                 raise BadOption(f"issue {issue.id} cannot be a duplicate of itself")
             if tx.issues.get(command.duplicate_of) is None:
                 raise NotFound(f"no issue {command.duplicate_of} for --duplicate-of")
-        wf = s.workflow(tx, issue.workflow)
-        t = wf.transition(command.transition)
-        prior = tx.history.prior_actors(issue.id, t.forbid_actors_of) if t else {}
-        roles = org.roles_for_issue(actor, issue.village, issue.assignee)
-        ctx = context(s, tx, wf, actor, roles, prior, issue.village)
-        event = decide_move(issue, command, ctx, supersede(tx, issue, ctx.now, actor))
-        campaign.check_due(org.campaign, command.due)
-        after = evolve(issue, event)
-        tx.issues.update(after, issue.version)
-        tx.append(event, s.recorded_at())
-        if t is not None and t.notify:
-            notify.tell(tx, notify.Notifier(s, tx).transition(wf, t, after, event),
-                        event.at)
+        after = fire_in(s, tx, org, actor, issue, command)
         s.warn_calendar()
+    return after
+
+
+def fire_in(s: Session, tx: Tx, org: Org, actor: str, issue: Issue, command: Move) -> Issue:
+    """A transition on `issue` (read for update) in a write transaction the caller holds: the
+    machine asked, the stage visit's escalations and requests ended, the row and the event
+    written, the workflow's messages queued (a move; a failed spot check's reopen)."""
+    wf = s.workflow(tx, issue.workflow)
+    t = wf.transition(command.transition)
+    prior = tx.history.prior_actors(issue.id, t.forbid_actors_of) if t else {}
+    roles = org.roles_for_issue(actor, issue.village, issue.assignee)
+    ctx = context(s, tx, wf, actor, roles, prior, issue.village)
+    event = decide_move(issue, command, ctx, supersede(tx, issue, ctx.now, actor))
+    campaign.check_due(org.campaign, command.due)
+    after = evolve(issue, event)
+    tx.issues.update(after, issue.version)
+    tx.append(event, s.recorded_at())
+    if t is not None and t.notify:
+        notify.tell(tx, notify.Notifier(s, tx).transition(wf, t, after, event), event.at)
     return after
 
 

@@ -15,15 +15,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from engine.app import evidence, issues, notify
+from engine.app import evidence, issues
 from engine.app.configuration import TownLog
 from engine.app.session import Session
 from engine.app.supervision import acting_on, record
 from engine.domain import spotcheck as sc
 from engine.domain import text
-from engine.domain.decide import decide_move, fact_event
+from engine.domain.decide import fact_event
 from engine.domain.events import TOWN, EventType, SpotChecked
-from engine.domain.issue import Issue, Move, evolve
+from engine.domain.issue import Issue, Move
 from engine.errors import MissingField, NotFound
 from engine.store.issues import IssueFilter
 from engine.store.unit_of_work import Tx
@@ -132,21 +132,8 @@ def _record(s: Session, issue_id: int, passed: bool, note: str,
 
 def _reopen(s: Session, tx: Tx, issue: Issue, actor: str, reason: str) -> Issue:
     """回头看: the workflow's reopen transition, fired by the checker, the note its reason."""
-    org = s.org(tx)
-    wf = s.workflow(tx, issue.workflow)
-    t = wf.transition(sc.REOPEN)
-    prior = tx.history.prior_actors(issue.id, t.forbid_actors_of) if t else {}
-    roles = org.roles_for_issue(actor, issue.village, issue.assignee)
-    ctx = issues.context(s, tx, wf, actor, roles, prior, issue.village)
-    event = decide_move(issue, Move(issue.id, sc.REOPEN, reason=reason), ctx,
-                        issues.supersede(tx, issue, ctx.now, actor))
-    after = evolve(issue, event)
-    tx.issues.update(after, issue.version)
-    tx.append(event, s.recorded_at())
-    if t is not None and t.notify:
-        notify.tell(tx, notify.Notifier(s, tx).transition(wf, t, after, event), event.at)
-    return after
-
+    return issues.fire_in(s, tx, s.org(tx), actor, issue,
+                          Move(issue.id, sc.REOPEN, reason=reason))
 
 def listing(s: Session) -> list[Drawn]:
     """Every draw, oldest first, with each drawn issue's result (pass, fail or pending)."""
