@@ -139,16 +139,16 @@ def listing(s: Session) -> list[Drawn]:
     """Every draw, oldest first, with each drawn issue's result (pass, fail or pending)."""
     with s.transaction(write=False) as tx:
         s.timezone(tx)
-        out = []
-        for d, actor, at in _draws(tx):
-            results: dict[int, str] = {}
-            found: list[Issue] = []
-            for issue_id in d.sample:
-                issue = tx.issues.get(issue_id)
-                if issue is not None:
-                    found.append(issue)
-                for e in tx.history.of_issue(issue_id):
-                    if e.type == _RECORDED and int(e.payload["draw"]) == d.draw:
-                        results[issue_id] = str(e.payload["result"])
-            out.append(Drawn(d, actor, at, found, results))
-    return out
+        draws = _draws(tx)
+        issues_by_id: dict[int, Issue] = {}
+        recorded: dict[tuple[int, int], str] = {}  # (issue, draw) → result
+        for issue_id in sorted({i for d, _, _ in draws for i in d.sample}):  # each read once
+            issue = tx.issues.get(issue_id)
+            if issue is not None:
+                issues_by_id[issue_id] = issue
+            for e in tx.history.of_issue(issue_id):
+                if e.type == _RECORDED:
+                    recorded[(issue_id, int(e.payload["draw"]))] = str(e.payload["result"])
+        return [Drawn(d, actor, at, [issues_by_id[i] for i in d.sample if i in issues_by_id],
+                      {i: recorded[(i, d.draw)] for i in d.sample if (i, d.draw) in recorded})
+                for d, actor, at in draws]
