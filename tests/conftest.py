@@ -12,6 +12,7 @@ import tempfile
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -99,3 +100,18 @@ def svc(db_url: str, org_file: Path, tmp_path: Path) -> Iterator[Scenario]:
     s.init(org_file)
     yield s
     s.store.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's chromium driven by Playwright (the browser tests; skipped without it)."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.support import CHROMIUM
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM)
+        try:
+            yield b
+        finally:
+            b.close()

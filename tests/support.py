@@ -8,6 +8,8 @@ import copy
 import email
 import io
 import json
+import os
+import shutil
 import socket
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -357,6 +359,11 @@ def running_http_server() -> Iterator[HttpServer]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+CHROMIUM = shutil.which("chromium") or (
+    "/usr/bin/chromium" if os.access("/usr/bin/chromium", os.X_OK) else None)
+"""Debian's chromium, which the browser tests drive (None: they are skipped)."""
 
 
 def free_port() -> int:

@@ -9,8 +9,6 @@ every page at 1280×800 and 390×844 go to tests/artifacts/ (RECTIFY_ARTIFACTS t
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -27,10 +25,8 @@ from engine.bootstrap import build
 from engine.clock import DrillClock
 from engine.domain.accounts import CHEAP
 from engine.domain.issue import Move, NewIssue
-from tests.support import Scenario, write_org
+from tests.support import CHROMIUM, Scenario, free_port, write_org
 
-CHROMIUM = shutil.which("chromium") or (
-    "/usr/bin/chromium" if os.access("/usr/bin/chromium", os.X_OK) else None)
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium")
 
 PASSWORD = "browser-test-1"
@@ -45,13 +41,6 @@ SIZES = ((1280, 800), (390, 844))
 PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d49484452000000010000000108020000009077"
     "53de0000000c4944415408d763f8ffff3f0005fe02fea7d69f6a0000000049454e44ae426082")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +69,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     play.actor, play.now = None, START
     supervision.escalate(play.session())
     web_app = replace(app, clock=DrillClock(START.replace(tzinfo=TZ)))
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(web_app), host="127.0.0.1", port=port,
                                            log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -95,18 +84,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         server.should_exit = True
         thread.join(10)
         app.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 class Visit:

@@ -25,9 +25,9 @@ from engine.app import accounts
 from engine.bootstrap import build
 from engine.clock import DrillClock
 from engine.domain.accounts import CHEAP
-from tests.support import SMALL_ORG, Scenario, write_org
+from tests.support import CHROMIUM, SMALL_ORG, Scenario, free_port, write_org
 from tests.test_charts import play
-from tests.test_web_browser import ARTIFACTS, CHROMIUM, SIZES, _free_port
+from tests.test_web_browser import ARTIFACTS, SIZES
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium")
 
@@ -67,7 +67,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     play(play_, random.Random(5), range(15), photo, per_day=14,
          villages=("v-shiban", "c-jiezi", *VILLAGES))
     web_app = replace(app, clock=DrillClock(NOW.replace(tzinfo=TZ)))
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(web_app), host="127.0.0.1", port=port,
                                            log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -82,18 +82,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         server.should_exit = True
         thread.join(10)
         app.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 DRAWN = """el => {
