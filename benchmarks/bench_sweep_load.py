@@ -9,16 +9,16 @@ assignee-to-be, the interview to its conductor and its subject, the accountabili
 party secretary), and each issue's pointer moved on. N is 100,000 (10,000 with --quick).
 
 The engine: `engine.app.sweep.sweep(session)` (what `rectify escalate` runs), its batches
-consumed and counted as `--json` consumes them, by a new app. The raw baseline, on a copy of
-the same database, on the driver's own connection (sqlite3; psycopg): due issues read by
-keyset in batches of 200 (a transaction each, as the engine), then per batch one executemany
-each of the escalation rows (ids allocated after the largest), the history rows (seq after the
-head, payloads as sorted compact JSON with the same fields as the engine's `escalated`
+consumed and counted as `--json` consumes them, by a new app. The raw baseline, on a copy of the
+same database, on the driver's own connection (sqlite3; psycopg): due issues read by keyset in
+batches of the engine's size (engine.app.sweep.BATCH, a transaction each), then per batch one
+executemany each of the escalation rows (ids allocated after the largest), the history rows (seq
+after the head, payloads as sorted compact JSON with the same fields as the engine's `escalated`
 payloads, each chained with the engine's own `row_hash` over the row), the outbox rows (the
-context as JSON of the same shape: town, issue, next step, escalation, role, recipient), and
-the issues' version and pointer. It checks nothing and reads no org. Each side is checked
-after its run (counts, levels, a second sweep raising nothing for the engine), and `audit
-verify` is not run (tests/test_sweep_stream.py does).
+context as JSON of the same shape: town, issue, next step, escalation, role, recipient), and the
+issues' version and pointer. It checks nothing and reads no org. Each side is checked after its
+run (counts, levels, a second sweep raising nothing for the engine), and `audit verify` is not
+run (tests/test_sweep_stream.py does).
 
 Peak RSS: the real command, `rectify --json escalate` with stdout to /dev/null, in a new
 interpreter on a copy of the SQLite database at 10,000 and at 100,000 due (1,000 and 10,000
@@ -56,12 +56,12 @@ from benchmarks import (
     main_for,
     stopwatch,
 )
+from engine.app.sweep import BATCH
 
 DUE_FULL = 100_000
 DUE_QUICK = 10_000
 AIM = Aim("ratio", "<=", 3.0)
 RSS_AIM = 1.5
-BATCH = 200
 INIT_AT = datetime(2020, 9, 28, 9, 0)
 ENTERED = "2020-09-30 10:00"
 SWEEP_AT = datetime(2020, 10, 21, 9, 0)

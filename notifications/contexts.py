@@ -198,19 +198,26 @@ def _with_recipient(context: dict[str, Any], recipient: str | None) -> dict[str,
 
 
 @dataclass(frozen=True)
-class _IssueMessage:
+class IssueMessage:
+    """A message about one issue: the town, the issue and the next step first, then what
+    its kind adds (`details`), then the recipient."""
+
     town: TownContext
     issue: IssueContext
     next_step: str
     """What the recipient should do now."""
 
-    def _dict(self) -> dict[str, Any]:
-        return {"town": self.town.to_dict(), "issue": self.issue.to_dict(),
-                "next_step": self.next_step}
+    def details(self) -> dict[str, Any]:
+        """What the kind adds after the town, the issue and the next step."""
+        return {}
+
+    def to_dict(self, recipient: str | None = None) -> dict[str, Any]:
+        return _with_recipient({"town": self.town.to_dict(), "issue": self.issue.to_dict(),
+                                "next_step": self.next_step, **self.details()}, recipient)
 
 
 @dataclass(frozen=True)
-class EscalationMessage(_IssueMessage):
+class EscalationMessage(IssueMessage):
     """A rung of the escalation ladder: kind reminder, interview or accountability."""
 
     escalation: EscalationContext
@@ -230,35 +237,35 @@ class EscalationMessage(_IssueMessage):
     def kind(self) -> str:
         return self.escalation.level
 
-    def to_dict(self, recipient: str | None = None) -> dict[str, Any]:
-        return _with_recipient({**self._dict(), "escalation": self.escalation.to_dict(),
-                                "role": self.role}, recipient)
+    def details(self) -> dict[str, Any]:
+        return {"escalation": self.escalation.to_dict(),
+                "role": self.role}
 
 
 @dataclass(frozen=True)
-class AssignmentMessage(_IssueMessage):
+class AssignmentMessage(IssueMessage):
     """The issue's plan is decided and it is the recipient's to carry out."""
 
     kind: ClassVar[str] = "assignment"
     plan: str
 
-    def to_dict(self, recipient: str | None = None) -> dict[str, Any]:
-        return _with_recipient({**self._dict(), "plan": self.plan}, recipient)
+    def details(self) -> dict[str, Any]:
+        return {"plan": self.plan}
 
 
 @dataclass(frozen=True)
-class RejectionMessage(_IssueMessage):
+class RejectionMessage(IssueMessage):
     """The verifier sent the issue back."""
 
     kind: ClassVar[str] = "rejection"
     reason: str
 
-    def to_dict(self, recipient: str | None = None) -> dict[str, Any]:
-        return _with_recipient({**self._dict(), "reason": self.reason}, recipient)
+    def details(self) -> dict[str, Any]:
+        return {"reason": self.reason}
 
 
 @dataclass(frozen=True)
-class ExtensionMessage(_IssueMessage):
+class ExtensionMessage(IssueMessage):
     """A request for more time, and what became of it."""
 
     kind: ClassVar[str] = "extension"
@@ -268,13 +275,13 @@ class ExtensionMessage(_IssueMessage):
     note: str
     """The decision's note again ("" when there is none)."""
 
-    def to_dict(self, recipient: str | None = None) -> dict[str, Any]:
-        return _with_recipient({**self._dict(), "extension": self.extension.to_dict(),
-                                "reason": self.reason, "note": self.note}, recipient)
+    def details(self) -> dict[str, Any]:
+        return {"extension": self.extension.to_dict(),
+                "reason": self.reason, "note": self.note}
 
 
 @dataclass(frozen=True)
-class ExtensionRequestMessage(_IssueMessage):
+class ExtensionRequestMessage(IssueMessage):
     """A request for more time, told to those who may decide it (the issue as it stands, so
     `issue.due` is the due date the request would move)."""
 
@@ -283,13 +290,13 @@ class ExtensionRequestMessage(_IssueMessage):
     """The request's reason."""
     extension: ExtensionContext
 
-    def to_dict(self, recipient: str | None = None) -> dict[str, Any]:
-        return _with_recipient({**self._dict(), "extension": self.extension.to_dict(),
-                                "reason": self.reason}, recipient)
+    def details(self) -> dict[str, Any]:
+        return {"extension": self.extension.to_dict(),
+                "reason": self.reason}
 
 
 @dataclass(frozen=True)
-class InterviewRecordedMessage(_IssueMessage):
+class InterviewRecordedMessage(IssueMessage):
     """The interview of an escalation was held and recorded."""
 
     kind: ClassVar[str] = "interview_recorded"
@@ -299,26 +306,26 @@ class InterviewRecordedMessage(_IssueMessage):
     attendees: tuple[str, ...] = ()
     """The names of those recorded as taking part (`escalation record --with`)."""
 
-    def to_dict(self, recipient: str | None = None) -> dict[str, Any]:
-        return _with_recipient({**self._dict(), "note": self.note,
-                                "escalation": self.escalation.to_dict(),
-                                "attendees": list(self.attendees)}, recipient)
+    def details(self) -> dict[str, Any]:
+        return {"note": self.note,
+                "escalation": self.escalation.to_dict(),
+                "attendees": list(self.attendees)}
 
 
 @dataclass(frozen=True)
-class ReassignmentMessage(_IssueMessage):
+class ReassignmentMessage(IssueMessage):
     """The issue was given to another assignee: told to the one it was taken from (the issue
     as it stands after, so `issue.assignee_name` is the new one)."""
 
     kind: ClassVar[str] = "reassignment"
     reason: str
 
-    def to_dict(self, recipient: str | None = None) -> dict[str, Any]:
-        return _with_recipient({**self._dict(), "reason": self.reason}, recipient)
+    def details(self) -> dict[str, Any]:
+        return {"reason": self.reason}
 
 
 @dataclass(frozen=True)
-class VoidedMessage(_IssueMessage):
+class VoidedMessage(IssueMessage):
     """The issue was voided (作废: found in error or twice): told to whoever added it."""
 
     kind: ClassVar[str] = "voided"
@@ -326,9 +333,9 @@ class VoidedMessage(_IssueMessage):
     duplicate_of: int | None = None
     """The issue it repeats, when it is a duplicate."""
 
-    def to_dict(self, recipient: str | None = None) -> dict[str, Any]:
-        return _with_recipient({**self._dict(), "reason": self.reason,
-                                "duplicate_of": self.duplicate_of}, recipient)
+    def details(self) -> dict[str, Any]:
+        return {"reason": self.reason,
+                "duplicate_of": self.duplicate_of}
 
 
 @dataclass(frozen=True)

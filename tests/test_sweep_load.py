@@ -536,8 +536,8 @@ def test_serve_raises_the_reminder_when_its_moment_comes_and_stops_on_a_signal(
 @pytest.mark.slow
 def test_serve_finishes_the_sweep_in_hand_on_sigterm_on_postgresql(
         pg_url: str, tmp_path: Path) -> None:
-    """SIGTERM while the first sweep of 1,000 overdue issues runs: it is finished, not cut."""
-    ids = seed(pg_url, tmp_path, 1_000)
+    """SIGTERM while the first sweep of 3,000 overdue issues runs: it is finished, not cut."""
+    ids = seed(pg_url, tmp_path, 3_000)  # three batches: the signal comes within one
     db = create_engine(pg_url)
     try:
         with serving(pg_url, tmp_path, SWEEP_AT, 60) as served:

@@ -31,6 +31,7 @@ from notifications.contexts import (
     ExtensionRequestMessage,
     InterviewRecordedMessage,
     IssueContext,
+    IssueMessage,
     ReassignmentMessage,
     RejectionMessage,
     TownContext,
@@ -84,22 +85,20 @@ _JSON = json.JSONEncoder(ensure_ascii=False)
 def _head(context: Context, issues: dict[int, tuple[IssueContext, str]]) -> str:
     """The context's JSON up to where its recipient goes (its last key: every message's
     to_dict adds the recipient last), so that each recipient's text is this and their name;
-    "" when that does not hold (then each is made whole). When the context starts with the
-    town and the issue (every message about an issue), that start is encoded once per
-    IssueContext (`issues`: the Notifier's, by the object's id; a sweep tells of three levels
-    of each issue with one)."""
-    whole = context.to_dict()
-    if not whole or "recipient" in whole:
-        return ""
-    issue = getattr(context, "issue", None)
-    if not isinstance(issue, IssueContext) or list(whole)[:2] != ["town", "issue"] or len(
-            whole) < 3:
+    "" when that does not hold (then each is made whole). A message about an issue starts
+    with the town and the issue: that start is encoded once per IssueContext (`issues`: the
+    Notifier's, by the object's id; a sweep tells of three levels of each issue with one)."""
+    if not isinstance(context, IssueMessage):
+        whole = context.to_dict()
+        if not whole or "recipient" in whole:
+            return ""
         return f"{_JSON.encode(whole)[:-1]}, \"recipient\": "
+    issue = context.issue
     done = issues.get(id(issue))
     if done is None or done[0] is not issue:
-        start = _JSON.encode({"town": whole["town"], "issue": whole["issue"]})
+        start = _JSON.encode({"town": context.town.to_dict(), "issue": issue.to_dict()})
         done = issues[id(issue)] = (issue, f"{start[:-1]}, ")
-    rest = _JSON.encode({k: v for k, v in whole.items() if k not in ("town", "issue")})
+    rest = _JSON.encode({"next_step": context.next_step, **context.details()})
     return f"{done[1]}{rest[1:-1]}, \"recipient\": "
 
 
@@ -121,6 +120,9 @@ class Notifier:
         self._dues: dict[tuple[datetime, datetime], tuple[str, int]] = {}
         self._issues: dict[int, tuple[IssueContext, str]] = {}
         self._names: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self._named: dict[str, str] = {}
+        """A recipient's name as the end of a message's JSON (a sweep names the same few
+        people thousands of times)."""
 
     # --- contexts -------------------------------------------------------------------------------
     def issue_context(self, issue: Issue, wf: Workflow, now: datetime) -> IssueContext:
@@ -211,7 +213,10 @@ class Notifier:
             if head is None:
                 head = _head(context, self._issues)
             if head:  # the context made once, each recipient's name added last
-                text = f"{head}{_JSON.encode({'name': name})}}}"
+                end = self._named.get(name)
+                if end is None:
+                    end = self._named[name] = f"{_JSON.encode({'name': name})}}}"
+                text = f"{head}{end}"
             else:
                 text = _JSON.encode(context.to_dict(name))
             out.append(Message(key=f"{base_key}:{person}", kind=kind, channel=None,

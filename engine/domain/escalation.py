@@ -67,6 +67,14 @@ class Escalation:
     outcome: str | None = None
     """An accountability decision's outcome (OUTCOMES)."""
 
+    def with_id(self, new_id: int) -> Escalation:
+        """This escalation with its id: dataclasses.replace without its per-call lookup of
+        the fields (a sweep makes one per escalation it writes)."""
+        return Escalation(new_id, self.issue_id, self.stage, self.stage_version, self.level,
+                          self.due_at, self.moment, self.raised_at, self.recipients,
+                          self.status, self.closed_at, self.closed_by, self.note,
+                          self.attendees, self.subjects, self.outcome)
+
 
 OUTCOMES = {"no_action": "不予问责", "talk": "提醒谈话", "admonish": "诫勉谈话",
             "criticize": "通报批评", "refer": "移交纪委"}

@@ -80,7 +80,15 @@ class EscalationRepository(Repository):
         """New escalations in multi-row statements: (issue, level) → the new id of each
         written; one whose (issue, stage visit, level) already exists is left out (raised by
         another worker meanwhile). Ids follow the order given. `e.id` is not used."""
-        when, dumps = self.d.remembering_time(), _JSON.encode
+        when = self.d.remembering_time()
+        texts: dict[tuple[str, ...], str] = {}
+
+        def dumps(people: tuple[str, ...]) -> str:  # a sweep names the same people again
+            found = texts.get(people)
+            if found is None:
+                found = texts[people] = _JSON.encode(list(people))
+            return found
+
         out: dict[tuple[int, str], int] = {}
         width = len(_INSERT_COLUMNS)
         cur = self.tx.cursor()
@@ -90,8 +98,8 @@ class EscalationRepository(Repository):
             for e in part:
                 params += (e.issue_id, e.stage, e.stage_version, e.level, when(e.due_at),
                            when(e.moment), when(e.raised_at),
-                           dumps(list(e.recipients)), e.status,
-                           dumps(list(e.subjects)) if e.subjects else None)
+                           dumps(e.recipients), e.status,
+                           dumps(e.subjects) if e.subjects else None)
             one = f"({', '.join('?' * width)})"
             cur.execute(self.d.sql(_INSERT_ROWS.format(values=", ".join([one] * len(part)))),
                         params)

@@ -167,3 +167,24 @@ def test_issue_light_red_none_and_green(calendar: WorkingCalendar, workflow: Wor
     assert issue_light(calendar, workflow.ladder, cleared, DUE, final=True) is None
     no_deadline = make_issue("studied", due_at=None)
     assert issue_light(calendar, workflow.ladder, no_deadline, DUE, final=False) == "green"
+
+
+def test_with_id_keeps_every_other_field() -> None:
+    """`Escalation.with_id` (the sweep's fast copy) equals dataclasses.replace for an
+    escalation whose every field differs from its default (a field added to Escalation and
+    not to with_id fails here)."""
+    from dataclasses import fields, replace
+
+    from engine.domain.escalation import Escalation
+
+    at = datetime(2020, 10, 21, 1, 0)
+    e = Escalation(id=0, issue_id=7, stage="studied", stage_version=3, level="interview",
+                   due_at=at, moment=at + timedelta(hours=1), raised_at=at + timedelta(hours=2),
+                   recipients=("a", "b"), status="open", closed_at=at + timedelta(days=1),
+                   closed_by="wang", note="谈过", attendees=("a",), subjects=("b",),
+                   outcome="talk")
+    never = datetime(2000, 1, 1)
+    defaults = Escalation(0, 0, "", 0, "", never, never, never, (), "")
+    assert all(getattr(e, f.name) != getattr(defaults, f.name)
+               for f in fields(Escalation) if f.name not in ("id",))
+    assert e.with_id(41) == replace(e, id=41)
