@@ -24,7 +24,7 @@ from engine.app.session import Session
 from engine.domain import ladder, owners
 from engine.domain.decide import fact_event
 from engine.domain.escalation import Escalation
-from engine.domain.events import Escalated, EventType, Rescheduled
+from engine.domain.events import Escalated, Event, EventType, Rescheduled
 from engine.domain.issue import Issue, evolve
 from engine.domain.workflow import Workflow
 from engine.store.outbox import Message
@@ -130,22 +130,28 @@ def _raise(s: Session, tx: Tx, claimed: list[Issue], now: datetime) -> Batch:
     moved: list[tuple[Issue, int]] = []
     villages: dict[int, str] = {}
     for issue, wf, steps, planned, done in plans:
-        current = issue
+        version = issue.version
+        escalated: Event | None = None
         context = told.issue_context(issue, wf, now) if planned else None
         for p in planned:
             new_id = new_ids.get((issue.id, p.made.level))
             if new_id is None:  # raised by another worker meanwhile
                 continue
             made = p.made.with_id(new_id)
-            event = fact_event(current, EventType.ESCALATED, SYSTEM, now, Escalated(
-                escalation=new_id, level=made.level, stage=issue.state,
-                recipients=made.recipients, moment=made.moment, due_at=made.due_at,
-                next_escalation_at=p.next_at, subjects=made.subjects))
-            current = evolve(current, event)
-            tx.append(event, recorded_at)
+            version += 1
+            escalated = Event(
+                issue_id=issue.id, version=version, type=EventType.ESCALATED, actor=SYSTEM,
+                at=now, workflow=issue.workflow, payload=Escalated(
+                    escalation=new_id, level=made.level, stage=issue.state,
+                    recipients=made.recipients, moment=made.moment, due_at=made.due_at,
+                    next_escalation_at=p.next_at, subjects=made.subjects).to_payload())
+            tx.append(escalated, recorded_at)
             out.append(made)
             villages[issue.id] = issue.village
-            messages += told.escalation(current, wf, made, now, context)
+            messages += told.escalation(issue, wf, made, now, context)
+        # an escalated event sets the version and the ladder's pointer only (issue.changes),
+        # so the issue after several is the issue after the last
+        current = issue if escalated is None else evolve(issue, escalated)
         nxt = ladder.next_moment(steps, done)
         if current.next_escalation_at != nxt:
             # the ladder moved under the pointer (e.g. the calendar was updated): say so in
