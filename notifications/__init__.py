@@ -4,6 +4,8 @@
     message      what a channel is handed: Recipient, Rendered, Outgoing
     contexts     the context of each kind of message, as frozen dataclasses (to_dict for
                  the templates and for a queue's JSON snapshot)
+    context_text a context as the JSON text a queue stores, from parts shared by many
+                 messages (the same text as json.dumps of to_dict)
     labels       names of stages, levels and categories per locale (plain data)
     render       Jinja2 templates per locale, sandboxed; `|inert` user text; samples, check
     config       the TOML configuration (pydantic); errors name FILE:LINE and the key

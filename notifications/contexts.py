@@ -109,6 +109,11 @@ class EscalationContext:
     note: str = ""
     """The decision's note."""
 
+    def alike(self) -> tuple[Any, ...]:
+        """Every field but the id: the same for escalations alike but for their number."""
+        return (self.level, self.level_label, self.recipients, self.subjects,
+                self.conductors, self.outcome, self.outcome_label, self.note)
+
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "level": self.level, "level_label": self.level_label,
                 "recipients": list(self.recipients), "subjects": list(self.subjects),
@@ -371,6 +376,7 @@ __all__ = [
     "ExtensionRequestMessage",
     "InterviewRecordedMessage",
     "IssueContext",
+    "IssueMessage",
     "Message",
     "RecipientContext",
     "RejectionMessage",

@@ -10,7 +10,6 @@ is made is here.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -22,6 +21,7 @@ from engine.domain.issue import Issue
 from engine.domain.workflow import Notice, TransitionDef, Workflow
 from engine.store.outbox import Message
 from engine.store.unit_of_work import Tx
+from notifications.context_text import ContextText
 from notifications.contexts import (
     AssignmentMessage,
     EscalationContext,
@@ -31,7 +31,6 @@ from notifications.contexts import (
     ExtensionRequestMessage,
     InterviewRecordedMessage,
     IssueContext,
-    IssueMessage,
     ReassignmentMessage,
     RejectionMessage,
     TownContext,
@@ -78,30 +77,6 @@ NEXT_STEP = {
 }
 
 
-_JSON = json.JSONEncoder(ensure_ascii=False)
-"""As json.dumps(…, ensure_ascii=False) writes a context."""
-
-
-def _head(context: Context, issues: dict[int, tuple[IssueContext, str]]) -> str:
-    """The context's JSON up to where its recipient goes (its last key: every message's
-    to_dict adds the recipient last), so that each recipient's text is this and their name;
-    "" when that does not hold (then each is made whole). A message about an issue starts
-    with the town and the issue: that start is encoded once per IssueContext (`issues`: the
-    Notifier's, by the object's id; a sweep tells of three levels of each issue with one)."""
-    if not isinstance(context, IssueMessage):
-        whole = context.to_dict()
-        if not whole or "recipient" in whole:
-            return ""
-        return f"{_JSON.encode(whole)[:-1]}, \"recipient\": "
-    issue = context.issue
-    done = issues.get(id(issue))
-    if done is None or done[0] is not issue:
-        start = _JSON.encode({"town": context.town.to_dict(), "issue": issue.to_dict()})
-        done = issues[id(issue)] = (issue, f"{start[:-1]}, ")
-    rest = _JSON.encode({"next_step": context.next_step, **context.details()})
-    return f"{done[1]}{rest[1:-1]}, \"recipient\": "
-
-
 def tell(tx: Tx, messages: Sequence[Message], now: datetime) -> None:
     if messages:
         tx.outbox.add(messages, now)
@@ -118,11 +93,8 @@ class Notifier:
         self.locale = cfg.locale if cfg.locale in NEXT_STEP else "zh_CN"
         self._reach: dict[tuple[str, str, str, str | None], tuple[str, ...]] = {}
         self._dues: dict[tuple[datetime, datetime], tuple[str, int]] = {}
-        self._issues: dict[int, tuple[IssueContext, str]] = {}
         self._names: dict[tuple[str, ...], tuple[str, ...]] = {}
-        self._named: dict[str, str] = {}
-        """A recipient's name as the end of a message's JSON (a sweep names the same few
-        people thousands of times)."""
+        self._texts = ContextText()
 
     # --- contexts -------------------------------------------------------------------------------
     def issue_context(self, issue: Issue, wf: Workflow, now: datetime) -> IssueContext:
@@ -208,17 +180,9 @@ class Notifier:
             if person in seen or person not in self.org.people:
                 continue
             seen.add(person)
-            # in the context's own order: a briefing's stages stay in the workflow's order
-            name = self.org.people[person].name
-            if head is None:
-                head = _head(context, self._issues)
-            if head:  # the context made once, each recipient's name added last
-                end = self._named.get(name)
-                if end is None:
-                    end = self._named[name] = f"{_JSON.encode({'name': name})}}}"
-                text = f"{head}{end}"
-            else:
-                text = _JSON.encode(context.to_dict(name))
+            if head is None:  # the context made once, each recipient's name added last
+                head = self._texts.head(context)
+            text = self._texts.text(head, context, self.org.people[person].name)
             out.append(Message(key=f"{base_key}:{person}", kind=kind, channel=None,
                                person=person, issue_id=issue_id, escalation_id=escalation_id,
                                context=text))
