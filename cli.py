@@ -702,7 +702,7 @@ _SWEEP_KEYS = ("id", "issue", "level", "stage", "recipients", "subjects", "due_a
 
 
 @cli.command()
-@click.option("--batch", default=200, show_default=True, type=click.IntRange(1, 100_000),
+@click.option("--batch", default=1000, show_default=True, type=click.IntRange(1, 100_000),
               help="Issues per transaction.")
 @click.option("--all", "show_all", is_flag=True,
               help=f"List every escalation raised (else the counts and the first {SWEEP_ROWS}).")

@@ -251,3 +251,13 @@ def test_json_is_one_document_with_an_object_per_escalation(
     assert ran.out == json.dumps(got, ensure_ascii=False, indent=2) + "\n"
     empty = cli(url, tmp_path, "--json", "escalate")
     assert empty.code == 0 and empty.out == '{\n  "raised": []\n}\n'
+
+
+def test_the_commands_batch_is_the_engines() -> None:
+    """`escalate --batch` defaults to the sweep's own batch size (the CLI names the number
+    itself, so as not to import the sweep for every command)."""
+    import cli
+    from engine.app.sweep import BATCH
+
+    [option] = [p for p in cli.escalate.params if p.name == "batch"]
+    assert option.default == BATCH
