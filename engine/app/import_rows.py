@@ -1,0 +1,251 @@
+"""A ledger's rows into new issues with their first events, or their problems (for
+`importing`): each cell read by its column's reader, each row checked as the workflow asks.
+
+Rows alike (the same category, village, group, severity, listing and stage entry: state,
+since when, assignee, due date, a plan or not, verification) share what was worked out for
+the first of them: its checks (`entry_problems`, the references), its due moment and ladder
+pointer (the working-day calendar), its payload and row; only their id and free text (title,
+description, household, plan) differ. `Rows(alike=False)` works out each row on its own
+(the reference the tests compare the shared answers with).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from datetime import UTC, date, datetime, tzinfo
+from typing import Any
+
+from engine.app import moments
+from engine.app.issues import check_refs
+from engine.app.sheet_reading import Row
+from engine.domain import sheet_values as values
+from engine.domain import text
+from engine.domain.decide import Context, Entry, created_event
+from engine.domain.events import Event
+from engine.domain.guards import Entered, entry_problems
+from engine.domain.issue import (
+    CATEGORIES,
+    SEVERITIES,
+    Issue,
+    NewIssue,
+    check_choices,
+    evolve,
+)
+from engine.domain.org import Org
+from engine.domain.sheet_columns import REQUIRED, Columns, letter
+from engine.domain.workflow import Workflow
+from engine.errors import BadOption, RectifyError, Refused
+
+FREE = ("title", "household", "description", "plan")
+"""The columns of free text: read and checked cell by cell (no two titles alike)."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a sheet: at a cell (`column` given) or with a whole row."""
+
+    row: int
+    why: str
+    kind: type[RectifyError]
+    column: int | None = None
+    header: str = ""
+    value: str = ""
+
+    def line(self, sheet: str) -> str:
+        if self.column is None:
+            return f"{sheet} row {self.row}: {self.why}"
+        value = self.value if len(self.value) <= 40 else self.value[:40] + "…"
+        return f"{sheet}!{letter(self.column)}{self.row} ({self.header}) {value!r}: {self.why}"
+
+
+@dataclass(frozen=True)
+class Readers:
+    """How each column's cells are read into a field's value (None: left empty); a moment
+    (entered_at, verified_at) in UTC, refused when after `ctx.now`."""
+
+    read: Mapping[str, Callable[[values.Cell], Any]]
+
+    @classmethod
+    def of(cls, org: Org, wf: Workflow, ctx: Context, tz: tzinfo,
+           remember: bool = True) -> Readers:
+        """`remember`: each reader but the free text's asks once per distinct text."""
+        from notifications.labels import LABELS
+
+        def labels(kind: str) -> list[Mapping[str, str]]:
+            return [LABELS[lang][kind] for lang in LABELS]
+
+        villages, people, groups = values.villages(org), values.people(org), values.groups(org)
+        categories = values.Choice.of("category", CATEGORIES, labels("category"))
+        severities = values.Choice.of("severity", SEVERITIES, labels("severity"))
+        states = values.Choice.of("state", [x.name for x in wf.states], labels("stage"))
+        dates = values.Dates(values.default_year(org, ctx.now.astimezone(tz)),
+                             moments.FIRST_YEAR, moments.LAST_YEAR, values.year_turns(org))
+
+        def named(find: Callable[[str], str]) -> Callable[[values.Cell], str | None]:
+            def read(cell: values.Cell) -> str | None:
+                value = values.text(cell)
+                return None if value is None else find(value)
+            return read
+
+        def free(name: str) -> Callable[[values.Cell], str | None]:
+            kind = text.kind_of(name)
+            limit, refused = kind.limit, kind.refused
+
+            def read(cell: values.Cell) -> str | None:
+                value = (cell.strip() or None) if type(cell) is str else values.text(cell)
+                if value is not None and (len(value) > limit or refused.search(value)):
+                    text.check(name, value)  # refused, naming what is wrong
+                return value
+            return read
+
+        def dated(read: Callable[[values.Cell], Any]) -> Callable[[values.Cell], Any]:
+            def maybe(cell: values.Cell) -> Any:
+                return None if values.text(cell) is None else read(cell)
+            return maybe
+
+        def moment(cell: values.Cell) -> datetime:
+            given = dates.moment(cell)
+            given = given.replace(tzinfo=tz) if given.tzinfo is None else given
+            if given > ctx.now:
+                raise BadOption("in the future")
+            return given.astimezone(UTC)
+
+        read: dict[str, Callable[[values.Cell], Any]] = {
+            "village": named(villages.find), "assignee": named(people.find),
+            "verified_by": named(people.find),
+            "group": named(lambda v: values.group_id(groups, v)),
+            "category": named(categories.find), "severity": named(severities.find),
+            "state": named(states.find), "listed": values.yes_no,
+            "due": dated(dates.day), "entered_at": dated(moment),
+            "verified_at": dated(moment),
+        }
+        if remember:
+            read = {name: values.remembered(r) for name, r in read.items()}
+        return cls({**{name: free(name) for name in FREE}, **read})
+
+
+_ISSUE_FIELDS = tuple(f.name for f in fields(Issue))
+_EVENT_FIELDS = tuple(f.name for f in fields(Event))
+_ROW_TEXT = ("title", "description", "household", "plan")
+"""What rows alike differ in besides their id (an issue's fields of those names)."""
+_AT_ID, _AT_PAYLOAD = _EVENT_FIELDS.index("issue_id"), _EVENT_FIELDS.index("payload")
+_AT_TEXT = tuple(_ISSUE_FIELDS.index(n) for n in ("id", *_ROW_TEXT))
+
+
+@dataclass
+class Rows:
+    """Turns ledger rows into new issues with their first events, or their problems."""
+
+    columns: Columns
+    org: Org
+    wf: Workflow
+    ctx: Context
+    readers: Readers
+    alike: bool = True
+    """Rows alike share the first one's answers (see the module's doc)."""
+    entries: dict[tuple[Any, ...], list[str]] = field(default_factory=dict)
+    """entry_problems' answers for rows alike (see _made)."""
+    shapes: dict[tuple[Any, ...], list[Problem] | tuple[list[Any], list[Any], dict[str, Any]]
+                 ] = field(default_factory=dict)
+    """The first row of each kind of rows alike: its problems, or its issue's fields, its
+    event's fields and its payload."""
+
+    def item(self, issue_id: int, number: int, row: Row
+             ) -> tuple[Issue, Event] | list[Problem]:
+        got: dict[str, Any] = {}
+        problems: list[Problem] = []
+        width = len(row)
+        headers = self.columns.headers
+        read = self.readers.read
+        for name, k in self.columns.index.items():
+            cell = row[k] if k < width else None
+            try:
+                got[name] = read[name](cell)
+            except RectifyError as e:
+                problems.append(Problem(number, str(e), type(e), k, headers[k],
+                                        values.text(cell) or ""))
+        for name in REQUIRED:
+            if got.get(name) is None:
+                k = self.columns.index[name]
+                if not any(p.column == k for p in problems):
+                    problems.append(Problem(number, f"{name} missing", BadOption, k,
+                                            headers[k]))
+        if problems:
+            return problems
+        if self.alike:
+            return self._like(issue_id, number, got)
+        return self._made(issue_id, number, got)
+
+    def _like(self, issue_id: int, number: int, got: dict[str, Any]
+              ) -> tuple[Issue, Event] | list[Problem]:
+        """As `_made`, from the first row alike (a title is never blank: its reader strips it
+        and a row without one is refused above, so `check_choices` asks the same of all)."""
+        plan = got.get("plan")
+        key = (got["category"], got["village"], got.get("group"), got.get("severity"),
+               got.get("listed"), got.get("state"), got.get("entered_at"), got.get("assignee"),
+               got.get("due"), plan is not None, got.get("verified_by"), got.get("verified_at"))
+        shape = self.shapes.get(key)
+        if shape is None:
+            made = self._made(issue_id, number, got)
+            if isinstance(made, list):
+                self.shapes[key] = made
+                return made
+            issue, event = made
+            self.shapes[key] = ([getattr(issue, n) for n in _ISSUE_FIELDS],
+                                [getattr(event, n) for n in _EVENT_FIELDS], dict(event.payload))
+            return made
+        if isinstance(shape, list):
+            return [Problem(number, p.why, p.kind) for p in shape]
+        issue_fields, event_fields, first = shape
+        title, description, household = got["title"], got.get("description"), got.get("household")
+        payload = first.copy()
+        payload["title"] = title
+        payload["description"] = description
+        payload["household"] = household
+        if plan is not None:
+            payload["plan"] = plan
+        i = issue_fields.copy()
+        for at, value in zip(_AT_TEXT, (issue_id, title, description, household, plan),
+                             strict=True):
+            i[at] = value
+        e = event_fields.copy()
+        e[_AT_ID] = issue_id
+        e[_AT_PAYLOAD] = payload
+        return Issue(*i), Event(*e)
+
+    def _made(self, issue_id: int, number: int, got: dict[str, Any]
+              ) -> tuple[Issue, Event] | list[Problem]:
+        new = NewIssue(
+            title=got["title"], category=got["category"], village=got["village"],
+            description=got.get("description"), group=got.get("group"),
+            household=got.get("household"), severity=got.get("severity") or "medium",
+            listed=bool(got.get("listed")))
+        try:  # the text rule was kept by each cell's reader; ids come from known names
+            check_choices(new)
+            check_refs(self.org, new.village, new.group)
+        except RectifyError as e:
+            return [Problem(number, str(e), type(e))]
+        due: date | None = got.get("due")
+        entry = Entry(state=got.get("state") or self.wf.initial,
+                      entered_at=got.get("entered_at") or self.ctx.now,
+                      assignee=got.get("assignee"), due=due, plan=got.get("plan"),
+                      verified_by=got.get("verified_by"), verified_at=got.get("verified_at"))
+        entered = Entered(entry.state, new.village, entry.entered_at, entry.assignee,
+                          entry.plan, entry.due, entry.verified_by, entry.verified_at)
+        # without a due date or a verification, what a row may enter does not depend on
+        # when it entered: the answer for rows alike is kept
+        alike = (None if entry.due is not None or entry.verified_at is not None
+                 else (entry.state, new.village, entry.assignee, bool(entry.plan),
+                       entry.verified_by))
+        found = self.entries.get(alike) if alike is not None else None
+        if found is None:
+            found = entry_problems(self.wf, self.org, self.ctx.calendar, self.ctx.actor,
+                                   entered)
+            if alike is not None:
+                self.entries[alike] = found
+        if found:
+            return [Problem(number, why, Refused) for why in found]
+        event = created_event(issue_id, new, self.ctx, entry,
+                              village_listed=self.org.units[new.village].listed)
+        return evolve(None, event), event

@@ -1,0 +1,125 @@
+"""Rows alike of a ledger share what was worked out for the first of them (`import_rows`):
+the same ledger imported with the shared answers and with each row worked out on its own gives
+the same issues, the same `imported` events (payload bytes, times, states; the chain verifies)
+and, for a sheet with mistakes, the same problems told at the same cells. On SQLite and
+PostgreSQL."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from engine.app import importing
+from engine.domain.sheet_values import remembered, yes_no
+from engine.errors import BadOption, NotFound, RectifyError
+from engine.store.history import PAYLOAD
+from tests.support import Scenario, scenario, write_org
+
+HEADER = ("title,category,village,group,household,severity,description,listed,state,"
+          "entered_at,assignee,plan,due")
+KINDS = (
+    # found: ids or labels, any severity, listed or not, a group or none
+    "{t},housing_safety,v-shiban,sa-01,李某户,high,屋面,yes,,,,,",
+    "{t},住房安全,石板村,,,,,,发现,,,,",
+    "{t},饮水安全,c-jiezi,sa-01（组长自查一）,张三,一般,,否,,,,,",
+    "{t},food,街子社区,,王五,low,需核实,no,found,,,,",
+    # reported since a day of the ledger's
+    "{t},compulsory_education,c-jiezi,,,,,,reported,2020年9月30日,,,",
+    "{t},义务教育,v-shiban,sa-01,,medium,,yes,上报,2020/10/9,,,",
+    # studied: an assignee, a plan (free text) and a due date
+    "{t},basic_medical,v-shiban,,赵六,较重,,,研究,2020/10/9,rc1,补缴医保,10月20日",
+    "{t},drinking_water,c-jiezi,,,high,,yes,studied,2020-10-09T10:00,整改一,修水管,2020/10/20",
+)
+BAD = (
+    "{t},weather,v-shiban,,,,,,,,,,",  # no such category
+    "{t},food,v-nowhere,,,,,,,,,,",  # no such village
+    ",food,v-shiban,,,,,,,,,,",  # no title
+    "{t},food,v-shiban,,,,,maybe,,,,,",  # not yes or no
+    "{t},food,v-shiban,,,,,,reported,2020-13-40,,,",  # not a time
+    "{t},food,v-shiban,,,,,,reported,2020-10-30,,,",  # in the future
+    "{t},food,v-shiban,,,,,,studied,2020/10/9,,,",  # studied needs plan, assignee, due
+    "{t},food,v-shiban,,,,,,studied,2020/10/9,rc1,修,2020/10/10",  # due not a working day
+    "{t},food,c-jiezi,,,,,,,,某人,,",  # no such person
+)
+
+
+@pytest.fixture
+def town(db_url: str, tmp_path: Path) -> Iterator[Scenario]:
+    """The small org (石板村 listed, so that rows follow the listed ladder too), the clock on
+    Monday 2020-10-12 10:00, the party secretary importing."""
+    s = scenario(db_url, tmp_path / "data", actor="wang", now=datetime(2020, 9, 28, 9, 0))
+    s.init(write_org(tmp_path / "org.yaml"))
+    s.list_village("v-shiban", True)
+    s.set_now(datetime(2020, 10, 12, 10, 0))
+    yield s
+    s.store.close()
+
+
+def ledger(path: Path, kinds: tuple[str, ...], rows: int, seed: int = 14) -> Path:
+    rng = random.Random(seed)
+    lines = [HEADER]
+    for k in range(rows):
+        kind = rng.choice(kinds)
+        lines.append(kind.format(t=f"第{k + 1}户 {rng.choice(('漏雨', '断水', '辍学'))}"))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_rows_alike_make_the_same_issues_and_events(town: Scenario, tmp_path: Path) -> None:
+    path = ledger(tmp_path / "ledger.csv", KINDS, 240)
+    plain = importing.import_ledger(town.session(), path, alike=False)
+    shared = importing.import_ledger(town.session(), path, alike=True)
+    assert len(plain.issues) == len(shared.issues) == 240
+    assert {i.state for i in plain.issues} == {"found", "reported", "studied"}
+    assert {i.listed_by_village for i in plain.issues} == {True, False}
+    for a, b in zip(plain.issues, shared.issues, strict=True):
+        assert b.id == a.id + 240
+        assert replace(b, id=a.id) == a
+        assert town.show(b.id) == b and town.show(a.id) == a
+        [ea] = town.history(a.id)
+        [eb] = town.history(b.id)
+        assert PAYLOAD.encode(eb.payload) == PAYLOAD.encode(ea.payload)
+        assert (eb.type, eb.version, eb.actor, eb.at, eb.workflow, eb.to_state) == (
+            ea.type, ea.version, ea.actor, ea.at, ea.workflow, ea.to_state)
+    assert town.verify().ok
+
+
+def test_rows_alike_tell_the_same_problems(town: Scenario, tmp_path: Path) -> None:
+    path = ledger(tmp_path / "bad.csv", KINDS + BAD, 200, seed=7)
+    told: list[tuple[type[RectifyError], tuple[str, ...]]] = []
+    for alike in (False, True):
+        with pytest.raises(RectifyError) as e:
+            importing.import_ledger(town.session(), path, alike=alike)
+        told.append((type(e.value), e.value.details))
+    assert told[0] == told[1]
+    kind, details = told[0]
+    assert kind is BadOption and len(details) > 40
+    assert any("in the future" in d for d in details)
+    assert any("needs plan, assignee, due" in d for d in details)
+    assert town.list() == []
+
+
+def test_a_remembered_reader_asks_once_per_text_and_keeps_its_refusals() -> None:
+    asked: list[object] = []
+
+    def village(cell: object) -> str:
+        asked.append(cell)
+        if cell == "nowhere":
+            raise NotFound("no village of that id or name")
+        return f"id:{cell}"
+
+    read = remembered(village)
+    assert [read("a"), read("a"), read("b")] == ["id:a", "id:a", "id:b"]
+    for _ in range(2):
+        with pytest.raises(NotFound, match="no village"):
+            read("nowhere")
+    assert asked == ["a", "b", "nowhere"]
+    assert [read(1), read(1)] == ["id:1", "id:1"]  # not text: read each time
+    assert asked[-2:] == [1, 1]
+    flag = remembered(yes_no)
+    assert (flag(True), flag("1"), flag("否")) == (True, True, False)
