@@ -45,6 +45,8 @@ BAD = (
     "{t},food,v-shiban,,,,,,studied,2020/10/9,,,",  # studied needs plan, assignee, due
     "{t},food,v-shiban,,,,,,studied,2020/10/9,rc1,修,2020/10/10",  # due not a working day
     "{t},food,c-jiezi,,,,,,,,某人,,",  # no such person
+    "{t}\x07,weather,v-nowhere,,,,,,,,,,",  # three cells wrong: told in the columns' order
+    "{t},food",  # a short row: no village
 )
 
 
@@ -101,6 +103,7 @@ def test_rows_alike_tell_the_same_problems(town: Scenario, tmp_path: Path) -> No
     assert kind is BadOption and len(details) > 40
     assert any("in the future" in d for d in details)
     assert any("needs plan, assignee, due" in d for d in details)
+    assert any("village missing" in d for d in details)
     assert town.list() == []
 
 

@@ -12,8 +12,9 @@ description, household, plan) differ. `Rows(alike=False)` works out each row on 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime, tzinfo
+from operator import itemgetter
 from typing import Any
 
 from engine.app import moments
@@ -133,6 +134,23 @@ _AT_ID, _AT_PAYLOAD = _EVENT_FIELDS.index("issue_id"), _EVENT_FIELDS.index("payl
 _AT_TEXT = tuple(_ISSUE_FIELDS.index(n) for n in ("id", *_ROW_TEXT))
 
 
+@dataclass(frozen=True, slots=True)
+class Cells:
+    """What a row's cells other than the free text say: the values read, the problems (at
+    row 0: the caller numbers them, with each one's place among the row's columns), and how
+    rows alike are known (the values that decide a row's checks and deadlines)."""
+
+    got: dict[str, Any]
+    faults: list[tuple[int, Problem]]
+    incomplete: bool
+    """A required column (category, village) is left empty."""
+    alike: tuple[Any, ...]
+
+
+KNOWN_MOST = 100_000
+"""How many distinct rows of cells (other than free text) are kept with what they say."""
+
+
 @dataclass
 class Rows:
     """Turns ledger rows into new issues with their first events, or their problems."""
@@ -144,50 +162,53 @@ class Rows:
     readers: Readers
     alike: bool = True
     """Rows alike share the first one's answers (see the module's doc)."""
+    text_cells: bool = False
+    """Every cell is text (a CSV file's): rows whose other cells are the same text say the
+    same (a workbook's cells may be numbers, flags or dates: 1 == True, so they are read)."""
     entries: dict[tuple[Any, ...], list[str]] = field(default_factory=dict)
     """entry_problems' answers for rows alike (see _made)."""
     shapes: dict[tuple[Any, ...], list[Problem] | tuple[list[Any], list[Any], dict[str, Any]]
                  ] = field(default_factory=dict)
     """The first row of each kind of rows alike: its problems, or its issue's fields, its
     event's fields and its payload."""
+    known: dict[Any, Cells] = field(default_factory=dict)
+    """What rows of the same text (but the free text's) say: their other cells as the key."""
+    free: list[tuple[int, str, int, Callable[[values.Cell], Any]]] = field(init=False)
+    other: list[tuple[int, str, int, Callable[[values.Cell], Any]]] = field(init=False)
+    pick: Callable[[Row], Any] = field(init=False)
+    reach: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        read = self.readers.read
+        placed = [(pos, name, k, read[name])
+                  for pos, (name, k) in enumerate(self.columns.index.items())]
+        self.free = [p for p in placed if p[1] in FREE]
+        self.other = [p for p in placed if p[1] not in FREE]
+        ks = [k for _, _, k, _ in self.other]
+        self.pick = itemgetter(*ks)
+        self.reach = max(ks) + 1
 
     def item(self, issue_id: int, number: int, row: Row
              ) -> tuple[Issue, Event] | list[Problem]:
         got: dict[str, Any] = {}
-        problems: list[Problem] = []
+        faults: list[tuple[int, Problem]] = []
         width = len(row)
-        headers = self.columns.headers
-        read = self.readers.read
-        for name, k in self.columns.index.items():
+        for pos, name, k, read in self.free:
             cell = row[k] if k < width else None
             try:
-                got[name] = read[name](cell)
+                got[name] = read(cell)
             except RectifyError as e:
-                problems.append(Problem(number, str(e), type(e), k, headers[k],
-                                        values.text(cell) or ""))
-        for name in REQUIRED:
-            if got.get(name) is None:
-                k = self.columns.index[name]
-                if not any(p.column == k for p in problems):
-                    problems.append(Problem(number, f"{name} missing", BadOption, k,
-                                            headers[k]))
-        if problems:
-            return problems
-        if self.alike:
-            return self._like(issue_id, number, got)
-        return self._made(issue_id, number, got)
-
-    def _like(self, issue_id: int, number: int, got: dict[str, Any]
-              ) -> tuple[Issue, Event] | list[Problem]:
-        """As `_made`, from the first row alike (a title is never blank: its reader strips it
-        and a row without one is refused above, so `check_choices` asks the same of all)."""
+                faults.append((pos, self._fault(e, k, cell)))
+        cells = self._cells(row, width)
+        if faults or cells.faults or cells.incomplete or got.get("title") is None:
+            return self._problems(number, got, cells, faults)
+        if not self.alike:
+            return self._made(issue_id, number, {**cells.got, **got})
         plan = got.get("plan")
-        key = (got["category"], got["village"], got.get("group"), got.get("severity"),
-               got.get("listed"), got.get("state"), got.get("entered_at"), got.get("assignee"),
-               got.get("due"), plan is not None, got.get("verified_by"), got.get("verified_at"))
+        key = (cells.alike, plan is not None)
         shape = self.shapes.get(key)
         if shape is None:
-            made = self._made(issue_id, number, got)
+            made = self._made(issue_id, number, {**cells.got, **got})
             if isinstance(made, list):
                 self.shapes[key] = made
                 return made
@@ -195,7 +216,7 @@ class Rows:
             self.shapes[key] = ([getattr(issue, n) for n in _ISSUE_FIELDS],
                                 [getattr(event, n) for n in _EVENT_FIELDS], dict(event.payload))
             return made
-        if isinstance(shape, list):
+        if isinstance(shape, list):  # (a title is never blank: check_choices asks the same)
             return [Problem(number, p.why, p.kind) for p in shape]
         issue_fields, event_fields, first = shape
         title, description, household = got["title"], got.get("description"), got.get("household")
@@ -205,14 +226,57 @@ class Rows:
         payload["household"] = household
         if plan is not None:
             payload["plan"] = plan
-        i = issue_fields.copy()
+        row_fields = issue_fields.copy()
         for at, value in zip(_AT_TEXT, (issue_id, title, description, household, plan),
                              strict=True):
-            i[at] = value
-        e = event_fields.copy()
-        e[_AT_ID] = issue_id
-        e[_AT_PAYLOAD] = payload
-        return Issue(*i), Event(*e)
+            row_fields[at] = value
+        event_row = event_fields.copy()
+        event_row[_AT_ID] = issue_id
+        event_row[_AT_PAYLOAD] = payload
+        return Issue(*row_fields), Event(*event_row)
+
+    def _fault(self, e: RectifyError, k: int, cell: values.Cell) -> Problem:
+        return Problem(0, str(e), type(e), k, self.columns.headers[k], values.text(cell) or "")
+
+    def _cells(self, row: Row, width: int) -> Cells:
+        """What the row's cells but the free text's say (known already for rows alike)."""
+        key = None
+        if self.alike and self.text_cells and width >= self.reach:
+            key = self.pick(row)
+            found = self.known.get(key)
+            if found is not None:
+                return found
+        got: dict[str, Any] = {}
+        faults: list[tuple[int, Problem]] = []
+        for pos, name, k, read in self.other:
+            cell = row[k] if k < width else None
+            try:
+                got[name] = read(cell)
+            except RectifyError as e:
+                faults.append((pos, self._fault(e, k, cell)))
+        g = got.get
+        found = Cells(got, faults, any(g(n) is None for n in REQUIRED if n not in FREE),
+                      (g("category"), g("village"), g("group"), g("severity"), g("listed"),
+                       g("state"), g("entered_at"), g("assignee"), g("due"),
+                       g("verified_by"), g("verified_at")))
+        if key is not None and len(self.known) < KNOWN_MOST:
+            self.known[key] = found
+        return found
+
+    def _problems(self, number: int, got: dict[str, Any], cells: Cells,
+                  faults: list[tuple[int, Problem]]) -> list[Problem]:
+        """Every problem of the row's cells in the order of its columns, then each required
+        column left empty (that has no problem of its own)."""
+        problems = [replace(p, row=number)
+                    for _, p in sorted(faults + cells.faults, key=lambda f: f[0])]
+        headers = self.columns.headers
+        for name in REQUIRED:
+            if (got if name in FREE else cells.got).get(name) is None:
+                k = self.columns.index[name]
+                if not any(p.column == k for p in problems):
+                    problems.append(Problem(number, f"{name} missing", BadOption, k,
+                                            headers[k]))
+        return problems
 
     def _made(self, issue_id: int, number: int, got: dict[str, Any]
               ) -> tuple[Issue, Event] | list[Problem]:

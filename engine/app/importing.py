@@ -84,7 +84,7 @@ def import_ledger(s: Session, path: Path, sheet: str | None = None, dry_run: boo
         ids = (list(range(1, len(numbered) + 1)) if dry_run
                else tx.issues.allocate_ids(len(numbered)))
         rows = Rows(columns, org, wf, ctx, Readers.of(org, wf, ctx, tz, remember=alike),
-                    alike=alike)
+                    alike=alike, text_cells=opened.text_only)
         items: list[tuple[Issue, Event]] = []
         problems: list[Problem] = []
         # hundreds of thousands of young objects: the cyclic collector would rescan them all
