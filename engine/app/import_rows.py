@@ -127,6 +127,13 @@ class Readers:
 
 
 _ISSUE_FIELDS = tuple(f.name for f in fields(Issue))
+
+
+def fields_of(issue: Issue) -> list[Any]:
+    """An issue's fields in the order of the dataclass (`Issue(*fields)` makes it again)."""
+    return [getattr(issue, n) for n in _ISSUE_FIELDS]
+
+
 _EVENT_FIELDS = tuple(f.name for f in fields(Event))
 _ROW_TEXT = ("title", "description", "household", "plan")
 """What rows alike differ in besides their id (an issue's fields of those names)."""
@@ -189,7 +196,9 @@ class Rows:
         self.reach = max(ks) + 1
 
     def item(self, issue_id: int, number: int, row: Row
-             ) -> tuple[Issue, Event] | list[Problem]:
+             ) -> tuple[list[Any], Event] | list[Problem]:
+        """The new issue's fields (in the order of `Issue`'s) and its first event, or the
+        row's problems."""
         got: dict[str, Any] = {}
         faults: list[tuple[int, Problem]] = []
         width = len(row)
@@ -203,7 +212,8 @@ class Rows:
         if faults or cells.faults or cells.incomplete or got.get("title") is None:
             return self._problems(number, got, cells, faults)
         if not self.alike:
-            return self._made(issue_id, number, {**cells.got, **got})
+            made = self._made(issue_id, number, {**cells.got, **got})
+            return made if isinstance(made, list) else (fields_of(made[0]), made[1])
         plan = got.get("plan")
         key = (cells.alike, plan is not None)
         shape = self.shapes.get(key)
@@ -213,9 +223,9 @@ class Rows:
                 self.shapes[key] = made
                 return made
             issue, event = made
-            self.shapes[key] = ([getattr(issue, n) for n in _ISSUE_FIELDS],
-                                [getattr(event, n) for n in _EVENT_FIELDS], dict(event.payload))
-            return made
+            self.shapes[key] = (fields_of(issue), [getattr(event, n) for n in _EVENT_FIELDS],
+                                dict(event.payload))
+            return fields_of(issue), event
         if isinstance(shape, list):  # (a title is never blank: check_choices asks the same)
             return [Problem(number, p.why, p.kind) for p in shape]
         issue_fields, event_fields, first = shape
@@ -233,7 +243,7 @@ class Rows:
         event_row = event_fields.copy()
         event_row[_AT_ID] = issue_id
         event_row[_AT_PAYLOAD] = payload
-        return Issue(*row_fields), Event(*event_row)
+        return row_fields, Event(*event_row)
 
     def _fault(self, e: RectifyError, k: int, cell: values.Cell) -> Problem:
         return Problem(0, str(e), type(e), k, self.columns.headers[k], values.text(cell) or "")

@@ -12,8 +12,10 @@ could have put it there (`guards.entry_problems`).
 from __future__ import annotations
 
 import gc
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from engine.app.import_rows import Problem, Readers, Rows
 from engine.app.issues import context
@@ -38,12 +40,17 @@ class Imported:
     file: str
     sheet: str
     rows: list[int]
-    issues: list[Issue]
+    made: list[list[Any]] = field(repr=False)
+    """Each issue's fields, in the order of `Issue`'s (the issues are made when asked for)."""
     dry_run: bool = False
+
+    @cached_property
+    def issues(self) -> list[Issue]:
+        return [Issue(*f) for f in self.made]
 
     @property
     def ids(self) -> list[int]:
-        return [] if self.dry_run else [i.id for i in self.issues]
+        return [] if self.dry_run else [f[0] for f in self.made]  # an issue's first field
 
 
 def import_csv(s: Session, path: Path) -> list[int]:
@@ -85,7 +92,7 @@ def import_ledger(s: Session, path: Path, sheet: str | None = None, dry_run: boo
                else tx.issues.allocate_ids(len(numbered)))
         rows = Rows(columns, org, wf, ctx, Readers.of(org, wf, ctx, tz, remember=alike),
                     alike=alike, text_cells=opened.text_only)
-        items: list[tuple[Issue, Event]] = []
+        items: list[tuple[list[Any], Event]] = []
         problems: list[Problem] = []
         # hundreds of thousands of young objects: the cyclic collector would rescan them all
         # again and again without finding a cycle
