@@ -135,10 +135,10 @@ def fields_of(issue: Issue) -> list[Any]:
 
 
 _EVENT_FIELDS = tuple(f.name for f in fields(Event))
-_ROW_TEXT = ("title", "description", "household", "plan")
-"""What rows alike differ in besides their id (an issue's fields of those names)."""
 _AT_ID, _AT_PAYLOAD = _EVENT_FIELDS.index("issue_id"), _EVENT_FIELDS.index("payload")
-_AT_TEXT = tuple(_ISSUE_FIELDS.index(n) for n in ("id", *_ROW_TEXT))
+_AT_ISSUE_ID, _AT_TITLE, _AT_DESCRIPTION, _AT_HOUSEHOLD, _AT_PLAN = (
+    _ISSUE_FIELDS.index(n) for n in ("id", "title", "description", "household", "plan"))
+"""What rows alike differ in: their id and free text (an issue's fields of those names)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,9 +237,11 @@ class Rows:
         if plan is not None:
             payload["plan"] = plan
         row_fields = issue_fields.copy()
-        for at, value in zip(_AT_TEXT, (issue_id, title, description, household, plan),
-                             strict=True):
-            row_fields[at] = value
+        row_fields[_AT_ISSUE_ID] = issue_id
+        row_fields[_AT_TITLE] = title
+        row_fields[_AT_DESCRIPTION] = description
+        row_fields[_AT_HOUSEHOLD] = household
+        row_fields[_AT_PLAN] = plan
         event_row = event_fields.copy()
         event_row[_AT_ID] = issue_id
         event_row[_AT_PAYLOAD] = payload

@@ -15,7 +15,7 @@ import gc
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from engine.app.import_rows import Problem, Readers, Rows
 from engine.app.issues import context
@@ -150,5 +150,7 @@ def _read(sheet: Sheet, path: Path, aliases: Aliases
             raise BadFile(f"{path}: row {columns.row}: missing column {need!r}")
     rows = [(n, r) for n, r in top if n > columns.row]
     rows += sheet.rows
+    if sheet.text_only:  # a cell of text is empty when it is only white space
+        return columns, [(n, r) for n, r in rows if "".join(cast(list[str], r)).strip()]
     return columns, [(n, r) for n, r in rows if any(values.text(c) is not None
                                                     for c in r)]

@@ -6,7 +6,7 @@ like eventsourcing's recorders; listing goes through SQLAlchemy Core.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from operator import itemgetter
@@ -61,6 +61,19 @@ _ADVANCE = (
     "UPDATE issues SET version = :version, next_escalation_at = :next"
     " WHERE id = :id AND version = :expected"
 )
+
+
+class _Converted(dict[Any, Any]):
+    """Values as the database is given them, each converted once (rows share a few)."""
+
+    def __init__(self, convert: Callable[[Any], Any]) -> None:
+        super().__init__()
+        self.convert = convert
+        self.get_ = self.__getitem__
+
+    def __missing__(self, value: Any) -> Any:
+        out = self[value] = self.convert(value)
+        return out
 
 
 @dataclass(frozen=True)
@@ -177,7 +190,7 @@ class IssueRepository(Repository):
         """New issues with their ids, each given as its fields in the order of `Issue`'s (an
         import's rows, made without an Issue each), as positional rows, each moment converted
         once."""
-        when, flag = self.d.remembering_time(), self.d.flag
+        when, flag = _Converted(self.d.time).get_, _Converted(self.d.flag).get_
         due, entered, created, later, listed, by_village = _CONVERTED
         self.tx.cursor().executemany(self.d.sql(_INSERT_MANY), [
             _INSERTED([*f, when(f[due]), when(f[entered]), when(f[created]), when(f[later]),
