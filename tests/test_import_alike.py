@@ -11,13 +11,14 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from engine.app import importing
 from engine.domain.sheet_values import remembered, yes_no
 from engine.errors import BadOption, NotFound, RectifyError
-from engine.store.history import PAYLOAD
+from engine.store.history import PAYLOAD, payload_text
 from tests.support import Scenario, scenario, write_org
 
 HEADER = ("title,category,village,group,household,severity,description,listed,state,"
@@ -126,3 +127,17 @@ def test_a_remembered_reader_asks_once_per_text_and_keeps_its_refusals() -> None
     assert asked[-2:] == [1, 1]
     flag = remembered(yes_no)
     assert (flag(True), flag("1"), flag("否")) == (True, True, False)
+
+
+def test_payload_text_is_the_stored_encoders_text() -> None:
+    samples: list[dict[Any, Any]] = [
+        {},
+        {"title": "第1户 漏雨\n\"引号\"\u2028\t", "listed": True, "due_at": None, "n": 7},
+        {"b": [1, 2.5, None, False, {"z": -0.0, "y": [float("inf"), 10**20]}], "a": "é"},
+        {2: "numbers as keys", 10: {"channel": "cli", "user": "wang"}},
+    ]
+    for p in samples:
+        assert payload_text(p) == PAYLOAD.encode(p)
+    for encode in (payload_text, PAYLOAD.encode):
+        with pytest.raises(TypeError):
+            encode({"at": datetime(2020, 10, 12)})
