@@ -12,6 +12,8 @@ could have put it there (`guards.entry_problems`).
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -55,7 +57,22 @@ class Imported:
 
 def import_csv(s: Session, path: Path) -> list[int]:
     """Every row or none (a workbook or CSV file). The new issues' ids."""
-    return import_ledger(s, path).ids
+    with collector_paused():  # what was made is gone before the collector runs again
+        return import_ledger(s, path).ids
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off (as it was before, after): an import makes hundreds of
+    thousands of objects without a cycle among them, which the collector would otherwise
+    rescan again and again as they pile up (and once more after, if they are still held)."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
 
 
 def import_ledger(s: Session, path: Path, sheet: str | None = None, dry_run: bool = False,
@@ -63,6 +80,12 @@ def import_ledger(s: Session, path: Path, sheet: str | None = None, dry_run: boo
     """Every row of the sheet or none; `dry_run`: what would be imported, nothing written;
     `alike`: rows alike share the checks and deadlines worked out for the first of them
     (False: each row is worked out on its own, with the same result; see `import_rows`)."""
+    with collector_paused():
+        return _import(s, path, sheet, dry_run, aliases, alike)
+
+
+def _import(s: Session, path: Path, sheet: str | None, dry_run: bool, aliases: Aliases | None,
+            alike: bool) -> Imported:
     if aliases is None:
         from engine.config.columns import default
 
@@ -94,27 +117,19 @@ def import_ledger(s: Session, path: Path, sheet: str | None = None, dry_run: boo
                     alike=alike, text_cells=opened.text_only)
         items: list[tuple[list[Any], Event]] = []
         problems: list[Problem] = []
-        # hundreds of thousands of young objects: the cyclic collector would rescan them all
-        # again and again without finding a cycle
-        gc_was_on = gc.isenabled()
-        gc.disable()
-        try:
-            for issue_id, (number, row) in zip(ids, numbered, strict=True):
-                made = rows.item(issue_id, number, row)
-                if isinstance(made, list):
-                    problems += made
-                elif not problems:
-                    items.append(made)
-            if problems:
-                raise _all_refused(path, opened.name, problems)
-            if not dry_run:
-                tx.issues.insert_many([i for i, _ in items])
-                recorded = s.recorded_at()
-                tx.flush()
-                tx.history.write([(e, recorded) for _, e in items])
-        finally:
-            if gc_was_on:
-                gc.enable()
+        for issue_id, (number, row) in zip(ids, numbered, strict=True):
+            made = rows.item(issue_id, number, row)
+            if isinstance(made, list):
+                problems += made
+            elif not problems:
+                items.append(made)
+        if problems:
+            raise _all_refused(path, opened.name, problems)
+        if not dry_run:
+            tx.issues.insert_many([i for i, _ in items])
+            recorded = s.recorded_at()
+            tx.flush()
+            tx.history.write([(e, recorded) for _, e in items])
         s.warn_calendar()
     return Imported(path.name, opened.name, [n for n, _ in numbered], [i for i, _ in items],
                     dry_run)
