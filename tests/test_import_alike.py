@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from openpyxl import Workbook
 
 from engine.app import importing
 from engine.domain.sheet_values import remembered, yes_no
@@ -90,6 +91,35 @@ def test_rows_alike_make_the_same_issues_and_events(town: Scenario, tmp_path: Pa
         assert (eb.type, eb.version, eb.actor, eb.at, eb.workflow, eb.to_state) == (
             ea.type, ea.version, ea.actor, ea.at, ea.workflow, ea.to_state)
     assert town.verify().ok
+
+
+def test_a_workbooks_rows_alike_make_the_same_issues(town: Scenario, tmp_path: Path) -> None:
+    """A workbook's cells may be flags, numbers and dates (True == 1): each read as it is."""
+    book = Workbook()
+    ws = book.active
+    assert ws is not None
+    ws.append(["问题", "问题类别", "村", "挂牌", "整改状态", "进入状态时间", "责任人", "整改措施",
+               "整改时限"])
+    rng = random.Random(3)
+    kinds: list[list[Any]] = [
+        ["住房安全", "石板村", True, None, None, None, None, None],
+        ["饮水安全", "c-jiezi", 1, "发现", None, None, None, None],
+        ["food", "街子社区", 0, "上报", datetime(2020, 9, 30, 10, 0), None, None, None],
+        ["义务教育", "v-shiban", "否", "研究", datetime(2020, 10, 9), "rc1", "补缴",
+         datetime(2020, 10, 20)],
+    ]
+    for k in range(120):
+        ws.append([f"第{k + 1}户", *rng.choice(kinds)])
+    path = tmp_path / "ledger.xlsx"
+    book.save(path)
+    plain = importing.import_ledger(town.session(), path, alike=False)
+    shared = importing.import_ledger(town.session(), path, alike=True)
+    assert len(plain.issues) == len(shared.issues) == 120
+    assert {i.listed for i in plain.issues} == {True, False}
+    for a, b in zip(plain.issues, shared.issues, strict=True):
+        assert replace(b, id=a.id) == a
+        [ea], [eb] = town.history(a.id), town.history(b.id)
+        assert PAYLOAD.encode(eb.payload) == PAYLOAD.encode(ea.payload)
 
 
 def test_rows_alike_tell_the_same_problems(town: Scenario, tmp_path: Path) -> None:
