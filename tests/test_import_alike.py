@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from dataclasses import replace
-from datetime import datetime
+from dataclasses import FrozenInstanceError, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,8 @@ import pytest
 from openpyxl import Workbook
 
 from engine.app import importing
+from engine.app.import_rows import slotted
+from engine.domain.events import Event
 from engine.domain.sheet_values import remembered, yes_no
 from engine.errors import BadOption, NotFound, RectifyError
 from engine.store.history import PAYLOAD, payload_text
@@ -171,3 +173,15 @@ def test_payload_text_is_the_stored_encoders_text() -> None:
     for encode in (payload_text, PAYLOAD.encode):
         with pytest.raises(TypeError):
             encode({"at": datetime(2020, 10, 12)})
+
+
+def test_a_slotted_event_is_the_event_its_init_makes() -> None:
+    values: list[Any] = [7, 1, "imported", "wang", datetime(2020, 10, 12, 2, 0, tzinfo=UTC),
+                         {"title": "漏雨"}, "rectification@3", None, None, "found", None, None,
+                         None, None]
+    made = slotted(Event)(values)
+    assert type(made) is Event and made == Event(*values)
+    with pytest.raises(FrozenInstanceError):
+        made.issue_id = 8  # type: ignore[misc]
+    with pytest.raises(ValueError):
+        slotted(Event)(values[:-1])

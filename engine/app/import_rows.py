@@ -11,11 +11,11 @@ description, household, plan) differ. `Rows(alike=False)` works out each row on 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime, tzinfo
 from operator import itemgetter
-from typing import Any
+from typing import Any, TypeVar
 
 from engine.app import moments
 from engine.app.issues import check_refs
@@ -37,6 +37,8 @@ from engine.domain.org import Org
 from engine.domain.sheet_columns import REQUIRED, Columns, letter
 from engine.domain.workflow import Workflow
 from engine.errors import BadOption, RectifyError, Refused
+
+T = TypeVar("T")
 
 FREE = ("title", "household", "description", "plan")
 """The columns of free text: read and checked cell by cell (no two titles alike)."""
@@ -136,6 +138,27 @@ def fields_of(issue: Issue) -> list[Any]:
 
 _EVENT_FIELDS = tuple(f.name for f in fields(Event))
 _AT_ID, _AT_PAYLOAD = _EVENT_FIELDS.index("issue_id"), _EVENT_FIELDS.index("payload")
+
+
+def slotted(cls: type[T]) -> Callable[[Sequence[Any]], T]:
+    """`cls(*values)` for a frozen, slotted dataclass without `__post_init__`, made slot by
+    slot: what its `__init__` does, which reaches each slot through `object.__setattr__` (for
+    an event, 4.7 µs instead of 2)."""
+    if hasattr(cls, "__post_init__"):
+        return lambda values: cls(*values)
+    put = [getattr(cls, f.name).__set__ for f in fields(cls)]  # type: ignore[arg-type]
+    new = object.__new__
+
+    def make(values: Sequence[Any]) -> T:
+        made = new(cls)
+        for set_slot, value in zip(put, values, strict=True):
+            set_slot(made, value)
+        return made
+
+    return make
+
+
+_new_event = slotted(Event)
 _AT_ISSUE_ID, _AT_TITLE, _AT_DESCRIPTION, _AT_HOUSEHOLD, _AT_PLAN = (
     _ISSUE_FIELDS.index(n) for n in ("id", "title", "description", "household", "plan"))
 """What rows alike differ in: their id and free text (an issue's fields of those names)."""
@@ -245,7 +268,7 @@ class Rows:
         event_row = event_fields.copy()
         event_row[_AT_ID] = issue_id
         event_row[_AT_PAYLOAD] = payload
-        return row_fields, Event(*event_row)
+        return row_fields, _new_event(event_row)
 
     def _fault(self, e: RectifyError, k: int, cell: values.Cell) -> Problem:
         return Problem(0, str(e), type(e), k, self.columns.headers[k], values.text(cell) or "")
