@@ -249,7 +249,7 @@ class Rows:
             self.shapes[key] = (fields_of(issue), [getattr(event, n) for n in _EVENT_FIELDS],
                                 dict(event.payload))
             return fields_of(issue), event
-        if isinstance(shape, list):  # (a title is never blank: check_choices asks the same)
+        if isinstance(shape, list):  # not from free text: no title here is blank
             return [Problem(number, p.why, p.kind) for p in shape]
         issue_fields, event_fields, first = shape
         title, description, household = got["title"], got.get("description"), got.get("household")

@@ -4,9 +4,10 @@ nothing is imported unless all rows are good.
 
 The file is read by `sheet_reading` (cells), its header row found and its columns named by
 `sheet_columns` with the alias table workflows/columns.yaml (Chinese or English headers), its
-values read by `sheet_values` (names, labels, 是/否, dates as offices write them). A row
-enters its state only with what the workflow's path to that state needs, from an importer who
-could have put it there (`guards.entry_problems`).
+values read by `sheet_values` (names, labels, 是/否, dates as offices write them), its rows
+made into issues and their `imported` events by `import_rows` (rows alike worked out once). A
+row enters its state only with what the workflow's path to that state needs, from an importer
+who could have put it there (`guards.entry_problems`).
 """
 
 from __future__ import annotations
