@@ -48,7 +48,7 @@ from engine.domain.issue import CATEGORIES, SEVERITIES
 ROWS_FULL = 100_000
 ROWS_QUICK = 10_000
 REPEATS = 3
-AIM = Aim("ratio", ">=", 0.5)
+AIM = Aim("ratio", ">=", 0.7)
 
 HEADER = ("title", "category", "village", "group", "household", "severity", "description",
           "listed")

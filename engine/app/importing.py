@@ -4,56 +4,31 @@ nothing is imported unless all rows are good.
 
 The file is read by `sheet_reading` (cells), its header row found and its columns named by
 `sheet_columns` with the alias table workflows/columns.yaml (Chinese or English headers), its
-values read by `sheet_values` (names, labels, 是/否, dates as offices write them). A row
-enters its state only with what the workflow's path to that state needs, from an importer who
-could have put it there (`guards.entry_problems`).
+values read by `sheet_values` (names, labels, 是/否, dates as offices write them), its rows
+made into issues and their `imported` events by `import_rows` (rows alike worked out once). A
+row enters its state only with what the workflow's path to that state needs, from an importer
+who could have put it there (`guards.entry_problems`).
 """
 
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Mapping
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, tzinfo
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from engine.app import moments
-from engine.app.issues import check_refs, context
+from engine.app.import_rows import Problem, Readers, Rows
+from engine.app.issues import context
 from engine.app.session import Session
 from engine.app.sheet_reading import MAX_LEDGER_BYTES, Row, Sheet, open_sheet
 from engine.domain import sheet_values as values
-from engine.domain.decide import Context, Entry, created_event
 from engine.domain.events import Event
-from engine.domain.guards import Entered, entry_problems
-from engine.domain.issue import (
-    CATEGORIES,
-    SEVERITIES,
-    Issue,
-    NewIssue,
-    check_choices,
-    evolve,
-)
-from engine.domain.org import Org
-from engine.domain.sheet_columns import (
-    HEADER_ROWS,
-    REQUIRED,
-    Aliases,
-    Columns,
-    header_row,
-    letter,
-)
-from engine.domain.text import check as check_text
-from engine.domain.workflow import Workflow
-from engine.errors import (
-    BadFile,
-    BadOption,
-    Malformed,
-    NotPermitted,
-    RectifyError,
-    Refused,
-    told,
-)
+from engine.domain.issue import Issue
+from engine.domain.sheet_columns import HEADER_ROWS, REQUIRED, Aliases, Columns, header_row
+from engine.errors import BadFile, Malformed, NotPermitted, RectifyError, told
 
 __all__ = ["MAX_LEDGER_BYTES", "Imported", "import_csv", "import_ledger"]
 
@@ -68,40 +43,50 @@ class Imported:
     file: str
     sheet: str
     rows: list[int]
-    issues: list[Issue]
+    made: list[list[Any]] = field(repr=False)
+    """Each issue's fields, in the order of `Issue`'s (the issues are made when asked for)."""
     dry_run: bool = False
+
+    @cached_property
+    def issues(self) -> list[Issue]:
+        return [Issue(*f) for f in self.made]
 
     @property
     def ids(self) -> list[int]:
-        return [] if self.dry_run else [i.id for i in self.issues]
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a sheet: at a cell (`column` given) or with a whole row."""
-
-    row: int
-    why: str
-    kind: type[RectifyError]
-    column: int | None = None
-    header: str = ""
-    value: str = ""
-
-    def line(self, sheet: str) -> str:
-        if self.column is None:
-            return f"{sheet} row {self.row}: {self.why}"
-        value = self.value if len(self.value) <= 40 else self.value[:40] + "…"
-        return f"{sheet}!{letter(self.column)}{self.row} ({self.header}) {value!r}: {self.why}"
+        return [] if self.dry_run else [f[0] for f in self.made]  # an issue's first field
 
 
 def import_csv(s: Session, path: Path) -> list[int]:
     """Every row or none (a workbook or CSV file). The new issues' ids."""
-    return import_ledger(s, path).ids
+    with collector_paused():  # what was made is gone before the collector runs again
+        return import_ledger(s, path).ids
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off (as it was before, after): an import makes hundreds of
+    thousands of objects without a cycle among them, which the collector would otherwise
+    rescan again and again as they pile up (and once more after, if they are still held)."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
 
 
 def import_ledger(s: Session, path: Path, sheet: str | None = None, dry_run: bool = False,
-                  aliases: Aliases | None = None) -> Imported:
-    """Every row of the sheet or none; `dry_run`: what would be imported, nothing written."""
+                  aliases: Aliases | None = None, alike: bool = True) -> Imported:
+    """Every row of the sheet or none; `dry_run`: what would be imported, nothing written;
+    `alike`: rows alike share the checks and deadlines worked out for the first of them
+    (False: each row is worked out on its own, with the same result; see `import_rows`)."""
+    with collector_paused():
+        return _import(s, path, sheet, dry_run, aliases, alike)
+
+
+def _import(s: Session, path: Path, sheet: str | None, dry_run: bool, aliases: Aliases | None,
+            alike: bool) -> Imported:
     if aliases is None:
         from engine.config.columns import default
 
@@ -129,30 +114,23 @@ def import_ledger(s: Session, path: Path, sheet: str | None = None, dry_run: boo
         tz = s.timezone(tx)
         ids = (list(range(1, len(numbered) + 1)) if dry_run
                else tx.issues.allocate_ids(len(numbered)))
-        rows = _Rows(columns, org, wf, ctx, tz, _Readers.of(org, wf, ctx.now.astimezone(tz)))
-        items: list[tuple[Issue, Event]] = []
+        rows = Rows(columns, org, wf, ctx, Readers.of(org, wf, ctx, tz, remember=alike),
+                    alike=alike, text_cells=opened.text_only)
+        items: list[tuple[list[Any], Event]] = []
         problems: list[Problem] = []
-        # hundreds of thousands of young objects: the cyclic collector would rescan them all
-        # again and again without finding a cycle
-        gc_was_on = gc.isenabled()
-        gc.disable()
-        try:
-            for issue_id, (number, row) in zip(ids, numbered, strict=True):
-                made = rows.item(issue_id, number, row)
-                if isinstance(made, list):
-                    problems += made
-                elif not problems:
-                    items.append(made)
-            if problems:
-                raise _all_refused(path, opened.name, problems)
-            if not dry_run:
-                tx.issues.insert_many([i for i, _ in items])
-                recorded = s.recorded_at()
-                tx.flush()
-                tx.history.write([(e, recorded) for _, e in items])
-        finally:
-            if gc_was_on:
-                gc.enable()
+        for issue_id, (number, row) in zip(ids, numbered, strict=True):
+            made = rows.item(issue_id, number, row)
+            if isinstance(made, list):
+                problems += made
+            elif not problems:
+                items.append(made)
+        if problems:
+            raise _all_refused(path, opened.name, problems)
+        if not dry_run:
+            tx.issues.insert_many([i for i, _ in items])
+            recorded = s.recorded_at()
+            tx.flush()
+            tx.history.write([(e, recorded) for _, e in items])
         s.warn_calendar()
     return Imported(path.name, opened.name, [n for n, _ in numbered], [i for i, _ in items],
                     dry_run)
@@ -188,138 +166,7 @@ def _read(sheet: Sheet, path: Path, aliases: Aliases
             raise BadFile(f"{path}: row {columns.row}: missing column {need!r}")
     rows = [(n, r) for n, r in top if n > columns.row]
     rows += sheet.rows
+    if sheet.text_only:  # a cell of text is empty when it is only white space
+        return columns, [(n, r) for n, r in rows if "".join(cast(list[str], r)).strip()]
     return columns, [(n, r) for n, r in rows if any(values.text(c) is not None
                                                     for c in r)]
-
-
-@dataclass(frozen=True)
-class _Readers:
-    """How each column's cells are read into a field's value (None: left empty)."""
-
-    read: Mapping[str, Callable[[values.Cell], Any]]
-
-    @classmethod
-    def of(cls, org: Org, wf: Workflow, now: datetime) -> _Readers:
-        from notifications.labels import LABELS
-
-        def labels(kind: str) -> list[Mapping[str, str]]:
-            return [LABELS[lang][kind] for lang in LABELS]
-
-        villages, people, groups = values.villages(org), values.people(org), values.groups(org)
-        categories = values.Choice.of("category", CATEGORIES, labels("category"))
-        severities = values.Choice.of("severity", SEVERITIES, labels("severity"))
-        states = values.Choice.of("state", [x.name for x in wf.states], labels("stage"))
-        dates = values.Dates(values.default_year(org, now), moments.FIRST_YEAR,
-                             moments.LAST_YEAR, values.year_turns(org))
-
-        def named(find: Callable[[str], str]) -> Callable[[values.Cell], str | None]:
-            def read(cell: values.Cell) -> str | None:
-                value = values.text(cell)
-                return None if value is None else find(value)
-            return read
-
-        def free(name: str) -> Callable[[values.Cell], str | None]:
-            def read(cell: values.Cell) -> str | None:
-                value = values.text(cell)
-                check_text(name, value)
-                return value
-            return read
-
-        def dated(read: Callable[[values.Cell], Any]) -> Callable[[values.Cell], Any]:
-            def maybe(cell: values.Cell) -> Any:
-                return None if values.text(cell) is None else read(cell)
-            return maybe
-
-        return cls({
-            "title": free("title"), "household": free("household"),
-            "description": free("description"), "plan": free("plan"),
-            "village": named(villages.find), "assignee": named(people.find),
-            "verified_by": named(people.find),
-            "group": named(lambda v: values.group_id(groups, v)),
-            "category": named(categories.find), "severity": named(severities.find),
-            "state": named(states.find), "listed": values.yes_no,
-            "due": dated(dates.day), "entered_at": dated(dates.moment),
-            "verified_at": dated(dates.moment),
-        })
-
-
-@dataclass
-class _Rows:
-    """Turns ledger rows into new issues with their first events, or their problems."""
-
-    columns: Columns
-    org: Org
-    wf: Workflow
-    ctx: Context
-    tz: tzinfo
-    readers: _Readers
-    entries: dict[tuple[Any, ...], list[str]] = field(default_factory=dict)
-    """entry_problems' answers for rows alike (see _made)."""
-
-    def item(self, issue_id: int, number: int, row: Row
-             ) -> tuple[Issue, Event] | list[Problem]:
-        got: dict[str, Any] = {}
-        problems: list[Problem] = []
-        width = len(row)
-        headers = self.columns.headers
-        read = self.readers.read
-        for name, k in self.columns.index.items():
-            cell = row[k] if k < width else None
-            try:
-                got[name] = value = read[name](cell)
-                if name in ("entered_at", "verified_at") and value is not None:
-                    got[name] = self._moment(value)
-            except RectifyError as e:
-                problems.append(Problem(number, str(e), type(e), k, headers[k],
-                                        values.text(cell) or ""))
-        for name in REQUIRED:
-            k = self.columns.index[name]
-            if got.get(name) is None and not any(p.column == k for p in problems):
-                problems.append(Problem(number, f"{name} missing", BadOption, k, headers[k]))
-        if problems:
-            return problems
-        return self._made(issue_id, number, got)
-
-    def _made(self, issue_id: int, number: int, got: dict[str, Any]
-              ) -> tuple[Issue, Event] | list[Problem]:
-        new = NewIssue(
-            title=got["title"], category=got["category"], village=got["village"],
-            description=got.get("description"), group=got.get("group"),
-            household=got.get("household"), severity=got.get("severity") or "medium",
-            listed=bool(got.get("listed")))
-        try:  # the text rule was kept by each cell's reader; ids come from known names
-            check_choices(new)
-            check_refs(self.org, new.village, new.group)
-        except RectifyError as e:
-            return [Problem(number, str(e), type(e))]
-        due: date | None = got.get("due")
-        entry = Entry(state=got.get("state") or self.wf.initial,
-                      entered_at=got.get("entered_at") or self.ctx.now,
-                      assignee=got.get("assignee"), due=due, plan=got.get("plan"),
-                      verified_by=got.get("verified_by"), verified_at=got.get("verified_at"))
-        entered = Entered(entry.state, new.village, entry.entered_at, entry.assignee,
-                          entry.plan, entry.due, entry.verified_by, entry.verified_at)
-        # without a due date or a verification, what a row may enter does not depend on
-        # when it entered: the answer for rows alike is kept
-        alike = (None if entry.due is not None or entry.verified_at is not None
-                 else (entry.state, new.village, entry.assignee, bool(entry.plan),
-                       entry.verified_by))
-        found = self.entries.get(alike) if alike is not None else None
-        if found is None:
-            found = entry_problems(self.wf, self.org, self.ctx.calendar, self.ctx.actor,
-                                   entered)
-            if alike is not None:
-                self.entries[alike] = found
-        if found:
-            return [Problem(number, why, Refused) for why in found]
-        event = created_event(issue_id, new, self.ctx, entry,
-                              village_listed=self.org.units[new.village].listed)
-        return evolve(None, event), event
-
-    def _moment(self, given: datetime) -> datetime:
-        given = given.replace(tzinfo=self.tz) if given.tzinfo is None else given
-        if given > self.ctx.now:
-            raise BadOption("in the future")
-        return given.astimezone(UTC)
-
-

@@ -32,6 +32,8 @@ class Sheet:
     close: Callable[[], None] | None = None
     encoding: str | None = None
     """How a CSV file was read (utf-8 or gb18030); None for a workbook."""
+    text_only: bool = False
+    """Every cell is text (a CSV file's; a workbook's may be numbers, dates or flags)."""
 
 
 def open_sheet(path: Path, sheet: str | None = None) -> Sheet:
@@ -111,4 +113,4 @@ def _csv(path: Path) -> Sheet:
         except csv.Error as e:
             raise BadFile(f"{path}: not CSV: {e}") from None
 
-    return Sheet(path.name, rows(), encoding=encoding)
+    return Sheet(path.name, rows(), encoding=encoding, text_only=True)

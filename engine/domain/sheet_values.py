@@ -8,12 +8,15 @@ cannot be read, exit 2; NotFound and Refused: nothing of that name, or more than
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from typing import TypeVar
 
 from engine.domain.org import Org
-from engine.errors import BadOption, NotFound, Refused
+from engine.errors import BadOption, NotFound, RectifyError, Refused
+
+T = TypeVar("T")
 
 Cell = str | int | float | bool | datetime | date | time | None
 """What a sheet's cell holds (openpyxl's values; a CSV cell is text)."""
@@ -55,6 +58,36 @@ def text(cell: Cell) -> str | None:
     if isinstance(cell, datetime) and cell.time() == time(0):
         return cell.date().isoformat()
     return str(cell).strip() or None
+
+
+REMEMBERED_MOST = 10_000
+"""How many distinct texts a remembering reader keeps (more are read each time)."""
+
+
+def remembered(read: Callable[[Cell], T]) -> Callable[[Cell], T]:
+    """`read`, asked once per distinct text cell: its value, or the error it raised, kept for
+    the next cell of the same text (a ledger names a few villages, categories, severities and
+    dates a hundred thousand times). `read` must depend on the cell alone; a cell that is not
+    text (a workbook's number, date or flag) is read each time."""
+    kept: dict[str, T | RectifyError] = {}
+
+    def again(cell: Cell) -> T:
+        if type(cell) is not str:
+            return read(cell)
+        if cell in kept:
+            found = kept[cell]
+        else:
+            try:
+                found = read(cell)
+            except RectifyError as e:
+                found = e
+            if len(kept) < REMEMBERED_MOST:
+                kept[cell] = found
+        if isinstance(found, RectifyError):
+            raise found.with_traceback(None)
+        return found
+
+    return again
 
 
 def yes_no(cell: Cell) -> bool:

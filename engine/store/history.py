@@ -9,8 +9,9 @@ advisory lock held to the commit, so appends are serialized and seq order is com
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 
@@ -43,6 +44,19 @@ _LAST_AT = ("SELECT i.id, i.version, h.at FROM issues i"
             " WHERE i.id IN ({ids})")
 PAYLOAD = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 """Payloads as stored: sorted keys, UTF-8 text, compact (the chain hashes this text)."""
+_C_ENCODER = getattr(json.encoder, "c_make_encoder", None)
+_ENCODE = (None if _C_ENCODER is None else _C_ENCODER(
+    None, PAYLOAD.default, json.encoder.encode_basestring, None, PAYLOAD.key_separator,
+    PAYLOAD.item_separator, PAYLOAD.sort_keys, PAYLOAD.skipkeys, PAYLOAD.allow_nan))
+
+
+def payload_text(payload: Mapping[str, Any]) -> str:
+    """`PAYLOAD.encode(payload)`, by the C encoder that `encode` would make afresh for each
+    payload made once (an import writes a hundred thousand): the same text (a payload is
+    never a cycle, which `encode` would refuse)."""
+    if _ENCODE is None:
+        return PAYLOAD.encode(payload)
+    return "".join(_ENCODE(payload, 0))
 
 
 class HistoryRepository(Repository):
@@ -90,7 +104,7 @@ class HistoryRepository(Repository):
         if admit is not None:
             admit(events)
         when = self.d.remembering_time()
-        sqlite, to_json = self.d.sqlite, PAYLOAD.encode
+        sqlite, to_json = self.d.sqlite, payload_text
         stamp = self.tx.stamp
         seq, prev = self.head()
         out = []

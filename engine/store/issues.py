@@ -6,9 +6,10 @@ like eventsourcing's recorders; listing goes through SQLAlchemy Core.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, fields
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, literal_column, or_, select, text
@@ -47,10 +48,32 @@ _INSERT = (
 _INSERT_MANY = (
     f"INSERT INTO issues ({_COLUMNS}) VALUES ({', '.join('?' * len(rows.ISSUE_COLUMNS))})"
 )
+_CONVERTED_NAMES = ("due_at", "stage_entered_at", "created_at", "next_escalation_at",
+                    "listed", "listed_by_village")
+"""The fields given to the database converted (moments, flags): appended in this order to an
+issue's fields (in the order of `Issue`'s), from which `_INSERTED` picks the columns' values."""
+_FIELD_AT = {f.name: k for k, f in enumerate(fields(Issue))}
+_CONVERTED = tuple(_FIELD_AT[n] for n in _CONVERTED_NAMES)
+_INSERTED = itemgetter(*(
+    len(_FIELD_AT) + _CONVERTED_NAMES.index(c) if c in _CONVERTED_NAMES
+    else _FIELD_AT["group" if c == "grp" else c] for c in rows.ISSUE_COLUMNS))
 _ADVANCE = (
     "UPDATE issues SET version = :version, next_escalation_at = :next"
     " WHERE id = :id AND version = :expected"
 )
+
+
+class _Converted(dict[Any, Any]):
+    """Values as the database is given them, each converted once (rows share a few)."""
+
+    def __init__(self, convert: Callable[[Any], Any]) -> None:
+        super().__init__()
+        self.convert = convert
+        self.get_ = self.__getitem__
+
+    def __missing__(self, value: Any) -> Any:
+        out = self[value] = self.convert(value)
+        return out
 
 
 @dataclass(frozen=True)
@@ -163,16 +186,16 @@ class IssueRepository(Repository):
                           " FROM generate_series(1, :n)", {"n": count})
         return [int(r[0]) for r in found]
 
-    def insert_many(self, issues: Sequence[Issue]) -> None:
-        """New issues with their ids, as positional rows, each moment converted once."""
-        when = self.d.remembering_time()
-        flag = self.d.flag
+    def insert_many(self, issues: Sequence[Sequence[Any]]) -> None:
+        """New issues with their ids, each given as its fields in the order of `Issue`'s (an
+        import's rows, made without an Issue each), as positional rows, each moment converted
+        once."""
+        when, flag = _Converted(self.d.time).get_, _Converted(self.d.flag).get_
+        due, entered, created, later, listed, by_village = _CONVERTED
         self.tx.cursor().executemany(self.d.sql(_INSERT_MANY), [
-            (i.id, i.title, i.description, i.category, i.village, i.group, i.household,
-             i.severity, flag(i.listed), i.state, i.version, i.assignee, i.plan,
-             when(i.due_at), when(i.stage_entered_at), when(i.created_at), i.created_by,
-             i.workflow, i.stage_version, when(i.next_escalation_at), flag(i.listed_by_village))
-            for i in issues])
+            _INSERTED([*f, when(f[due]), when(f[entered]), when(f[created]), when(f[later]),
+                       flag(f[listed]), flag(f[by_village])])
+            for f in issues])
 
     # --- reading many ------------------------------------------------------------------------
     def matching(self, f: IssueFilter) -> list[Issue]:
