@@ -102,13 +102,14 @@ def fire_in(s: Session, tx: Tx, org: Org, actor: str, issue: Issue, command: Mov
     written, the workflow's messages queued (a move; a failed spot check's reopen)."""
     wf = s.workflow(tx, issue.workflow)
     t = wf.transition(command.transition)
-    prior = tx.history.prior_actors(issue.id, t.forbid_actors_of) if t else {}
+    prior = tx.history.prior_actors(issue.id, t.forbid_actors_of) if t and t.forbid_actors_of \
+        else {}
     roles = org.roles_for_issue(actor, issue.village, issue.assignee)
     ctx = context(s, tx, wf, actor, roles, prior, issue.village)
     event = decide_move(issue, command, ctx, supersede(tx, issue, ctx.now, actor))
     campaign.check_due(org.campaign, command.due)
     after = evolve(issue, event)
-    tx.issues.update(after, issue.version)
+    tx.issues.update(after, issue.version, issue)
     tx.append(event, s.recorded_at())
     if t is not None and t.notify:
         notify.tell(tx, notify.Notifier(s, tx).transition(wf, t, after, event), event.at)

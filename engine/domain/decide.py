@@ -127,7 +127,9 @@ def decide_move(issue: Issue, move: Move, ctx: Context,
         raise VersionConflict(
             f"issue {issue.id} is at version {issue.version}, not {move.expect_version}")
     for name in ("note", "plan", "assignee", "reason"):
-        check_text(f"--{name}", getattr(move, name))
+        value = getattr(move, name)
+        if value is not None:  # nothing given passes (the rule's own first test)
+            check_text(f"--{name}", value)
     for ev in move.evidence:
         check_text("evidence name", ev.name)
     wf = ctx.workflow
@@ -142,16 +144,22 @@ def decide_move(issue: Issue, move: Move, ctx: Context,
     moved = Moved(
         due_at=due, listed_by_village=ctx.village_listed,
         next_escalation_at=next_escalation(ctx, due, issue.listed or ctx.village_listed),
-        note=move.note if move.given("note") else None,
-        plan=move.plan if move.given("plan") else None,
-        assignee=move.assignee if move.given("assignee") else None,
-        reason=move.reason if move.given("reason") else None,
+        note=_given(move.note), plan=_given(move.plan), assignee=_given(move.assignee),
+        reason=_given(move.reason),
         due=move.due, evidence=move.evidence,
         superseded_escalations=superseded[0], superseded_extensions=superseded[1],
         duplicate_of=move.duplicate_of)
     return Event(issue_id=issue.id, version=issue.version + 1, type=EventType.TRANSITION,
                  actor=ctx.actor, at=ctx.now, payload=moved.to_payload(), workflow=wf.key,
                  transition=t.name, from_state=issue.state, to_state=to_state)
+
+
+def _given(text: str | None) -> str | None:
+    """A text field of a move as recorded: None unless given (`Move.given`: text made only
+    of spaces is not given)."""
+    if isinstance(text, str) and text.strip() == "":
+        return None
+    return text
 
 
 def fact_event(issue: Issue, type: EventType, actor: str, at: datetime,

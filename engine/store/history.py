@@ -9,8 +9,9 @@ advisory lock held to the commit, so appends are serialized and seq order is com
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
@@ -22,7 +23,7 @@ from engine.errors import VersionConflict
 from engine.store import rows
 from engine.store import tables as t
 from engine.store.dialect import decode_time
-from engine.store.repository import Repository, Transaction
+from engine.store.repository import Repository, Transaction, stored_time
 
 CHAIN_HEAD = "SELECT seq, hash FROM history ORDER BY seq DESC LIMIT 1"
 """The last event's seq and hash."""
@@ -103,8 +104,12 @@ class HistoryRepository(Repository):
         admit = self.tx.admit
         if admit is not None:
             admit(events)
-        when = self.d.remembering_time()
         sqlite, to_json = self.d.sqlite, payload_text
+        when: Callable[[datetime | None], Any]
+        if len(events) == 1:  # a command's event: its moments are likely converted already
+            when = partial(stored_time, sqlite=sqlite)
+        else:
+            when = self.d.remembering_time()
         stamp = self.tx.stamp
         seq, prev = self.head()
         out = []

@@ -19,23 +19,27 @@ from engine.errors import VersionConflict
 from engine.store import rows
 from engine.store import tables as t
 from engine.store.dialect import decode_time
-from engine.store.repository import Repository
+from engine.store.repository import Repository, stored_time
 
 _COLUMNS = rows.select_list(rows.ISSUE_COLUMNS)
 _SELECT = f"SELECT {_COLUMNS} FROM issues WHERE id = :id"
 _SELECT_TO_MOVE = (
-    f"SELECT {_COLUMNS}, (SELECT h.at FROM history h WHERE h.issue_id = issues.id"
-    " AND h.version = issues.version) FROM issues WHERE id = :id"
+    f"SELECT {_COLUMNS}, CASE WHEN version = stage_version THEN NULL ELSE (SELECT h.at"
+    " FROM history h WHERE h.issue_id = issues.id AND h.version = issues.version) END"
+    " FROM issues WHERE id = ?"
 )
 """An issue with its last event's time (the chain's admission checks the next is not before
-it), in one statement."""
-_UPDATE = (
-    "UPDATE issues SET state = :state, version = :version, assignee = :assignee, plan = :plan,"
-    " due_at = :due_at, stage_entered_at = :stage_entered_at, workflow = :workflow,"
-    " stage_version = :stage_version, next_escalation_at = :next_escalation_at,"
-    " listed_by_village = :listed_by_village"
-    " WHERE id = :id AND version = :expected"
-)
+it), in one statement. When the issue is still at the version that entered its stage, the
+last event is that entry (a transition, dated `stage_entered_at`; or the first event, dated
+`created_at`) and the row tells it: the history is read only when something happened since."""
+_MOVING = ("state", "version", "assignee", "plan", "due_at", "stage_entered_at", "workflow",
+           "stage_version", "next_escalation_at", "listed_by_village")
+"""The columns a move or a listing may change (`update`)."""
+_UPDATES: dict[tuple[str, ...], str] = {}
+"""`update`'s statement for each set of columns written (a handful: moves of one kind change
+the same ones)."""
+_TIMES = frozenset({4, 5, 8})
+"""The positions of _MOVING that hold moments."""
 _UPDATE_ALL = (
     "UPDATE issues SET "
     + ", ".join(f"{c} = :{c}" for c in rows.ISSUE_COLUMNS[1:])
@@ -115,12 +119,16 @@ class IssueRepository(Repository):
         if not for_update:
             row = self.run(_SELECT, {"id": issue_id}).fetchone()
             return None if row is None else rows.issue(row)
-        sql = _SELECT_TO_MOVE + ("" if self.d.sqlite else " FOR UPDATE OF issues")
-        row = self.run(sql, {"id": issue_id}).fetchone()
+        sql = _SELECT_TO_MOVE if self.d.sqlite else _SELECT_TO_MOVE + " FOR UPDATE OF issues"
+        row = self.run(sql, (issue_id,)).fetchone()
         if row is None:
             return None
         issue = rows.issue(row)
-        at = decode_time(row[-1])
+        at: datetime | None
+        if issue.version == issue.stage_version:  # the stage's entry is the last event
+            at = issue.created_at if issue.version == 1 else issue.stage_entered_at
+        else:
+            at = decode_time(row[-1])
         if at is not None:  # None only if another transaction moved it meanwhile
             self.tx.event_times[(issue.id, issue.version)] = at
         return issue
@@ -130,19 +138,38 @@ class IssueRepository(Repository):
         del params["id"]
         return int(self.run(_INSERT, params).fetchone()[0])
 
-    def update(self, issue: Issue, expected_version: int) -> None:
-        """Write the issue's changing fields, if it is still at `expected_version`."""
-        time = self.d.time
-        params = {
-            "id": issue.id, "state": issue.state, "version": issue.version,
-            "assignee": issue.assignee, "plan": issue.plan, "due_at": time(issue.due_at),
-            "stage_entered_at": time(issue.stage_entered_at), "workflow": issue.workflow,
-            "stage_version": issue.stage_version,
-            "next_escalation_at": time(issue.next_escalation_at),
-            "listed_by_village": self.d.flag(issue.listed_by_village),
-            "expected": expected_version,
-        }
-        if self.run(_UPDATE, params).rowcount != 1:
+    def update(self, issue: Issue, expected_version: int, before: Issue | None = None
+               ) -> None:
+        """Write the issue's changing fields, if it is still at `expected_version`; given the
+        issue as it was read at that version (`before`), only the fields that differ from it
+        (an index whose columns are not written is left alone)."""
+        sqlite = self.d.sqlite
+        new = (issue.state, issue.version, issue.assignee, issue.plan, issue.due_at,
+               issue.stage_entered_at, issue.workflow, issue.stage_version,
+               issue.next_escalation_at, issue.listed_by_village)
+        if before is None:
+            picked: Sequence[int] = range(len(_MOVING))
+        else:
+            old = (before.state, before.version, before.assignee, before.plan, before.due_at,
+                   before.stage_entered_at, before.workflow, before.stage_version,
+                   before.next_escalation_at, before.listed_by_village)
+            picked = [k for k in range(len(_MOVING)) if k == 1 or new[k] != old[k]]
+        params: list[Any] = []
+        for k in picked:
+            value = new[k]
+            if k in _TIMES:
+                value = stored_time(value, sqlite)  # type: ignore[arg-type]
+            elif k == 9:
+                value = self.d.flag(issue.listed_by_village)
+            params.append(value)
+        params += (issue.id, expected_version)
+        changed = tuple(_MOVING[k] for k in picked)
+        sql = _UPDATES.get(changed)
+        if sql is None:
+            sql = _UPDATES[changed] = (
+                f"UPDATE issues SET {', '.join(c + ' = ?' for c in changed)}"
+                " WHERE id = ? AND version = ?")
+        if self.run(sql, params).rowcount != 1:
             raise VersionConflict(f"issue {issue.id} was changed by someone else; try again")
 
     def update_all(self, issue: Issue, expected_version: int) -> None:

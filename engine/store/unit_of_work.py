@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -75,9 +75,18 @@ class Store:
         self.release()
         self.engine.dispose()
 
-    @contextmanager
+    def driver(self) -> tuple[Connection, Any]:
+        """This thread's connection and its driver connection (the raw path's), the latter
+        looked up once per connection."""
+        conn = self.connection()
+        local = self._local
+        if getattr(local, "raw_of", None) is not conn or conn.invalidated:
+            local.raw = conn.connection.driver_connection
+            local.raw_of = conn
+        return conn, local.raw
+
     def transaction(self, write: bool = True, fast: bool = False,
-                    prepare: Callable[[Tx], None] | None = None) -> Iterator[Tx]:
+                    prepare: Callable[[Tx], None] | None = None) -> AbstractContextManager[Tx]:
         """One transaction; on SQLite a write takes the lock at BEGIN (BEGIN IMMEDIATE).
 
         `fast` (SQLite, a command's hot path): BEGIN and COMMIT go straight to the driver;
@@ -85,34 +94,19 @@ class Store:
         Not for DDL: Alembic must see the transaction SQLAlchemy manages. `prepare` is given
         the Tx before it is handed out (a session sets its stamp and admission).
         """
+        if fast and self.dialect.sqlite:
+            return _Fast(self, write, prepare)
+        return self._managed(write, prepare)
+
+    @contextmanager
+    def _managed(self, write: bool, prepare: Callable[[Tx], None] | None) -> Iterator[Tx]:
+        """A transaction SQLAlchemy manages (PostgreSQL; SQLite's slow path)."""
         depth = getattr(self._local, "depth", 0)
         self._local.depth = depth + 1
         try:
             conn = self.connection()
             if self.dialect.sqlite:
                 conn.info["sqlite_begin"] = "IMMEDIATE" if write else "DEFERRED"
-            if fast and self.dialect.sqlite:  # on the driver (written out: the hot path)
-                raw: Any = conn.connection.driver_connection
-                if conn.in_transaction():  # nothing may be left open from before
-                    conn.rollback()
-                raw.execute("BEGIN IMMEDIATE" if write else "BEGIN DEFERRED")
-                tx = Tx(conn, self.dialect)
-                try:
-                    if prepare is not None:
-                        prepare(tx)
-                    yield tx
-                    tx.flush()
-                    tx.close()
-                    raw.execute("COMMIT")
-                except BaseException:
-                    tx.close()
-                    if raw.in_transaction:
-                        raw.execute("ROLLBACK")
-                    raise
-                finally:
-                    if conn.in_transaction():  # a Core statement joined: end SQLAlchemy's view
-                        conn.rollback()
-                return
             with conn.begin():
                 tx = Tx(conn, self.dialect)
                 try:
@@ -122,20 +116,111 @@ class Store:
                     tx.flush()
                 finally:
                     tx.close()
-        except DBAPIError as e:
-            raise _translate(e) from None
         except Exception as e:
-            if _missing_table(e):
-                raise NotInitialized(NOT_INITIALIZED) from None
-            dbapi = self.engine.dialect.dbapi
-            if dbapi is not None and isinstance(e, dbapi.Error):  # the raw path's errors
-                first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-                raise StoreUnavailable(f"database: {first}") from None
-            raise
+            told = self.told(e)
+            if told is None:
+                raise
+            raise told from None
         finally:
-            self._local.depth = depth
-            if self.release_each and depth == 0:
-                self.release()
+            self.ended(depth)
+
+    def told(self, e: BaseException) -> RectifyError | None:
+        """The application's error for a database's (None: not one of them)."""
+        if isinstance(e, DBAPIError):
+            return _translate(e)
+        if not isinstance(e, Exception):
+            return None
+        if _missing_table(e):
+            return NotInitialized(NOT_INITIALIZED)
+        dbapi = self.engine.dialect.dbapi
+        if dbapi is not None and isinstance(e, dbapi.Error):  # the raw path's errors
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            return StoreUnavailable(f"database: {first}")
+        return None
+
+    def ended(self, depth: int) -> None:
+        """A transaction ended at this nesting depth (the connection given back if asked)."""
+        self._local.depth = depth
+        if self.release_each and depth == 0:
+            self.release()
+
+
+class _Fast:
+    """Store.transaction's fast path on SQLite (written out, not a generator: the hot path):
+    BEGIN and COMMIT on the driver, a Core statement in between joining that transaction."""
+
+    __slots__ = ("conn", "depth", "prepare", "raw", "store", "tx", "write")
+    raw: Any
+    tx: Tx | None
+
+    def __init__(self, store: Store, write: bool, prepare: Callable[[Tx], None] | None
+                 ) -> None:
+        self.store = store
+        self.write = write
+        self.prepare = prepare
+
+    def __enter__(self) -> Tx:
+        store = self.store
+        self.depth = depth = getattr(store._local, "depth", 0)
+        store._local.depth = depth + 1
+        self.raw = self.tx = None
+        try:
+            conn, raw = store.driver()
+            self.conn, self.raw = conn, raw
+            if conn.in_transaction():  # nothing may be left open from before
+                conn.rollback()
+            raw.execute("BEGIN IMMEDIATE" if self.write else "BEGIN DEFERRED")
+            tx = self.tx = Tx(conn, store.dialect, raw)
+            if self.prepare is not None:
+                self.prepare(tx)
+        except BaseException as e:
+            self._abandon()
+            told = store.told(e)
+            if told is None:
+                raise
+            raise told from None
+        return tx
+
+    def __exit__(self, kind: type[BaseException] | None, e: BaseException | None,
+                 _tb: Any) -> None:
+        tx = self.tx
+        assert tx is not None
+        if e is None:
+            try:
+                tx.flush()
+                tx.close()
+                self.raw.execute("COMMIT")
+            except BaseException as err:
+                self._abandon()
+                told = self.store.told(err)
+                if told is None:
+                    raise
+                raise told from None
+            self._end()
+            return
+        self._abandon()
+        told = self.store.told(e)
+        if told is not None:
+            raise told from None
+
+    def _abandon(self) -> None:
+        """Roll back whatever is open, then end."""
+        try:
+            if self.tx is not None:
+                self.tx.close()
+            raw = self.raw
+            if raw is not None and raw.in_transaction:
+                raw.execute("ROLLBACK")
+        finally:
+            self._end()
+
+    def _end(self) -> None:
+        try:
+            conn = getattr(self, "conn", None)
+            if conn is not None and conn.in_transaction():  # a Core statement joined
+                conn.rollback()
+        finally:
+            self.store.ended(self.depth)
 
 
 def _missing_table(e: BaseException) -> bool:
@@ -156,9 +241,11 @@ class Tx:
     """One transaction: its connection, one driver cursor for the raw path, the repositories,
     and the events waiting to be chained."""
 
-    def __init__(self, conn: Connection, dialect: Dialect) -> None:
+    def __init__(self, conn: Connection, dialect: Dialect, raw: Any = None) -> None:
         self.conn = conn
         self.dialect = dialect
+        self._raw = raw
+        """The driver connection (given by the fast path; else looked up when first asked)."""
         self._cur: Any = None
         self._pending: list[tuple[Event, datetime]] = []
         self._issues: IssueRepository | None = None
@@ -181,7 +268,9 @@ class Tx:
     def cursor(self) -> Any:
         """The driver cursor the raw statements of this transaction share."""
         if self._cur is None:
-            self._cur = self.conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            if self._raw is None:
+                self._raw = self.conn.connection.driver_connection
+            self._cur = self._raw.cursor()
         return self._cur
 
     def close(self) -> None:
