@@ -200,8 +200,8 @@ def test_a_quick_command_does_not_load_the_heavy_libraries() -> None:
         "import sys, cli, engine.bootstrap, engine.app.issues, engine.present;"
         "heavy = [m for m in ('transitions', 'alembic', 'holidays', 'yaml', 'pydantic',"
         " 'jinja2', 'apscheduler', 'tomllib', 'openpyxl', 'fastapi', 'starlette', 'uvicorn',"
-        " 'argon2', 'sqlalchemy.dialects.postgresql', 'engine.web', 'engine.app.stats',"
-        " 'engine.app.ledger', 'engine.ledger_sheet')"
+        " 'argon2', 'sqlalchemy.dialects.postgresql', 'notifications.contexts', 'engine.web',"
+        " 'engine.app.stats', 'engine.app.ledger', 'engine.ledger_sheet')"
         " if m in sys.modules];"
         "print(','.join(heavy))"
     )

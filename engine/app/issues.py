@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
-from engine.app import evidence, notify
+from engine.app import evidence
 from engine.app.session import Session
 from engine.domain import campaign
 from engine.domain.decide import Context, created_event, decide_move
@@ -112,6 +112,8 @@ def fire_in(s: Session, tx: Tx, org: Org, actor: str, issue: Issue, command: Mov
     tx.issues.update(after, issue.version, issue)
     tx.append(event, s.recorded_at())
     if t is not None and t.notify:
+        from engine.app import notify  # here: a command that only reads never loads it
+
         notify.tell(tx, notify.Notifier(s, tx).transition(wf, t, after, event), event.at)
     return after
 
