@@ -69,6 +69,11 @@ def fold_span(r: Reads, tz: tzinfo, copies: Callable[[], Stored] | None,
     """Fold the issues of `span`. The town's events (issue 0) come first in the span that
     holds it; another span reads them apart. `copies`: the stored configuration the town's
     events must match (None: another span checks it)."""
+    with no_cycle_collection():
+        return _fold_span(r, tz, copies, span)
+
+
+def _fold_span(r: Reads, tz: tzinfo, copies: Callable[[], Stored] | None, span: Span) -> Part:
     part = Part()
     row_hash = r.row_hash
     rows = _Merge(r.issues(span), lambda i: i.id)
