@@ -13,11 +13,13 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import tzinfo
+from functools import partial
 from itertools import groupby
 from operator import itemgetter
 from typing import Any
 
 from engine.domain import audit as a
+from engine.domain import chain
 from engine.domain.configuration import InForce, Stored, stored_problem
 from engine.domain.conformance import Rules
 from engine.domain.escalation import Escalation
@@ -75,7 +77,7 @@ def fold_span(r: Reads, tz: tzinfo, copies: Callable[[], Stored] | None,
 
 def _fold_span(r: Reads, tz: tzinfo, copies: Callable[[], Stored] | None, span: Span) -> Part:
     part = Part()
-    row_hash = r.row_hash
+    row_hash = partial(chain.row_hash, sqlite=r.sqlite)  # r.row_hash, one call less a row
     rows = _Merge(r.issues(span), lambda i: i.id)
     escalations = _Merge(r.escalations(span), lambda e: e.issue_id)
     extensions = _Merge(r.extensions(span), lambda x: x.issue_id)
