@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import tzinfo
 from functools import partial
 from itertools import groupby
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from engine.domain import audit as a
@@ -78,9 +78,9 @@ def fold_span(r: Reads, tz: tzinfo, copies: Callable[[], Stored] | None,
 def _fold_span(r: Reads, tz: tzinfo, copies: Callable[[], Stored] | None, span: Span) -> Part:
     part = Part()
     row_hash = partial(chain.row_hash, sqlite=r.sqlite)  # r.row_hash, one call less a row
-    rows = _Merge(r.issues(span), lambda i: i.id)
-    escalations = _Merge(r.escalations(span), lambda e: e.issue_id)
-    extensions = _Merge(r.extensions(span), lambda x: x.issue_id)
+    rows = _Merge(r.issues(span), attrgetter("id"))
+    escalations = _Merge(r.escalations(span), attrgetter("issue_id"))
+    extensions = _Merge(r.extensions(span), attrgetter("issue_id"))
     fold = r.fold
     in_force = InForce()
     rules: Rules | None = None

@@ -270,8 +270,9 @@ class Reads(Repository):
                     if SUPERSEDING in p or SUPERSEDING_EXTENSIONS in p:
                         supersede(seq, actor, moment, p)
                     continue
-                replay.counted(moved, last, late_moves)
-                moved = late_moves = 0
+                if moved:
+                    replay.counted(moved, last, late_moves)
+                    moved = late_moves = 0
                 apply(seq, issue_id, version, kind, actor, moment, late, p, workflow, to_state)
                 f = replay.fields
         finally:
