@@ -10,11 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from engine.domain import audit as a
 from engine.domain.chain import GENESIS
 from engine.domain.configuration import InForce
 from engine.domain.conformance import Rules
+from engine.domain.issue import Issue
 from engine.store import rows
 from engine.store.audit_reads import Reads, written
 from tests import audit_support as s
@@ -142,3 +145,48 @@ def test_a_gap_stops_the_fold_with_what_came_before(reads: Reads) -> None:
     problem, _ = reads.fold(replay, history)
     assert problem is not None and "jumps from version 3 to 5" in problem
     _same(replay, _by_events(history[:3]))
+
+
+_KEYS = {"assignee": st.sampled_from(["rc2", "rc3", None]), "plan": st.sampled_from(["p", "方案"]),
+         "listed_by_village": st.booleans(),
+         "note": st.sampled_from(["assignee", '"plan"', "listed_by_village 好"])}
+_MOVE = st.tuples(st.sampled_from(["studied", "rectified", None]),
+                  st.dictionaries(st.sampled_from(sorted(_KEYS)), st.none()).flatmap(
+                      lambda d: st.fixed_dictionaries({k: _KEYS[k] for k in d})))
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(moves=st.lists(_MOVE, min_size=1, max_size=6), escalate_at=st.integers(0, 6))
+def test_any_run_of_transitions_folds_as_the_events_fold(
+        reads: Reads, moves: list[tuple[str | None, dict[str, Any]]], escalate_at: int) -> None:
+    """Whatever keys each transition names (and whatever its text holds as values), the
+    replay's skipping and verify's full fold give what folding every event gives."""
+    steps: list[Step] = [CREATED]
+    for k, (to, given_keys) in enumerate(moves):
+        if k == escalate_at:
+            steps.append(ESCALATED)
+        steps.append(("transition", "move", to, _moved(k + 1, **given_keys)))
+    history = _rows(steps)
+    want = _by_events(history)
+    replay = a.Replay()
+    assert reads.fold(replay, history) == (None, None)
+    _same(replay, want)
+    checked = a.Replay()
+    assert reads.fold(checked, history, Rules(InForce(), UTC, written).issue()) == (None, None)
+    _same(checked, want)
+
+
+def test_an_issue_made_from_its_fields_is_the_issue_init_makes(reads: Reads) -> None:
+    for name in HISTORIES:
+        fields = dict(_by_events(_rows(HISTORIES[name])).fields)
+        made = a.issue_of(fields)
+        assert made == Issue(**fields) and type(made) is Issue
+        assert repr(made) == repr(Issue(**fields)) and hash(made) == hash(Issue(**fields))
+    with pytest.raises(TypeError):  # a field the issue does not have: as __init__ says
+        a.issue_of({**fields, "colour": "red"})
+    fewer = {k: v for k, v in fields.items() if k != "plan"}
+    assert a.issue_of(fewer) == Issue(**fewer)  # the default of a field left out
+    swapped = {**fewer, "colour": "red"}
+    with pytest.raises(TypeError):
+        a.issue_of(swapped)

@@ -22,12 +22,14 @@ from engine.app.verify import (
     verify,
     verify_reads,
 )
+from engine.app.verify_fold import no_cycle_collection
 from engine.domain import audit as a
 from engine.domain.calendar import CalendarData, WorkingCalendar
 from engine.domain.clock_rules import DRILL
 from engine.domain.escalation import Escalation, issue_light
 from engine.domain.events import TOWN, Event, EventType
 from engine.domain.issue import Issue
+from engine.domain.workflow import Workflow
 from engine.errors import NotFound, Refused
 from engine.store.audit_reads import Reads
 from engine.store.unit_of_work import Tx
@@ -79,10 +81,12 @@ def replay(s: Session, as_of: datetime, issue_id: int | None = None,
     """The issues as they stood at `as_of`, from the history alone. An issue's events count
     up to the first one after `as_of` (a back-dated event does not reorder the past)."""
     out: list[Replayed] = []
-    with s.transaction(write=False) as tx:
+    with s.transaction(write=False) as tx, no_cycle_collection():
         r = Reads(tx)
         calendar = calendar_at(s, tx, as_of)
         fold = r.fold
+        workflows: dict[str, Workflow] = {}
+        lights: dict[tuple[Any, ...], str | None] = {}
         for found, group in groupby(r.events(issue_id=issue_id, until=as_of), key=_ISSUE_ID):
             if found == TOWN:
                 continue
@@ -95,8 +99,19 @@ def replay(s: Session, as_of: datetime, issue_id: int | None = None,
             issue = replay.issue
             if issue is None or (village is not None and issue.village != village):
                 continue
-            wf = s.workflow(tx, issue.workflow)
-            light = issue_light(calendar, wf.ladder, issue, as_of, wf.is_final(issue.state))
+            wf = workflows.get(issue.workflow)
+            if wf is None:
+                wf = workflows[issue.workflow] = s.workflow(tx, issue.workflow)
+            final = wf.is_final(issue.state)
+            # the light depends on nothing else of the issue (the calendar and as_of fixed)
+            key = (issue.workflow, issue.supervised, issue.due_at, issue.next_escalation_at,
+                   final)
+            if key in lights:
+                light = lights[key]
+            else:
+                if len(lights) >= _LIGHTS_MAX:
+                    lights.clear()
+                light = lights[key] = issue_light(calendar, wf.ladder, issue, as_of, final)
             out.append(Replayed(issue, light, replay.open_escalations(), replay.backdated,
                                 replay.events))
     if issue_id is not None and not out:
@@ -233,6 +248,8 @@ def person(s: Session, person: str, start: datetime | None = None,
 
 _ISSUE_ID = ISSUE_ID
 _UNREADABLE = UNREADABLE
+_LIGHTS_MAX = 4096
+"""The lights a replay remembers (by what an issue's light depends on), at most."""
 
 
 def _within(moment: datetime, start: datetime | None, end: datetime | None) -> bool:

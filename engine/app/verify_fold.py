@@ -8,14 +8,18 @@ or cuts it into several folded side by side (`engine.app.verify`), each giving a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import gc
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import tzinfo
+from functools import partial
 from itertools import groupby
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from engine.domain import audit as a
+from engine.domain import chain
 from engine.domain.configuration import InForce, Stored, stored_problem
 from engine.domain.conformance import Rules
 from engine.domain.escalation import Escalation
@@ -29,6 +33,21 @@ ISSUE_ID = itemgetter(1)
 UNREADABLE = (KeyError, ValueError, TypeError, AttributeError, StopIteration)
 """What reading a damaged stored event can raise."""
 EVERY: Span = (None, None)
+
+
+@contextmanager
+def no_cycle_collection() -> Iterator[None]:
+    """The cyclic garbage collector off for a fold: it makes many young objects and keeps a
+    good part of them (a replay's issues, an issue's rows), none of them in a cycle, and the
+    collector would scan them again and again for nothing (in a replay about a tenth of its
+    time). Reference counting frees everything as before; the collector is back on after."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
 
 
 @dataclass
@@ -52,11 +71,16 @@ def fold_span(r: Reads, tz: tzinfo, copies: Callable[[], Stored] | None,
     """Fold the issues of `span`. The town's events (issue 0) come first in the span that
     holds it; another span reads them apart. `copies`: the stored configuration the town's
     events must match (None: another span checks it)."""
+    with no_cycle_collection():
+        return _fold_span(r, tz, copies, span)
+
+
+def _fold_span(r: Reads, tz: tzinfo, copies: Callable[[], Stored] | None, span: Span) -> Part:
     part = Part()
-    row_hash = r.row_hash
-    rows = _Merge(r.issues(span), lambda i: i.id)
-    escalations = _Merge(r.escalations(span), lambda e: e.issue_id)
-    extensions = _Merge(r.extensions(span), lambda x: x.issue_id)
+    row_hash = partial(chain.row_hash, sqlite=r.sqlite)  # r.row_hash, one call less a row
+    rows = _Merge(r.issues(span), attrgetter("id"))
+    escalations = _Merge(r.escalations(span), attrgetter("issue_id"))
+    extensions = _Merge(r.extensions(span), attrgetter("issue_id"))
     fold = r.fold
     in_force = InForce()
     rules: Rules | None = None

@@ -65,7 +65,7 @@ class Replay:
     @property
     def issue(self) -> Issue | None:
         if self._issue is None and self.fields:
-            self._issue = Issue(**self.fields)
+            self._issue = issue_of(self.fields)
         return self._issue
 
     def apply(self, e: Event) -> None:
@@ -181,6 +181,22 @@ def _replace(obj: Any, **changes: Any) -> Any:
 
 
 _new = object.__new__
+_ISSUE_SLOTS = tuple((f.name, getattr(Issue, f.name).__set__) for f in fields(Issue))
+
+
+def issue_of(values: Mapping[str, Any]) -> Issue:
+    """Issue(**values), the same issue, made by writing its slots directly rather than
+    through the frozen `__init__` (one `object.__setattr__` call per field, 21): the audit
+    makes one per issue. Anything but exactly the issue's fields goes through `__init__`."""
+    if len(values) != len(_ISSUE_SLOTS):
+        return Issue(**values)
+    issue = _new(Issue)
+    try:
+        for name, put in _ISSUE_SLOTS:
+            put(issue, values[name])
+    except KeyError:
+        return Issue(**values)
+    return issue
 _ESCALATION_DEFAULTS = {f.name: f.default for f in fields(Escalation) if f.default is not MISSING}
 _ESCALATION_DEFAULTS.update({f.name: f.default_factory() for f in fields(Escalation)
                              if f.default_factory is not MISSING})

@@ -58,11 +58,20 @@ _NAMES = _Names({None: "null"})
 def canonical(row: Sequence[Any], at: str, recorded_at: str, seq: int | None = None) -> str:
     """The encoding hashed for one history row (HISTORY_COLUMNS order up to prev_hash), its
     times given in the fixed format and its payload the canonical JSON text the store keeps;
-    `seq` overrides the row's own. The one place the layout is written."""
+    `seq` overrides the row's own."""
+    before, after = _around(row, at, recorded_at, seq)
+    return f"{before}{row[10]}{after}"
+
+
+def _around(row: Sequence[Any], at: str, recorded_at: str, seq: int | None) -> tuple[str, str]:
+    """The encoding before the payload and after it: the one place the layout is written.
+    Apart, so that a hash encodes the payload (the only long text, often not ASCII) once and
+    the rest as ASCII text."""
     e = _NAMES
     return (
         f'{{"actor":{e[row[7]]},"at":"{at}","from_state":{e[row[5]]},'
-        f'"issue_id":{row[1]},"payload":{row[10]},"prev_hash":"{row[12]}",'
+        f'"issue_id":{row[1]},"payload":',
+        f',"prev_hash":"{row[12]}",'
         f'"recorded_at":"{recorded_at}","seq":{row[0] if seq is None else seq},'
         f'"to_state":{e[row[6]]},"transition":{e[row[4]]},'
         f'"type":{e[row[3]]},"version":{row[2]},"workflow":{e[row[11]]}}}'
@@ -71,7 +80,8 @@ def canonical(row: Sequence[Any], at: str, recorded_at: str, seq: int | None = N
 
 def row_hash(row: Sequence[Any], seq: int | None = None, *, sqlite: bool) -> str:
     """The hash of a history row as the store holds it: on SQLite its times are the stored
-    text, on PostgreSQL aware datetimes. `seq` overrides the row's own (to test renumbering)."""
+    text, on PostgreSQL aware datetimes. `seq` overrides the row's own (to test renumbering).
+    The UTF-8 of the encoding is the UTF-8 of its three parts one after the other."""
     if sqlite:  # sqlite_time_text of both, written out: the audit hashes a million rows
         at, recorded = row[8], row[9]
         if len(at) == 26 and at[10] == " ":
@@ -80,7 +90,11 @@ def row_hash(row: Sequence[Any], seq: int | None = None, *, sqlite: bool) -> str
             recorded = f"{recorded[:10]}T{recorded[11:]}Z"
     else:
         at, recorded = time_text(row[8]), time_text(row[9])
-    return _sha256(canonical(row, at, recorded, seq).encode()).hexdigest()
+    before, after = _around(row, at, recorded, seq)
+    payload = row[10]
+    if payload.__class__ is not str:  # not as the store writes it: as the f-string has it
+        payload = f"{payload}"
+    return _sha256(before.encode() + payload.encode() + after.encode()).hexdigest()
 
 
 _sha256 = sha256

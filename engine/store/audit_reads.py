@@ -9,10 +9,10 @@ datetimes; the store's one decoder turns either into aware UTC, and the row mapp
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import suppress
 from datetime import datetime
-from itertools import count
+from itertools import count, product
 from typing import Any
 
 from engine.domain.audit import (
@@ -270,8 +270,9 @@ class Reads(Repository):
                     if SUPERSEDING in p or SUPERSEDING_EXTENSIONS in p:
                         supersede(seq, actor, moment, p)
                     continue
-                replay.counted(moved, last, late_moves)
-                moved = late_moves = 0
+                if moved:
+                    replay.counted(moved, last, late_moves)
+                    moved = late_moves = 0
                 apply(seq, issue_id, version, kind, actor, moment, late, p, workflow, to_state)
                 f = replay.fields
         finally:
@@ -290,12 +291,16 @@ class Reads(Repository):
         in its text; JSON escapes no letter). `audit verify` parses every payload."""
         last = waiting[-1]
         final = _parsed(last[10])
-        skip = bool(last[6])  # the last one names the state it entered
-        kept = [mark for key, mark in _KEPT if key not in final]
-        for row in waiting[:-1]:
-            text = row[10]
-            if not skip or _SUPERSEDES in text or any(mark in text for mark in kept):
-                self._fold_transition(row, _parsed(text), f, supersede)
+        if len(waiting) > 1:
+            if last[6]:  # the last one names the state it entered
+                needed = _NEEDED[tuple(key in final for key in KEPT_UNLESS_GIVEN)]
+                for row in waiting[:-1]:
+                    text = row[10]
+                    if needed(text):
+                        self._fold_transition(row, _parsed(text), f, supersede)
+            else:
+                for row in waiting[:-1]:
+                    self._fold_transition(row, _parsed(row[10]), f, supersede)
         self._fold_transition(last, final, f, supersede)
         waiting.clear()
 
@@ -345,8 +350,28 @@ def _parsed(text: Any) -> Any:
         return rows.json_value(text)
 
 
-_KEPT = tuple((key, f'"{key}"') for key in KEPT_UNLESS_GIVEN)
-_SUPERSEDES = '"superseded_'
+def _needed(named: tuple[bool, ...]) -> Callable[[str], bool]:
+    """Whether the text of a transition's payload gives a reason to fold it before a later one
+    that names the state it entered and names the keys of KEPT_UNLESS_GIVEN where `named`
+    says so: it supersedes something, or it names one of those keys the later one does not."""
+    marks = ['"superseded_'] + [f'"{key}"' for key, given in zip(KEPT_UNLESS_GIVEN, named,
+                                                                   strict=True) if not given]
+    # one `in` each, no loop: this runs for every transition a replay may skip
+    if len(marks) == 1:
+        (a,) = marks
+        return lambda text: a in text
+    if len(marks) == 2:
+        a, b = marks
+        return lambda text: a in text or b in text
+    if len(marks) == 3:
+        a, b, c = marks
+        return lambda text: a in text or b in text or c in text
+    return lambda text: any(mark in text for mark in marks)
+
+
+_NEEDED = {named: _needed(named) for named in product((False, True),
+                                                      repeat=len(KEPT_UNLESS_GIVEN))}
+"""_needed of every combination of the kept keys the last transition names."""
 
 
 def _within(span: Span, column: str) -> tuple[list[str], list[Any]]:
