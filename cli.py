@@ -733,7 +733,7 @@ def _stream_sweep(settings: Settings, batches: Iterator[Any]) -> None:
     flushed as the batch commits, so that nothing is kept; the document is closed also when
     the sweep stops on an error (the batches written were committed), then the error is
     told."""
-    from engine.present import escalation_json
+    from engine.present import escalation_json, indented
 
     out = sys.stdout
     out.write('{\n  "raised": [')
@@ -744,9 +744,8 @@ def _stream_sweep(settings: Settings, batches: Iterator[Any]) -> None:
             parts = []
             for e in done.raised:
                 shown = escalation_json(e, tz)
-                text = json.dumps({k: v for k, v in shown.items() if k in _SWEEP_KEYS},
-                                  ensure_ascii=False, indent=2)
-                parts.append(("\n    " if first else ",\n    ") + text.replace("\n", "\n    "))
+                text = indented({k: v for k, v in shown.items() if k in _SWEEP_KEYS}, "    ")
+                parts.append(("\n    " if first else ",\n    ") + text)
                 first = False
             out.write("".join(parts))
             out.flush()

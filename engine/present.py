@@ -10,6 +10,7 @@ continuation indented under the first, and tables show no rich markup from the d
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
@@ -124,6 +125,40 @@ def issue_json(i: Issue, tz: tzinfo, light: str | None = None) -> dict[str, Any]
         "listed_by_village": i.listed_by_village,
         "stage_version": i.stage_version,
     }
+
+
+_SCALAR = json.JSONEncoder(ensure_ascii=False).encode
+"""A scalar as json.dumps writes it (the C encoder: no indent)."""
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def indented(obj: Mapping[str, Any], pad: str = "") -> str:
+    """`json.dumps(obj, ensure_ascii=False, indent=2)` with `pad` after each line break, for
+    an object whose values are scalars or lists of scalars (anything else is given to
+    json.dumps): the same text without the pure-Python encoder that `indent` falls back to
+    (`escalate --json` writes 300,000 of them at a deadline)."""
+    lines = []
+    for key, value in obj.items():
+        text = _flat_value(value, pad) if isinstance(key, str) else None
+        if text is None:  # not flat: as json.dumps writes it
+            return json.dumps(obj, ensure_ascii=False, indent=2).replace("\n", f"\n{pad}")
+        lines.append(f"{pad}  {_SCALAR(key)}: {text}")
+    if not lines:
+        return "{}"
+    return "{\n" + ",\n".join(lines) + f"\n{pad}}}"
+
+
+def _flat_value(value: Any, pad: str) -> str | None:
+    """A value of `indented`'s object as text; None when it is not a scalar or a list of
+    scalars."""
+    if isinstance(value, _SCALARS):
+        return _SCALAR(value)
+    if isinstance(value, list) and all(isinstance(x, _SCALARS) for x in value):
+        if not value:
+            return "[]"
+        inner = f",\n{pad}    ".join(_SCALAR(x) for x in value)
+        return f"[\n{pad}    {inner}\n{pad}  ]"
+    return None
 
 
 def escalation_json(e: Escalation, tz: tzinfo) -> dict[str, Any]:

@@ -27,6 +27,17 @@ _INSERT_ROWS = (
     f"INSERT INTO escalations ({rows.select_list(_INSERT_COLUMNS)}) VALUES {{values}}"
     " ON CONFLICT (issue_id, stage_version, level) DO NOTHING RETURNING id, issue_id, level"
 )
+_UNNEST = (
+    f"INSERT INTO escalations ({rows.select_list(_INSERT_COLUMNS)})"
+    " SELECT i, s, v, l, d, m, r, p, st, sj FROM unnest(?::bigint[], ?::text[],"
+    " ?::integer[], ?::text[], ?::timestamptz[], ?::timestamptz[], ?::timestamptz[],"
+    " ?::text[], ?::text[], ?::text[]) WITH ORDINALITY AS x(i, s, v, l, d, m, r, p, st, sj, n)"
+    " ORDER BY n"
+    " ON CONFLICT (issue_id, stage_version, level) DO NOTHING RETURNING id, issue_id, level"
+)
+"""The same rows on PostgreSQL, each column one array: a short statement the driver parses
+once (a multi-row VALUES of 5,000 placeholders it parses again each time: a fifth of a
+sweep's client time), the rows inserted in the order given."""
 _JSON = json.JSONEncoder(ensure_ascii=False)
 CHUNK = 500
 """Rows per multi-row statement (SQLite allows 32,766 parameters in one)."""
@@ -92,6 +103,18 @@ class EscalationRepository(Repository):
         out: dict[tuple[int, str], int] = {}
         width = len(_INSERT_COLUMNS)
         cur = self.tx.cursor()
+        if not self.d.sqlite:
+            columns: list[list[object]] = [[] for _ in range(width)]
+            for e in made:
+                for column, value in zip(columns, (
+                        e.issue_id, e.stage, e.stage_version, e.level, when(e.due_at),
+                        when(e.moment), when(e.raised_at), dumps(e.recipients), e.status,
+                        dumps(e.subjects) if e.subjects else None), strict=True):
+                    column.append(value)
+            cur.execute(self.d.sql(_UNNEST), columns)
+            for new_id, issue_id, level in cur.fetchall():
+                out[(int(issue_id), str(level))] = int(new_id)
+            return out
         for k in range(0, len(made), CHUNK):
             part = made[k:k + CHUNK]
             params: list[object] = []
