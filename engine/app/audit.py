@@ -13,6 +13,7 @@ from datetime import datetime
 from itertools import groupby
 from typing import Any
 
+from engine.app.cycles import no_cycle_collection
 from engine.app.session import Session
 from engine.app.verify import (
     ISSUE_ID,
@@ -22,7 +23,6 @@ from engine.app.verify import (
     verify,
     verify_reads,
 )
-from engine.app.verify_fold import no_cycle_collection
 from engine.domain import audit as a
 from engine.domain.calendar import CalendarData, WorkingCalendar
 from engine.domain.clock_rules import DRILL

@@ -222,15 +222,8 @@ class Rows:
              ) -> tuple[list[Any], Event] | list[Problem]:
         """The new issue's fields (in the order of `Issue`'s) and its first event, or the
         row's problems."""
-        got: dict[str, Any] = {}
-        faults: list[tuple[int, Problem]] = []
         width = len(row)
-        for pos, name, k, read in self.free:
-            cell = row[k] if k < width else None
-            try:
-                got[name] = read(cell)
-            except RectifyError as e:
-                faults.append((pos, self._fault(e, k, cell)))
+        got, faults = self._read(self.free, row, width)
         cells = self._cells(row, width)
         if faults or cells.faults or cells.incomplete or got.get("title") is None:
             return self._problems(number, got, cells, faults)
@@ -270,6 +263,21 @@ class Rows:
         event_row[_AT_PAYLOAD] = payload
         return row_fields, _new_event(event_row)
 
+    def _read(self, readers: list[tuple[int, str, int, Callable[[values.Cell], Any]]], row: Row,
+              width: int
+              ) -> tuple[dict[str, Any], list[tuple[int, Problem]]]:
+        """The values the `readers` (position, name, column, reader) read from the row's
+        cells, and the problems found (with the position of their column)."""
+        got: dict[str, Any] = {}
+        faults: list[tuple[int, Problem]] = []
+        for pos, name, k, read in readers:
+            cell = row[k] if k < width else None
+            try:
+                got[name] = read(cell)
+            except RectifyError as e:
+                faults.append((pos, self._fault(e, k, cell)))
+        return got, faults
+
     def _fault(self, e: RectifyError, k: int, cell: values.Cell) -> Problem:
         return Problem(0, str(e), type(e), k, self.columns.headers[k], values.text(cell) or "")
 
@@ -281,14 +289,7 @@ class Rows:
             found = self.known.get(key)
             if found is not None:
                 return found
-        got: dict[str, Any] = {}
-        faults: list[tuple[int, Problem]] = []
-        for pos, name, k, read in self.other:
-            cell = row[k] if k < width else None
-            try:
-                got[name] = read(cell)
-            except RectifyError as e:
-                faults.append((pos, self._fault(e, k, cell)))
+        got, faults = self._read(self.other, row, width)
         g = got.get
         found = Cells(got, faults, any(g(n) is None for n in REQUIRED if n not in FREE),
                       (g("category"), g("village"), g("group"), g("severity"), g("listed"),

@@ -12,14 +12,12 @@ who could have put it there (`guards.entry_problems`).
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any, cast
 
+from engine.app.cycles import no_cycle_collection
 from engine.app.import_rows import Problem, Readers, Rows
 from engine.app.issues import context
 from engine.app.session import Session
@@ -58,22 +56,8 @@ class Imported:
 
 def import_csv(s: Session, path: Path) -> list[int]:
     """Every row or none (a workbook or CSV file). The new issues' ids."""
-    with collector_paused():  # what was made is gone before the collector runs again
+    with no_cycle_collection():  # what was made is gone before the collector runs again
         return import_ledger(s, path).ids
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """The cyclic garbage collector off (as it was before, after): an import makes hundreds of
-    thousands of objects without a cycle among them, which the collector would otherwise
-    rescan again and again as they pile up (and once more after, if they are still held)."""
-    was_on = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_on:
-            gc.enable()
 
 
 def import_ledger(s: Session, path: Path, sheet: str | None = None, dry_run: bool = False,
@@ -81,7 +65,7 @@ def import_ledger(s: Session, path: Path, sheet: str | None = None, dry_run: boo
     """Every row of the sheet or none; `dry_run`: what would be imported, nothing written;
     `alike`: rows alike share the checks and deadlines worked out for the first of them
     (False: each row is worked out on its own, with the same result; see `import_rows`)."""
-    with collector_paused():
+    with no_cycle_collection():
         return _import(s, path, sheet, dry_run, aliases, alike)
 
 

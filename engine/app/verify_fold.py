@@ -8,9 +8,7 @@ or cuts it into several folded side by side (`engine.app.verify`), each giving a
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import tzinfo
 from functools import partial
@@ -18,6 +16,7 @@ from itertools import groupby
 from operator import attrgetter, itemgetter
 from typing import Any
 
+from engine.app.cycles import no_cycle_collection
 from engine.domain import audit as a
 from engine.domain import chain
 from engine.domain.configuration import InForce, Stored, stored_problem
@@ -33,21 +32,6 @@ ISSUE_ID = itemgetter(1)
 UNREADABLE = (KeyError, ValueError, TypeError, AttributeError, StopIteration)
 """What reading a damaged stored event can raise."""
 EVERY: Span = (None, None)
-
-
-@contextmanager
-def no_cycle_collection() -> Iterator[None]:
-    """The cyclic garbage collector off for a fold: it makes many young objects and keeps a
-    good part of them (a replay's issues, an issue's rows), none of them in a cycle, and the
-    collector would scan them again and again for nothing (in a replay about a tenth of its
-    time). Reference counting frees everything as before; the collector is back on after."""
-    was_on = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_on:
-            gc.enable()
 
 
 @dataclass
