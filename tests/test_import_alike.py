@@ -17,8 +17,8 @@ import pytest
 from openpyxl import Workbook
 
 from engine.app import importing
-from engine.app.import_rows import slotted
 from engine.domain.events import Event
+from engine.domain.records import slotted
 from engine.domain.sheet_values import remembered, yes_no
 from engine.errors import BadOption, NotFound, RectifyError
 from engine.store.history import PAYLOAD, payload_text

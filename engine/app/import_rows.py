@@ -11,11 +11,11 @@ description, household, plan) differ. `Rows(alike=False)` works out each row on 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime, tzinfo
 from operator import itemgetter
-from typing import Any, TypeVar
+from typing import Any
 
 from engine.app import moments
 from engine.app.issues import check_refs
@@ -27,6 +27,7 @@ from engine.domain.events import Event
 from engine.domain.guards import Entered, entry_problems
 from engine.domain.issue import (
     CATEGORIES,
+    ISSUE_FIELDS,
     SEVERITIES,
     Issue,
     NewIssue,
@@ -34,11 +35,10 @@ from engine.domain.issue import (
     evolve,
 )
 from engine.domain.org import Org
+from engine.domain.records import slotted
 from engine.domain.sheet_columns import REQUIRED, Columns, letter
 from engine.domain.workflow import Workflow
 from engine.errors import BadOption, RectifyError, Refused
-
-T = TypeVar("T")
 
 FREE = ("title", "household", "description", "plan")
 """The columns of free text: read and checked cell by cell (no two titles alike)."""
@@ -128,7 +128,7 @@ class Readers:
         return cls({**{name: free(name) for name in FREE}, **read})
 
 
-_ISSUE_FIELDS = tuple(f.name for f in fields(Issue))
+_ISSUE_FIELDS = ISSUE_FIELDS
 
 
 def fields_of(issue: Issue) -> list[Any]:
@@ -138,24 +138,6 @@ def fields_of(issue: Issue) -> list[Any]:
 
 _EVENT_FIELDS = tuple(f.name for f in fields(Event))
 _AT_ID, _AT_PAYLOAD = _EVENT_FIELDS.index("issue_id"), _EVENT_FIELDS.index("payload")
-
-
-def slotted(cls: type[T]) -> Callable[[Sequence[Any]], T]:
-    """`cls(*values)` for a frozen, slotted dataclass without `__post_init__`, made slot by
-    slot: what its `__init__` does, which reaches each slot through `object.__setattr__` (for
-    an event, 4.7 µs instead of 2)."""
-    if hasattr(cls, "__post_init__"):
-        return lambda values: cls(*values)
-    put = [getattr(cls, f.name).__set__ for f in fields(cls)]  # type: ignore[arg-type]
-    new = object.__new__
-
-    def make(values: Sequence[Any]) -> T:
-        made = new(cls)
-        for set_slot, value in zip(put, values, strict=True):
-            set_slot(made, value)
-        return made
-
-    return make
 
 
 _new_event = slotted(Event)
