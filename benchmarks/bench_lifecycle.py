@@ -125,7 +125,7 @@ _ACTORS_OF = ("SELECT DISTINCT actor FROM history WHERE issue_id = ?"
               " AND transition IN ('rectify', 'fix')")
 _CHAIN_LOCK = 0x72656374
 _DAYS = {"found": 1, "reported": 3, "studied": 10, "rectified": 5, "verified": 2}
-_STEPS = (("report", "sa1", "found", "reported"), ("study", "rc1", "reported", "studied"),
+STEPS = (("report", "sa1", "found", "reported"), ("study", "rc1", "reported", "studied"),
           ("rectify", "rc2", "studied", "rectified"), ("verify", "qs1", "rectified", "verified"),
           ("clear", "wang", "verified", "cleared"))
 
@@ -269,7 +269,7 @@ class RawSide:
 
     def lifecycle(self, k: int, photo: Path, due: date) -> None:
         issue_id = self.create(k)
-        report, study, rectify, verify, clear = _STEPS
+        report, study, rectify, verify, clear = STEPS
         self.move(issue_id, report, {})
         self.move(issue_id, study, {"plan": PLAN, "assignee": "rc2", "due": due.isoformat()})
         evidence = self.keep(photo)
