@@ -95,6 +95,8 @@ class Notifier:
         self._dues: dict[tuple[datetime, datetime], tuple[str, int]] = {}
         self._names: dict[tuple[str, ...], tuple[str, ...]] = {}
         self._texts = ContextText()
+        self._town = TownContext(self.org.town.name)
+        self._shapes: dict[tuple[object, ...], tuple[tuple[str, str, str], ...]] = {}
 
     # --- contexts -------------------------------------------------------------------------------
     def issue_context(self, issue: Issue, wf: Workflow, now: datetime) -> IssueContext:
@@ -160,13 +162,13 @@ class Notifier:
             conductors=self.names(self._acting(e)))
 
     @staticmethod
-    def _acting(e: Escalation) -> list[str]:
+    def _acting(e: Escalation) -> tuple[str, ...]:
         """Those told who are not its subjects: who act on it."""
-        return [p for p in e.recipients if p not in e.subjects]
+        return tuple(p for p in e.recipients if p not in e.subjects)
 
     def _base(self, kind: str, issue: Issue, wf: Workflow, now: datetime,
               context: IssueContext | None = None) -> tuple[TownContext, IssueContext, str]:
-        return (TownContext(self.org.town.name),
+        return (self._town,
                 self.issue_context(issue, wf, now) if context is None else context,
                 NEXT_STEP[self.locale].get(kind, ""))
 
@@ -219,12 +221,59 @@ class Notifier:
     def escalation(self, issue: Issue, wf: Workflow, e: Escalation, now: datetime,
                    context: IssueContext | None = None) -> list[Message]:
         """The escalation's messages; `context`: the issue's context made once for all the
-        levels raised on it at `now` (the sweep), else made here."""
-        town, ctx, step = self._base(e.level, issue, wf, now, context)
-        key, about = f"escalation:{e.id}", self._escalation(e)
+        levels raised on it at `now` (the sweep), else made here.
+
+        Who is told what depends only on the escalation's shape (its level, recipients and
+        subjects, and the issue's workflow, village and assignee), so each shape's messages
+        are worked out once per Notifier (one transaction: a sweep's batch) as texts split
+        where the escalation's number goes, and each escalation alike stamps its number and
+        its issue's part in."""
+        town, ctx, _ = self._base(e.level, issue, wf, now, context)
+        shape_key = (wf.key, e.level, e.recipients, e.subjects, issue.village, issue.assignee)
+        shape = self._shapes.get(shape_key)
+        if shape is None:
+            shape = self._shapes[shape_key] = self._shape(self._addressed(issue, wf, e, ctx))
+        if not shape:  # a text that could not be split: each made whole
+            return [self._message(e, issue.id, person, message)
+                    for person, message in self._addressed(issue, wf, e, ctx)]
+        head = self._texts.issue_part(town, ctx)
+        number = str(e.id)
+        key = f"escalation:{number}:"
+        return [Message(key=f"{key}{person}", kind=e.level, channel=None, person=person,
+                        issue_id=issue.id, escalation_id=e.id,
+                        context=f"{head}{before}{number}{after}")
+                for person, before, after in shape]
+
+    def _shape(self, addressed: list[tuple[str, EscalationMessage]]
+               ) -> tuple[tuple[str, str, str], ...]:
+        """Each recipient with the text of their message after the issue's part, split where
+        the escalation's number goes; () when a text cannot be split."""
+        out = []
+        for person, message in addressed:
+            tail = self._texts.escalation_tail(message, self.org.people[person].name)
+            if tail is None:
+                return ()
+            out.append((person, *tail))
+        return tuple(out)
+
+    def _message(self, e: Escalation, issue_id: int, person: str,
+                 message: EscalationMessage) -> Message:
+        texts = self._texts
+        return Message(key=f"escalation:{e.id}:{person}", kind=e.level, channel=None,
+                       person=person, issue_id=issue_id, escalation_id=e.id,
+                       context=texts.text(texts.head(message), message,
+                                          self.org.people[person].name))
+
+    def _addressed(self, issue: Issue, wf: Workflow, e: Escalation, ctx: IssueContext
+                   ) -> list[tuple[str, EscalationMessage]]:
+        """Each recipient of the escalation (once, known to the org, in its order) with the
+        message they get: the interview's conductor is told whom to summon and each subject
+        why they are summoned; an accountability case goes to who may decide it and is
+        copied to the others; a reminder tells only who may ask for more time to ask."""
+        town, step = self._town, NEXT_STEP[self.locale].get(e.level, "")
+        about = self._escalation(e)
         steps = NEXT_STEP[self.locale]
         if e.level == "interview" and e.subjects:
-            # the conductor is told whom to summon; each subject who summons them and why
             def part(person: str) -> tuple[str, str]:
                 if person in e.subjects:
                     return "subject", steps.get("interview_subject", step)
@@ -232,15 +281,13 @@ class Notifier:
         elif e.level == "accountability" and (deciders := [
                 p for p in e.recipients if p in self._holders(wf, "decide_accountability",
                                                               issue)]):
-            # who may decide is asked to; whom the case is copied to, to know of it
-            about = replace(about, conductors=self.names(deciders))
+            about = replace(about, conductors=self.names(tuple(deciders)))
 
             def part(person: str) -> tuple[str, str]:
                 if person in deciders:
                     return "", step
                 return "copy", steps["accountability_copy"]
         elif e.level == "reminder":
-            # only who may ask for more time is told to ask for it
             askers = self._holders(wf, "request_extension", issue)
 
             def part(person: str) -> tuple[str, str]:
@@ -248,19 +295,17 @@ class Notifier:
         else:
             def part(person: str) -> tuple[str, str]:
                 return "", step
-        parts: dict[tuple[str, str], list[str]] = {}
-        for person in e.recipients:
-            parts.setdefault(part(person), []).append(person)
-        if len(parts) == 1:
-            [((role, said), _)] = parts.items()
-            return self.messages(e.level, e.recipients, key, EscalationMessage(
-                town, ctx, said, about, role), issue.id, e.id)
-        made: dict[str, Message] = {}
-        for (role, said), people in parts.items():
-            for m in self.messages(e.level, people, key, EscalationMessage(
-                    town, ctx, said, about, role), issue.id, e.id):
-                made[m.person] = m
-        return [made[p] for p in dict.fromkeys(e.recipients) if p in made]
+        made: dict[tuple[str, str], EscalationMessage] = {}
+        out = []
+        for person in dict.fromkeys(e.recipients):
+            if person not in self.org.people:
+                continue
+            role, said = part(person)
+            message = made.get((role, said))
+            if message is None:
+                message = made[(role, said)] = EscalationMessage(town, ctx, said, about, role)
+            out.append((person, message))
+        return out
 
     def _holders(self, wf: Workflow, action: str, issue: Issue) -> tuple[str, ...]:
         """Who may take a workflow action on the issue (its `actions`); remembered for the
