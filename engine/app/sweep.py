@@ -85,13 +85,18 @@ def _raise(s: Session, tx: Tx, claimed: list[Issue], now: datetime) -> Batch:
     last_at = tx.history.last_at_of(ids)
     workflows: dict[str, Workflow] = {}
     reach: dict[tuple[object, ...], tuple[tuple[str, ...], tuple[str, ...]]] = {}
+    plans_of: dict[tuple[object, ...], list[ladder.Step]] = {}
     plans: list[tuple[Issue, Workflow, list[ladder.Step], list[_Planned], set[str]]] = []
     rows: list[Escalation] = []
     for issue in claimed:
         wf = workflows.get(issue.workflow)
         if wf is None:
             wf = workflows[issue.workflow] = s.workflow(tx, issue.workflow)
-        steps = ladder.plan(calendar, wf.ladder, issue.due_at, issue.supervised)
+        plan_key = (wf.key, issue.due_at, issue.supervised)
+        steps = plans_of.get(plan_key)
+        if steps is None:  # issues due alike share their rungs' moments (the batch's memo)
+            steps = plans_of[plan_key] = ladder.plan(calendar, wf.ladder, issue.due_at,
+                                                     issue.supervised)
         before = raised_before.get((issue.id, issue.stage_version), [])
         done = {level for level, _ in before}
         last = last_at.get(issue.id)

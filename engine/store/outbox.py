@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Select, select, update
 
@@ -36,10 +35,12 @@ _ADD = (
 """New messages on the raw path (a move's, a sweep's): a key already present is skipped."""
 
 
-@dataclass(frozen=True)
-class Message:
+class Message(NamedTuple):
     """A message to write: one recipient, with its idempotency key and the context its
-    template will be rendered with (JSON text); no channel until a dispatcher routes it."""
+    template will be rendered with (JSON text); no channel until a dispatcher routes it.
+
+    A tuple in the order of the insert's first columns (a sweep writes hundreds of
+    thousands: its row is the message and the moments)."""
 
     key: str
     kind: str
@@ -56,8 +57,7 @@ class OutboxRepository(Repository):
         if not rows:
             return
         when = self.d.time(now)
-        self.run_many(_ADD, [(r.key, r.kind, r.channel, r.person, r.issue_id, r.escalation_id,
-                              r.context, when, when) for r in rows])
+        self.run_many(_ADD, [(*r, when, when) for r in rows])
 
     def _insert(self, values: list[dict[str, Any]]) -> None:
         """Insert rows; a key already present is skipped."""
