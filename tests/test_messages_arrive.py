@@ -242,7 +242,7 @@ def test_migration_0007_unbinds_what_the_old_default_bound_to_the_console(
     svc.close()
 
     again = scenario(db_url, tmp_path / "data", actor="wang", now=svc.now)
-    assert again.init(org_file).schema == HEAD == "0010"
+    assert again.init(org_file).schema == HEAD == "0011"
     rows = again.outbox()
     assert [(e.key, e.channel, e.status, e.attempts, e.waiting) for e in rows] == [
         ("escalation:1:chen", None, "pending", 0, None),

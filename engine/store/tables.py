@@ -219,7 +219,7 @@ escalations = Table(
     Column("outcome", String(16)),  # an accountability decision's outcome (0008)
     UniqueConstraint("issue_id", "stage_version", "level", name="uq_escalation_visit_level"),
     Index("ix_escalations_status", "status"),
-    Index("ix_escalations_issue", "issue_id"),
+    # looked up by issue through the unique key's leading column (0011 dropped its own index)
 )
 
 extensions = Table(
