@@ -733,7 +733,7 @@ def _stream_sweep(settings: Settings, batches: Iterator[Any]) -> None:
     flushed as the batch commits, so that nothing is kept; the document is closed also when
     the sweep stops on an error (the batches written were committed), then the error is
     told."""
-    from engine.present import escalation_json, indented
+    from engine.present import escalation_json, indented, remembered_when
 
     out = sys.stdout
     out.write('{\n  "raised": [')
@@ -741,9 +741,10 @@ def _stream_sweep(settings: Settings, batches: Iterator[Any]) -> None:
     try:
         for done in batches:
             tz = settings.session().town_tz
+            at = remembered_when(tz)
             parts = []
             for e in done.raised:
-                shown = escalation_json(e, tz)
+                shown = escalation_json(e, tz, at)
                 text = indented({k: v for k, v in shown.items() if k in _SWEEP_KEYS}, "    ")
                 parts.append(("\n    " if first else ",\n    ") + text)
                 first = False

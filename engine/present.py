@@ -11,8 +11,9 @@ continuation indented under the first, and tables show no rich markup from the d
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, tzinfo
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -161,19 +162,31 @@ def _flat_value(value: Any, pad: str) -> str | None:
     return None
 
 
-def escalation_json(e: Escalation, tz: tzinfo) -> dict[str, Any]:
+def remembered_when(tz: tzinfo) -> Callable[[datetime | None], str | None]:
+    """`when(·, tz)` remembering the moments it wrote (a sweep's escalations share their
+    raised, due and rung moments: `escalate --json` writes hundreds of thousands)."""
+    return lru_cache(maxsize=4096)(partial(when, tz=tz))
+
+
+def escalation_json(e: Escalation, tz: tzinfo,
+                    at: Callable[[datetime | None], str | None] | None = None
+                    ) -> dict[str, Any]:
+    """An escalation as --json gives it; `at` writes its moments (`when` in `tz` unless
+    given, e.g. remembered_when)."""
+    if at is None:
+        at = partial(when, tz=tz)
     return {
         "id": e.id,
         "issue": e.issue_id,
         "level": e.level,
         "stage": e.stage,
         "recipients": list(e.recipients),
-        "due_at": when(e.due_at, tz),
-        "raised_at": when(e.raised_at, tz),
-        "moment": when(e.moment, tz),
+        "due_at": at(e.due_at),
+        "raised_at": at(e.raised_at),
+        "moment": at(e.moment),
         "status": e.status,
         "stage_version": e.stage_version,
-        "closed_at": when(e.closed_at, tz),
+        "closed_at": at(e.closed_at),
         "closed_by": e.closed_by,
         "note": e.note,
         "with": list(e.attendees),
