@@ -241,6 +241,10 @@ class Tx:
     """One transaction: its connection, one driver cursor for the raw path, the repositories,
     and the events waiting to be chained."""
 
+    __slots__ = ("_accounts", "_cur", "_definitions", "_escalations", "_extensions",
+                 "_history", "_issues", "_org", "_outbox", "_pending", "_raw", "admit", "conn",
+                 "dialect", "event_times", "stamp")
+
     def __init__(self, conn: Connection, dialect: Dialect, raw: Any = None) -> None:
         self.conn = conn
         self.dialect = dialect
