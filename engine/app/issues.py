@@ -109,7 +109,8 @@ def fire_in(s: Session, tx: Tx, org: Org, actor: str, issue: Issue, command: Mov
     roles = org.roles_for_issue(actor, issue.village, issue.assignee)
     ctx = context(s, tx, wf, actor, roles, prior, issue.village)
     event = decide_move(issue, command, ctx, supersede(tx, issue, ctx.now, actor))
-    campaign.check_due(org.campaign, command.due)
+    if command.due is not None:
+        campaign.check_due(org.campaign, command.due)
     after = evolve(issue, event)
     tx.issues.update(after, issue.version, issue)
     tx.append(event, s.recorded_at())

@@ -43,8 +43,8 @@ if TYPE_CHECKING:
     from engine.statemachine import WorkflowMachine
     from notifications.config import Config
 
-_system_now = SystemClock().now
-"""The system's time (`recorded_at`: every event written asks it)."""
+_system_now = partial(datetime.now, UTC)
+"""The system's time, as SystemClock tells it (`recorded_at`: every event written asks)."""
 DEFAULT_TZ = "Asia/Shanghai"
 EVIDENCE_LIMIT = 50 << 20
 """The largest evidence file taken unless `--evidence-limit` says otherwise (50 MiB)."""

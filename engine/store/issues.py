@@ -152,7 +152,7 @@ class IssueRepository(Repository):
             picked: tuple[int, ...] = _ALL_MOVING
         else:
             old = _MOVING_OF(before)
-            picked = tuple(k for k in _ALL_MOVING if k == 1 or new[k] != old[k])
+            picked = tuple([k for k in _ALL_MOVING if k == 1 or new[k] != old[k]])
         params: list[Any] = []
         for k in picked:
             value = new[k]

@@ -169,8 +169,10 @@ class _Fast:
             self.conn, self.raw = conn, raw
             if conn.in_transaction():  # nothing may be left open from before
                 conn.rollback()
-            raw.execute("BEGIN IMMEDIATE" if self.write else "BEGIN DEFERRED")
             tx = self.tx = Tx(conn, store.dialect, raw)
+            # on the cursor the transaction's statements share (the driver's own execute
+            # would make one for BEGIN and one for COMMIT)
+            tx.cursor().execute("BEGIN IMMEDIATE" if self.write else "BEGIN DEFERRED")
             if self.prepare is not None:
                 self.prepare(tx)
         except BaseException as e:
@@ -188,8 +190,8 @@ class _Fast:
         if e is None:
             try:
                 tx.flush()
+                tx.cursor().execute("COMMIT")  # its last statement reset first
                 tx.close()
-                self.raw.execute("COMMIT")
             except BaseException as err:
                 self._abandon()
                 told = self.store.told(err)
