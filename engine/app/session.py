@@ -200,8 +200,9 @@ class Session:
         """The rules about time, for every event however it was made: a live database's
         clock neither runs ahead nor enters the past unexplained; an issue's events never go
         back in time."""
-        live = self.mode(tx) != DRILL
-        tz = self.timezone(tx)
+        defs = self.defs
+        live = (defs.mode or self.mode(tx)) != DRILL  # read once
+        tz = defs.tz or self.timezone(tx)
         last: dict[int, datetime] = {}
         for e, recorded in events:
             if live:  # a drill's clock is free
@@ -210,8 +211,9 @@ class Session:
                 continue
             if e.version > 1:
                 previous = last.get(e.issue_id)
-                if previous is None:
-                    previous = tx.history.at_of(e.issue_id, e.version - 1)
+                if previous is None:  # the issue's row brought it, else the history tells
+                    previous = tx.event_times.get((e.issue_id, e.version - 1)) \
+                        or tx.history.at_of(e.issue_id, e.version - 1)
                 if previous is not None and e.at < previous:  # else in order
                     check_order(e.issue_id, e.at, previous, tz)
             last[e.issue_id] = e.at
