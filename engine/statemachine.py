@@ -213,6 +213,11 @@ class WorkflowMachine:
                 return state if dest is None else dest
         raise self._invalid(decision)
 
+    def compiled(self, trigger: str, source: str) -> bool:
+        """Whether a fire of `trigger` from `source` goes by the compiled table (the guards
+        called directly), not by the model."""
+        return self._fired.get((trigger, source)) is not None
+
     def fire_by_events(self, decision: Decision) -> str:
         """`fire` through the library's own event (its queue, callbacks and state change)."""
         model = _Model(decision.issue.state, self.workflow, decision)
