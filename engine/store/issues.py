@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
-from operator import attrgetter, itemgetter
+from itertools import compress
+from operator import attrgetter, itemgetter, ne
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, literal_column, or_, select, text
@@ -38,9 +39,10 @@ _MOVING = ("state", "version", "assignee", "plan", "due_at", "stage_entered_at",
 _MOVING_OF = attrgetter(*("group" if c == "grp" else c for c in _MOVING))
 """An issue's values of the columns of _MOVING, in that order."""
 _ALL_MOVING = tuple(range(len(_MOVING)))
-_UPDATES: dict[tuple[int, ...], str] = {}
+_UPDATES: dict[tuple[int, ...], tuple[str, tuple[int, ...], int]] = {}
 """`update`'s statement for each set of columns written, by their positions in _MOVING (a
-handful: moves of one kind change the same ones)."""
+handful: moves of one kind change the same ones), with the positions of its parameters that
+are moments and of the flag (-1: not written)."""
 _TIMES = frozenset({4, 5, 8})
 """The positions of _MOVING that hold moments."""
 _UPDATE_ALL = (
@@ -152,21 +154,23 @@ class IssueRepository(Repository):
             picked: tuple[int, ...] = _ALL_MOVING
         else:
             old = _MOVING_OF(before)
-            picked = tuple([k for k in _ALL_MOVING if k == 1 or new[k] != old[k]])
-        params: list[Any] = []
-        for k in picked:
-            value = new[k]
-            if k in _TIMES:
-                value = stored_time(value, sqlite)
-            elif k == 9:
-                value = self.d.flag(value)
-            params.append(value)
-        params += (issue.id, expected_version)
-        sql = _UPDATES.get(picked)
-        if sql is None:
-            sql = _UPDATES[picked] = (
+            picked = tuple(compress(_ALL_MOVING, map(ne, new, old)))  # those that differ
+            if 1 not in picked:  # the version is always written
+                picked = tuple(sorted((1, *picked)))
+        plan = _UPDATES.get(picked)
+        if plan is None:
+            plan = _UPDATES[picked] = (
                 f"UPDATE issues SET {', '.join(_MOVING[k] + ' = ?' for k in picked)}"
-                " WHERE id = ? AND version = ?")
+                " WHERE id = ? AND version = ?",
+                tuple(j for j, k in enumerate(picked) if k in _TIMES),
+                picked.index(9) if 9 in picked else -1)
+        sql, times, flag_at = plan
+        params: list[Any] = [new[k] for k in picked]
+        for j in times:
+            params[j] = stored_time(params[j], sqlite)
+        if flag_at >= 0:
+            params[flag_at] = self.d.flag(params[flag_at])
+        params += (issue.id, expected_version)
         if self.run(sql, params).rowcount != 1:
             raise VersionConflict(f"issue {issue.id} was changed by someone else; try again")
 
