@@ -1,12 +1,12 @@
 """A move's shortcuts give what the reference paths give: the transition folded into the
 issue's values (`evolve`) equals `replace` with `changes`; the fields a transition does not
-take, worked out once, are those the set arithmetic names; a Context and an Event made slot by
-slot equal the ones their `__init__` makes; the machine's fire table is compiled for every
-transition of the workflow (none left to the model)."""
+take, worked out once, are those the set arithmetic names; a Context, an Event and an Issue made
+slot by slot (by a twin class) equal the ones their `__init__` makes; the machine's fire table
+is compiled for every transition of the workflow (none left to the model)."""
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import FrozenInstanceError, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,7 +16,8 @@ from engine.domain.calendar import WorkingCalendar
 from engine.domain.decide import Context, context_of, decide_move
 from engine.domain.events import Event, EventType
 from engine.domain.guards import not_taken
-from engine.domain.issue import Move, changes, evolve, replace
+from engine.domain.issue import Issue, Move, changes, evolve, replace
+from engine.domain.records import slotted
 from engine.domain.workflow import FIELDS, Workflow
 from engine.statemachine import WorkflowMachine
 from tests.unit.support import STAGES, MakeIssue, town
@@ -86,3 +87,21 @@ def test_every_transition_fires_from_the_compiled_table(workflow: Workflow) -> N
     for t in workflow.transitions:
         for source in t.sources:
             assert machine.compiled(t.name, source), (t.name, source)
+
+
+def test_a_record_made_by_its_twin_is_the_one_init_makes(make_issue: MakeIssue) -> None:
+    """records.slotted: the record its twin class makes is of the class itself, equal, the
+    same repr and hash, still frozen; the wrong number of values is refused."""
+    issue = make_issue("studied")
+    values = [getattr(issue, f.name) for f in fields(issue)]
+    made = slotted(Issue)(values)
+    assert type(made) is Issue and made == issue
+    assert (repr(made), hash(made)) == (repr(issue), hash(issue))
+    with pytest.raises(FrozenInstanceError):
+        made.title = "x"  # type: ignore[misc]
+    for wrong in (values[:-1], [*values, None]):
+        with pytest.raises(ValueError):
+            slotted(Issue)(wrong)
+    assert evolve(made, Event(issue_id=made.id, version=made.version + 1, type="escalated",
+                              actor="sys", at=AT, payload={}, workflow=made.workflow)
+                  ).version == made.version + 1
