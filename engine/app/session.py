@@ -138,6 +138,9 @@ class Definitions:
     """live or drill (an unmarked database counts as live)."""
     names: Names | None = None
     """The org's names, for human output."""
+    stamps: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+    """Each door's stamp made so far, by channel and back-fill reason (`Session.stamp`):
+    the sessions of one process share them (nothing changes a stamp)."""
 
     def reset(self) -> None:
         self.tz = self.org = self.calendar = self.current_workflow = self.mode = None
@@ -189,11 +192,16 @@ class Session:
         once per session)."""
         if self._stamp is not None:
             return self._stamp
-        out = self._stamp = {"channel": self.channel}
-        if self.channel in ("cli", "scheduler"):
-            out["user"] = os_user()
-        if self.backfill and self.backfill.strip() and self.at is not None:  # a --now given
-            out["backfill"] = self.backfill.strip()
+        backfill = self.backfill.strip() if self.backfill and self.at is not None else ""
+        key = (self.channel, backfill)  # a back-fill's reason only with a --now given
+        out = self.defs.stamps.get(key)
+        if out is None:
+            out = self.defs.stamps[key] = {"channel": self.channel}
+            if self.channel in ("cli", "scheduler"):
+                out["user"] = os_user()
+            if backfill:
+                out["backfill"] = backfill
+        self._stamp = out
         return out
 
     def _admit(self, tx: Tx, events: Sequence[tuple[Event, datetime]]) -> None:
