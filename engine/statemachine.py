@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from transitions import EventData, Machine, MachineError
 
@@ -122,6 +123,44 @@ def _action_states(action: str, open_states: list[str]) -> list[str]:
     return open_states
 
 
+_Fired = tuple[str | None, tuple[Callable[[Decision], None], ...], bool]
+"""One compiled transition as a move fires it: its destination, the guards called in order
+(each raises its reason) and whether it passes once they all have."""
+_GUARDS: dict[str, Callable[[Decision], None]] = {
+    "permitted": guards.permitted, "complete": guards.complete, "separate": guards.separate}
+
+
+def _fired(steps: tuple[_Step, ...], wf: Workflow) -> tuple[_Fired, ...] | None:
+    """What firing does with a model (`_Model`, no `asked`), written out once: each named
+    condition evaluated in order until one gives another answer than its transition wants
+    (`all` stops there). A guard answers True once it has not raised; `may_act` answers
+    False when a transition is fired. None when a condition is none of these."""
+    out = []
+    for dest, conditions in steps:
+        checks: list[Callable[[Decision], None]] = []
+        passes = True
+        for func, target in conditions:
+            guard = _GUARDS.get(func)
+            if guard is None and func == "within_cap":
+                guard = partial(_within_cap, wf)
+            if guard is not None:
+                checks.append(guard)
+                answer = True
+            elif func == "may_act":
+                answer = False
+            else:
+                return None
+            if answer != target:
+                passes = False
+                break
+        out.append((dest, tuple(checks), passes))
+    return tuple(out)
+
+
+def _within_cap(wf: Workflow, d: Decision) -> None:
+    guards.within_cap(d, wf)
+
+
 class WorkflowMachine:
     """One workflow version's machine: fires transitions with their guards, answers what a
     person may fire."""
@@ -150,16 +189,34 @@ class WorkflowMachine:
         }
         """The machine's transitions as compiled: (trigger, source) -> each transition's
         destination (None: internal) and named conditions with the answer each must give."""
+        self._fired: dict[tuple[str, str], tuple[_Fired, ...] | None] = {
+            key: _fired(steps, workflow) for key, steps in self._table.items()}
+        """The same table as a move fires it (`_fired`); None where a condition is not one
+        of the guards (fired on the model)."""
 
     def fire(self, decision: Decision) -> str:
         """The state after the decision's transition; InvalidTransition naming the allowed
         ones, or the error of the first guard that fails (read from the machine's table)."""
         state = decision.issue.state
-        model = _Model(state, self.workflow, decision)
-        for dest, conditions in self._table.get((decision.transition.name, state), ()):
-            if all(getattr(model, func)(None) == target for func, target in conditions):
+        key = (decision.transition.name, state)
+        fired = self._fired.get(key, ())
+        if fired is None:
+            model = _Model(state, self.workflow, decision)
+            for dest, conditions in self._table[key]:
+                if all(getattr(model, func)(None) == target for func, target in conditions):
+                    return state if dest is None else dest
+            raise self._invalid(decision)
+        for dest, checks, passes in fired:
+            for check in checks:
+                check(decision)
+            if passes:
                 return state if dest is None else dest
         raise self._invalid(decision)
+
+    def compiled(self, trigger: str, source: str) -> bool:
+        """Whether a fire of `trigger` from `source` goes by the compiled table (the guards
+        called directly), not by the model."""
+        return self._fired.get((trigger, source)) is not None
 
     def fire_by_events(self, decision: Decision) -> str:
         """`fire` through the library's own event (its queue, callbacks and state change)."""

@@ -15,7 +15,7 @@ from pathlib import Path
 from engine.app import evidence
 from engine.app.session import Session
 from engine.domain import campaign
-from engine.domain.decide import Context, created_event, decide_move
+from engine.domain.decide import Context, context_of, created_event, decide_move
 from engine.domain.escalation import issue_light
 from engine.domain.events import Event
 from engine.domain.issue import Issue, Move, NewIssue, check_new_issue, check_text, evolve
@@ -56,14 +56,17 @@ def context(s: Session, tx: Tx, wf: Workflow, actor: str, roles: frozenset[str],
             prior: dict[str, frozenset[str]] | None = None,
             village: str | None = None) -> Context:
     """What a decision by `actor` (the session's, known to the org) needs, now."""
-    unit = s.org(tx).units.get(village) if village else None
-    return Context(workflow=wf, machine=s.machine(wf), calendar=s.calendar(tx), now=s.now(tx),
-                   actor=actor, roles=roles, prior_actors=prior or {},
-                   village_listed=bool(unit and unit.listed))
+    defs = s.defs  # what the session has read already, else read now
+    unit = (defs.org or s.org(tx)).units.get(village) if village else None
+    return context_of((  # Context's fields in their order
+        wf, s.app.machines.get(wf.key) or s.machine(wf), defs.calendar or s.calendar(tx),
+        s.now(tx), actor, roles, bool(unit and unit.listed), prior or {}))
 
 
 def move(s: Session, command: Move, files: Sequence[Path] = ()) -> Issue:
     """Fire a transition on an issue, with its evidence files."""
+    if not files:  # nothing to store, nothing to keep or abandon
+        return _fire(s, command)
     staged = evidence.stage(s.app.data_dir, files, s.app.evidence_limit)  # stored as hashed
     if staged.held:
         command = replace(command, evidence=staged.records)
@@ -107,7 +110,8 @@ def fire_in(s: Session, tx: Tx, org: Org, actor: str, issue: Issue, command: Mov
     roles = org.roles_for_issue(actor, issue.village, issue.assignee)
     ctx = context(s, tx, wf, actor, roles, prior, issue.village)
     event = decide_move(issue, command, ctx, supersede(tx, issue, ctx.now, actor))
-    campaign.check_due(org.campaign, command.due)
+    if command.due is not None:
+        campaign.check_due(org.campaign, command.due)
     after = evolve(issue, event)
     tx.issues.update(after, issue.version, issue)
     tx.append(event, s.recorded_at())

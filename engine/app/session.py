@@ -43,6 +43,8 @@ if TYPE_CHECKING:
     from engine.statemachine import WorkflowMachine
     from notifications.config import Config
 
+_system_now = partial(datetime.now, UTC)
+"""The system's time, as SystemClock tells it (`recorded_at`: every event written asks)."""
 DEFAULT_TZ = "Asia/Shanghai"
 EVIDENCE_LIMIT = 50 << 20
 """The largest evidence file taken unless `--evidence-limit` says otherwise (50 MiB)."""
@@ -136,6 +138,9 @@ class Definitions:
     """live or drill (an unmarked database counts as live)."""
     names: Names | None = None
     """The org's names, for human output."""
+    stamps: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+    """Each door's stamp made so far, by channel and back-fill reason (`Session.stamp`):
+    the sessions of one process share them (nothing changes a stamp)."""
 
     def reset(self) -> None:
         self.tz = self.org = self.calendar = self.current_workflow = self.mode = None
@@ -187,29 +192,38 @@ class Session:
         once per session)."""
         if self._stamp is not None:
             return self._stamp
-        out = self._stamp = {"channel": self.channel}
-        if self.channel in ("cli", "scheduler"):
-            out["user"] = os_user()
-        if self.backfill and self.backfill.strip() and self.at is not None:  # a --now given
-            out["backfill"] = self.backfill.strip()
+        backfill = self.backfill.strip() if self.backfill and self.at is not None else ""
+        key = (self.channel, backfill)  # a back-fill's reason only with a --now given
+        out = self.defs.stamps.get(key)
+        if out is None:
+            out = self.defs.stamps[key] = {"channel": self.channel}
+            if self.channel in ("cli", "scheduler"):
+                out["user"] = os_user()
+            if backfill:
+                out["backfill"] = backfill
+        self._stamp = out
         return out
 
     def _admit(self, tx: Tx, events: Sequence[tuple[Event, datetime]]) -> None:
         """The rules about time, for every event however it was made: a live database's
         clock neither runs ahead nor enters the past unexplained; an issue's events never go
         back in time."""
-        live = self.mode(tx) != DRILL
-        tz = self.timezone(tx)
+        defs = self.defs
+        live = (defs.mode or self.mode(tx)) != DRILL  # read once
+        tz = defs.tz or self.timezone(tx)
         last: dict[int, datetime] = {}
         for e, recorded in events:
-            check_clock(live, e.at, recorded, self.backfill, tz)
+            if live:  # a drill's clock is free
+                check_clock(live, e.at, recorded, self.backfill, tz)
             if e.issue_id == TOWN:
                 continue
             if e.version > 1:
                 previous = last.get(e.issue_id)
-                if previous is None:
-                    previous = tx.history.at_of(e.issue_id, e.version - 1)
-                check_order(e.issue_id, e.at, previous, tz)
+                if previous is None:  # the issue's row brought it, else the history tells
+                    previous = tx.event_times.get((e.issue_id, e.version - 1)) \
+                        or tx.history.at_of(e.issue_id, e.version - 1)
+                if previous is not None and e.at < previous:  # else in order
+                    check_order(e.issue_id, e.at, previous, tz)
             last[e.issue_id] = e.at
 
     def is_drill(self) -> bool:
@@ -242,7 +256,7 @@ class Session:
     def recorded_at() -> datetime:
         """When an event is written: always the real time, whatever the rules' clock says,
         so that back-dated entries show."""
-        return SystemClock().now()
+        return _system_now()
 
     def timezone(self, tx: Tx) -> tzinfo:
         """The town's time zone (read once)."""

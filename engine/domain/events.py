@@ -196,10 +196,16 @@ class Moved:
 
     def to_payload(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for name in ("note", "plan", "assignee", "reason", "duplicate_of"):
-            value = getattr(self, name)
-            if value is not None:
-                out[name] = value
+        if self.note is not None:  # what was given, in this order
+            out["note"] = self.note
+        if self.plan is not None:
+            out["plan"] = self.plan
+        if self.assignee is not None:
+            out["assignee"] = self.assignee
+        if self.reason is not None:
+            out["reason"] = self.reason
+        if self.duplicate_of is not None:
+            out["duplicate_of"] = self.duplicate_of
         if self.evidence:
             out["evidence"] = [e.to_dict() for e in self.evidence]
         if self.due is not None:

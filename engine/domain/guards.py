@@ -80,10 +80,27 @@ def complete(d: Decision) -> None:
     missing = [f for f in t.requires if not move.given(f)]
     if missing:
         raise MissingField(f"{t.name} needs {', '.join(f'--{f}' for f in missing)}")
-    allowed = set(t.requires) | set(t.optional)
-    extra = [f for f in FIELDS if f not in allowed and move.given(f)]
+    extra = [f for f in not_taken(t)  # None is never given: asked only of the rest
+             if getattr(move, f) is not None and move.given(f)]
     if extra:
         raise BadOption(f"{t.name} does not take {', '.join(f'--{f}' for f in extra)}")
+
+
+_NOT_TAKEN: dict[int, tuple[TransitionDef, tuple[str, ...]]] = {}
+"""`not_taken` of each transition, by its id (the transition kept with it, so that the id
+names it while it is remembered)."""
+
+
+def not_taken(t: TransitionDef) -> tuple[str, ...]:
+    """The fields (in the order of FIELDS) a transition neither requires nor takes: worked
+    out once per transition (a definition never changes)."""
+    found = _NOT_TAKEN.get(id(t))
+    if found is None or found[0] is not t:
+        allowed = set(t.requires) | set(t.optional)
+        if len(_NOT_TAKEN) > 4096:
+            _NOT_TAKEN.clear()
+        found = _NOT_TAKEN[id(t)] = (t, tuple(f for f in FIELDS if f not in allowed))
+    return found[1]
 
 
 def separate(d: Decision) -> None:

@@ -214,6 +214,11 @@ def evolve(issue: Issue | None, event: Event) -> Issue:
                                       event.payload, event.workflow, event.to_state))
     if issue is None:
         raise ValueError(f"event {event.type} before the issue was created")
+    if event.type == _TRANSITION:  # a move's: its fields put in place, without a dict
+        values = list(_ISSUE_VALUES(issue))
+        moved_into(values, event.version, event.at, event.payload, event.workflow,
+                   event.to_state)
+        return issue_of_values(values)
     return replace(issue, **changes(event.type, event.version, event.at, event.payload,
                                     event.workflow, event.to_state))
 
@@ -296,6 +301,32 @@ def transition_into(f: dict[str, Any], version: int, at: datetime, p: Mapping[st
         f["plan"] = p["plan"]
     if "listed_by_village" in p:
         f["listed_by_village"] = bool(p["listed_by_village"])
+
+
+_VERSION, _STAGE_VERSION, _ENTERED, _DUE, _WORKFLOW, _NEXT, _STATE, _ASSIGNEE, _PLAN, \
+    _BY_VILLAGE = (ISSUE_FIELDS.index(name) for name in (
+        "version", "stage_version", "stage_entered_at", "due_at", "workflow",
+        "next_escalation_at", "state", "assignee", "plan", "listed_by_village"))
+
+
+def moved_into(v: list[Any], version: int, at: datetime, p: Mapping[str, Any],
+               workflow: str, to_state: str | None) -> None:
+    """`transition_into` on an issue's values (in the order of ISSUE_FIELDS) rather than
+    its fields by name: what `evolve` does with a move."""
+    v[_VERSION] = v[_STAGE_VERSION] = version
+    v[_ENTERED] = at
+    due, later = p.get("due_at"), p.get("next_escalation_at")
+    v[_DUE] = _fromiso(due) if due else None
+    v[_WORKFLOW] = workflow
+    v[_NEXT] = _fromiso(later) if later else None
+    if to_state:
+        v[_STATE] = to_state
+    if "assignee" in p:
+        v[_ASSIGNEE] = p["assignee"]
+    if "plan" in p:
+        v[_PLAN] = p["plan"]
+    if "listed_by_village" in p:
+        v[_BY_VILLAGE] = bool(p["listed_by_village"])
 
 
 KEPT_UNLESS_GIVEN = ("assignee", "plan", "listed_by_village")

@@ -9,9 +9,8 @@ advisory lock held to the commit, so appends are serialized and seq order is com
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from functools import partial
 from typing import Any
 
 from sqlalchemy import select
@@ -22,7 +21,7 @@ from engine.domain.guards import ANY_ASSIGNEE, assignees_at, is_assignee_token
 from engine.errors import VersionConflict
 from engine.store import rows
 from engine.store import tables as t
-from engine.store.dialect import decode_time
+from engine.store.dialect import decode_time, encode_time
 from engine.store.repository import Repository, Transaction, stored_time
 
 CHAIN_HEAD = "SELECT seq, hash FROM history ORDER BY seq DESC LIMIT 1"
@@ -105,22 +104,28 @@ class HistoryRepository(Repository):
         if admit is not None:
             admit(events)
         sqlite, to_json = self.d.sqlite, payload_text
-        when: Callable[[datetime | None], Any]
-        if len(events) == 1:  # a command's event: its moments are likely converted already
-            when = partial(stored_time, sqlite=sqlite)
-        else:
-            when = self.d.remembering_time()
         stamp = self.tx.stamp
         seq, prev = self.head()
         out = []
-        for e, recorded in events:
-            seq += 1
+        if len(events) == 1:  # a command's event: its moment is likely converted already (the
+            # row's stage entry), its write time never is
+            [(e, recorded)] = events
             payload = e.payload if stamp is None else {**e.payload, "via": stamp}
-            row = (seq, e.issue_id, e.version, str(e.type), e.transition, e.from_state,
-                   e.to_state, e.actor, when(e.at), when(recorded), to_json(payload),
-                   e.workflow, prev)
-            prev = row_hash(row, sqlite=sqlite)
+            row = (seq + 1, e.issue_id, e.version, str(e.type), e.transition, e.from_state,
+                   e.to_state, e.actor, stored_time(e.at, sqlite), encode_time(recorded, sqlite),
+                   to_json(payload), e.workflow, prev)
+            seq, prev = seq + 1, row_hash(row, sqlite=sqlite)
             out.append((*row, prev))
+        else:
+            when = self.d.remembering_time()
+            for e, recorded in events:
+                seq += 1
+                payload = e.payload if stamp is None else {**e.payload, "via": stamp}
+                row = (seq, e.issue_id, e.version, str(e.type), e.transition, e.from_state,
+                       e.to_state, e.actor, when(e.at), when(recorded), to_json(payload),
+                       e.workflow, prev)
+                prev = row_hash(row, sqlite=sqlite)
+                out.append((*row, prev))
         try:
             self.run_many(_INSERT, out)
         except Exception as err:  # the driver's IntegrityError: (issue_id, version) taken

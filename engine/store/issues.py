@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
-from operator import itemgetter
+from itertools import compress
+from operator import attrgetter, itemgetter, ne
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, literal_column, or_, select, text
@@ -35,9 +36,13 @@ last event is that entry (a transition, dated `stage_entered_at`; or the first e
 _MOVING = ("state", "version", "assignee", "plan", "due_at", "stage_entered_at", "workflow",
            "stage_version", "next_escalation_at", "listed_by_village")
 """The columns a move or a listing may change (`update`)."""
-_UPDATES: dict[tuple[str, ...], str] = {}
-"""`update`'s statement for each set of columns written (a handful: moves of one kind change
-the same ones)."""
+_MOVING_OF = attrgetter(*("group" if c == "grp" else c for c in _MOVING))
+"""An issue's values of the columns of _MOVING, in that order."""
+_ALL_MOVING = tuple(range(len(_MOVING)))
+_UPDATES: dict[tuple[int, ...], tuple[str, tuple[int, ...], int]] = {}
+"""`update`'s statement for each set of columns written, by their positions in _MOVING (a
+handful: moves of one kind change the same ones), with the positions of its parameters that
+are moments and of the flag (-1: not written)."""
 _TIMES = frozenset({4, 5, 8})
 """The positions of _MOVING that hold moments."""
 _UPDATE_ALL = (
@@ -144,31 +149,28 @@ class IssueRepository(Repository):
         issue as it was read at that version (`before`), only the fields that differ from it
         (an index whose columns are not written is left alone)."""
         sqlite = self.d.sqlite
-        new = (issue.state, issue.version, issue.assignee, issue.plan, issue.due_at,
-               issue.stage_entered_at, issue.workflow, issue.stage_version,
-               issue.next_escalation_at, issue.listed_by_village)
+        new = _MOVING_OF(issue)
         if before is None:
-            picked: Sequence[int] = range(len(_MOVING))
+            picked: tuple[int, ...] = _ALL_MOVING
         else:
-            old = (before.state, before.version, before.assignee, before.plan, before.due_at,
-                   before.stage_entered_at, before.workflow, before.stage_version,
-                   before.next_escalation_at, before.listed_by_village)
-            picked = [k for k in range(len(_MOVING)) if k == 1 or new[k] != old[k]]
-        params: list[Any] = []
-        for k in picked:
-            value = new[k]
-            if k in _TIMES:
-                value = stored_time(value, sqlite)  # type: ignore[arg-type]
-            elif k == 9:
-                value = self.d.flag(issue.listed_by_village)
-            params.append(value)
+            old = _MOVING_OF(before)
+            picked = tuple(compress(_ALL_MOVING, map(ne, new, old)))  # those that differ
+            if 1 not in picked:  # the version is always written
+                picked = tuple(sorted((1, *picked)))
+        plan = _UPDATES.get(picked)
+        if plan is None:
+            plan = _UPDATES[picked] = (
+                f"UPDATE issues SET {', '.join(_MOVING[k] + ' = ?' for k in picked)}"
+                " WHERE id = ? AND version = ?",
+                tuple(j for j, k in enumerate(picked) if k in _TIMES),
+                picked.index(9) if 9 in picked else -1)
+        sql, times, flag_at = plan
+        params: list[Any] = [new[k] for k in picked]
+        for j in times:
+            params[j] = stored_time(params[j], sqlite)
+        if flag_at >= 0:
+            params[flag_at] = self.d.flag(params[flag_at])
         params += (issue.id, expected_version)
-        changed = tuple(_MOVING[k] for k in picked)
-        sql = _UPDATES.get(changed)
-        if sql is None:
-            sql = _UPDATES[changed] = (
-                f"UPDATE issues SET {', '.join(c + ' = ?' for c in changed)}"
-                " WHERE id = ? AND version = ?")
         if self.run(sql, params).rowcount != 1:
             raise VersionConflict(f"issue {issue.id} was changed by someone else; try again")
 

@@ -97,14 +97,16 @@ def issue(row: Row) -> Issue:
     if len(_SHARED) > _SHARED_MAX or len(_MOMENTS) > _SHARED_MAX:
         _SHARED.clear()
         _MOMENTS.clear()
-    keep, when = _SHARED.setdefault, shared_time
-    created = when(row[15])
+    keep, when, known = _SHARED.setdefault, shared_time, _MOMENTS.get
+    # a moment decoded before is found without a call (a datetime is never false)
+    created = known(row[15]) or when(row[15])
     return issue_of_values((  # Issue's fields in their order
             row[0], row[1], keep(row[3], row[3]), keep(row[4], row[4]),
             keep(row[9], row[9]), row[10], created, keep(row[16], row[16]),
-            created if row[14] == row[15] else when(row[14]), row[2], keep(row[5], row[5]),
-            row[6], keep(row[7], row[7]), bool(row[8]), keep(row[11], row[11]), row[12],
-            when(row[13]), keep(row[17], row[17]), row[18], when(row[19]), bool(row[20])))
+            created if row[14] == row[15] else known(row[14]) or when(row[14]), row[2],
+            keep(row[5], row[5]), row[6], keep(row[7], row[7]), bool(row[8]),
+            keep(row[11], row[11]), row[12], known(row[13]) or when(row[13]),
+            keep(row[17], row[17]), row[18], known(row[19]) or when(row[19]), bool(row[20])))
 
 
 _new = object.__new__

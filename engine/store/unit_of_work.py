@@ -169,8 +169,10 @@ class _Fast:
             self.conn, self.raw = conn, raw
             if conn.in_transaction():  # nothing may be left open from before
                 conn.rollback()
-            raw.execute("BEGIN IMMEDIATE" if self.write else "BEGIN DEFERRED")
             tx = self.tx = Tx(conn, store.dialect, raw)
+            # on the cursor the transaction's statements share (the driver's own execute
+            # would make one for BEGIN and one for COMMIT)
+            tx.cursor().execute("BEGIN IMMEDIATE" if self.write else "BEGIN DEFERRED")
             if self.prepare is not None:
                 self.prepare(tx)
         except BaseException as e:
@@ -188,8 +190,8 @@ class _Fast:
         if e is None:
             try:
                 tx.flush()
+                tx.cursor().execute("COMMIT")  # its last statement reset first
                 tx.close()
-                self.raw.execute("COMMIT")
             except BaseException as err:
                 self._abandon()
                 told = self.store.told(err)
@@ -241,12 +243,17 @@ class Tx:
     """One transaction: its connection, one driver cursor for the raw path, the repositories,
     and the events waiting to be chained."""
 
+    __slots__ = ("_accounts", "_definitions", "_escalations", "_extensions", "_history",
+                 "_issues", "_org", "_outbox", "_pending", "_raw", "admit", "conn", "cur",
+                 "dialect", "event_times", "stamp")
+
     def __init__(self, conn: Connection, dialect: Dialect, raw: Any = None) -> None:
         self.conn = conn
         self.dialect = dialect
         self._raw = raw
         """The driver connection (given by the fast path; else looked up when first asked)."""
-        self._cur: Any = None
+        self.cur: Any = None
+        """The driver cursor, once made (`cursor()` makes it)."""
         self._pending: list[tuple[Event, datetime]] = []
         self._issues: IssueRepository | None = None
         self._history: HistoryRepository | None = None
@@ -267,16 +274,16 @@ class Tx:
 
     def cursor(self) -> Any:
         """The driver cursor the raw statements of this transaction share."""
-        if self._cur is None:
+        if self.cur is None:
             if self._raw is None:
                 self._raw = self.conn.connection.driver_connection
-            self._cur = self._raw.cursor()
-        return self._cur
+            self.cur = self._raw.cursor()
+        return self.cur
 
     def close(self) -> None:
-        if self._cur is not None:
-            self._cur.close()
-            self._cur = None
+        if self.cur is not None:
+            self.cur.close()
+            self.cur = None
 
     # --- repositories (made on first use: a transaction uses two or three of them) --------
     @property
