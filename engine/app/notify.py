@@ -43,6 +43,7 @@ NEXT_STEP = {
     "zh_CN": {
         "reminder": "请在截止前完成本阶段工作；确有困难的，请在截止前提出延期申请。",
         "reminder_no_extension": "请在截止前完成本阶段工作。",
+        "reminder_late": "本阶段已超过办理时限，不能再申请延期，请立即完成。",
         "interview": "请约谈上述责任人，听取超期原因和整改措施，约谈后在整改系统中如实记录。",
         "interview_subject": "请按时参加约谈，说明未按期完成的原因，并提出限期整改措施。",
         "accountability": "请按考核问责制度研究处理意见，并督促立即整改到位。",
@@ -60,6 +61,8 @@ NEXT_STEP = {
     "en": {
         "reminder": "Finish this stage before the deadline, or ask for an extension before it.",
         "reminder_no_extension": "Finish this stage before the deadline.",
+        "reminder_late": "This stage is past its deadline and can no longer be extended:"
+                         " finish it now.",
         "interview": "Hold the interview with those named, then record it in the system.",
         "interview_subject": "Attend the interview, explain the delay and commit to a date.",
         "accountability": "Decide on accountability and see that it is put right at once.",
@@ -224,12 +227,14 @@ class Notifier:
         levels raised on it at `now` (the sweep), else made here.
 
         Who is told what depends only on the escalation's shape (its level, recipients and
-        subjects, and the issue's workflow, village and assignee), so each shape's messages
+        subjects, whether it was raised past the due moment, and the issue's workflow,
+        village and assignee), so each shape's messages
         are worked out once per Notifier (one transaction: a sweep's batch) as texts split
         where the escalation's number goes, and each escalation alike stamps its number and
         its issue's part in."""
         town, ctx, _ = self._base(e.level, issue, wf, now, context)
-        shape_key = (wf.key, e.level, e.recipients, e.subjects, issue.village, issue.assignee)
+        shape_key = (wf.key, e.level, e.recipients, e.subjects, issue.village, issue.assignee,
+                     e.raised_at >= e.due_at)
         shape = self._shapes.get(shape_key)
         if shape is None:
             shape = self._shapes[shape_key] = self._shape(self._addressed(issue, wf, e, ctx))
@@ -269,7 +274,8 @@ class Notifier:
         """Each recipient of the escalation (once, known to the org, in its order) with the
         message they get: the interview's conductor is told whom to summon and each subject
         why they are summoned; an accountability case goes to who may decide it and is
-        copied to the others; a reminder tells only who may ask for more time to ask."""
+        copied to the others; a reminder tells only who may ask for more time to ask, and
+        nobody once the due moment has passed (asking is open only before it)."""
         town, step = self._town, NEXT_STEP[self.locale].get(e.level, "")
         about = self._escalation(e)
         steps = NEXT_STEP[self.locale]
@@ -287,6 +293,11 @@ class Notifier:
                 if person in deciders:
                     return "", step
                 return "copy", steps["accountability_copy"]
+        elif e.level == "reminder" and e.raised_at >= e.due_at:
+            # raised late (a sweep that did not run in time): more time can no longer be
+            # asked for, by anyone
+            def part(person: str) -> tuple[str, str]:
+                return "", steps["reminder_late"]
         elif e.level == "reminder":
             askers = self._holders(wf, "request_extension", issue)
 
