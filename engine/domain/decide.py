@@ -16,7 +16,7 @@ from typing import Protocol
 from engine.domain.calendar import WorkingCalendar
 from engine.domain.events import Created, Event, EventType, Imported, Moved, Payload
 from engine.domain.guards import Decision
-from engine.domain.issue import Issue, Move, NewIssue, check_text
+from engine.domain.issue import Issue, Move, NewIssue, check_text, given_text
 from engine.domain.records import slotted
 from engine.domain.workflow import Deadline, Workflow
 from engine.errors import InvalidTransition, VersionConflict
@@ -159,21 +159,12 @@ def decide_move(issue: Issue, move: Move, ctx: Context,
     listed = ctx.village_listed
     moved = Moved(
         due, listed, next_escalation(ctx, due, issue.listed or listed),
-        None if note is None else _given(note), None if plan is None else _given(plan),
-        None if assignee is None else _given(assignee),
-        None if reason is None else _given(reason),
+        given_text(note), given_text(plan), given_text(assignee), given_text(reason),
         move.due, move.evidence, superseded[0], superseded[1], move.duplicate_of)
     return _event_of((  # Event's fields in their order
         issue.id, issue.version + 1, _TRANSITION, ctx.actor, now, moved.to_payload(), wf.key,
         t.name, issue.state, to_state, None, None, None, None))
 
-
-def _given(text: str | None) -> str | None:
-    """A text field of a move as recorded: None unless given (`Move.given`: text made only
-    of spaces is not given)."""
-    if isinstance(text, str) and text.strip() == "":
-        return None
-    return text
 
 
 def fact_event(issue: Issue, type: EventType, actor: str, at: datetime,

@@ -98,8 +98,16 @@ class Move:
         if name == "evidence":
             return bool(value)
         if isinstance(value, str):
-            return value.strip() != ""
+            return given_text(value) is not None
         return value is not None
+
+
+def given_text(text: str | None) -> str | None:
+    """A text field of a command as recorded: None unless given (text made only of spaces
+    is not given: `Move.given`)."""
+    if text is None or text.strip() == "":
+        return None
+    return text
 
 
 @dataclass(frozen=True, slots=True)
