@@ -9,8 +9,9 @@ advisory lock held to the commit, so appends are serialized and seq order is com
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
@@ -107,25 +108,20 @@ class HistoryRepository(Repository):
         stamp = self.tx.stamp
         seq, prev = self.head()
         out = []
-        if len(events) == 1:  # a command's event: its moment is likely converted already (the
-            # row's stage entry), its write time never is
-            [(e, recorded)] = events
+        if len(events) == 1:  # a command's: its moment is likely converted already (the
+            # row's stage entry, `stored_time`), its write time never is
+            at_of: Callable[[datetime], Any] = partial(stored_time, sqlite=sqlite)
+            recorded_of: Callable[[datetime], Any] = partial(encode_time, sqlite=sqlite)
+        else:  # a batch's: its moments and write times repeat
+            at_of = recorded_of = self.d.remembering_time()
+        for e, recorded in events:
+            seq += 1
             payload = e.payload if stamp is None else {**e.payload, "via": stamp}
-            row = (seq + 1, e.issue_id, e.version, str(e.type), e.transition, e.from_state,
-                   e.to_state, e.actor, stored_time(e.at, sqlite), encode_time(recorded, sqlite),
-                   to_json(payload), e.workflow, prev)
-            seq, prev = seq + 1, row_hash(row, sqlite=sqlite)
+            row = (seq, e.issue_id, e.version, str(e.type), e.transition, e.from_state,
+                   e.to_state, e.actor, at_of(e.at), recorded_of(recorded), to_json(payload),
+                   e.workflow, prev)
+            prev = row_hash(row, sqlite=sqlite)
             out.append((*row, prev))
-        else:
-            when = self.d.remembering_time()
-            for e, recorded in events:
-                seq += 1
-                payload = e.payload if stamp is None else {**e.payload, "via": stamp}
-                row = (seq, e.issue_id, e.version, str(e.type), e.transition, e.from_state,
-                       e.to_state, e.actor, when(e.at), when(recorded), to_json(payload),
-                       e.workflow, prev)
-                prev = row_hash(row, sqlite=sqlite)
-                out.append((*row, prev))
         try:
             self.run_many(_INSERT, out)
         except Exception as err:  # the driver's IntegrityError: (issue_id, version) taken
