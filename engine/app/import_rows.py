@@ -128,12 +128,9 @@ class Readers:
         return cls({**{name: free(name) for name in FREE}, **read})
 
 
-_ISSUE_FIELDS = ISSUE_FIELDS
-
-
 def fields_of(issue: Issue) -> list[Any]:
     """An issue's fields in the order of the dataclass (`Issue(*fields)` makes it again)."""
-    return [getattr(issue, n) for n in _ISSUE_FIELDS]
+    return [getattr(issue, n) for n in ISSUE_FIELDS]
 
 
 _EVENT_FIELDS = tuple(f.name for f in fields(Event))
@@ -142,7 +139,7 @@ _AT_ID, _AT_PAYLOAD = _EVENT_FIELDS.index("issue_id"), _EVENT_FIELDS.index("payl
 
 _new_event = slotted(Event)
 _AT_ISSUE_ID, _AT_TITLE, _AT_DESCRIPTION, _AT_HOUSEHOLD, _AT_PLAN = (
-    _ISSUE_FIELDS.index(n) for n in ("id", "title", "description", "household", "plan"))
+    ISSUE_FIELDS.index(n) for n in ("id", "title", "description", "household", "plan"))
 """What rows alike differ in: their id and free text (an issue's fields of those names)."""
 
 

@@ -276,9 +276,8 @@ class Notifier:
         why they are summoned; an accountability case goes to who may decide it and is
         copied to the others; a reminder tells only who may ask for more time to ask, and
         nobody once the due moment has passed (asking is open only before it)."""
-        town, step = self._town, NEXT_STEP[self.locale].get(e.level, "")
-        about = self._escalation(e)
         steps = NEXT_STEP[self.locale]
+        town, step, about = self._town, steps.get(e.level, ""), self._escalation(e)
         if e.level == "interview" and e.subjects:
             def part(person: str) -> tuple[str, str]:
                 if person in e.subjects:

@@ -183,6 +183,8 @@ def _replace(obj: Any, **changes: Any) -> Any:
 
 
 _new = object.__new__
+
+
 def issue_of(values: Mapping[str, Any]) -> Issue:
     """Issue(**values), the same issue, made slot by slot (`issue_of_values`): the audit
     makes one per issue. Anything but exactly the issue's fields goes through `__init__`."""
