@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
@@ -117,10 +117,7 @@ class Store:
                 finally:
                     tx.close()
         except Exception as e:
-            told = self.told(e)
-            if told is None:
-                raise
-            raise told from None
+            self.reraise(e)
         finally:
             self.ended(depth)
 
@@ -137,6 +134,13 @@ class Store:
             first = (str(e).strip().splitlines() or [type(e).__name__])[0]
             return StoreUnavailable(f"database: {first}")
         return None
+
+    def reraise(self, e: BaseException) -> NoReturn:
+        """Raise the application's error for a database's error `e` (`told`), else `e`."""
+        told = self.told(e)
+        if told is None:
+            raise e
+        raise told from None
 
     def ended(self, depth: int) -> None:
         """A transaction ended at this nesting depth (the connection given back if asked)."""
@@ -177,10 +181,7 @@ class _Fast:
                 self.prepare(tx)
         except BaseException as e:
             self._abandon()
-            told = store.told(e)
-            if told is None:
-                raise
-            raise told from None
+            store.reraise(e)
         return tx
 
     def __exit__(self, kind: type[BaseException] | None, e: BaseException | None,
@@ -194,10 +195,7 @@ class _Fast:
                 tx.close()
             except BaseException as err:
                 self._abandon()
-                told = self.store.told(err)
-                if told is None:
-                    raise
-                raise told from None
+                self.store.reraise(err)
             self._end()
             return
         self._abandon()
