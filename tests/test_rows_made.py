@@ -1,13 +1,17 @@
 """The mappers that fill a record's fields directly (an issue's slots, an escalation's dict)
-make the record its `__init__` makes: equal, the same repr and hash, every field."""
+make the record its `__init__` makes: equal, the same repr and hash, every field; and stored
+JSON reads as the standard library reads it."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.domain.escalation import Escalation
 from engine.domain.issue import Issue
@@ -64,3 +68,40 @@ def test_an_escalation_row_maps_to_the_escalation_init_makes(row: tuple[Any, ...
     assert (repr(got), hash(got)) == (repr(want), hash(want))
     assert vars(got) == vars(want) and list(vars(got)) == list(vars(want))
     assert got.due_at == datetime(2023, 3, 4, 16, tzinfo=UTC)
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
+                                                                 max_size=4),
+    max_leaves=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=_JSON, canonical=st.booleans())
+def test_stored_json_reads_as_the_standard_library_reads_it(value: Any, canonical: bool) -> None:
+    """The fast decoder reads any JSON the engine writes (and any other) as json.loads does:
+    the same value, of the same types (integers past 64 bits stay integers)."""
+    text = (json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+            if canonical else json.dumps(value, indent=1))
+    got = rows.json_value(text)
+    assert got == json.loads(text) and repr(got) == repr(json.loads(text))
+
+
+@pytest.mark.parametrize("text", ["NaN", "[1E400]", '"\\ud800"', '{"a":1} trailing', " [2]",
+                                  str(2**70), '{"a":1,"a":2}'])
+def test_what_the_fast_decoder_refuses_is_read_as_before(text: str) -> None:
+    """What msgspec refuses and the standard library takes is read by the standard library
+    (the scanner, which stops at the end of the first value, then json.loads)."""
+    try:
+        want = json.JSONDecoder().scan_once(text, 0)[0]  # type: ignore[attr-defined]
+    except StopIteration:
+        want = json.loads(text)
+    got = rows.json_value(text)
+    assert repr(got) == repr(want)
+
+
+def test_what_nothing_reads_says_why() -> None:
+    with pytest.raises(json.JSONDecodeError, match="Expecting value"):
+        rows.json_value("not json")

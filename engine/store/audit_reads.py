@@ -211,7 +211,7 @@ class Reads(Repository):
         (what stops the fold, the first rule broken). A transition (most events) is written
         into the replay's fields here, by the rule `evolve` uses (`transition_into`)."""
         sqlite, when, apply = self.sqlite, decode_time, replay.apply_row
-        scan, payload = rows.scan_json, rows.json_value
+        payload = rows.json_value
         fromiso = datetime.fromisoformat
         into, supersede = transition_into, replay.supersede
         expected = replay.events + 1
@@ -247,10 +247,7 @@ class Reads(Repository):
                 else:
                     moment = when(at)
                     late = backdated(moment, when(recorded))
-                try:
-                    p = scan(text, 0)[0]
-                except (StopIteration, TypeError):
-                    p = payload(text)  # not JSON: json.loads says why
+                p = payload(text)
                 if check is not None and timing is not None and broken is None:
                     problem = None
                     if late or (previous is not None and moment < previous):
@@ -343,11 +340,7 @@ class Reads(Repository):
         return self._stream(f"{sql} ORDER BY {order}", tuple(params))
 
 
-def _parsed(text: Any) -> Any:
-    try:
-        return rows.scan_json(text, 0)[0]
-    except (StopIteration, TypeError):
-        return rows.json_value(text)
+_parsed = rows.json_value
 
 
 def _needed(named: tuple[bool, ...]) -> Callable[[str], bool]:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import msgspec
+
 from engine.domain.accounts import ApiToken, Credential, WebSession
 from engine.domain.escalation import Escalation, Extension
 from engine.domain.events import Event
@@ -51,14 +53,20 @@ WEB_SESSION_COLUMNS = ("id", "person", "created_at", "last_seen_at", "expires_at
 API_TOKEN_COLUMNS = ("id", "person", "name", "created_at", "last_used_at", "revoked_at")
 
 _scan = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
-scan_json: Any = _scan
-"""The JSON scanner itself, (text, 0) -> (value, end): json_value without its call, for the
-audit's hot loop (StopIteration or TypeError: call json_value, which says what is wrong)."""
+_decode = msgspec.json.Decoder().decode
+_UNDECODED = (msgspec.DecodeError, TypeError)
 
 
 def json_value(text: str) -> Any:
-    """Stored JSON (canonical: no leading space) parsed without json.loads's whitespace
-    checks: the audit parses a million payloads; anything unusual goes the slow way."""
+    """Stored JSON parsed: by msgspec's decoder (in C, about twice as fast as the standard
+    library's on a payload: the audit parses a million), which takes only valid JSON and
+    reads it as `json.loads` does; anything it refuses (what `json.loads` takes besides:
+    NaN, numbers out of a float's range, lone surrogates) is read by the standard library,
+    which says what is wrong if it cannot read it either."""
+    try:
+        return _decode(text)
+    except _UNDECODED:
+        pass
     try:
         return _scan(text, 0)[0]
     except (StopIteration, TypeError):
