@@ -190,3 +190,85 @@ def test_an_issue_made_from_its_fields_is_the_issue_init_makes(reads: Reads) -> 
     swapped = {**fewer, "colour": "red"}
     with pytest.raises(TypeError):
         a.issue_of(swapped)
+
+
+_LEVELS = ("reminder", "interview", "accountability")
+_STEP = st.one_of(
+    st.tuples(st.just("move"), st.sampled_from(["studied", "rectified", None]),
+              st.sampled_from([{}, {"assignee": "rc3"}, {"plan": "方案"}]), st.booleans()),
+    st.tuples(st.just("escalate"), st.sampled_from(_LEVELS), st.booleans(), st.booleans()),
+    st.tuples(st.just("close"), st.sampled_from(["interview_recorded",
+                                                 "accountability_decided"]),
+              st.booleans(), st.booleans()),
+)
+
+
+def _escalating(plan: list[tuple[Any, ...]]) -> list[Step]:
+    """A history from a plan of steps: transitions that may supersede what is open,
+    escalations of any level with or without their own due moment, and records that close
+    one of them."""
+    steps: list[Step] = [CREATED]
+    open_ids: list[int] = []
+    next_id = 1
+    for k, (what, x, y, z) in enumerate(plan):
+        if what == "move":
+            more: dict[str, Any] = dict(y)
+            if z and open_ids:  # leaving the stage supersedes what is open
+                more.update(superseded_escalations=list(open_ids), superseded_extensions=[])
+                open_ids.clear()
+            steps.append(("transition", "move", x, _moved(k + 2, **more)))
+        elif what == "escalate":
+            due = (T0 + timedelta(days=k)).isoformat() if y else None
+            later = (T0 + timedelta(days=k + 1)).isoformat() if z else None
+            steps.append(("escalated", None, None, {
+                "escalation": next_id, "level": x, "stage": "studied", "recipients": ["rc2"],
+                "subjects": ["rc2"] if x != "reminder" else [], "moment": T0.isoformat(),
+                "due_at": due, "next_escalation_at": later}))
+            if x != "reminder":
+                open_ids.append(next_id)
+            next_id += 1
+        elif open_ids:
+            eid = open_ids.pop(0 if y else -1)
+            steps.append((x, None, None, {"escalation": eid, "note": "已约谈", "with": ["rc2"],
+                                          **({"outcome": "talk"} if z else {})}))
+    return steps
+
+
+@settings(max_examples=200, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(plan=st.lists(_STEP, min_size=1, max_size=10))
+def test_escalations_booked_unmade_are_the_escalations_the_events_make(
+        reads: Reads, plan: list[tuple[Any, ...]]) -> None:
+    """A replay books each escalated event's escalation unmade and makes it only when read:
+    what it makes (all of them, or the open ones alone) is what folding every event makes,
+    whatever was superseded, recorded or raised after the last transition."""
+    history = _rows(_escalating(plan), late=3)
+    want = _by_events(history)
+    replay = a.Replay()
+    assert reads.fold(replay, history) == (None, None)
+    assert replay.open_escalations() == want.open_escalations()
+    _same(replay, want)
+    assert replay.issue is not None and replay.issue.version == len(history)
+
+
+def _damaged(level: str) -> list[tuple[Any, ...]]:
+    history = _rows([CREATED, ("transition", "report", "reported", _moved(3)),
+                     ("escalated", None, None, {**ESCALATED[3], "level": level,
+                                                "moment": "not a moment"})])
+    return history
+
+
+def test_a_damaged_escalation_is_told_when_it_is_made(reads: Reads) -> None:
+    """The open escalation of a damaged event cannot be made: reading the open ones (what a
+    replay shows) or all of them (what verify compares) raises what reading it raises."""
+    replay = a.Replay()
+    assert reads.fold(replay, _damaged("interview")) == (None, None)
+    with pytest.raises(ValueError, match="not a moment"):
+        replay.open_escalations()
+    with pytest.raises(ValueError, match="not a moment"):
+        replay.make_all()
+    done = a.Replay()  # a reminder is done when raised: a replay does not show it
+    assert reads.fold(done, _damaged("reminder")) == (None, None)
+    assert done.open_escalations() == []
+    with pytest.raises(ValueError, match="not a moment"):
+        done.make_all()

@@ -93,12 +93,13 @@ def replay(s: Session, as_of: datetime, issue_id: int | None = None,
             replay = a.Replay()
             try:
                 fold(replay, group)  # up to a gap: a later event back-dated before as_of
+                issue = replay.issue
+                if issue is None or (village is not None and issue.village != village):
+                    continue
+                still_open = replay.open_escalations()  # made now, and only these
             except _UNREADABLE as e:
                 raise Refused(f"the history cannot be replayed ({e}):"
                               " run `rectify audit verify`") from None
-            issue = replay.issue
-            if issue is None or (village is not None and issue.village != village):
-                continue
             wf = workflows.get(issue.workflow)
             if wf is None:
                 wf = workflows[issue.workflow] = s.workflow(tx, issue.workflow)
@@ -112,8 +113,7 @@ def replay(s: Session, as_of: datetime, issue_id: int | None = None,
                 if len(lights) >= _LIGHTS_MAX:
                     lights.clear()
                 light = lights[key] = issue_light(calendar, wf.ladder, issue, as_of, final)
-            out.append(Replayed(issue, light, replay.open_escalations(), replay.backdated,
-                                replay.events))
+            out.append(Replayed(issue, light, still_open, replay.backdated, replay.events))
     if issue_id is not None and not out:
         raise NotFound(f"issue {issue_id} did not exist at {as_of.isoformat()}")
     return out

@@ -88,6 +88,7 @@ def _fold_span(r: Reads, tz: tzinfo, copies: Callable[[], Stored] | None, span: 
         broken: tuple[int, str] | None = None
         try:
             problem, broken = fold(replay, events, issue_rules)
+            replay.make_all()  # what a fold without the rules left unmade
         except UNREADABLE as e:
             problem = f"issue {issue_id}'s history cannot be replayed: {e}"
         if issue_rules is not None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import MISSING, dataclass, field, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from engine.domain.chain import GENESIS
 from engine.domain.clock_rules import BACKDATED_SECONDS
@@ -43,6 +43,8 @@ SUPERSEDING_EXTENSIONS = _SUPERSEDED_EXTENSIONS = "superseded_extensions"
 """The keys of a transition's payload that close what it supersedes (`Replay.supersede`)."""
 TRANSITION = _TRANSITION
 """The kind of event that `transition_into` folds (what a store's fold may write itself)."""
+ESCALATED = _ESCALATED
+"""The kind of event whose escalation a store's fold may book unmade (`Raised`)."""
 
 """An event whose clock time and write time differ by more than this is back-dated."""
 
@@ -51,13 +53,25 @@ def backdated(at: datetime, recorded_at: datetime | None) -> bool:
     return recorded_at is not None and abs((recorded_at - at).total_seconds()) > BACKDATED_SECONDS
 
 
+Raised = tuple[str, Mapping[str, Any], int, int, datetime | None, Any, Callable[[Any], Any],
+               dict[str, Any] | None]
+"""An escalation the history raised, kept as its escalated event said it until someone needs
+it (a store's fold books it so; most are superseded or done, and a replay shows only the
+open): (level, payload, issue id, the stage version and the stage's due moment it was raised
+under (the payload's own `due_at` comes first), the event's stored time and what decodes it,
+what closed it since (`Replay._close`'s fields) or None). A plain tuple: a fold books one per
+escalated event."""
+
+
 @dataclass
 class Replay:
     """One issue rebuilt event by event (its fields kept in a dict; the Issue built on demand,
-    so that a long history costs one dict update per event)."""
+    so that a long history costs one dict update per event; the escalations made when read)."""
 
     fields: dict[str, Any] = field(default_factory=dict)
-    escalations: dict[int, Escalation] = field(default_factory=dict)
+    raised: dict[int, Escalation | Raised] = field(default_factory=dict)
+    """Each escalation raised, by id in the order raised: made, or as its event said it
+    (`Raised`)."""
     extensions: dict[int, Extension] = field(default_factory=dict)
     events: int = 0
     backdated: int = 0
@@ -69,6 +83,20 @@ class Replay:
         if self._issue is None and self.fields:
             self._issue = issue_of(self.fields)
         return self._issue
+
+    @property
+    def escalations(self) -> dict[int, Escalation]:
+        """Every escalation the history raised, by id in the order raised (`make_all`)."""
+        self.make_all()
+        return cast("dict[int, Escalation]", self.raised)
+
+    def make_all(self) -> None:
+        """Make every escalation not made yet: an escalated event too damaged to make one
+        raises here what reading it raises (KeyError, ValueError, TypeError)."""
+        raised = self.raised
+        for eid, x in raised.items():
+            if type(x) is tuple:
+                raised[eid] = _escalation(eid, x)
 
     def apply(self, e: Event) -> None:
         self.apply_row(e.seq, e.issue_id, e.version, e.type, e.actor, e.at,
@@ -96,15 +124,9 @@ class Replay:
                 self.supersede(seq, actor, at, p)
             return
         if kind == _ESCALATED:
-            level = str(p["level"])
             eid = int(p["escalation"])
-            due = payload_moment(p.get("due_at")) or f["due_at"]
-            self.escalations[eid] = _made(Escalation, {
-                **_ESCALATION_DEFAULTS, "id": eid, "issue_id": issue_id,
-                "stage": str(p["stage"]), "stage_version": f["stage_version"], "level": level,
-                "due_at": due, "moment": datetime.fromisoformat(p["moment"]), "raised_at": at,
-                "recipients": tuple(p.get("recipients") or ()),
-                "status": initial_status(level), "subjects": tuple(p.get("subjects") or ())})
+            self.raised[eid] = _escalation(eid, (
+                str(p["level"]), p, issue_id, f["stage_version"], f["due_at"], at, _same, None))
         elif kind in _CLOSING:
             status = "recorded" if kind == _RECORDED else "decided"
             named = p.get("subjects")
@@ -144,13 +166,18 @@ class Replay:
     def _close(self, eid: int, status: str, seq: int | None, actor: str, at: datetime,
                note: str | None, attendees: Iterable[str], outcome: str | None = None,
                subjects: tuple[str, ...] | None = None) -> None:
-        x = self.escalations.get(eid)
+        x = self.raised.get(eid)
         if x is None:
             raise ValueError(f"event {seq} closes escalation {eid}, which was never raised")
-        self.escalations[eid] = _replace(
-            x, status=status, closed_at=at, closed_by=actor, note=note,
-            attendees=tuple(attendees), outcome=outcome,
-            subjects=x.subjects if subjects is None else subjects)
+        closing = {"status": status, "closed_at": at, "closed_by": actor, "note": note,
+                   "attendees": tuple(attendees), "outcome": outcome}
+        if subjects is not None:
+            closing["subjects"] = subjects
+        if type(x) is tuple and x[7] is None:  # still unmade: made when read
+            self.raised[eid] = (*x[:7], closing)
+        else:
+            made = _escalation(eid, x) if type(x) is tuple else x
+            self.raised[eid] = _replace(made, **closing)
 
     def _decide(self, xid: int, status: str, seq: int | None, actor: str, at: datetime,
                 note: str | None) -> None:
@@ -161,7 +188,38 @@ class Replay:
                                         note=note)
 
     def open_escalations(self) -> list[Escalation]:
-        return [x for x in self.escalations.values() if x.status == "open"]
+        """The escalations still open, in the order raised (made now: only these are; a
+        reminder is done when raised)."""
+        out: list[Escalation] = []
+        raised = self.raised
+        for eid, x in raised.items():
+            if type(x) is tuple:
+                if x[7] is not None or initial_status(x[0]) != "open":
+                    continue  # closed, or done when raised
+                x = raised[eid] = _escalation(eid, x)
+            if x.status == "open":  # type: ignore[union-attr]
+                out.append(x)  # type: ignore[arg-type]
+        return out
+
+
+def _escalation(eid: int, x: Raised) -> Escalation:
+    """The escalation an escalated event raised, from what the fold kept of it."""
+    level, p, issue_id, stage_version, due_at, raised_at, decode, closing = x
+    values = {
+        **_ESCALATION_DEFAULTS, "id": eid, "issue_id": issue_id, "stage": str(p["stage"]),
+        "stage_version": stage_version, "level": level,
+        "due_at": payload_moment(p.get("due_at")) or due_at,
+        "moment": datetime.fromisoformat(p["moment"]), "raised_at": decode(raised_at),
+        "recipients": tuple(p.get("recipients") or ()), "status": initial_status(level),
+        "subjects": tuple(p.get("subjects") or ())}
+    if closing is not None:
+        values.update(closing)
+    return _made(Escalation, values)  # type: ignore[no-any-return]
+
+
+def _same(value: Any) -> Any:
+    return value
+
 
 
 def _made(cls: type[Any], values: dict[str, Any]) -> Any:

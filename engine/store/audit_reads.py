@@ -16,6 +16,7 @@ from itertools import count, product
 from typing import Any
 
 from engine.domain.audit import (
+    ESCALATED,
     SUPERSEDING,
     SUPERSEDING_EXTENSIONS,
     TRANSITION,
@@ -26,7 +27,7 @@ from engine.domain.chain import GENESIS, row_hash
 from engine.domain.conformance import IssueRules
 from engine.domain.escalation import Escalation, Extension
 from engine.domain.events import Event
-from engine.domain.issue import KEPT_UNLESS_GIVEN, Issue, transition_into
+from engine.domain.issue import KEPT_UNLESS_GIVEN, Issue, payload_moment, transition_into
 from engine.errors import Refused
 from engine.store import rows
 from engine.store.dialect import decode_time
@@ -34,6 +35,8 @@ from engine.store.history import CHAIN_HEAD
 from engine.store.repository import Repository, Transaction
 
 _BATCH = 2000
+_WAITING = (TRANSITION, ESCALATED)
+"""The events a replay's fold keeps waiting in a run (`Reads._settle`)."""
 _SNAPSHOT = re.compile(r"[0-9A-Fa-f-]{1,64}")
 Span = tuple[int | None, int | None]
 """Issue ids lo <= id < hi, either end open (None)."""
@@ -86,16 +89,15 @@ class Reads(Repository):
         return points
 
     def _stream(self, sql: str, params: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+        """The rows of `sql`, read as they are iterated. On SQLite the driver's cursor
+        itself, which steps the statement one row per `next` in C (no Python frame between
+        the reader and the rows; an abandoned cursor resets its statement when it goes)."""
         if self.sqlite:
-            cur = self.raw.cursor()
-            try:
-                cur.execute(sql, params)
-                while rows := cur.fetchmany(_BATCH):
-                    yield from rows
-            finally:
-                with suppress(Exception):  # the connection may be gone (an abandoned reader)
-                    cur.close()
-            return
+            return self.raw.cursor().execute(sql, params)  # type: ignore[no-any-return]
+        return self._named(sql, params)
+
+    def _named(self, sql: str, params: tuple[Any, ...]) -> Iterator[tuple[Any, ...]]:
+        """PostgreSQL: a server-side cursor read `_BATCH` rows at a time."""
         cur = self.raw.cursor(name=f"audit_{next(_names)}")
         cur.itersize = _BATCH
         try:
@@ -210,19 +212,19 @@ class Reads(Repository):
         `rules`, each event is checked against the rules in force before it is folded:
         (what stops the fold, the first rule broken). A transition (most events) is written
         into the replay's fields here, by the rule `evolve` uses (`transition_into`)."""
+        if rules is None:
+            return self._replayed(replay, history), None
         sqlite, when, apply = self.sqlite, decode_time, replay.apply_row
         payload = rows.json_value
         fromiso = datetime.fromisoformat
         into, supersede = transition_into, replay.supersede
         expected = replay.events + 1
-        check, timing, ruled = ((rules.check, rules.timing, rules.RULED) if rules is not None
-                                else (None, None, frozenset()))
+        check, timing, ruled = rules.check, rules.timing, rules.RULED
         broken: tuple[int, str] | None = None
         previous: Any = None
         f = replay.fields
         moved = late_moves = 0  # transitions folded here, and how many back-dated
         last: int | None = None
-        waiting: list[tuple[Any, ...]] = []  # transitions not folded yet (no rules)
         try:
             for row in history:
                 (seq, issue_id, version, kind, transition, from_state, to_state, actor, at,
@@ -231,16 +233,6 @@ class Reads(Repository):
                     return (f"issue {issue_id}'s history jumps from version {expected - 1}"
                             f" to {version}: an event is missing"), broken
                 expected += 1
-                if check is None and kind == TRANSITION and f:
-                    last = seq
-                    moved += 1
-                    if not (sqlite and at[:16] == recorded[:16]) and backdated(
-                            written(at), when(recorded)):
-                        late_moves += 1
-                    waiting.append(row)
-                    continue
-                if waiting:
-                    self._settle(waiting, f, supersede)
                 moment: Any
                 if sqlite and at[:16] == recorded[:16]:  # the same minute: not back-dated
                     late, moment = False, fromiso(at + "+00:00")
@@ -248,7 +240,7 @@ class Reads(Repository):
                     moment = when(at)
                     late = backdated(moment, when(recorded))
                 p = payload(text)
-                if check is not None and timing is not None and broken is None:
+                if broken is None:
                     problem = None
                     if late or (previous is not None and moment < previous):
                         problem = timing(seq, moment, previous, late, recorded, p)
@@ -274,31 +266,95 @@ class Reads(Repository):
                 f = replay.fields
         finally:
             replay.counted(moved, last, late_moves)
-            if waiting:
-                self._settle(waiting, f, replay.supersede)
         return None, broken
 
-    def _settle(self, waiting: list[tuple[Any, ...]], f: dict[str, Any],
-                supersede: Any) -> None:
-        """Fold the transitions a replay kept waiting (`waiting`, emptied), in order, skipping
-        each one the last overwrites whole: its payload is not parsed, its time not decoded.
-        One is skipped only when the last names the state it entered, it supersedes nothing
-        and it names none of KEPT_UNLESS_GIVEN that the last does not name: the text of its
-        payload does not hold the key as a JSON string (a payload holding a key holds `"key"`
-        in its text; JSON escapes no letter). `audit verify` parses every payload."""
-        last = waiting[-1]
-        final = _parsed(last[10])
-        if len(waiting) > 1:
-            if last[6]:  # the last one names the state it entered
-                needed = _NEEDED[tuple(key in final for key in KEPT_UNLESS_GIVEN)]
-                for row in waiting[:-1]:
-                    text = row[10]
-                    if needed(text):
-                        self._fold_transition(row, _parsed(text), f, supersede)
-            else:
-                for row in waiting[:-1]:
+    def _replayed(self, replay: Replay, history: Iterable[tuple[Any, ...]]) -> str | None:
+        """`fold` without rules (a replay's): transitions and escalated events wait in runs
+        (`_settle`), which skip what a later transition overwrites; any other event is
+        folded as it comes. What stops the fold, if anything."""
+        expected = replay.events + 1
+        f = replay.fields
+        waiting: list[tuple[Any, ...]] = []
+        wait = waiting.append
+        try:
+            for row in history:
+                version = row[2]
+                if version != expected:
+                    return (f"issue {row[1]}'s history jumps from version {expected - 1}"
+                            f" to {version}: an event is missing")
+                expected += 1
+                kind = row[3]
+                if kind in _WAITING and f:
+                    wait(row)
+                    continue
+                if waiting:
+                    self._settle(waiting, replay)
+                self._apply(replay, row)
+                f = replay.fields
+        finally:
+            if waiting:
+                self._settle(waiting, replay)
+        return None
+
+    def _apply(self, replay: Replay, row: tuple[Any, ...]) -> None:
+        """Fold one row by `Replay.apply_row`."""
+        (seq, issue_id, version, kind, _, _, to_state, actor, at, recorded, text, workflow,
+         _, _) = row
+        moment: Any
+        if self.sqlite and at[:16] == recorded[:16]:  # the same minute: not back-dated
+            late, moment = False, datetime.fromisoformat(at + "+00:00")
+        else:
+            moment = decode_time(at)
+            late = backdated(moment, decode_time(recorded))
+        replay.apply_row(seq, issue_id, version, kind, actor, moment, late, _parsed(text),
+                         workflow, to_state)
+
+    def _settle(self, waiting: list[tuple[Any, ...]], replay: Replay) -> None:
+        """Fold the transitions and escalated events a replay kept waiting (`waiting`,
+        emptied), in order, skipping each transition the last one overwrites whole: its
+        payload is not parsed, its time not decoded. One is skipped only when the last names
+        the state it entered, it supersedes nothing and it names none of KEPT_UNLESS_GIVEN
+        that the last does not name: the text of its payload does not hold the key as a JSON
+        string (a payload holding a key holds `"key"` in its text; JSON escapes no letter).
+        An escalated event's escalation is booked unmade (`Raised`), with the
+        stage version and due moment it was raised under; its pointer counts only after the
+        last transition. `audit verify` parses every payload."""
+        f, supersede, raised = replay.fields, replay.supersede, replay.raised
+        k = len(waiting) - 1
+        while k >= 0 and waiting[k][3] != TRANSITION:
+            k -= 1
+        needed: Callable[[str], bool] | None = None
+        final: Any = None
+        if k >= 0:
+            final = _parsed(waiting[k][10])
+            if waiting[k][6]:  # the last transition names the state it entered
+                needed = _NEEDED[tuple(map(final.__contains__, KEPT_UNLESS_GIVEN))]
+        stage_version, due, skipped = f["stage_version"], f["due_at"], None
+        sqlite, late = self.sqlite, 0
+        for i, row in enumerate(waiting):
+            at = row[8]
+            if not (sqlite and row[9].startswith(at[:16])) and backdated(
+                    written(at), decode_time(row[9])):
+                late += 1
+            if row[3] == TRANSITION:
+                if i == k:
+                    self._fold_transition(row, final, f, supersede)
+                elif needed is not None and not needed(row[10]):
+                    stage_version, skipped = row[2], row  # overwritten by the last
+                    continue
+                else:
                     self._fold_transition(row, _parsed(row[10]), f, supersede)
-        self._fold_transition(last, final, f, supersede)
+                stage_version, due, skipped = f["stage_version"], f["due_at"], None
+                continue
+            p = _parsed(row[10])
+            if skipped is not None and not p.get("due_at"):  # the skipped one's due moment
+                due, skipped = payload_moment(_parsed(skipped[10]).get("due_at")), None
+            raised[int(p["escalation"])] = (str(p["level"]), p, row[1], stage_version, due,
+                                            row[8], decode_time, None)
+            if i > k:  # an escalated event sets the version and the pointer
+                f["version"] = row[2]
+                f["next_escalation_at"] = payload_moment(p.get("next_escalation_at"))
+        replay.counted(len(waiting), waiting[-1][0], late)
         waiting.clear()
 
     def _fold_transition(self, row: tuple[Any, ...], p: Any, f: dict[str, Any],
