@@ -218,8 +218,8 @@ def _escalation(eid: int, x: Raised) -> Escalation:
 
 
 def _same(value: Any) -> Any:
+    """A moment already decoded (the raised_at of an escalation `apply_row` makes)."""
     return value
-
 
 
 def _made(cls: type[Any], values: dict[str, Any]) -> Any:

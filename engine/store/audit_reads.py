@@ -316,9 +316,9 @@ class Reads(Repository):
         the state it entered, it supersedes nothing and it names none of KEPT_UNLESS_GIVEN
         that the last does not name: the text of its payload does not hold the key as a JSON
         string (a payload holding a key holds `"key"` in its text; JSON escapes no letter).
-        An escalated event's escalation is booked unmade (`Raised`), with the
-        stage version and due moment it was raised under; its pointer counts only after the
-        last transition. `audit verify` parses every payload."""
+        An escalated event's escalation is booked unmade (`Raised`), with the stage version
+        and due moment it was raised under; its pointer counts only after the last
+        transition. `audit verify` parses every payload."""
         f, supersede, raised = replay.fields, replay.supersede, replay.raised
         k = len(waiting) - 1
         while k >= 0 and waiting[k][3] != TRANSITION:
