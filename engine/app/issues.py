@@ -56,11 +56,10 @@ def context(s: Session, tx: Tx, wf: Workflow, actor: str, roles: frozenset[str],
             prior: dict[str, frozenset[str]] | None = None,
             village: str | None = None) -> Context:
     """What a decision by `actor` (the session's, known to the org) needs, now."""
-    defs = s.defs  # what the session has read already, else read now
-    unit = (defs.org or s.org(tx)).units.get(village) if village else None
+    unit = s.org(tx).units.get(village) if village else None
     return context_of((  # Context's fields in their order
-        wf, s.app.machines.get(wf.key) or s.machine(wf), defs.calendar or s.calendar(tx),
-        s.now(tx), actor, roles, bool(unit and unit.listed), prior or {}))
+        wf, s.machine(wf), s.calendar(tx), s.now(tx), actor, roles, bool(unit and unit.listed),
+        prior or {}))
 
 
 def move(s: Session, command: Move, files: Sequence[Path] = ()) -> Issue:

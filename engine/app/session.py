@@ -208,9 +208,8 @@ class Session:
         """The rules about time, for every event however it was made: a live database's
         clock neither runs ahead nor enters the past unexplained; an issue's events never go
         back in time."""
-        defs = self.defs
-        live = (defs.mode or self.mode(tx)) != DRILL  # read once
-        tz = defs.tz or self.timezone(tx)
+        live = self.mode(tx) != DRILL
+        tz = self.timezone(tx)
         last: dict[int, datetime] = {}
         for e, recorded in events:
             if live:  # a drill's clock is free

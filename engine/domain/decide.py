@@ -166,7 +166,6 @@ def decide_move(issue: Issue, move: Move, ctx: Context,
         t.name, issue.state, to_state, None, None, None, None))
 
 
-
 def fact_event(issue: Issue, type: EventType, actor: str, at: datetime,
                payload: Payload) -> Event:
     """An event that records a fact about the issue without moving it (an escalation raised,
