@@ -227,21 +227,20 @@ class Notifier:
         levels raised on it at `now` (the sweep), else made here.
 
         Who is told what depends only on the escalation's shape (its level, recipients and
-        subjects, whether it was raised past the due moment, and the issue's workflow,
-        village and assignee), so each shape's messages
-        are worked out once per Notifier (one transaction: a sweep's batch) as texts split
-        where the escalation's number goes, and each escalation alike stamps its number and
-        its issue's part in."""
-        town, ctx, _ = self._base(e.level, issue, wf, now, context)
+        subjects, whether it was raised late, and the issue's workflow, village and
+        assignee), so each shape's messages are worked out once per Notifier (one
+        transaction: a sweep's batch) as texts split where the escalation's number goes, and
+        each escalation alike stamps its number and its issue's part in."""
+        ctx = self.issue_context(issue, wf, now) if context is None else context
         shape_key = (wf.key, e.level, e.recipients, e.subjects, issue.village, issue.assignee,
-                     e.raised_at >= e.due_at)
+                     e.raised_late)
         shape = self._shapes.get(shape_key)
         if shape is None:
             shape = self._shapes[shape_key] = self._shape(self._addressed(issue, wf, e, ctx))
         if not shape:  # a text that could not be split: each made whole
             return [self._message(e, issue.id, person, message)
                     for person, message in self._addressed(issue, wf, e, ctx)]
-        head = self._texts.issue_part(town, ctx)
+        head = self._texts.issue_part(self._town, ctx)
         number = str(e.id)
         key = f"escalation:{number}:"
         return [Message(key=f"{key}{person}", kind=e.level, channel=None, person=person,
@@ -292,9 +291,7 @@ class Notifier:
                 if person in deciders:
                     return "", step
                 return "copy", steps["accountability_copy"]
-        elif e.level == "reminder" and e.raised_at >= e.due_at:
-            # raised late (a sweep that did not run in time): more time can no longer be
-            # asked for, by anyone
+        elif e.level == "reminder" and e.raised_late:  # nobody may ask for more time now
             def part(person: str) -> tuple[str, str]:
                 return "", steps["reminder_late"]
         elif e.level == "reminder":

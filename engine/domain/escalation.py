@@ -67,6 +67,12 @@ class Escalation:
     outcome: str | None = None
     """An accountability decision's outcome (OUTCOMES)."""
 
+    @property
+    def raised_late(self) -> bool:
+        """Raised at or after the stage's due moment (a sweep that did not run in time): more
+        time can no longer be asked for."""
+        return self.raised_at >= self.due_at
+
     def with_id(self, new_id: int) -> Escalation:
         """This escalation with its id: dataclasses.replace without its per-call lookup of
         the fields (a sweep makes one per escalation it writes)."""
