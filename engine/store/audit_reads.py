@@ -42,6 +42,16 @@ Span = tuple[int | None, int | None]
 """Issue ids lo <= id < hi, either end open (None)."""
 
 
+def _dated(at: Any, recorded: Any, sqlite: bool) -> tuple[Any, bool]:
+    """A stored event's moment, decoded, and whether it is back-dated. On SQLite an event
+    written in the minute of its moment is not, and its write time is not decoded. (A
+    damaged row raises TypeError or ValueError, which the fold's callers tell.)"""
+    if sqlite and at[:16] == recorded[:16]:
+        return datetime.fromisoformat(at + "+00:00"), False
+    moment = decode_time(at)
+    return moment, backdated(moment, decode_time(recorded))  # type: ignore[arg-type]
+
+
 def written(recorded: Any) -> datetime:
     """A stored write time, decoded (the rule check's view of `recorded_at`)."""
     moment = decode_time(recorded)
@@ -214,9 +224,8 @@ class Reads(Repository):
         into the replay's fields here, by the rule `evolve` uses (`transition_into`)."""
         if rules is None:
             return self._replayed(replay, history), None
-        sqlite, when, apply = self.sqlite, decode_time, replay.apply_row
+        sqlite, dated, apply = self.sqlite, _dated, replay.apply_row
         payload = rows.json_value
-        fromiso = datetime.fromisoformat
         into, supersede = transition_into, replay.supersede
         expected = replay.events + 1
         check, timing, ruled = rules.check, rules.timing, rules.RULED
@@ -233,12 +242,7 @@ class Reads(Repository):
                     return (f"issue {issue_id}'s history jumps from version {expected - 1}"
                             f" to {version}: an event is missing"), broken
                 expected += 1
-                moment: Any
-                if sqlite and at[:16] == recorded[:16]:  # the same minute: not back-dated
-                    late, moment = False, fromiso(at + "+00:00")
-                else:
-                    moment = when(at)
-                    late = backdated(moment, when(recorded))
+                moment, late = dated(at, recorded, sqlite)
                 p = payload(text)
                 if broken is None:
                     problem = None
@@ -300,12 +304,7 @@ class Reads(Repository):
         """Fold one row by `Replay.apply_row`."""
         (seq, issue_id, version, kind, _, _, to_state, actor, at, recorded, text, workflow,
          _, _) = row
-        moment: Any
-        if self.sqlite and at[:16] == recorded[:16]:  # the same minute: not back-dated
-            late, moment = False, datetime.fromisoformat(at + "+00:00")
-        else:
-            moment = decode_time(at)
-            late = backdated(moment, decode_time(recorded))
+        moment, late = _dated(at, recorded, self.sqlite)
         replay.apply_row(seq, issue_id, version, kind, actor, moment, late, _parsed(text),
                          workflow, to_state)
 
