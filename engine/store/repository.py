@@ -21,8 +21,6 @@ class Transaction(Protocol):
     admit: Callable[[Sequence[tuple[Event, datetime]]], None] | None
     event_times: dict[tuple[int, int], datetime]
     """When each (issue, version) event read in this transaction is dated."""
-    cur: Any
-    """The driver cursor once made (None before: `cursor()`)."""
 
     def cursor(self) -> Any: ...
 
@@ -39,7 +37,7 @@ class Repository:
 
     def run(self, sql: str, params: Any = ()) -> Any:
         """Run a raw statement (`:name` or `?` placeholders) on the shared driver cursor."""
-        cur = self.tx.cur or self.tx.cursor()
+        cur = self.tx.cursor()
         d = self.d
         cur.execute(sql if d.sqlite else d.sql(sql), params)  # SQLite's are the driver's
         return cur
@@ -47,7 +45,7 @@ class Repository:
     def run_many(self, sql: str, params: Sequence[Any]) -> None:
         """Run a raw statement once per parameter row (one row: a plain execute, which
         psycopg runs without setting up a pipeline)."""
-        cur = self.tx.cur or self.tx.cursor()
+        cur = self.tx.cursor()
         d = self.d
         if not d.sqlite:
             sql = d.sql(sql)

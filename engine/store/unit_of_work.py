@@ -241,8 +241,8 @@ class Tx:
     """One transaction: its connection, one driver cursor for the raw path, the repositories,
     and the events waiting to be chained."""
 
-    __slots__ = ("_accounts", "_definitions", "_escalations", "_extensions", "_history",
-                 "_issues", "_org", "_outbox", "_pending", "_raw", "admit", "conn", "cur",
+    __slots__ = ("_accounts", "_cur", "_definitions", "_escalations", "_extensions",
+                 "_history", "_issues", "_org", "_outbox", "_pending", "_raw", "admit", "conn",
                  "dialect", "event_times", "stamp")
 
     def __init__(self, conn: Connection, dialect: Dialect, raw: Any = None) -> None:
@@ -250,7 +250,7 @@ class Tx:
         self.dialect = dialect
         self._raw = raw
         """The driver connection (given by the fast path; else looked up when first asked)."""
-        self.cur: Any = None
+        self._cur: Any = None
         """The driver cursor, once made (`cursor()` makes it)."""
         self._pending: list[tuple[Event, datetime]] = []
         self._issues: IssueRepository | None = None
@@ -272,16 +272,16 @@ class Tx:
 
     def cursor(self) -> Any:
         """The driver cursor the raw statements of this transaction share."""
-        if self.cur is None:
+        if self._cur is None:
             if self._raw is None:
                 self._raw = self.conn.connection.driver_connection
-            self.cur = self._raw.cursor()
-        return self.cur
+            self._cur = self._raw.cursor()
+        return self._cur
 
     def close(self) -> None:
-        if self.cur is not None:
-            self.cur.close()
-            self.cur = None
+        if self._cur is not None:
+            self._cur.close()
+            self._cur = None
 
     # --- repositories (made on first use: a transaction uses two or three of them) --------
     @property
